@@ -1,0 +1,159 @@
+/**
+ * Alerts service: follows alert events from MQTT into a durable store, queues signed close/reopen
+ * notices for the traffic police in the same transaction, delivers them from the outbox, and
+ * serves the duty officers' API.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { AlertEvent, ClosureNotice, topics } from '../contracts/index.ts';
+import { indexRegistry, type Registry } from '../config/registry.ts';
+import { ackAfter, connectService, endClient, startClient } from '../lib/mqtt.ts';
+import { counter, type Registry as Metrics } from '../lib/metrics.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Clock } from '../lib/clock.ts';
+import { isoWithOffset } from '../lib/time.ts';
+import { DEFAULT_BACKOFF, type BackoffPolicy } from '../lib/backoff.ts';
+import { openAlertStore, type AlertStore, type NewNotice } from './store.ts';
+import { decideOnEvent, noticeIdFor } from './transitions.ts';
+import { createOutbox, type Outbox } from './outbox.ts';
+import { createHttpNotifier, type Notifier } from './police-notifier.ts';
+import { apiPlugin } from './api.ts';
+import type { AlertsConfig } from './config.ts';
+
+export interface AlertsDeps {
+  logger: Logger;
+  metrics: Metrics;
+  registry: Registry;
+  serviceSecret: string;
+  clock: Clock;
+  notifier?: Notifier;
+  backoff?: BackoffPolicy;
+}
+
+export interface AlertsHandle {
+  app: FastifyInstance;
+  port: number;
+  store: AlertStore;
+  outbox: Outbox;
+  close(): Promise<void>;
+}
+
+export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Promise<AlertsHandle> {
+  const log = deps.logger.child({ component: 'alerts' });
+  const index = indexRegistry(deps.registry);
+  const store = openAlertStore(config.dbPath);
+  const m = {
+    events: counter(deps.metrics, 'floodgate_alerts_events_total', 'Alert events received, by outcome', ['outcome']),
+  };
+
+  const outbox = createOutbox({
+    store,
+    notifier: deps.notifier ?? createHttpNotifier({ timeoutMs: config.noticeTimeoutMs }),
+    resolveTarget: (n) => {
+      const url = n.url === '$FLOODGATE_POLICE_URL' ? config.policeUrl : n.url;
+      const secret = config.policeSecrets[n.secretRef];
+      if (!secret) return { error: `no secret configured for ${n.secretRef}` };
+      return { url, secret };
+    },
+    logger: log,
+    metrics: deps.metrics,
+    clock: deps.clock,
+    backoff: deps.backoff ?? DEFAULT_BACKOFF,
+    pollMs: config.outboxPollMs,
+  });
+
+  function buildNotice(event: AlertEvent, action: 'close' | 'reopen'): NewNotice | null {
+    const site = index.site(event.subjectId);
+    const district = site && index.district(site.district);
+    if (!site || !district) {
+      log.error({ alertId: event.alertId, underpassId: event.subjectId }, 'no underpass/district in the registry: cannot address a notice');
+      return null;
+    }
+    const noticeId = noticeIdFor(event.alertId, action);
+    const notice = ClosureNotice.parse({
+      noticeId,
+      action,
+      underpass: { id: site.id, name: site.name, road: site.road, district: district.id, lat: site.lat, lon: site.lon },
+      depthCm: event.value,
+      thresholdCm: event.threshold,
+      observedAt: event.observedAt,
+      issuedAt: isoWithOffset(deps.clock.now()),
+      alertId: event.alertId,
+      reason: event.reason,
+    });
+    return { noticeId, alertId: event.alertId, subjectId: site.id, action, url: district.police.url, secretRef: district.police.secretRef, body: JSON.stringify(notice) };
+  }
+
+  const client = await connectService({ url: config.mqttUrl, service: 'alerts', secret: deps.serviceSecret, clientId: config.clientId, clean: false, logger: log });
+  let mqttUp = false;
+  client.on('connect', () => (mqttUp = true));
+  client.on('offline', () => (mqttUp = false));
+  client.on('close', () => (mqttUp = false));
+
+  ackAfter(
+    client,
+    async (topic, payload) => {
+      let json: unknown;
+      try {
+        json = JSON.parse(payload.toString('utf8'));
+      } catch {
+        json = undefined;
+      }
+      const parsed = AlertEvent.safeParse(json);
+      if (!parsed.success) {
+        m.events.inc({ outcome: 'invalid' });
+        log.warn({ topic, issue: parsed.error.issues[0]?.message }, 'ignoring invalid alert event');
+        return;
+      }
+      const event = parsed.data;
+      const alog = log.child({ alertId: event.alertId, underpassId: event.subjectId });
+      const decision = decideOnEvent(store.getAlert(event.alertId), event);
+      m.events.inc({ outcome: decision.kind });
+      const nowIso = isoWithOffset(deps.clock.now());
+      if (decision.kind === 'open') {
+        store.openAlert(event, nowIso, decision.notice ? buildNotice(event, decision.notice) : null, deps.clock.now());
+        alog.warn({ value: event.value, reason: event.reason }, 'alert firing');
+      } else if (decision.kind === 'resolve') {
+        store.resolveAlert(event, nowIso, decision.notice ? buildNotice(event, decision.notice) : null, deps.clock.now());
+        alog.info({ value: event.value }, 'alert resolved');
+      } else {
+        alog.debug({ decision: decision.kind }, 'alert event changes nothing');
+        return;
+      }
+      outbox.wake();
+    },
+    log,
+  );
+  await startClient(client);
+  await client.subscribeAsync(topics.allAlerts, { qos: 1 });
+
+  const app: FastifyInstance = Fastify({
+    // Request lines stay out of the service log (level warn): errors and slow faults still show.
+    loggerInstance: deps.logger.child({ component: 'alerts-http' }, { level: 'warn' }) as FastifyBaseLogger,
+    bodyLimit: 64 * 1024,
+  });
+  await app.register(apiPlugin, {
+    store,
+    metrics: deps.metrics,
+    clock: deps.clock,
+    apiToken: config.apiToken,
+    health: () => ({ ok: mqttUp, checks: { mqtt: mqttUp, store: store.db.open } }),
+  });
+  await app.listen({ host: config.host, port: config.port });
+  const port = (app.server.address() as AddressInfo).port;
+  log.info({ host: config.host, port }, 'alerts API listening');
+
+  return {
+    app,
+    port,
+    store,
+    outbox,
+    async close() {
+      await app.close();
+      await endClient(client);
+      await outbox.close();
+      store.close();
+      log.info('alerts closed');
+    },
+  };
+}

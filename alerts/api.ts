@@ -1,0 +1,134 @@
+/**
+ * The HTTP API as an encapsulated fastify plugin: schema-first routes, bearer auth on everything
+ * but the health check.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Registry as Metrics } from '../lib/metrics.ts';
+import type { Clock } from '../lib/clock.ts';
+import { isoWithOffset } from '../lib/time.ts';
+import type { AlertStore } from './store.ts';
+
+export interface ApiDeps {
+  store: AlertStore;
+  metrics: Metrics;
+  clock: Clock;
+  apiToken: string;
+  health(): { ok: boolean; checks: Record<string, boolean> };
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
+
+function apiError(reply: FastifyReply, status: number, code: string, message: string) {
+  return reply.code(status).send({ error: { code, message } });
+}
+
+export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const tokenDigest = sha256(deps.apiToken);
+
+  app.get('/healthz', async (_req, reply) => {
+    const h = deps.health();
+    return reply.code(h.ok ? 200 : 503).send({ status: h.ok ? 'ok' : 'degraded', checks: h.checks });
+  });
+
+  // Everything registered in this scope needs the bearer token.
+  await app.register(async (secured) => {
+    secured.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+      const header = req.headers.authorization ?? '';
+      const m = /^Bearer (\S+)$/.exec(header);
+      if (!m || !timingSafeEqual(sha256(m[1]!), tokenDigest)) {
+        reply.header('www-authenticate', 'Bearer realm="floodgate"');
+        return apiError(reply, 401, 'UNAUTHORIZED', 'missing or invalid bearer token');
+      }
+    });
+
+    secured.get('/metrics', async (_req, reply) => {
+      reply.header('content-type', deps.metrics.contentType);
+      return deps.metrics.metrics();
+    });
+
+    secured.get(
+      '/api/alerts',
+      {
+        schema: {
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              state: { type: 'string', enum: ['firing', 'resolved'] },
+              limit: { type: 'integer', minimum: 1, maximum: 1000, default: 200 },
+            },
+          },
+        },
+      },
+      async (req) => {
+        const q = req.query as { state?: 'firing' | 'resolved'; limit: number };
+        return { alerts: deps.store.listAlerts(q) };
+      },
+    );
+
+    secured.get('/api/alerts/:id', { schema: { params: { type: 'object', properties: { id: { type: 'string', maxLength: 300 } } } } }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const alert = deps.store.getAlert(id);
+      if (!alert) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
+      return { alert };
+    });
+
+    secured.post(
+      '/api/alerts/:id/ack',
+      {
+        schema: {
+          params: { type: 'object', properties: { id: { type: 'string', maxLength: 300 } } },
+          body: {
+            type: ['object', 'null'],
+            additionalProperties: false,
+            properties: { by: { type: 'string', minLength: 1, maxLength: 100 }, note: { type: 'string', maxLength: 1000 } },
+          },
+        },
+      },
+      async (req, reply) => {
+        const { id } = req.params as { id: string };
+        const body = (req.body ?? {}) as { by?: string; note?: string };
+        if (!deps.store.getAlert(id)) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
+        const acked = deps.store.ack(id, isoWithOffset(deps.clock.now()), body.by ?? 'admin', body.note ?? null);
+        // Idempotent: acknowledging twice keeps the first acknowledgement and says so.
+        return { alert: deps.store.getAlert(id), alreadyAcknowledged: !acked };
+      },
+    );
+
+    secured.get(
+      '/api/notices',
+      {
+        schema: {
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              status: { type: 'string', enum: ['pending', 'delivered', 'failed'] },
+              limit: { type: 'integer', minimum: 1, maximum: 1000, default: 200 },
+            },
+          },
+        },
+      },
+      async (req) => {
+        const q = req.query as { status?: 'pending' | 'delivered' | 'failed'; limit: number };
+        // The signed body is returned parsed; the endpoint's secret never leaves the process.
+        const notices = deps.store.listNotices(q).map(({ body, secretRef: _s, ...n }) => ({
+          ...n,
+          createdAt: isoWithOffset(n.createdAt),
+          deliveredAt: n.deliveredAt === null ? null : isoWithOffset(n.deliveredAt),
+          nextAttemptAt: isoWithOffset(n.nextAttemptAt),
+          notice: JSON.parse(body) as unknown,
+        }));
+        return { notices };
+      },
+    );
+  });
+
+  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string; validation?: unknown }, _req, reply) => {
+    if (err.validation) return apiError(reply, 400, 'BAD_REQUEST', err.message);
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) app.log.error({ err }, 'request failed');
+    return apiError(reply, status, status === 500 ? 'INTERNAL' : (err.code ?? 'BAD_REQUEST'), status === 500 ? 'internal error' : err.message);
+  });
+}

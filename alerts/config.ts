@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { join } from 'node:path';
+import { parseConfig, portFromEnv, optionalString } from '../lib/env.ts';
+import { SharedEnv, sharedFromEnv, type SharedConfig } from '../lib/shared-config.ts';
+
+const AlertsEnv = SharedEnv.extend({
+  FLOODGATE_HTTP_HOST: z.string().min(1).default('0.0.0.0'),
+  FLOODGATE_HTTP_PORT: portFromEnv(8080),
+  FLOODGATE_API_TOKEN: optionalString.pipe(z.string().min(16, 'FLOODGATE_API_TOKEN must be at least 16 characters').optional()),
+  FLOODGATE_POLICE_URL: z.url({ protocol: /^https?$/, error: 'FLOODGATE_POLICE_URL must be an http(s) URL' }).default('http://127.0.0.1:9090/notices'),
+  FLOODGATE_POLICE_SECRET: optionalString,
+  FLOODGATE_NOTICE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  FLOODGATE_OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
+  FLOODGATE_ALERTS_CLIENT_ID: z.string().min(1).max(64).default('floodgate-alerts'),
+});
+
+export interface AlertsConfig {
+  host: string;
+  port: number;
+  mqttUrl: string;
+  clientId: string;
+  dbPath: string;
+  /** Admin bearer token for /api/* and /metrics. */
+  apiToken: string;
+  /** Endpoint for districts whose registry url is `$FLOODGATE_POLICE_URL`. */
+  policeUrl: string;
+  /** secretRef → HMAC secret. `FLOODGATE_POLICE_SECRET` is always present. */
+  policeSecrets: Record<string, string>;
+  noticeTimeoutMs: number;
+  outboxPollMs: number;
+}
+
+/** What the env gives; secrets that may come from files are resolved by main.ts. */
+export function alertsConfigFromEnv(env: Record<string, string | undefined>) {
+  const e = parseConfig(AlertsEnv, env, 'alerts');
+  const shared: SharedConfig = sharedFromEnv(e);
+  return {
+    shared,
+    apiToken: e.FLOODGATE_API_TOKEN,
+    policeSecret: e.FLOODGATE_POLICE_SECRET,
+    partial: {
+      host: e.FLOODGATE_HTTP_HOST,
+      port: e.FLOODGATE_HTTP_PORT,
+      mqttUrl: shared.mqttUrl,
+      clientId: e.FLOODGATE_ALERTS_CLIENT_ID,
+      dbPath: join(shared.dataDir, 'alerts.db'),
+      policeUrl: e.FLOODGATE_POLICE_URL,
+      noticeTimeoutMs: e.FLOODGATE_NOTICE_TIMEOUT_MS,
+      outboxPollMs: e.FLOODGATE_OUTBOX_POLL_MS,
+    },
+  };
+}
+
+export const secretFiles = (dataDir: string) => ({ apiToken: join(dataDir, 'api.token'), police: join(dataDir, 'police.secret') });

@@ -1,0 +1,46 @@
+import { createLogger, type Logger } from '../lib/logger.ts';
+import { createMetricsRegistry } from '../lib/metrics.ts';
+import { loadSharedDeps } from '../lib/shared-config.ts';
+import { systemClock } from '../lib/clock.ts';
+import { readOrCreateSecretFile } from '../lib/secret-file.ts';
+import type { Registry } from '../config/registry.ts';
+import { closeOnSignal } from '../cli/process.ts';
+import { alertsConfigFromEnv, secretFiles, type AlertsConfig } from './config.ts';
+import { createAlerts } from './alerts.ts';
+
+/**
+ * Complete the alerts configuration with secrets that may live in files: the API token and the
+ * default police HMAC secret are generated into the data dir on first use (mode 0600) unless set
+ * in the environment; other districts' secrets are read from the variables their registry entry
+ * names. Logs say where a secret is, never what it is.
+ */
+export function resolveAlertsConfig(
+  c: ReturnType<typeof alertsConfigFromEnv>,
+  env: Record<string, string | undefined>,
+  registry: Registry,
+  logger: Logger,
+): AlertsConfig & { dataDir: string } {
+  const files = secretFiles(c.shared.dataDir);
+  const fromFile = (path: string, what: string) => {
+    const r = readOrCreateSecretFile(path);
+    logger.info({ path }, r.created ? `generated ${what}` : `using ${what} from file`);
+    return r.secret;
+  };
+  const apiToken = c.apiToken ?? fromFile(files.apiToken, 'API token');
+  const policeSecret = c.policeSecret ?? fromFile(files.police, 'police HMAC secret');
+  const policeSecrets: Record<string, string> = { FLOODGATE_POLICE_SECRET: policeSecret };
+  for (const d of registry.districts) {
+    const v = env[d.police.secretRef];
+    if (d.police.secretRef !== 'FLOODGATE_POLICE_SECRET' && v) policeSecrets[d.police.secretRef] = v;
+  }
+  return { ...c.partial, apiToken, policeSecrets, dataDir: c.shared.dataDir };
+}
+
+export async function main(): Promise<void> {
+  const logger = createLogger({ name: 'alerts' });
+  const parsed = alertsConfigFromEnv(process.env);
+  const { registry, serviceSecret } = loadSharedDeps(parsed.shared);
+  const config = resolveAlertsConfig(parsed, process.env, registry, logger);
+  const handle = await createAlerts(config, { logger, metrics: createMetricsRegistry({ defaults: true }), registry, serviceSecret, clock: systemClock });
+  await closeOnSignal([handle], logger);
+}

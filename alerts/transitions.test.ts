@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { decideDelivery, decideOnEvent, type AlertRecordView } from './transitions.ts';
+import type { AlertEvent } from '../contracts/index.ts';
+
+const ev = (state: 'firing' | 'resolved', ruleId = 'underpass-closure'): AlertEvent => ({
+  alertId: 'a1',
+  ruleId,
+  subjectId: 'UP-001',
+  sensorId: 'PD-001',
+  state,
+  severity: 'critical',
+  value: 30,
+  threshold: 25,
+  unit: 'cm',
+  observedAt: '2026-07-01T10:00:00+08:00',
+  changedAt: '2026-07-01T10:00:01+08:00',
+  reason: 'test',
+});
+const rec = (state: 'firing' | 'resolved'): AlertRecordView => ({ alertId: 'a1', state });
+
+describe('decideOnEvent', () => {
+  it.each<[string, AlertRecordView | undefined, AlertEvent, ReturnType<typeof decideOnEvent>]>([
+    ['new firing closes the road', undefined, ev('firing'), { kind: 'open', notice: 'close' }],
+    ['firing again is a duplicate', rec('firing'), ev('firing'), { kind: 'duplicate' }],
+    ['firing after resolve (replay) is a duplicate', rec('resolved'), ev('firing'), { kind: 'duplicate' }],
+    ['resolve reopens', rec('firing'), ev('resolved'), { kind: 'resolve', notice: 'reopen' }],
+    ['resolve twice is a duplicate', rec('resolved'), ev('resolved'), { kind: 'duplicate' }],
+    ['resolve of an unknown alert sends nothing', undefined, ev('resolved'), { kind: 'late-resolve' }],
+    ['other rules notify nobody', undefined, ev('firing', 'river-warning'), { kind: 'open', notice: null }],
+  ])('%s', (_n, existing, event, expected) => {
+    expect(decideOnEvent(existing, event)).toEqual(expected);
+  });
+});
+
+describe('decideDelivery', () => {
+  it.each<[string, Parameters<typeof decideDelivery>[0], string, number?]>([
+    ['200 delivered', { kind: 'response', status: 200, retryAfterMs: undefined }, 'delivered'],
+    ['204 delivered', { kind: 'response', status: 204, retryAfterMs: undefined }, 'delivered'],
+    ['network error retried', { kind: 'network', error: 'ECONNREFUSED' }, 'retry', 1000],
+    ['408 retried', { kind: 'response', status: 408, retryAfterMs: undefined }, 'retry', 1000],
+    ['429 honours Retry-After', { kind: 'response', status: 429, retryAfterMs: 30_000 }, 'retry', 30_000],
+    ['503 retried, backoff wins over a shorter Retry-After', { kind: 'response', status: 503, retryAfterMs: 10 }, 'retry', 1000],
+    ['400 fails for good', { kind: 'response', status: 400, retryAfterMs: undefined }, 'failed'],
+    ['401 fails for good (bad secret)', { kind: 'response', status: 401, retryAfterMs: undefined }, 'failed'],
+    ['404 fails for good', { kind: 'response', status: 404, retryAfterMs: undefined }, 'failed'],
+    ['301 is not delivered', { kind: 'response', status: 301, retryAfterMs: undefined }, 'failed'],
+  ])('%s', (_n, result, next, delay) => {
+    const d = decideDelivery(result, 1000);
+    expect(d.next).toBe(next);
+    if (d.next === 'retry') expect(d.delayMs).toBe(delay);
+  });
+});

@@ -1,0 +1,60 @@
+/**
+ * What an incoming alert event means for the alert record and for the police: pure decisions,
+ * separated from storage and HTTP (the Grafana alerting way).
+ */
+import type { AlertEvent } from '../contracts/index.ts';
+
+export type AlertState = 'firing' | 'resolved';
+
+export interface AlertRecordView {
+  alertId: string;
+  state: AlertState;
+}
+
+export type EventDecision =
+  | { kind: 'open'; notice: 'close' | null }
+  | { kind: 'resolve'; notice: 'reopen' | null }
+  | { kind: 'duplicate' }
+  | { kind: 'late-resolve' };
+
+/** Rules that produce road-closure notices for the police. */
+export const NOTICE_RULES = new Set(['underpass-closure']);
+
+export function decideOnEvent(existing: AlertRecordView | undefined, event: AlertEvent): EventDecision {
+  const notifies = NOTICE_RULES.has(event.ruleId);
+  if (event.state === 'firing') {
+    if (existing) return { kind: 'duplicate' }; // redelivered or retained copy: one notice per transition
+    return { kind: 'open', notice: notifies ? 'close' : null };
+  }
+  if (!existing) return { kind: 'late-resolve' }; // never saw it fire: nothing was closed, nothing to reopen
+  if (existing.state === 'resolved') return { kind: 'duplicate' };
+  return { kind: 'resolve', notice: notifies ? 'reopen' : null };
+}
+
+/** One logical notice per transition: the id is derived, so a replay maps to the same notice. */
+export function noticeIdFor(alertId: string, action: 'close' | 'reopen'): string {
+  return `${alertId}:${action}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delivery outcome → next outbox state (DESIGN.md, Closure notice: 2xx delivered; network errors,
+// 408, 429 and 5xx retried with backoff, honouring Retry-After; other 4xx fail for good).
+
+export type DeliveryResult =
+  | { kind: 'response'; status: number; retryAfterMs: number | undefined }
+  | { kind: 'network'; error: string };
+
+export type DeliveryDecision =
+  | { next: 'delivered' }
+  | { next: 'retry'; delayMs: number; error: string }
+  | { next: 'failed'; error: string };
+
+export function decideDelivery(result: DeliveryResult, backoffMs: number): DeliveryDecision {
+  if (result.kind === 'network') return { next: 'retry', delayMs: backoffMs, error: result.error };
+  const s = result.status;
+  if (s >= 200 && s < 300) return { next: 'delivered' };
+  if (s === 408 || s === 429 || s >= 500) {
+    return { next: 'retry', delayMs: Math.max(backoffMs, result.retryAfterMs ?? 0), error: `HTTP ${s}` };
+  }
+  return { next: 'failed', error: `HTTP ${s}: the endpoint refused the notice` };
+}

@@ -1,0 +1,190 @@
+/**
+ * `floodgate <command>`: dispatch and --help. Each command's options are parsed strictly, so a
+ * typo is an error, not a silently ignored flag.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { join } from 'node:path';
+import { fail, print, closeOnSignal } from './process.ts';
+import { createLogger } from '../lib/logger.ts';
+import { systemClock } from '../lib/clock.ts';
+import { readOrCreateSecretFile } from '../lib/secret-file.ts';
+import { dataFiles, ensureProvisioned, loadProvisioning, loadRegistry } from '../config/registry.ts';
+
+interface Command {
+  summary: string;
+  usage: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  run(values: Record<string, string | boolean | undefined>): Promise<void>;
+}
+
+const ENV_NOTE = 'Configuration comes from FLOODGATE_* environment variables (see README, "Configuration").';
+
+const service = (name: string, what: string, load: () => Promise<{ main(): Promise<void> }>): Command => ({
+  summary: what,
+  usage: `floodgate ${name}\n\n${what}\n${ENV_NOTE}`,
+  options: {},
+  run: async () => (await load()).main(),
+});
+
+const commands: Record<string, Command> = {
+  up: {
+    summary: 'run every service in one process on embedded defaults',
+    usage: `floodgate up
+
+Runs gateway, ingest, rules and alerts in one process. Without INFLUX_URL readings go to an
+embedded store under FLOODGATE_DATA_DIR (default ./data). On first start the bundled demo city
+(config/demo-city.json) is provisioned there: registry.json (secret hashes) and provisioning.json
+(device secrets for simulators). ${ENV_NOTE}`,
+    options: {},
+    run: async () => (await import('./up.ts')).up(),
+  },
+  gateway: service('gateway', 'run the MQTT gateway (aedes): device auth, ACL', () => import('../gateway/main.ts')),
+  ingest: service('ingest', 'run ingest: readings from MQTT into InfluxDB or the embedded store', () => import('../ingest/main.ts')),
+  rules: service('rules', 'run the rules engine: ponding readings into underpass closure alerts', () => import('../rules/main.ts')),
+  alerts: service('alerts', 'run the alerts service: alert store, HTTP API, signed police notices', () => import('../alerts/main.ts')),
+  provision: {
+    summary: 'provision the demo city into the data dir (registry + device secrets)',
+    usage: `floodgate provision [--data-dir DIR]
+
+Writes DIR/registry.json (salted scrypt hashes only) and DIR/provisioning.json (device secrets,
+mode 0600) from config/demo-city.json. Existing files are kept. docker-compose runs this once.`,
+    options: { 'data-dir': { type: 'string' } },
+    async run(v) {
+      const dir = (v['data-dir'] as string | undefined) ?? process.env['FLOODGATE_DATA_DIR'] ?? './data';
+      const { files, created } = await ensureProvisioned(dir);
+      print(created ? `provisioned ${files.registry} and ${files.provisioning}` : `already provisioned: ${files.registry}`);
+    },
+  },
+  sim: {
+    summary: 'run a simulator scenario against the gateway, as real devices',
+    usage: `floodgate sim --scenario underpass-storm [options]
+
+Scenarios:
+  underpass-storm   a handful of underpass ponding sensors through a storm that crosses 25 cm
+                    and drains; 90 simulated minutes replayed in about 20 s of wall time
+
+Options:
+  --scenario NAME   required
+  --sensors N       number of underpasses (first N ponding sensors), default 5
+  --step-ms MS      wall time per simulated minute, default 200
+  --seed N          storm seed, default 1
+  --url URL         gateway, default $FLOODGATE_MQTT_URL or mqtt://127.0.0.1:1883
+  --data-dir DIR    where registry.json and provisioning.json are, default $FLOODGATE_DATA_DIR or ./data
+  --json            print the full summary as JSON instead of one line`,
+    options: {
+      scenario: { type: 'string' },
+      sensors: { type: 'string', default: '5' },
+      'step-ms': { type: 'string', default: '200' },
+      seed: { type: 'string', default: '1' },
+      url: { type: 'string' },
+      'data-dir': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    async run(v) {
+      if (v['scenario'] !== 'underpass-storm') throw new Error(`--scenario must be underpass-storm (got ${v['scenario'] ?? 'nothing'}); see floodgate sim --help`);
+      const int = (name: string, min: number, max: number) => {
+        const n = Number(v[name]);
+        if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in ${min}..${max}`);
+        return n;
+      };
+      const dir = (v['data-dir'] as string | undefined) ?? process.env['FLOODGATE_DATA_DIR'] ?? './data';
+      const files = dataFiles(dir);
+      const { runUnderpassStorm, summaryLine } = await import('../simulators/underpass-storm.ts');
+      const summary = await runUnderpassStorm(
+        {
+          mqttUrl: (v['url'] as string | undefined) ?? process.env['FLOODGATE_MQTT_URL'] ?? 'mqtt://127.0.0.1:1883',
+          sensors: int('sensors', 1, 500),
+          stepMs: int('step-ms', 0, 60_000),
+          seed: int('seed', 0, 2 ** 31),
+        },
+        { registry: loadRegistry(files.registry), provisioning: loadProvisioning(files.provisioning), clock: systemClock, logger: createLogger({ name: 'sim' }) },
+      );
+      print(v['json'] ? JSON.stringify(summary) : summaryLine(summary));
+    },
+  },
+  'police-receiver': {
+    summary: 'a traffic-police endpoint for integration: verifies and prints notices',
+    usage: `floodgate police-receiver [--port P] [--secret S] [options]
+
+Listens for closure/reopen notices, verifies X-Floodgate-Signature (HMAC-SHA256 over
+"timestamp.body") and the timestamp, answers 200 and prints one JSON line per notice on stdout.
+A bad signature gets 401 and a log line on stderr.
+
+Options:
+  --port P          default 9090
+  --host H          default 127.0.0.1
+  --secret S        HMAC secret; default $FLOODGATE_POLICE_SECRET, else DATA_DIR/police.secret
+                    (created if missing, the same file floodgate up uses)
+  --path PATH       default /notices
+  --tolerance S     accepted clock skew in seconds, default 300
+  --data-dir DIR    default $FLOODGATE_DATA_DIR or ./data`,
+    options: {
+      port: { type: 'string', default: '9090' },
+      host: { type: 'string', default: '127.0.0.1' },
+      secret: { type: 'string' },
+      path: { type: 'string', default: '/notices' },
+      tolerance: { type: 'string', default: '300' },
+      'data-dir': { type: 'string' },
+    },
+    async run(v) {
+      const logger = createLogger({ name: 'police-receiver', destination: process.stderr });
+      const dir = (v['data-dir'] as string | undefined) ?? process.env['FLOODGATE_DATA_DIR'] ?? './data';
+      let secret = (v['secret'] as string | undefined) ?? process.env['FLOODGATE_POLICE_SECRET'];
+      if (!secret) {
+        const path = join(dir, 'police.secret');
+        secret = readOrCreateSecretFile(path).secret;
+        logger.info({ path }, 'using the police HMAC secret from file');
+      }
+      const port = Number(v['port']);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('--port must be 0..65535');
+      const { createPoliceReceiver } = await import('../alerts/receiver/police-receiver.ts');
+      const handle = await createPoliceReceiver(
+        { host: v['host'] as string, port, secret, path: v['path'] as string, toleranceS: Number(v['tolerance']) },
+        { clock: systemClock, logger, print },
+      );
+      logger.info({ url: handle.url }, 'police receiver listening');
+      await closeOnSignal([handle], logger);
+    },
+  },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  return [
+    'floodgate — flood-operations pipeline: MQTT sensors → InfluxDB → rules → alerts → police notices',
+    '',
+    'Usage: floodgate <command> [options]      floodgate <command> --help',
+    '',
+    'Commands:',
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    print(help());
+    return;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`floodgate: unknown command ${JSON.stringify(name)}\n\n${help()}\n`);
+    process.exit(2);
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    print(command.usage);
+    return;
+  }
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: rest, options: command.options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+  } catch (err) {
+    process.stderr.write(`floodgate ${name}: ${(err as Error).message}\n\n${command.usage}\n`);
+    process.exit(2);
+  }
+  try {
+    await command.run(values);
+  } catch (err) {
+    fail(err);
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The process boundary: signals, exit codes and printing. Only the CLI and the services' main.ts
+ * files use it; createX() functions never touch `process`.
+ */
+import type { Logger } from '../lib/logger.ts';
+import { FloodgateError } from '../lib/errors.ts';
+
+export interface Closable {
+  close(): Promise<void>;
+}
+
+/** Run until SIGINT/SIGTERM, then close in the given order, within a deadline. */
+export function closeOnSignal(handles: Closable[], logger: Logger, deadlineMs = 15_000): Promise<void> {
+  return new Promise((resolve) => {
+    let closing = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (closing) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(130);
+      }
+      closing = true;
+      logger.info({ signal }, 'shutting down');
+      const timer = setTimeout(() => {
+        logger.error({ deadlineMs }, 'shutdown took too long; exiting');
+        process.exit(1);
+      }, deadlineMs);
+      timer.unref();
+      (async () => {
+        for (const h of handles) {
+          try {
+            await h.close();
+          } catch (err) {
+            logger.error({ err }, 'error while closing');
+          }
+        }
+        resolve();
+      })();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}
+
+/** Print a fatal startup error clearly (config problems are listed one per line) and exit 1. */
+export function fail(err: unknown): never {
+  if (err instanceof FloodgateError) process.stderr.write(`floodgate: ${err.code}: ${err.message}\n`);
+  else process.stderr.write(`floodgate: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+}
+
+export const print = (line: string) => process.stdout.write(line + '\n');

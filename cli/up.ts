@@ -1,0 +1,71 @@
+/**
+ * `floodgate up`: every service in one process on embedded defaults (no external database),
+ * for a laptop demo or a small site. docker-compose runs the same services one per container.
+ */
+import { createLogger } from '../lib/logger.ts';
+import { createMetricsRegistry } from '../lib/metrics.ts';
+import { systemClock } from '../lib/clock.ts';
+import { FloodgateError } from '../lib/errors.ts';
+import { ensureProvisioned, loadProvisioning, loadRegistry } from '../config/registry.ts';
+import { gatewayConfigFromEnv } from '../gateway/config.ts';
+import { ingestConfigFromEnv } from '../ingest/config.ts';
+import { rulesConfigFromEnv } from '../rules/config.ts';
+import { alertsConfigFromEnv } from '../alerts/config.ts';
+import { resolveAlertsConfig } from '../alerts/main.ts';
+import { createGateway } from '../gateway/gateway.ts';
+import { createIngest } from '../ingest/ingest.ts';
+import { createRules } from '../rules/rules.ts';
+import { createAlerts } from '../alerts/alerts.ts';
+import { closeOnSignal, print } from './process.ts';
+
+export async function up(): Promise<void> {
+  const env = process.env;
+  // Parse every service's configuration first and report all problems together.
+  const problems: string[] = [];
+  const attempt = <T>(f: () => T): T | undefined => {
+    try {
+      return f();
+    } catch (err) {
+      if (err instanceof FloodgateError) problems.push(err.message);
+      else throw err;
+      return undefined;
+    }
+  };
+  const g = attempt(() => gatewayConfigFromEnv(env));
+  const i = attempt(() => ingestConfigFromEnv(env));
+  const r = attempt(() => rulesConfigFromEnv(env));
+  const a = attempt(() => alertsConfigFromEnv(env));
+  if (!g || !i || !r || !a) throw new FloodgateError('CONFIG_INVALID', problems.join('\n'));
+
+  const logger = createLogger({ name: 'floodgate' });
+  const dataDir = g.shared.dataDir;
+  if (!env['FLOODGATE_REGISTRY']) {
+    const pending = ensureProvisioned(dataDir);
+    const slow = setTimeout(() => print(`floodgate: first start: provisioning a secret for every sensor of the demo city into ${dataDir} …`), 300);
+    const { files, created } = await pending.finally(() => clearTimeout(slow));
+    if (created) print(`floodgate: wrote ${files.registry} (hashes only) and ${files.provisioning} (device secrets, mode 0600)`);
+  }
+  const registry = loadRegistry(g.shared.registryPath);
+  const serviceSecret = g.shared.serviceSecret ?? loadProvisioning(`${dataDir}/provisioning.json`).serviceSecret;
+  const metrics = createMetricsRegistry({ defaults: true });
+  const clock = systemClock;
+
+  const gateway = await createGateway(g.gateway, { logger, metrics, registry, serviceSecret });
+  const mqttUrl = `mqtt://127.0.0.1:${gateway.port}`;
+  const ingest = await createIngest({ ...i.ingest, mqttUrl }, { logger, metrics, registry, serviceSecret, clock });
+  const rules = await createRules({ ...r.rules, mqttUrl }, { logger, metrics, registry, serviceSecret, clock });
+  const alertsConfig = resolveAlertsConfig(a, env, registry, logger);
+  const alerts = await createAlerts({ ...alertsConfig, mqttUrl }, { logger, metrics, registry, serviceSecret, clock });
+
+  print(
+    [
+      `floodgate up: ${registry.sensors.length} sensors at ${registry.sites.length} sites in ${registry.districts.length} districts`,
+      `  MQTT gateway   mqtt://${g.gateway.host}:${gateway.port}`,
+      `  HTTP API       http://${alertsConfig.host}:${alerts.port}  (token: ${env['FLOODGATE_API_TOKEN'] ? '$FLOODGATE_API_TOKEN' : `${dataDir}/api.token`})`,
+      `  readings       ${ingest.sink.name === 'influxdb' ? `InfluxDB ${i.ingest.influx?.url}` : `embedded store ${i.ingest.embeddedPath}`}`,
+      `  police         ${alertsConfig.policeUrl}  (HMAC secret: ${env['FLOODGATE_POLICE_SECRET'] ? '$FLOODGATE_POLICE_SECRET' : `${dataDir}/police.secret`})`,
+      `Ctrl-C stops.`,
+    ].join('\n'),
+  );
+  await closeOnSignal([alerts, rules, ingest, gateway], logger);
+}

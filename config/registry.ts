@@ -1,0 +1,251 @@
+/**
+ * The device registry: the city's sites and sensors, the police endpoint of each district, and the
+ * salted hash of each sensor's secret. Secrets themselves live only in the provisioning file that
+ * the simulators (or a device-flashing station) read; the gateway sees hashes.
+ */
+import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { SENSOR_KINDS, ID_PATTERN } from '../contracts/index.ts';
+import { FloodgateError } from '../lib/errors.ts';
+
+const Id = z.string().regex(ID_PATTERN, 'ids are letters, digits, "_", "." and "-" (max 64)');
+
+export const UnderpassThresholds = z.object({
+  /** Close above this depth (Shanghai practice 25 cm; Beijing 27 cm). */
+  closeCm: z.number().positive().default(25),
+  /** Reopen only below this lower depth (hysteresis). */
+  reopenCm: z.number().nonnegative().default(15),
+  /** Close only when every reading over this long (sensor time) is above closeCm: spikes do not close roads. */
+  closeSustainS: z.number().int().min(0).default(120),
+  /** Minimum number of consecutive readings above closeCm before closing. */
+  closeMinReadings: z.number().int().min(1).default(3),
+  /** Reopen only when every reading over this long is below reopenCm. */
+  reopenHoldS: z.number().int().min(0).default(600),
+});
+export type UnderpassThresholds = z.infer<typeof UnderpassThresholds>;
+
+export const Site = z.object({
+  id: Id,
+  kind: z.enum(['underpass', 'water-level-station', 'rain-station']),
+  name: z.string().min(1).max(200),
+  road: z.string().max(200).default(''),
+  district: Id,
+  lat: z.number().min(-90).max(90),
+  lon: z.number().min(-180).max(180),
+  underpass: UnderpassThresholds.optional(),
+  /** Warning level for water-level stations, metres above datum. */
+  warningLevelM: z.number().optional(),
+});
+export type Site = z.infer<typeof Site>;
+
+export const Sensor = z.object({
+  id: Id,
+  kind: z.enum(SENSOR_KINDS),
+  site: Id,
+  /** `scrypt$N$r$p$salt$hash` (base64). Absent in the bundled city; set by provisioning. */
+  secretHash: z.string().optional(),
+});
+export type Sensor = z.infer<typeof Sensor>;
+
+export const PoliceEndpoint = z.object({
+  /** An URL, or `$FLOODGATE_POLICE_URL` to use the alerts service's configured default. */
+  url: z.string().min(1),
+  /** Name of the setting holding the HMAC secret (`FLOODGATE_POLICE_SECRET` = configured default). */
+  secretRef: z.string().min(1),
+});
+
+export const District = z.object({ id: Id, name: z.string().min(1), police: PoliceEndpoint });
+export type District = z.infer<typeof District>;
+
+export const Registry = z
+  .object({
+    version: z.literal(1),
+    city: z.string(),
+    districts: z.array(District).min(1),
+    sites: z.array(Site),
+    sensors: z.array(Sensor),
+  })
+  .superRefine((reg, ctx) => {
+    const districts = new Set(reg.districts.map((d) => d.id));
+    const sites = new Map(reg.sites.map((s) => [s.id, s]));
+    const seen = new Set<string>();
+    reg.sites.forEach((s, i) => {
+      if (!districts.has(s.district)) ctx.addIssue({ code: 'custom', path: ['sites', i, 'district'], message: `unknown district ${s.district}` });
+    });
+    reg.sensors.forEach((s, i) => {
+      if (seen.has(s.id)) ctx.addIssue({ code: 'custom', path: ['sensors', i, 'id'], message: `duplicate sensor id ${s.id}` });
+      seen.add(s.id);
+      const site = sites.get(s.site);
+      if (!site) ctx.addIssue({ code: 'custom', path: ['sensors', i, 'site'], message: `unknown site ${s.site}` });
+      else if (s.kind === 'ponding' && site.kind !== 'underpass')
+        ctx.addIssue({ code: 'custom', path: ['sensors', i, 'site'], message: `ponding sensor ${s.id} must sit at an underpass` });
+    });
+  });
+export type Registry = z.infer<typeof Registry>;
+
+/** Index for the lookups services do per reading. */
+export interface RegistryIndex {
+  registry: Registry;
+  sensor(id: string): Sensor | undefined;
+  site(id: string): Site | undefined;
+  district(id: string): District | undefined;
+  /** The site of a sensor, for tags. */
+  siteOfSensor(id: string): Site | undefined;
+}
+
+export function indexRegistry(registry: Registry): RegistryIndex {
+  const sensors = new Map(registry.sensors.map((s) => [s.id, s]));
+  const sites = new Map(registry.sites.map((s) => [s.id, s]));
+  const districts = new Map(registry.districts.map((d) => [d.id, d]));
+  return {
+    registry,
+    sensor: (id) => sensors.get(id),
+    site: (id) => sites.get(id),
+    district: (id) => districts.get(id),
+    siteOfSensor: (id) => {
+      const s = sensors.get(id);
+      return s ? sites.get(s.site) : undefined;
+    },
+  };
+}
+
+export function parseRegistry(json: unknown, source: string): Registry {
+  const r = Registry.safeParse(json);
+  if (r.success) return r.data;
+  const problems = r.error.issues.slice(0, 20).map((i) => `  - ${i.path.join('.')}: ${i.message}`);
+  throw new FloodgateError('REGISTRY_INVALID', `invalid registry ${source}:\n${problems.join('\n')}`, r.error.issues);
+}
+
+export function loadRegistry(path: string): Registry {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new FloodgateError('REGISTRY_INVALID', `cannot read registry ${path}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new FloodgateError('REGISTRY_INVALID', `registry ${path} is not JSON: ${(err as Error).message}`);
+  }
+  return parseRegistry(json, path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secrets: scrypt (RFC 7914) with a per-secret random salt; parameters are stored with the hash so
+// they can be raised later without invalidating existing devices.
+
+const SCRYPT = { N: 16384, r: 8, p: 1, keyLen: 32 } as const;
+
+function scrypt(secret: string, salt: Buffer, keyLen: number, opts: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => scryptCb(secret, salt, keyLen, opts, (err, key) => (err ? reject(err) : resolve(key))));
+}
+
+export async function hashSecret(secret: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scrypt(secret, salt, SCRYPT.keyLen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
+  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64'), key.toString('base64')].join('$');
+}
+
+export async function verifySecret(secret: string, stored: string): Promise<boolean> {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  const [, n, r, p, saltB64, keyB64] = parts as [string, string, string, string, string, string];
+  const expected = Buffer.from(keyB64, 'base64');
+  const opts = { N: Number(n), r: Number(r), p: Number(p), maxmem: 256 * 1024 * 1024 };
+  const key = await scrypt(secret, Buffer.from(saltB64, 'base64'), expected.length, opts);
+  return key.length === expected.length && timingSafeEqual(key, expected);
+}
+
+export function newSecret(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Provisioning: give every sensor a secret, keep only its hash in the registry.
+
+export const Provisioning = z.object({
+  version: z.literal(1),
+  /** MQTT password shared by the floodgate services (username `svc-<service>`). */
+  serviceSecret: z.string().min(16),
+  /** sensorId → secret, for simulators and device flashing. Keep this file private. */
+  sensors: z.record(z.string(), z.string()),
+});
+export type Provisioning = z.infer<typeof Provisioning>;
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
+
+export async function provision(city: Registry): Promise<{ registry: Registry; provisioning: Provisioning }> {
+  const secrets: Record<string, string> = {};
+  const sensors = await mapLimit(city.sensors, 4, async (s) => {
+    const secret = newSecret();
+    secrets[s.id] = secret;
+    return { ...s, secretHash: await hashSecret(secret) };
+  });
+  return {
+    registry: { ...city, sensors },
+    provisioning: { version: 1, serviceSecret: newSecret(), sensors: secrets },
+  };
+}
+
+export const BUNDLED_CITY = join(dirname(fileURLToPath(import.meta.url)), 'demo-city.json');
+
+export interface DataFiles {
+  registry: string;
+  provisioning: string;
+}
+
+export function dataFiles(dataDir: string): DataFiles {
+  return { registry: join(dataDir, 'registry.json'), provisioning: join(dataDir, 'provisioning.json') };
+}
+
+function writeAtomic(path: string, text: string, mode: number): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text, { mode });
+  renameSync(tmp, path);
+}
+
+/**
+ * On first start, provision the bundled city into the data dir: `registry.json` (hashes only) and
+ * `provisioning.json` (secrets, mode 0600). Existing files are never overwritten.
+ */
+export async function ensureProvisioned(dataDir: string, cityPath = BUNDLED_CITY): Promise<{ files: DataFiles; created: boolean }> {
+  const files = dataFiles(dataDir);
+  if (existsSync(files.registry) && existsSync(files.provisioning)) return { files, created: false };
+  if (existsSync(files.registry) !== existsSync(files.provisioning)) {
+    throw new FloodgateError('REGISTRY_INVALID', `${dataDir} has only one of registry.json and provisioning.json; restore the other or remove both to provision anew`);
+  }
+  const city = loadRegistry(cityPath);
+  const { registry, provisioning } = await provision(city);
+  mkdirSync(dataDir, { recursive: true });
+  writeAtomic(files.provisioning, JSON.stringify(provisioning, null, 2) + '\n', 0o600);
+  writeAtomic(files.registry, JSON.stringify(registry, null, 2) + '\n', 0o644);
+  return { files, created: true };
+}
+
+export function loadProvisioning(path: string): Provisioning {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new FloodgateError('REGISTRY_INVALID', `cannot read provisioning file ${path}: ${(err as Error).message}`);
+  }
+  const r = Provisioning.safeParse(json);
+  if (!r.success) throw new FloodgateError('REGISTRY_INVALID', `invalid provisioning file ${path}: ${r.error.issues[0]?.message}`);
+  return r.data;
+}

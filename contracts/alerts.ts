@@ -1,0 +1,28 @@
+import { z } from 'zod';
+
+const IsoTime = z.iso.datetime({ offset: true });
+
+/**
+ * An alert state change, published by rules on floodgate/alerts/{ruleId}/{subjectId}
+ * (QoS 1, retained: the retained message is the subject's current state).
+ */
+export const AlertEvent = z.object({
+  /** One id per episode (firing → resolved), stable across the two events. */
+  alertId: z.string().min(1).max(200),
+  ruleId: z.string().min(1).max(64),
+  subjectId: z.string().min(1).max(64),
+  sensorId: z.string().min(1).max(64),
+  state: z.enum(['firing', 'resolved']),
+  severity: z.enum(['info', 'warning', 'critical']),
+  value: z.number(),
+  threshold: z.number(),
+  unit: z.string().max(16),
+  /** Sensor time of the reading that caused the change. */
+  observedAt: IsoTime,
+  /** Rule-engine time of the change. */
+  changedAt: IsoTime,
+  reason: z.string().max(500),
+});
+export type AlertEvent = z.infer<typeof AlertEvent>;
+
+export const ALERT_RULES = { underpassClosure: 'underpass-closure' } as const;

@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import type { SensorKind } from './kinds.ts';
+
+/** Sensor timestamps: ISO-8601 with an explicit offset (or Z), or epoch milliseconds. */
+export const Timestamp = z
+  .union([
+    z.iso.datetime({ offset: true, error: 'ts must be ISO-8601 with an offset (e.g. 2026-04-12T18:03:00+08:00) or epoch ms' }),
+    z.number().int().min(946_684_800_000, 'epoch ms ts is before 2000-01-01: is it in seconds?'),
+  ])
+  .transform((v) => (typeof v === 'number' ? v : Date.parse(v)));
+
+const common = {
+  ts: Timestamp,
+  seq: z.number().int().min(0).optional(),
+  battery_v: z.number().min(0).max(60).optional(),
+};
+
+/** Physical ranges: a value outside them is a broken sensor or a unit mistake, not a flood. */
+export const WaterLevelReading = z.object({ ...common, level_m: z.number().min(-20).max(30) });
+export const RainReading = z.object({
+  ...common,
+  rain_mm: z.number().min(0).max(500),
+  interval_s: z.number().int().min(1).max(86_400),
+});
+export const PondingReading = z.object({ ...common, depth_cm: z.number().min(0).max(500) });
+
+export const READING_SCHEMAS = {
+  'water-level': WaterLevelReading,
+  rain: RainReading,
+  ponding: PondingReading,
+} as const satisfies Record<SensorKind, z.ZodType>;
+
+export type WaterLevelReading = z.infer<typeof WaterLevelReading>;
+export type RainReading = z.infer<typeof RainReading>;
+export type PondingReading = z.infer<typeof PondingReading>;
+
+/** Store-and-forward after a link outage: devices may send an array (bounded). */
+export const MAX_BATCH = 1000;
+
+/** A reading after validation, the same shape for all kinds. */
+export interface Reading {
+  kind: SensorKind;
+  sensorId: string;
+  /** epoch ms, from the sensor */
+  ts: number;
+  seq: number | undefined;
+  /** numeric fields as stored: depth_cm | level_m | rain_mm + interval_s, and battery_v */
+  fields: Record<string, number>;
+}
+
+export interface ItemError {
+  index: number;
+  path: string;
+  message: string;
+}
+
+export interface ParsedPayload {
+  readings: Reading[];
+  errors: ItemError[];
+  /** Set when the payload as a whole could not be used (not JSON, not an object/array, too big). */
+  fatal?: { code: 'PAYLOAD_NOT_JSON' | 'PAYLOAD_INVALID'; message: string };
+}
+
+/**
+ * Parse a reading payload. Each element of an array is validated on its own, so one bad element
+ * does not cost the good ones in the same batch.
+ */
+export function parseReadingPayload(kind: SensorKind, sensorId: string, raw: Buffer | string): ParsedPayload {
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch (err) {
+    return { readings: [], errors: [], fatal: { code: 'PAYLOAD_NOT_JSON', message: `payload is not JSON: ${(err as Error).message}` } };
+  }
+  const items = Array.isArray(json) ? json : [json];
+  if (items.length === 0) return { readings: [], errors: [], fatal: { code: 'PAYLOAD_INVALID', message: 'empty array' } };
+  if (items.length > MAX_BATCH) {
+    return { readings: [], errors: [], fatal: { code: 'PAYLOAD_INVALID', message: `batch of ${items.length} readings exceeds ${MAX_BATCH}` } };
+  }
+  const schema = READING_SCHEMAS[kind];
+  const readings: Reading[] = [];
+  const errors: ItemError[] = [];
+  items.forEach((item, index) => {
+    const r = schema.safeParse(item);
+    if (!r.success) {
+      for (const issue of r.error.issues) errors.push({ index, path: issue.path.join('.'), message: issue.message });
+      return;
+    }
+    const { ts, seq, ...fields } = r.data as { ts: number; seq?: number } & Record<string, number | undefined>;
+    const numeric: Record<string, number> = {};
+    for (const [k, v] of Object.entries(fields)) if (typeof v === 'number') numeric[k] = v;
+    readings.push({ kind, sensorId, ts, seq, fields: numeric });
+  });
+  return { readings, errors };
+}
+
+/** Readings whose timestamp is too far in the future are refused: a clock fault, not data. */
+export const MAX_FUTURE_SKEW_MS = 10 * 60_000;
+
+export function checkTimestamp(ts: number, nowMs: number): string | null {
+  if (ts > nowMs + MAX_FUTURE_SKEW_MS) return `ts ${new Date(ts).toISOString()} is more than 10 min in the future (device clock?)`;
+  return null;
+}
+
+/** What ingest publishes on floodgate/rejects/{kind}/{sensorId}, for the engineer who sent it. */
+export const RejectMessage = z.object({
+  topic: z.string(),
+  code: z.string(),
+  reason: z.string(),
+  errors: z.array(z.object({ index: z.number(), path: z.string(), message: z.string() })),
+  accepted: z.number().int(),
+  rejected: z.number().int(),
+  receivedAt: z.string(),
+});
+export type RejectMessage = z.infer<typeof RejectMessage>;

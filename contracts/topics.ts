@@ -1,0 +1,56 @@
+/**
+ * Topic names are built and parsed only here. Topic levels are validated so a sensor id can never
+ * smuggle a wildcard or separator into a topic ([MQTT-4.7.1-1]: '#' and '+' are not allowed in a
+ * PUBLISH topic name; '/' separates levels).
+ */
+import { SENSOR_KINDS, type SensorKind } from './kinds.ts';
+
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export type SensorLeaf = 'reading' | 'status' | 'config';
+
+function level(value: string, what: string): string {
+  if (!ID_PATTERN.test(value)) throw new Error(`invalid ${what} for a topic level: ${JSON.stringify(value)}`);
+  return value;
+}
+
+export const topics = {
+  reading: (kind: SensorKind, sensorId: string) => `sensors/${kind}/${level(sensorId, 'sensor id')}/reading`,
+  status: (kind: SensorKind, sensorId: string) => `sensors/${kind}/${level(sensorId, 'sensor id')}/status`,
+  config: (kind: SensorKind, sensorId: string) => `sensors/${kind}/${level(sensorId, 'sensor id')}/config`,
+  reject: (kind: string, sensorId: string) => `floodgate/rejects/${kind}/${sensorId}`,
+  alert: (ruleId: string, subjectId: string) =>
+    `floodgate/alerts/${level(ruleId, 'rule id')}/${level(subjectId, 'subject id')}`,
+  /** Subscriptions used by services. */
+  allReadings: 'sensors/+/+/reading',
+  allStatus: 'sensors/+/+/status',
+  allAlerts: 'floodgate/alerts/+/+',
+  readingsOf: (kind: SensorKind) => `sensors/${kind}/+/reading`,
+  alertsOf: (ruleId: string) => `floodgate/alerts/${level(ruleId, 'rule id')}/+`,
+} as const;
+
+export interface SensorTopic {
+  kind: SensorKind;
+  sensorId: string;
+  leaf: SensorLeaf;
+}
+
+/** Parse `sensors/{kind}/{id}/{leaf}`; null for anything else (including unknown kinds). */
+export function parseSensorTopic(topic: string): SensorTopic | null {
+  const parts = topic.split('/');
+  if (parts.length !== 4 || parts[0] !== 'sensors') return null;
+  const [, kind, sensorId, leaf] = parts as [string, string, string, string];
+  if (!(SENSOR_KINDS as readonly string[]).includes(kind)) return null;
+  if (!ID_PATTERN.test(sensorId)) return null;
+  if (leaf !== 'reading' && leaf !== 'status' && leaf !== 'config') return null;
+  return { kind: kind as SensorKind, sensorId, leaf };
+}
+
+/** Parse `floodgate/alerts/{ruleId}/{subjectId}`. */
+export function parseAlertTopic(topic: string): { ruleId: string; subjectId: string } | null {
+  const parts = topic.split('/');
+  if (parts.length !== 4 || parts[0] !== 'floodgate' || parts[1] !== 'alerts') return null;
+  const [, , ruleId, subjectId] = parts as [string, string, string, string];
+  if (!ID_PATTERN.test(ruleId) || !ID_PATTERN.test(subjectId)) return null;
+  return { ruleId, subjectId };
+}

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { FloodgateError } from './errors.ts';
+
+/**
+ * Parse a service configuration once, from an env-like record, reporting every problem at once
+ * (not only the first), with the variable name each problem belongs to.
+ */
+export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, what: string): z.infer<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`);
+  throw new FloodgateError('CONFIG_INVALID', `invalid ${what} configuration:\n${problems.join('\n')}`, result.error.issues);
+}
+
+/** An integer env var in a TCP port range; 0 means "any free port" (tests). */
+export const portFromEnv = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
+
+/** Empty strings in the environment mean "unset". */
+export const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v === '' ? undefined : v));

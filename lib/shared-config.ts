@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { join } from 'node:path';
+import { optionalString } from './env.ts';
+import { dataFiles, loadProvisioning, loadRegistry, type Registry } from '../config/registry.ts';
+
+/** Settings every service reads: where the data and registry are, and how services log in to MQTT. */
+export const SharedEnv = z.object({
+  FLOODGATE_DATA_DIR: z.string().min(1).default('./data'),
+  FLOODGATE_REGISTRY: optionalString,
+  FLOODGATE_SERVICE_SECRET: optionalString,
+  FLOODGATE_MQTT_URL: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, 'must be an mqtt://, mqtts://, ws:// or wss:// URL').default('mqtt://127.0.0.1:1883'),
+});
+
+export interface SharedConfig {
+  dataDir: string;
+  registryPath: string;
+  /** undefined: read from the provisioning file in the data dir. */
+  serviceSecret: string | undefined;
+  mqttUrl: string;
+}
+
+export function sharedFromEnv(e: z.infer<typeof SharedEnv>): SharedConfig {
+  return {
+    dataDir: e.FLOODGATE_DATA_DIR,
+    registryPath: e.FLOODGATE_REGISTRY ?? join(e.FLOODGATE_DATA_DIR, 'registry.json'),
+    serviceSecret: e.FLOODGATE_SERVICE_SECRET,
+    mqttUrl: e.FLOODGATE_MQTT_URL,
+  };
+}
+
+/** Load what a standalone service needs from disk; called by main.ts, never by createX. */
+export function loadSharedDeps(shared: SharedConfig): { registry: Registry; serviceSecret: string } {
+  const registry = loadRegistry(shared.registryPath);
+  const serviceSecret = shared.serviceSecret ?? loadProvisioning(dataFiles(shared.dataDir).provisioning).serviceSecret;
+  return { registry, serviceSecret };
+}

@@ -1,0 +1,15 @@
+import { createLogger } from '../lib/logger.ts';
+import { createMetricsRegistry } from '../lib/metrics.ts';
+import { loadSharedDeps } from '../lib/shared-config.ts';
+import { systemClock } from '../lib/clock.ts';
+import { closeOnSignal } from '../cli/process.ts';
+import { rulesConfigFromEnv } from './config.ts';
+import { createRules } from './rules.ts';
+
+export async function main(): Promise<void> {
+  const logger = createLogger({ name: 'rules' });
+  const { rules, shared } = rulesConfigFromEnv(process.env);
+  const { registry, serviceSecret } = loadSharedDeps(shared);
+  const handle = await createRules(rules, { logger, metrics: createMetricsRegistry({ defaults: true }), registry, serviceSecret, clock: systemClock });
+  await closeOnSignal([handle], logger);
+}
