@@ -26,6 +26,14 @@ function apiError(reply: FastifyReply, status: number, code: string, message: st
 export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const tokenDigest = sha256(deps.apiToken);
 
+  // Set before the routes so every scope inherits it: errors always have {error: {code, message}}.
+  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string; validation?: unknown }, _req, reply) => {
+    if (err.validation) return apiError(reply, 400, 'BAD_REQUEST', err.message);
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) app.log.error({ err }, 'request failed');
+    return apiError(reply, status, status === 500 ? 'INTERNAL' : (err.code ?? 'BAD_REQUEST'), status === 500 ? 'internal error' : err.message);
+  });
+
   app.get('/healthz', async (_req, reply) => {
     const h = deps.health();
     return reply.code(h.ok ? 200 : 503).send({ status: h.ok ? 'ok' : 'degraded', checks: h.checks });
@@ -123,12 +131,5 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
         return { notices };
       },
     );
-  });
-
-  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string; validation?: unknown }, _req, reply) => {
-    if (err.validation) return apiError(reply, 400, 'BAD_REQUEST', err.message);
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) app.log.error({ err }, 'request failed');
-    return apiError(reply, status, status === 500 ? 'INTERNAL' : (err.code ?? 'BAD_REQUEST'), status === 500 ? 'internal error' : err.message);
   });
 }

@@ -27,10 +27,19 @@ export const UnderpassThresholds = z.object({
 });
 export type UnderpassThresholds = z.infer<typeof UnderpassThresholds>;
 
+/** Names become InfluxDB tag values: no control characters, no trailing backslash (line protocol cannot carry one). */
+const TagSafe = z
+  .string()
+  .min(1)
+  .max(200)
+  // eslint-disable-next-line no-control-regex
+  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters (newline, tab, …)')
+  .refine((s) => !s.endsWith('\\'), 'must not end with a backslash (InfluxDB line protocol cannot store it)');
+
 export const Site = z.object({
   id: Id,
   kind: z.enum(['underpass', 'water-level-station', 'rain-station']),
-  name: z.string().min(1).max(200),
+  name: TagSafe,
   road: z.string().max(200).default(''),
   district: Id,
   lat: z.number().min(-90).max(90),

@@ -15,7 +15,17 @@ export interface PointTags {
 
 export function tagsFor(reading: Reading, index: RegistryIndex): PointTags {
   const site = index.siteOfSensor(reading.sensorId);
-  return { sensor: reading.sensorId, site: site?.name ?? '', district: site?.district ?? '' };
+  return { sensor: reading.sensorId, site: tagValue(site?.name ?? ''), district: tagValue(site?.district ?? '') };
+}
+
+/**
+ * Line protocol cannot carry a tag value that ends in a backslash (it would escape the separator
+ * after it; InfluxDB answers "invalid tag format"), nor control characters. The registry refuses
+ * such names; this is the last line of defence so one odd name cannot fail a whole batch.
+ */
+export function tagValue(v: string): string {
+  // eslint-disable-next-line no-control-regex
+  return v.replace(/[\u0000-\u001f\u007f]/g, ' ').replace(/\\+$/, '');
 }
 
 export function toPoint(reading: Reading, tags: PointTags): Point {

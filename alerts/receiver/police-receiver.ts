@@ -22,6 +22,8 @@ export interface ReceivedNotice {
   receivedAt: string;
   duplicate: boolean;
   headers: { idempotencyKey: string | undefined; timestamp: string | undefined; signature: string | undefined };
+  /** The raw body as received (what the signature covers). */
+  body: string;
   notice: ClosureNotice;
 }
 
@@ -97,7 +99,7 @@ export async function createPoliceReceiver(
     if (headers.idempotencyKey !== parsed.data.noticeId) return reply(res, 400, { error: 'Idempotency-Key must equal noticeId' }, 'Idempotency-Key mismatch');
     const duplicate = seen.has(parsed.data.noticeId);
     seen.add(parsed.data.noticeId);
-    const entry: ReceivedNotice = { receivedAt: new Date(deps.clock.now()).toISOString(), duplicate, headers, notice: parsed.data };
+    const entry: ReceivedNotice = { receivedAt: new Date(deps.clock.now()).toISOString(), duplicate, headers, body, notice: parsed.data };
     received.push(entry);
     if (duplicate) deps.logger.info({ noticeId: parsed.data.noticeId }, 'duplicate notice (already printed); answered 200');
     else deps.print(JSON.stringify({ receivedAt: entry.receivedAt, signature: 'valid', ...parsed.data }));

@@ -1,0 +1,128 @@
+/**
+ * The alerts service behind a real gateway: events in over MQTT, notices out over HTTP to a real
+ * receiver, API through fastify inject.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import mqtt, { type MqttClient } from 'mqtt';
+import { eventually, startStack, type Stack } from '../../test/helpers/stack.ts';
+import type { AlertEvent } from '../../contracts/index.ts';
+
+describe('alerts service', () => {
+  let stack: Stack;
+  let rules: MqttClient;
+  let n = 0;
+  const auth = () => ({ authorization: `Bearer ${stack.apiToken}` });
+
+  beforeAll(async () => {
+    stack = await startStack();
+    rules = await mqtt.connectAsync(stack.mqttUrl, { protocolVersion: 4, clientId: 'test-rules', username: 'svc-rules', password: stack.provisioning.serviceSecret });
+  });
+  afterAll(async () => {
+    await rules?.endAsync();
+    await stack?.close();
+  });
+  beforeEach(() => {
+    stack.receiver.failNext(0, 503);
+  });
+
+  function event(subjectId: string, state: 'firing' | 'resolved', alertId: string, minute: number): AlertEvent {
+    return {
+      alertId,
+      ruleId: 'underpass-closure',
+      subjectId,
+      sensorId: subjectId.replace('UP', 'PD'),
+      state,
+      severity: 'critical',
+      value: state === 'firing' ? 31 : 4,
+      threshold: state === 'firing' ? 25 : 15,
+      unit: 'cm',
+      observedAt: new Date(Date.parse('2026-07-01T02:00:00Z') + minute * 60_000).toISOString().replace('Z', '+00:00'),
+      changedAt: new Date().toISOString(),
+      reason: 'test',
+    };
+  }
+  const send = (e: AlertEvent) => rules.publishAsync(`floodgate/alerts/${e.ruleId}/${e.subjectId}`, JSON.stringify(e), { qos: 1, retain: true });
+  const noticesFor = (alertId: string) => stack.receiver.received.filter((r) => r.notice.alertId === alertId);
+  const nextId = (up: string) => `underpass-closure:${up}:${++n}`;
+
+  it('answers /healthz without a token, and nothing else', async () => {
+    expect((await stack.alerts.app.inject({ url: '/healthz' })).json()).toEqual({ status: 'ok', checks: { mqtt: true, store: true } });
+    for (const url of ['/api/alerts', '/api/notices', '/metrics']) {
+      const res = await stack.alerts.app.inject({ url });
+      expect(res.statusCode, url).toBe(401);
+      expect(res.json()).toEqual({ error: { code: 'UNAUTHORIZED', message: 'missing or invalid bearer token' } });
+      expect((await stack.alerts.app.inject({ url, headers: { authorization: 'Bearer wrong-token' } })).statusCode).toBe(401);
+    }
+  });
+
+  it('rejects bad queries with a clear 400 and unknown alerts with 404', async () => {
+    const bad = await stack.alerts.app.inject({ url: '/api/alerts?state=maybe', headers: auth() });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.code).toBe('BAD_REQUEST');
+    const missing = await stack.alerts.app.inject({ method: 'POST', url: '/api/alerts/nope/ack', headers: auth(), payload: {} });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().error.code).toBe('NOT_FOUND');
+  });
+
+  it('sends one close notice however often the firing event is delivered', async () => {
+    const id = nextId('UP-001');
+    await send(event('UP-001', 'firing', id, 0));
+    await send(event('UP-001', 'firing', id, 0));
+    await eventually(() => noticesFor(id).length === 1, 'the close notice');
+    await send(event('UP-001', 'resolved', id, 30));
+    await send(event('UP-001', 'resolved', id, 30));
+    await eventually(() => noticesFor(id).length === 2, 'the reopen notice');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(noticesFor(id).map((r) => [r.notice.action, r.duplicate])).toEqual([
+      ['close', false],
+      ['reopen', false],
+    ]);
+  });
+
+  it('retries 503 and 429 (honouring Retry-After) until delivered, keeping the same notice id and body', async () => {
+    const id = nextId('UP-002');
+    stack.receiver.failNext(3, 429, '0');
+    await send(event('UP-002', 'firing', id, 0));
+    await eventually(() => noticesFor(id).length === 1, 'delivery after retries');
+    const res = await stack.alerts.app.inject({ url: '/api/notices?status=delivered', headers: auth() });
+    const notice = (res.json().notices as Array<{ noticeId: string; attempts: number }>).find((x) => x.noticeId === `${id}:close`)!;
+    expect(notice.attempts).toBe(4);
+  });
+
+  it('never delivers a reopen before its close, even when the close needs retries', async () => {
+    const id = nextId('UP-003');
+    stack.receiver.failNext(4, 503);
+    await send(event('UP-003', 'firing', id, 0));
+    await send(event('UP-003', 'resolved', id, 30));
+    await eventually(() => noticesFor(id).length === 2, 'both notices');
+    expect(noticesFor(id).map((r) => r.notice.action)).toEqual(['close', 'reopen']);
+  });
+
+  it('turns a notice refused for good (HTTP 400) into an alert for the duty officers, and holds the reopen back', async () => {
+    const id = nextId('UP-004');
+    stack.receiver.failNext(1, 400);
+    await send(event('UP-004', 'firing', id, 0));
+    const failed = await eventually(async () => {
+      const res = await stack.alerts.app.inject({ url: '/api/alerts?state=firing', headers: auth() });
+      return (res.json().alerts as Array<{ alertId: string; ruleId: string; reason: string }>).find((a) => a.alertId === `notice-delivery:${id}:close`);
+    }, 'the duty-officer alert');
+    expect(failed.ruleId).toBe('notice-delivery');
+    expect(failed.reason).toContain('HTTP 400');
+    await send(event('UP-004', 'resolved', id, 30));
+    const reopen = await eventually(async () => {
+      const res = await stack.alerts.app.inject({ url: '/api/notices?status=failed', headers: auth() });
+      return (res.json().notices as Array<{ noticeId: string; lastError: string }>).find((x) => x.noticeId === `${id}:reopen`);
+    }, 'the reopen held back');
+    expect(reopen.lastError).toContain('earlier notice');
+    expect(noticesFor(id)).toEqual([]);
+  });
+
+  it('ignores an invalid alert event and keeps working', async () => {
+    await rules.publishAsync('floodgate/alerts/underpass-closure/UP-005', '{"nonsense":true}', { qos: 1 });
+    const id = nextId('UP-005');
+    await send(event('UP-005', 'firing', id, 0));
+    await eventually(() => noticesFor(id).length === 1, 'the notice after the bad event');
+    const metrics = await stack.alerts.app.inject({ url: '/metrics', headers: auth() });
+    expect(metrics.body).toMatch(/floodgate_alerts_events_total\{outcome="invalid"\} 1/);
+  });
+});

@@ -1,0 +1,121 @@
+/**
+ * The CLI as a user meets it: --help everywhere, clear configuration errors, and the README's
+ * quick start with real processes (police-receiver, up, sim) in a fresh directory.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { freePort, tempDir } from './helpers/servers.ts';
+import { eventually } from './helpers/stack.ts';
+
+const BIN = fileURLToPath(new URL('../bin/floodgate.js', import.meta.url));
+
+interface Proc {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+function run(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Proc {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd,
+    env: { ...process.env, FLOODGATE_LOG_LEVEL: 'warn', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+describe('floodgate CLI', () => {
+  it.each(['up', 'gateway', 'ingest', 'rules', 'alerts', 'sim', 'police-receiver', 'provision'])('floodgate %s --help', async (cmd) => {
+    const p = run([cmd, '--help']);
+    expect(await p.exit).toBe(0);
+    expect(p.stdout()).toContain(`floodgate ${cmd}`);
+  });
+
+  it('lists every command on --help', async () => {
+    const p = run(['--help']);
+    expect(await p.exit).toBe(0);
+    for (const cmd of ['up', 'gateway', 'ingest', 'rules', 'alerts', 'sim', 'police-receiver']) expect(p.stdout()).toContain(`  ${cmd} `);
+  });
+
+  it('exits 2 on an unknown command or option', async () => {
+    const a = run(['fly']);
+    expect(await a.exit).toBe(2);
+    expect(a.stderr()).toContain('unknown command "fly"');
+    const b = run(['sim', '--scenari', 'x']);
+    expect(await b.exit).toBe(2);
+    expect(b.stderr()).toContain("Unknown option '--scenari'");
+  });
+
+  it('reports every configuration problem at once and exits 1', async () => {
+    const p = run(['up'], { env: { FLOODGATE_MQTT_PORT: '99999', FLOODGATE_HTTP_PORT: 'http', INFLUX_URL: 'http://influx:8086' } });
+    expect(await p.exit).toBe(1);
+    const err = p.stderr();
+    expect(err).toContain('CONFIG_INVALID');
+    expect(err).toContain('FLOODGATE_MQTT_PORT');
+    expect(err).toContain('FLOODGATE_HTTP_PORT');
+    expect(err).toMatch(/INFLUX_TOKEN: required when INFLUX_URL is set/);
+  });
+});
+
+describe('README quick start: police-receiver, up, sim', () => {
+  const dir = tempDir('cli');
+  const procs: Proc[] = [];
+  afterAll(async () => {
+    for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    dir.remove();
+  });
+
+  it('ends with a close and a reopen printed by the receiver and listed as delivered', { timeout: 240_000 }, async () => {
+    const [mqttPort, httpPort, policePort] = [await freePort(), await freePort(), await freePort()];
+    const env = {
+      FLOODGATE_MQTT_PORT: String(mqttPort),
+      FLOODGATE_HTTP_PORT: String(httpPort),
+      FLOODGATE_POLICE_URL: `http://127.0.0.1:${policePort}/notices`,
+    };
+    const receiver = run(['police-receiver', '--port', String(policePort)], { cwd: dir.path });
+    procs.push(receiver);
+    const up = run(['up'], { cwd: dir.path, env });
+    procs.push(up);
+    // First start provisions 1,207 device secrets (scrypt) before the services listen.
+    await eventually(() => up.stdout().includes('Ctrl-C stops.'), `floodgate up to start\n${up.stderr()}`, 180_000);
+    expect(up.stdout()).toContain('1207 sensors');
+
+    const sim = run(['sim', '--scenario', 'underpass-storm', '--sensors', '2', '--step-ms', '20', '--url', `mqtt://127.0.0.1:${mqttPort}`], { cwd: dir.path });
+    expect(await sim.exit, sim.stderr()).toBe(0);
+    expect(sim.stdout().trim().split('\n')).toHaveLength(1);
+    expect(sim.stdout()).toMatch(/^underpass-storm: 2 sensors .* 180 readings acknowledged .* 2\/2 crossed 25 cm\n$/);
+
+    const lines = await eventually(() => {
+      const l = receiver.stdout().trim().split('\n').filter(Boolean);
+      return l.length >= 4 ? l : undefined;
+    }, 'the receiver to print 4 notices');
+    const printed = lines.map((l) => JSON.parse(l) as { action: string; signature: string; underpass: { id: string } });
+    for (const id of ['UP-001', 'UP-002']) {
+      expect(printed.filter((p) => p.underpass.id === id).map((p) => p.action)).toEqual(['close', 'reopen']);
+    }
+    expect(printed.every((p) => p.signature === 'valid')).toBe(true);
+
+    const token = readFileSync(`${dir.path}/data/api.token`, 'utf8').trim();
+    const res = await fetch(`http://127.0.0.1:${httpPort}/api/notices?status=delivered`, { headers: { authorization: `Bearer ${token}` } });
+    const { notices } = (await res.json()) as { notices: Array<{ action: string; subjectId: string }> };
+    expect(notices.map((n) => `${n.subjectId}:${n.action}`).sort()).toEqual(['UP-001:close', 'UP-001:reopen', 'UP-002:close', 'UP-002:reopen']);
+
+    // Both stop cleanly on SIGTERM (what docker stop and Ctrl-C send).
+    up.child.kill('SIGTERM');
+    receiver.child.kill('SIGTERM');
+    expect(await up.exit).toBe(0);
+    expect(await receiver.exit).toBe(0);
+    // No secret ever reaches the logs.
+    const provisioning = JSON.parse(readFileSync(`${dir.path}/data/provisioning.json`, 'utf8')) as { sensors: Record<string, string>; serviceSecret: string };
+    const logs = up.stdout() + up.stderr() + receiver.stderr() + sim.stderr();
+    for (const secret of [token, provisioning.serviceSecret, provisioning.sensors['PD-001']!]) expect(logs).not.toContain(secret);
+  });
+});

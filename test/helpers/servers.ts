@@ -1,0 +1,176 @@
+/**
+ * Real servers for integration tests, started on free ports in a temp dir and stopped after.
+ * A missing binary fails the test with the package to install, never skips it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export function tempDir(prefix: string): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), `floodgate-${prefix}-`));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function requireBinary(bin: string, debianPackage: string): string {
+  for (const dir of (process.env['PATH'] ?? '').split(':')) {
+    const p = join(dir, bin);
+    if (dir && existsSync(p)) return p;
+  }
+  throw new Error(`${bin} not found on PATH: install the Debian package "${debianPackage}" (apt-get install -y ${debianPackage}); .ci/run does this`);
+}
+
+async function waitForHttp(url: string, proc: ChildProcess, logs: () => string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode} before it was ready:\n${logs()}`);
+    try {
+      const res = await fetch(url);
+      if (res.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`server not ready at ${url} within ${timeoutMs} ms:\n${logs()}`);
+}
+
+function startProcess(bin: string, args: string[]): { proc: ChildProcess; logs: () => string } {
+  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (b: Buffer) => {
+    out = (out + b.toString()).slice(-8000);
+  };
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  return { proc, logs: () => out };
+}
+
+async function stopProcess(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface VictoriaMetrics {
+  url: string;
+  /** Raw samples of every series whose name matches the regex, after a forced flush. */
+  export(nameRegex: string): Promise<Array<{ metric: Record<string, string>; values: number[]; timestamps: number[] }>>;
+  metric(name: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * VictoriaMetrics accepts the InfluxDB 2.x write API (/api/v2/write) that the official client
+ * uses. It answers 204 even for malformed lines, so tests also check vm_rows_invalid_total.
+ */
+export async function startVictoriaMetrics(): Promise<VictoriaMetrics> {
+  const bin = requireBinary('victoria-metrics', 'victoria-metrics');
+  const dir = tempDir('vm');
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const { proc, logs } = startProcess(bin, [
+    `-storageDataPath=${dir.path}`,
+    `-httpListenAddr=127.0.0.1:${port}`,
+    '-retentionPeriod=100y',
+    '-search.disableCache',
+    '-loggerLevel=WARN',
+  ]);
+  await waitForHttp(`${url}/health`, proc, logs);
+  return {
+    url,
+    async export(nameRegex) {
+      await fetch(`${url}/internal/force_flush`);
+      const body = new URLSearchParams({ 'match[]': `{__name__=~"${nameRegex}"}`, start: '0' });
+      const res = await fetch(`${url}/api/v1/export`, { method: 'POST', body });
+      const text = await res.text();
+      return text
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as { metric: Record<string, string>; values: number[]; timestamps: number[] });
+    },
+    async metric(name) {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      let sum = 0;
+      for (const line of text.split('\n')) if (line.startsWith(name)) sum += Number(line.split(' ').pop());
+      return sum;
+    },
+    async stop() {
+      await stopProcess(proc);
+      dir.remove();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface InfluxDB1 {
+  url: string;
+  query(db: string, q: string): Promise<unknown>;
+  write(db: string, body: string, precision?: string): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Real InfluxDB 1.x (Debian influxdb 1.6): no /api/v2/write, but the same line-protocol parser
+ * as InfluxDB, so bodies POSTed to /write and read back with InfluxQL prove our escaping.
+ */
+export async function startInfluxDB1(): Promise<InfluxDB1> {
+  const bin = requireBinary('influxd', 'influxdb');
+  const dir = tempDir('influx1');
+  const [httpPort, rpcPort] = [await freePort(), await freePort()];
+  const conf = join(dir.path, 'influxdb.conf');
+  writeFileSync(
+    conf,
+    `reporting-disabled = true
+bind-address = "127.0.0.1:${rpcPort}"
+[meta]
+  dir = "${dir.path}/meta"
+[data]
+  dir = "${dir.path}/data"
+  wal-dir = "${dir.path}/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:${httpPort}"
+  log-enabled = false
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+`,
+  );
+  const { proc, logs } = startProcess(bin, ['run', '-config', conf]);
+  const url = `http://127.0.0.1:${httpPort}`;
+  await waitForHttp(`${url}/ping`, proc, logs);
+  const query = async (db: string, q: string) => {
+    const res = await fetch(`${url}/query?${new URLSearchParams({ db, q, epoch: 'ms' })}`, { method: 'POST' });
+    return res.json();
+  };
+  return {
+    url,
+    query,
+    write: (db, body, precision = 'ms') => fetch(`${url}/write?${new URLSearchParams({ db, precision })}`, { method: 'POST', body }),
+    async stop() {
+      await stopProcess(proc);
+      dir.remove();
+    },
+  };
+}
