@@ -30,23 +30,7 @@ export interface AlertRecord {
 
 export type NoticeStatus = 'pending' | 'delivered' | 'failed';
 
-export interface NoticeRecord {
-  seq: number;
-  noticeId: string;
-  alertId: string;
-  subjectId: string;
-  action: 'close' | 'reopen';
-  url: string;
-  secretRef: string;
-  body: string;
-  status: NoticeStatus;
-  attempts: number;
-  nextAttemptAt: number;
-  lastError: string | null;
-  createdAt: number;
-  deliveredAt: number | null;
-}
-
+/** What the alert transition writes into the outbox. */
 export interface NewNotice {
   noticeId: string;
   alertId: string;
@@ -54,7 +38,19 @@ export interface NewNotice {
   action: 'close' | 'reopen';
   url: string;
   secretRef: string;
+  /** The exact JSON sent on every attempt (the signature covers these bytes). */
   body: string;
+}
+
+/** An outbox row: the notice plus its delivery state. */
+export interface NoticeRecord extends NewNotice {
+  seq: number;
+  status: NoticeStatus;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+  createdAt: number;
+  deliveredAt: number | null;
 }
 
 const SCHEMA = `

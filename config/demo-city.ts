@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Registry, Site, Sensor, District } from './registry.ts';
+import { prng } from '../lib/prng.ts';
 
 const DISTRICTS: Array<[id: string, name: string, lat: number, lon: number, weight: number]> = [
   ['huangpu', '黄浦区', 31.2317, 121.4846, 2],
@@ -42,18 +43,6 @@ const NAMED_STATIONS: Array<[name: string, district: string, lat: number, lon: n
   ['黄浦公园', 'huangpu', 31.2425, 121.4903, 4.55],
   ['米市渡', 'songjiang', 30.9897, 121.2517, 3.8],
 ];
-
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pad3 = (n: number) => String(n).padStart(3, '0');
 const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;

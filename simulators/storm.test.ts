@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { depthAt, prng, underpassStormProfile } from './storm.ts';
+import { depthAt, underpassStormProfile } from './storm.ts';
+import { prng } from '../lib/prng.ts';
 import { evaluateUnderpass, initialUnderpassState } from '../rules/underpass.ts';
 import { UnderpassThresholds } from '../config/registry.ts';
 

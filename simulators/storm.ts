@@ -14,17 +14,6 @@ export interface StormProfile {
   spikesAtMin: number[];
 }
 
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A profile per sensor: peaks between 32 and 45 cm, so every one crosses 25 cm. */
 export function underpassStormProfile(rand: () => number): StormProfile {
   return {

@@ -12,7 +12,8 @@ import { topics } from '../contracts/index.ts';
 import type { Registry, Provisioning } from '../config/registry.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
-import { depthAt, prng, underpassStormProfile } from './storm.ts';
+import { depthAt, underpassStormProfile } from './storm.ts';
+import { prng } from '../lib/prng.ts';
 
 export interface StormOptions {
   mqttUrl: string;
