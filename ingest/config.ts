@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseConfig, optionalString } from '../lib/env.ts';
 import { SharedEnv, sharedFromEnv, type SharedConfig } from '../lib/shared-config.ts';
 import type { InfluxConfig } from './influx-sink.ts';
+import type { BackoffPolicy } from '../lib/backoff.ts';
 
 const INFLUX_VARS = ['INFLUX_URL', 'INFLUX_TOKEN', 'INFLUX_ORG', 'INFLUX_BUCKET'] as const;
 
@@ -29,7 +30,12 @@ export interface IngestConfig {
   /** InfluxDB when configured; otherwise the embedded store at embeddedPath. */
   influx: InfluxConfig | undefined;
   embeddedPath: string;
+  /** Store write attempts per message before ingest drops the connection unacknowledged (the broker then redelivers). */
+  writeAttempts: number;
+  writeBackoff: BackoffPolicy;
 }
+
+export const DEFAULT_WRITE_RETRY = { writeAttempts: 8, writeBackoff: { baseMs: 250, maxMs: 10_000, minMs: 50 } } as const;
 
 export function ingestConfigFromEnv(env: Record<string, string | undefined>): { ingest: IngestConfig; shared: SharedConfig } {
   const e = parseConfig(IngestEnv, env, 'ingest');
@@ -39,7 +45,13 @@ export function ingestConfigFromEnv(env: Record<string, string | undefined>): { 
       ? { url: e.INFLUX_URL, token: e.INFLUX_TOKEN, org: e.INFLUX_ORG, bucket: e.INFLUX_BUCKET, timeoutMs: e.INFLUX_TIMEOUT_MS }
       : undefined;
   return {
-    ingest: { mqttUrl: shared.mqttUrl, clientId: e.FLOODGATE_INGEST_CLIENT_ID, influx, embeddedPath: join(shared.dataDir, 'readings.db') },
+    ingest: {
+      mqttUrl: shared.mqttUrl,
+      clientId: e.FLOODGATE_INGEST_CLIENT_ID,
+      influx,
+      embeddedPath: join(shared.dataDir, 'readings.db'),
+      ...DEFAULT_WRITE_RETRY,
+    },
     shared,
   };
 }

@@ -34,8 +34,6 @@ export interface IngestHandle {
   close(): Promise<void>;
 }
 
-/** Write attempts before giving up on a message (it is then redelivered after a reconnect). */
-const WRITE_ATTEMPTS = 8;
 
 export async function createIngest(config: IngestConfig, deps: IngestDeps): Promise<IngestHandle> {
   const log = deps.logger.child({ component: 'ingest' });
@@ -82,8 +80,8 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
         return;
       } catch (err) {
         m.writeErrors.inc({ sink: sink.name });
-        if (closing || attempt + 1 >= WRITE_ATTEMPTS) throw err;
-        const delay = backoffDelay(attempt, { baseMs: 250, maxMs: 10_000, minMs: 50 });
+        if (closing || attempt + 1 >= config.writeAttempts) throw err;
+        const delay = backoffDelay(attempt, config.writeBackoff);
         sensorLog.warn({ err: (err as Error).message, attempt, retryInMs: delay }, 'store write failed; retrying');
         await sleep(delay);
       }

@@ -82,10 +82,10 @@ export interface VictoriaMetrics {
  * VictoriaMetrics accepts the InfluxDB 2.x write API (/api/v2/write) that the official client
  * uses. It answers 204 even for malformed lines, so tests also check vm_rows_invalid_total.
  */
-export async function startVictoriaMetrics(): Promise<VictoriaMetrics> {
+export async function startVictoriaMetrics(opts: { port?: number } = {}): Promise<VictoriaMetrics> {
   const bin = requireBinary('victoria-metrics', 'victoria-metrics');
   const dir = tempDir('vm');
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const { proc, logs } = startProcess(bin, [
     `-storageDataPath=${dir.path}`,

@@ -51,7 +51,9 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function startStack(opts: { city?: { registry: Registry; provisioning: Provisioning }; influx?: InfluxConfig; sink?: ReadingSink } = {}): Promise<Stack> {
+export async function startStack(
+  opts: { city?: { registry: Registry; provisioning: Provisioning }; influx?: InfluxConfig; sink?: ReadingSink; writeAttempts?: number } = {},
+): Promise<Stack> {
   const { registry, provisioning } = opts.city ?? (await smallCity());
   const dir = tempDir('stack');
   const metrics = createMetricsRegistry();
@@ -68,7 +70,14 @@ export async function startStack(opts: { city?: { registry: Registry; provisioni
     closers.push(gateway.close);
     const mqttUrl = `mqtt://127.0.0.1:${gateway.port}`;
     const ingest = await createIngest(
-      { mqttUrl, clientId: 'floodgate-ingest', influx: opts.influx, embeddedPath: join(dir.path, 'readings.db') },
+      {
+        mqttUrl,
+        clientId: 'floodgate-ingest',
+        influx: opts.influx,
+        embeddedPath: join(dir.path, 'readings.db'),
+        writeAttempts: opts.writeAttempts ?? 8,
+        writeBackoff: { baseMs: 20, maxMs: 200, minMs: 10 },
+      },
       { logger, metrics, registry, serviceSecret, clock, ...(opts.sink ? { sink: opts.sink } : {}) },
     );
     closers.push(ingest.close);
