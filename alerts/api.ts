@@ -2,8 +2,8 @@
  * The HTTP API as an encapsulated fastify plugin: schema-first routes, bearer auth on everything
  * but the health check.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { bearerAuth } from '../lib/http-auth.ts';
 import type { Registry as Metrics } from '../lib/metrics.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
@@ -17,15 +17,11 @@ export interface ApiDeps {
   health(): { ok: boolean; checks: Record<string, boolean> };
 }
 
-const sha256 = (s: string) => createHash('sha256').update(s).digest();
-
 function apiError(reply: FastifyReply, status: number, code: string, message: string) {
   return reply.code(status).send({ error: { code, message } });
 }
 
 export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<void> {
-  const tokenDigest = sha256(deps.apiToken);
-
   // Set before the routes so every scope inherits it: errors always have {error: {code, message}}.
   app.setErrorHandler((err: { statusCode?: number; code?: string; message: string; validation?: unknown }, _req, reply) => {
     if (err.validation) return apiError(reply, 400, 'BAD_REQUEST', err.message);
@@ -41,14 +37,7 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
 
   // Everything registered in this scope needs the bearer token.
   await app.register(async (secured) => {
-    secured.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-      const header = req.headers.authorization ?? '';
-      const m = /^Bearer (\S+)$/.exec(header);
-      if (!m || !timingSafeEqual(sha256(m[1]!), tokenDigest)) {
-        reply.header('www-authenticate', 'Bearer realm="floodgate"');
-        return apiError(reply, 401, 'UNAUTHORIZED', 'missing or invalid bearer token');
-      }
-    });
+    secured.addHook('onRequest', bearerAuth(deps.apiToken));
 
     secured.get('/metrics', async (_req, reply) => {
       reply.header('content-type', deps.metrics.contentType);

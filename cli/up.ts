@@ -17,6 +17,7 @@ import { createIngest } from '../ingest/ingest.ts';
 import { createRules } from '../rules/rules.ts';
 import { createAlerts } from '../alerts/alerts.ts';
 import { closeOnSignal, print } from './process.ts';
+import { watchRegistry } from '../lib/watch-registry.ts';
 
 export async function up(): Promise<void> {
   const env = process.env;
@@ -50,7 +51,8 @@ export async function up(): Promise<void> {
   const metrics = createMetricsRegistry({ defaults: true });
   const clock = systemClock;
 
-  const gateway = await createGateway(g.gateway, { logger, metrics, registry, serviceSecret });
+  const gateway = await createGateway(g.gateway, { logger, metrics, registry, serviceSecret, clock });
+  const registryWatch = watchRegistry(g.shared.registryPath, (r) => gateway.updateRegistry(r), logger);
   const mqttUrl = `mqtt://127.0.0.1:${gateway.port}`;
   const ingest = await createIngest({ ...i.ingest, mqttUrl }, { logger, metrics, registry, serviceSecret, clock });
   const rules = await createRules({ ...r.rules, mqttUrl }, { logger, metrics, registry, serviceSecret, clock });
@@ -67,5 +69,5 @@ export async function up(): Promise<void> {
       `Ctrl-C stops.`,
     ].join('\n'),
   );
-  await closeOnSignal([alerts, rules, ingest, gateway], logger);
+  await closeOnSignal([registryWatch, alerts, rules, ingest, gateway], logger);
 }

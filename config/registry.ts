@@ -56,6 +56,11 @@ export const Sensor = z.object({
   site: Id,
   /** `scrypt$N$r$p$salt$hash` (base64). Absent in the bundled city; set by provisioning. */
   secretHash: z.string().optional(),
+  /** After a rotation, the old secret stays valid until `previousValidUntil` (grace period). */
+  previousSecretHash: z.string().optional(),
+  previousValidUntil: z.iso.datetime({ offset: true }).optional(),
+  /** A revoked device is refused at once and disconnected if connected. */
+  revoked: z.boolean().optional(),
 });
 export type Sensor = z.infer<typeof Sensor>;
 

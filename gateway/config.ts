@@ -1,19 +1,86 @@
 import { z } from 'zod';
-import { parseConfig, portFromEnv } from '../lib/env.ts';
+import { resolve } from 'node:path';
+import { parseConfig, portFromEnv, optionalString } from '../lib/env.ts';
 import { SharedEnv, sharedFromEnv, type SharedConfig } from '../lib/shared-config.ts';
+import { DEFAULT_LIMITS, type GatewayLimits } from './limits.ts';
+
+const int = (min: number, max: number, def: number) => z.coerce.number().int().min(min).max(max).default(def);
+const optionalPort = z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional());
 
 const GatewayEnv = SharedEnv.extend({
   FLOODGATE_MQTT_HOST: z.string().min(1).default('0.0.0.0'),
   FLOODGATE_MQTT_PORT: portFromEnv(1883),
+  FLOODGATE_MQTT_TLS_PORT: optionalPort,
+  FLOODGATE_TLS_CERT: optionalString,
+  FLOODGATE_TLS_KEY: optionalString,
+  FLOODGATE_MQTT_WS_PORT: optionalPort,
+  FLOODGATE_LAB_MODE: z.enum(['0', '1', 'true', 'false', '']).default('0').transform((v) => v === '1' || v === 'true'),
+  FLOODGATE_BROKER_PERSISTENCE: z
+    .string()
+    .regex(/^(memory|level:.+)$/, 'must be "memory" or "level:<dir>"')
+    .default('memory'),
+  FLOODGATE_MAX_PACKET_BYTES: int(128, 256 * 1024 * 1024, DEFAULT_LIMITS.maxPacketBytes),
+  FLOODGATE_DEVICE_RATE: z.coerce.number().positive().max(10_000).default(DEFAULT_LIMITS.deviceRatePerS),
+  FLOODGATE_DEVICE_BURST: int(1, 100_000, DEFAULT_LIMITS.deviceBurst),
+  FLOODGATE_MAX_CONNECTIONS: int(1, 1_000_000, DEFAULT_LIMITS.maxConnections),
+  FLOODGATE_KEEPALIVE_MIN_S: int(1, 65535, DEFAULT_LIMITS.keepaliveMinS),
+  FLOODGATE_KEEPALIVE_MAX_S: int(1, 65535, DEFAULT_LIMITS.keepaliveMaxS),
+  FLOODGATE_MAX_TOPIC_LEVELS: int(4, 100, DEFAULT_LIMITS.maxTopicLevels),
+  FLOODGATE_METRICS_PORT: optionalPort,
+}).superRefine((e, ctx) => {
+  if (e.FLOODGATE_MQTT_TLS_PORT !== undefined && (!e.FLOODGATE_TLS_CERT || !e.FLOODGATE_TLS_KEY)) {
+    for (const k of ['FLOODGATE_TLS_CERT', 'FLOODGATE_TLS_KEY'] as const) {
+      if (!e[k]) ctx.addIssue({ code: 'custom', path: [k], message: 'required when FLOODGATE_MQTT_TLS_PORT is set' });
+    }
+  }
+  if (e.FLOODGATE_KEEPALIVE_MIN_S > e.FLOODGATE_KEEPALIVE_MAX_S) {
+    ctx.addIssue({ code: 'custom', path: ['FLOODGATE_KEEPALIVE_MIN_S'], message: 'must not exceed FLOODGATE_KEEPALIVE_MAX_S' });
+  }
 });
 
 export interface GatewayConfig {
   host: string;
   /** 0 = any free port (tests). */
   port: number;
+  tls?: { port: number; certPath: string; keyPath: string };
+  /** MQTT over WebSocket (path /mqtt and /). */
+  wsPort?: number;
+  /** Admit anonymous clients to topics outside sensors/ and floodgate/ (MQTT test suites, tools). */
+  labMode: boolean;
+  /** In memory, or aedes-persistence-level in a directory: QoS 1 queues survive restarts. */
+  persistence: { type: 'memory' } | { type: 'level'; dir: string };
+  limits: GatewayLimits;
 }
 
-export function gatewayConfigFromEnv(env: Record<string, string | undefined>): { gateway: GatewayConfig; shared: SharedConfig } {
+export function gatewayConfigFromEnv(env: Record<string, string | undefined>): { gateway: GatewayConfig; shared: SharedConfig; metricsPort: number | undefined } {
   const e = parseConfig(GatewayEnv, env, 'gateway');
-  return { gateway: { host: e.FLOODGATE_MQTT_HOST, port: e.FLOODGATE_MQTT_PORT }, shared: sharedFromEnv(e) };
+  const p = e.FLOODGATE_BROKER_PERSISTENCE;
+  return {
+    gateway: {
+      host: e.FLOODGATE_MQTT_HOST,
+      port: e.FLOODGATE_MQTT_PORT,
+      ...(e.FLOODGATE_MQTT_TLS_PORT !== undefined
+        ? { tls: { port: e.FLOODGATE_MQTT_TLS_PORT, certPath: e.FLOODGATE_TLS_CERT!, keyPath: e.FLOODGATE_TLS_KEY! } }
+        : {}),
+      ...(e.FLOODGATE_MQTT_WS_PORT !== undefined ? { wsPort: e.FLOODGATE_MQTT_WS_PORT } : {}),
+      labMode: e.FLOODGATE_LAB_MODE,
+      persistence: p === 'memory' ? { type: 'memory' } : { type: 'level', dir: resolve(p.slice('level:'.length)) },
+      limits: {
+        maxPacketBytes: e.FLOODGATE_MAX_PACKET_BYTES,
+        deviceRatePerS: e.FLOODGATE_DEVICE_RATE,
+        deviceBurst: e.FLOODGATE_DEVICE_BURST,
+        maxConnections: e.FLOODGATE_MAX_CONNECTIONS,
+        keepaliveMinS: e.FLOODGATE_KEEPALIVE_MIN_S,
+        keepaliveMaxS: e.FLOODGATE_KEEPALIVE_MAX_S,
+        maxTopicLevels: e.FLOODGATE_MAX_TOPIC_LEVELS,
+      },
+    },
+    shared: sharedFromEnv(e),
+    metricsPort: e.FLOODGATE_METRICS_PORT,
+  };
+}
+
+/** A full configuration with defaults, for `floodgate up` overrides and tests. */
+export function gatewayConfig(overrides: Partial<GatewayConfig> = {}): GatewayConfig {
+  return { host: '127.0.0.1', port: 0, labMode: false, persistence: { type: 'memory' }, limits: { ...DEFAULT_LIMITS }, ...overrides };
 }

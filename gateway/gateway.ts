@@ -1,15 +1,27 @@
 /**
- * The MQTT front door: aedes over TCP with authentication and ACL as hooks (one hook per concern,
+ * The MQTT front door: aedes with authentication, ACL and limits as hooks (one hook per concern,
  * the aedes way). Devices log in as their sensor id with their own secret; services as
- * `svc-<name>` with the service secret.
+ * `svc-<role>` with the service secret; in lab mode anonymous tools get a sandbox.
  */
 import { createServer, type Server, type AddressInfo } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createHttpServer } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
-import { canPublish, canSubscribe, SERVICE_NAMES, SERVICE_PREFIX, type Principal } from './acl.ts';
-import { indexRegistry, verifySecret, type Registry } from '../config/registry.ts';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import { Level } from 'level';
+import levelPersistence from 'aedes-persistence-level';
+import { topics } from '../contracts/index.ts';
+import { canPublish, canSubscribe, SERVICE_NAMES, SERVICE_PREFIX, type Principal, type ServiceRole, type Decision } from './acl.ts';
+import { keepaliveProblem, takeToken, topicLevels, type Bucket } from './limits.ts';
+import { guardPacketSize } from './packet-guard.ts';
+import { indexRegistry, verifySecret, type Registry, type RegistryIndex, type Sensor } from '../config/registry.ts';
 import { counter, gauge, type Registry as Metrics } from '../lib/metrics.ts';
 import type { Logger } from '../lib/logger.ts';
+import type { Clock } from '../lib/clock.ts';
+import { isoWithOffset } from '../lib/time.ts';
 import type { GatewayConfig } from './config.ts';
 
 export interface GatewayDeps {
@@ -17,16 +29,24 @@ export interface GatewayDeps {
   metrics: Metrics;
   registry: Registry;
   serviceSecret: string;
+  clock: Clock;
 }
 
 export interface GatewayHandle {
-  /** The bound TCP port (useful when configured with 0). */
+  /** Bound ports (useful when configured with 0). */
   port: number;
+  tlsPort: number | undefined;
+  wsPort: number | undefined;
   broker: Aedes;
+  /** Swap in a new registry: revoked or removed devices are disconnected at once. */
+  updateRegistry(registry: Registry): void;
+  /** Connected devices (sensor ids). */
+  connectedDevices(): string[];
   close(): Promise<void>;
 }
 
 // MQTT 3.1.1 CONNACK return codes [MQTT-3.2.2.3].
+const SERVER_UNAVAILABLE = 3;
 const BAD_CREDENTIALS = 4;
 const NOT_AUTHORIZED = 5;
 
@@ -38,54 +58,120 @@ const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest();
 
 export async function createGateway(config: GatewayConfig, deps: GatewayDeps): Promise<GatewayHandle> {
   const log = deps.logger.child({ component: 'gateway' });
-  const index = indexRegistry(deps.registry);
+  const { limits } = config;
+  let index: RegistryIndex = indexRegistry(deps.registry);
   const principals = new WeakMap<Client, Principal>();
+  const keepalives = new WeakMap<Client, number>();
   const serviceDigest = sha256(deps.serviceSecret);
   /**
-   * scrypt costs ~40 ms of CPU per check. After a device proved its secret once, remember a fast
-   * digest of it (keyed by the stored hash, so a rotated hash invalidates it): a city-wide
-   * reconnect storm then costs microseconds per device, not minutes of CPU.
+   * scrypt costs ~40 ms of CPU per check. After a secret matched a stored hash once, remember a
+   * fast digest of it keyed by that hash (a rotation changes the hash, which invalidates it): a
+   * city-wide reconnect storm then costs microseconds per device, not minutes of CPU.
    */
-  const verified = new Map<string, { storedHash: string; digest: Buffer }>();
+  const verified = new Map<string, Buffer>();
+  const buckets = new Map<string, Bucket>();
+  const lastSeen = new Map<string, number>();
+  /** The live connection of each device, to tell a takeover from a disconnect. */
+  const live = new Map<string, Client>();
+  let closing = false;
 
   const m = {
     connects: counter(deps.metrics, 'floodgate_gateway_connects_total', 'MQTT connection attempts by result', ['result']),
     aclDenied: counter(deps.metrics, 'floodgate_gateway_acl_denied_total', 'Publish/subscribe requests refused by the ACL', ['action']),
+    limitHits: counter(deps.metrics, 'floodgate_gateway_limit_hits_total', 'Connections or packets refused by a limit', ['limit']),
     published: counter(deps.metrics, 'floodgate_gateway_messages_in_total', 'PUBLISH packets accepted from clients', ['principal']),
+    takeovers: counter(deps.metrics, 'floodgate_gateway_session_takeovers_total', 'Connections replaced by a newer one with the same client id'),
+    revoked: counter(deps.metrics, 'floodgate_gateway_revocations_total', 'Devices disconnected because they were revoked or removed'),
     clients: gauge(deps.metrics, 'floodgate_gateway_clients', 'Connected MQTT clients'),
+    devices: gauge(deps.metrics, 'floodgate_gateway_devices_online', 'Connected devices'),
   };
+  const limitGauges = gauge(deps.metrics, 'floodgate_gateway_limit', 'Configured gateway limits', ['limit']);
+  for (const [k, v] of Object.entries(limits)) limitGauges.set({ limit: k }, v);
 
-  async function authenticateDevice(client: Client, username: string, password: string): Promise<Principal> {
+  async function secretMatches(sensor: Sensor, secret: string): Promise<boolean> {
+    const now = deps.clock.now();
+    const candidates = [sensor.secretHash];
+    if (sensor.previousSecretHash && sensor.previousValidUntil && now < Date.parse(sensor.previousValidUntil)) candidates.push(sensor.previousSecretHash);
+    const digest = sha256(secret);
+    for (const hash of candidates) {
+      if (!hash) continue;
+      const cached = verified.get(hash);
+      if (cached) {
+        if (timingSafeEqual(cached, digest)) return true;
+        continue;
+      }
+      if (await verifySecret(secret, hash)) {
+        verified.set(hash, digest);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  async function authenticateDevice(client: Client, username: string, secret: string): Promise<Principal> {
     const sensor = index.sensor(username);
     if (!sensor?.secretHash) throw authError('unknown device', BAD_CREDENTIALS);
+    if (sensor.revoked) throw authError('device revoked', NOT_AUTHORIZED);
     // A device's client id is its sensor id: one session per device, no impersonation by id.
     if (client.id !== sensor.id) throw authError(`client id must equal the device id ${sensor.id}`, NOT_AUTHORIZED);
-    const cached = verified.get(sensor.id);
-    const digest = sha256(password);
-    if (cached && cached.storedHash === sensor.secretHash) {
-      if (timingSafeEqual(cached.digest, digest)) return { type: 'device', sensorId: sensor.id, kind: sensor.kind };
-      throw authError('wrong secret', BAD_CREDENTIALS);
-    }
-    if (!(await verifySecret(password, sensor.secretHash))) throw authError('wrong secret', BAD_CREDENTIALS);
-    verified.set(sensor.id, { storedHash: sensor.secretHash, digest });
+    if (!(await secretMatches(sensor, secret))) throw authError('wrong secret', BAD_CREDENTIALS);
     return { type: 'device', sensorId: sensor.id, kind: sensor.kind };
   }
 
-  function authenticateService(username: string, password: string): Principal {
+  function authenticateService(username: string, secret: string): Principal {
     const name = username.slice(SERVICE_PREFIX.length);
-    if (!(SERVICE_NAMES as readonly string[]).includes(name)) throw authError('unknown service', BAD_CREDENTIALS);
-    if (!timingSafeEqual(sha256(password), serviceDigest)) throw authError('wrong secret', BAD_CREDENTIALS);
-    return { type: 'service', name };
+    if (!(SERVICE_NAMES as string[]).includes(name)) throw authError('unknown service', BAD_CREDENTIALS);
+    if (!timingSafeEqual(sha256(secret), serviceDigest)) throw authError('wrong secret', BAD_CREDENTIALS);
+    return { type: 'service', name: name as ServiceRole };
   }
 
+  function publishPresence(sensorId: string, state: 'online' | 'offline' | 'lost') {
+    const sensor = index.sensor(sensorId);
+    if (!sensor || closing) return;
+    const now = deps.clock.now();
+    const payload = { state, ts: isoWithOffset(now), lastSeen: isoWithOffset(lastSeen.get(sensorId) ?? now), source: 'gateway' };
+    broker.publish(
+      { cmd: 'publish', topic: topics.status(sensor.kind, sensorId), payload: Buffer.from(JSON.stringify(payload)), qos: 1, retain: true, dup: false },
+      (err) => {
+        if (err) log.warn({ sensorId, err: err.message }, 'could not publish presence');
+      },
+    );
+  }
+
+  function denied(client: Client, action: 'publish' | 'subscribe', target: string, d: Decision & { allow: false }, limit?: string) {
+    if (limit) m.limitHits.inc({ limit });
+    else m.aclDenied.inc({ action });
+    log.warn({ clientId: client.id, [action === 'publish' ? 'topic' : 'filter']: target, reason: d.reason }, `${action} denied${action === 'publish' ? '; disconnecting client' : ''}`);
+  }
+
+  const persistence = config.persistence.type === 'level' ? levelPersistence(new Level(config.persistence.dir)) : undefined;
   const broker = await Aedes.createBroker({
+    ...(persistence ? { persistence } : {}),
+    maxTopicLevels: limits.maxTopicLevels,
+    preConnect: (client, packet, done) => {
+      keepalives.set(client, packet.keepalive ?? 0);
+      done(null, true);
+    },
     authenticate: (client, username, password, done) => {
       const clog = log.child({ clientId: client.id, username });
-      if (!username || !password) {
-        m.connects.inc({ result: 'anonymous' });
-        clog.warn('refused anonymous connection');
-        return done(authError('anonymous connections are not allowed', NOT_AUTHORIZED), false);
+      const refuse = (result: string, err: AuthenticateError, limit?: string) => {
+        m.connects.inc({ result });
+        if (limit) m.limitHits.inc({ limit });
+        clog.warn({ reason: err.message }, 'refused connection');
+        done(err, false);
+      };
+      // Cheap checks before the expensive one (scrypt).
+      if (broker.connectedClients >= limits.maxConnections) {
+        return refuse('refused', authError(`connection limit ${limits.maxConnections} reached`, SERVER_UNAVAILABLE), 'connections');
       }
+      const kaProblem = keepaliveProblem(keepalives.get(client) ?? 0, limits);
+      if (kaProblem) return refuse('refused', authError(kaProblem, NOT_AUTHORIZED), 'keepalive');
+      if (!username && !password && config.labMode) {
+        principals.set(client, { type: 'lab' });
+        m.connects.inc({ result: 'lab' });
+        return done(null, true);
+      }
+      if (!username || !password) return refuse('anonymous', authError('anonymous connections are not allowed', NOT_AUTHORIZED));
       const secret = password.toString('utf8');
       const attempt = username.startsWith(SERVICE_PREFIX)
         ? Promise.resolve().then(() => authenticateService(username, secret))
@@ -93,37 +179,60 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       attempt.then(
         (principal) => {
           principals.set(client, principal);
+          if (principal.type === 'device' && live.has(principal.sensorId)) {
+            // [MQTT-3.1.4-2] the broker disconnects the existing client with the same id.
+            m.takeovers.inc();
+            clog.warn({ sensorId: principal.sensorId }, 'second connection for this device: it takes over the session, the first is closed');
+          }
           m.connects.inc({ result: 'ok' });
           done(null, true);
         },
-        (err: AuthenticateError) => {
-          m.connects.inc({ result: 'refused' });
-          clog.warn({ reason: err.message }, 'refused connection');
-          done(typeof err.returnCode === 'number' ? err : authError('authentication failed', BAD_CREDENTIALS), false);
-        },
+        (err: AuthenticateError) => refuse('refused', typeof err.returnCode === 'number' ? err : authError('authentication failed', BAD_CREDENTIALS)),
       );
     },
     authorizePublish: (client, packet, done) => {
-      // client is null for messages the broker itself publishes.
+      // client is null for messages the broker itself publishes (presence).
       if (!client) return done(null);
       const principal = principals.get(client);
-      const decision = principal ? canPublish(principal, packet.topic) : { allow: false as const, reason: 'not authenticated' };
+      if (!principal) return done(new Error('not authenticated'));
+      if (topicLevels(packet.topic) > limits.maxTopicLevels) {
+        const d = { allow: false as const, reason: `topic has more than ${limits.maxTopicLevels} levels` };
+        denied(client, 'publish', packet.topic, d, 'topic_levels');
+        return done(new Error(d.reason));
+      }
+      const decision = canPublish(principal, packet.topic);
       if (!decision.allow) {
-        m.aclDenied.inc({ action: 'publish' });
-        // aedes closes the connection when this hook errors: the device is cut off, and the
-        // message is not delivered to anyone (so nothing of it is stored).
-        log.warn({ clientId: client.id, topic: packet.topic, reason: decision.reason }, 'publish denied; disconnecting client');
+        // aedes closes the connection when this hook errors: the client is cut off, and the
+        // message is delivered to no one (so nothing of it is stored).
+        denied(client, 'publish', packet.topic, decision);
         return done(new Error(decision.reason));
       }
-      m.published.inc({ principal: principal!.type });
+      if (principal.type === 'device') {
+        const now = deps.clock.now();
+        const r = takeToken(buckets.get(principal.sensorId), now, limits.deviceRatePerS, limits.deviceBurst);
+        buckets.set(principal.sensorId, r.bucket);
+        if (!r.allowed) {
+          // Sustained abuse: disconnect. A QoS 1 message is not acknowledged, so a well-behaved
+          // device resends it after reconnecting; nothing it meant to send is lost.
+          const d = { allow: false as const, reason: `publish rate above ${limits.deviceRatePerS}/s (burst ${limits.deviceBurst})` };
+          denied(client, 'publish', packet.topic, d, 'rate');
+          return done(new Error(d.reason));
+        }
+        lastSeen.set(principal.sensorId, now);
+      }
+      m.published.inc({ principal: principal.type });
       done(null);
     },
     authorizeSubscribe: (client, sub, done) => {
       const principal = principals.get(client);
-      const decision = principal ? canSubscribe(principal, sub.topic) : { allow: false as const, reason: 'not authenticated' };
+      const decision: Decision =
+        topicLevels(sub.topic) > limits.maxTopicLevels
+          ? { allow: false, reason: `filter has more than ${limits.maxTopicLevels} levels` }
+          : principal
+            ? canSubscribe(principal, sub.topic)
+            : { allow: false, reason: 'not authenticated' };
       if (!decision.allow) {
-        m.aclDenied.inc({ action: 'subscribe' });
-        log.warn({ clientId: client.id, filter: sub.topic, reason: decision.reason }, 'subscription denied');
+        denied(client, 'subscribe', sub.topic, decision, topicLevels(sub.topic) > limits.maxTopicLevels ? 'topic_levels' : undefined);
         // [MQTT-3.9.3] a refused subscription is answered with 0x80 in SUBACK; aedes does that for null.
         return done(null, null);
       }
@@ -131,30 +240,97 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     },
   });
 
-  broker.on('client', () => m.clients.set(broker.connectedClients));
-  broker.on('clientDisconnect', () => m.clients.set(broker.connectedClients));
+  broker.on('clientReady', (client) => {
+    m.clients.set(broker.connectedClients);
+    const p = principals.get(client);
+    if (p?.type !== 'device') return;
+    live.set(p.sensorId, client);
+    lastSeen.set(p.sensorId, deps.clock.now());
+    m.devices.set(live.size);
+    publishPresence(p.sensorId, 'online');
+  });
+  broker.on('clientDisconnect', (client) => {
+    m.clients.set(broker.connectedClients);
+    const p = principals.get(client);
+    if (p?.type !== 'device' || live.get(p.sensorId) !== client) return; // replaced by a newer connection
+    live.delete(p.sensorId);
+    m.devices.set(live.size);
+    // A DISCONNECT packet means a clean goodbye; anything else (timeout, network) is "lost".
+    publishPresence(p.sensorId, (client as unknown as { _disconnected: boolean })._disconnected ? 'offline' : 'lost');
+  });
+  broker.on('keepaliveTimeout', (client) => log.info({ clientId: client.id }, 'keepalive timeout'));
   broker.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'client error'));
   broker.on('connectionError', (client, err) => log.debug({ clientId: client?.id, err: err.message }, 'connection error'));
 
-  const server: Server = createServer(broker.handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
+  const handle = (conn: Duplex, req?: Parameters<Aedes['handle']>[1]) => {
+    const guarded = guardPacketSize(conn, limits.maxPacketBytes, (size) => {
+      m.limitHits.inc({ limit: 'packet_size' });
+      log.warn({ size, max: limits.maxPacketBytes }, 'packet too large; connection closed');
     });
-  });
-  server.on('error', (err) => log.error({ err }, 'mqtt listener error'));
-  const port = (server.address() as AddressInfo).port;
-  log.info({ host: config.host, port, sensors: deps.registry.sensors.length }, 'gateway listening (MQTT over TCP)');
+    broker.handle(guarded, req);
+  };
+
+  const servers: Array<{ close(cb: () => void): void }> = [];
+  const listen = (server: Server | ReturnType<typeof createHttpServer>, port: number, what: string) =>
+    new Promise<number>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, config.host, () => {
+        server.off('error', reject);
+        server.on('error', (err) => log.error({ err }, `${what} listener error`));
+        servers.push(server);
+        resolve((server.address() as AddressInfo).port);
+      });
+    });
+
+  const port = await listen(createServer((socket) => handle(socket)), config.port, 'mqtt');
+  let tlsPort: number | undefined;
+  if (config.tls) {
+    const tlsServer = createTlsServer({ cert: readFileSync(config.tls.certPath), key: readFileSync(config.tls.keyPath) }, (socket) => handle(socket));
+    tlsPort = await listen(tlsServer as unknown as Server, config.tls.port, 'mqtts');
+  }
+  let wsPort: number | undefined;
+  let wss: WebSocketServer | undefined;
+  if (config.wsPort !== undefined) {
+    const httpServer = createHttpServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: connect with a WebSocket client\n'));
+    wss = new WebSocketServer({ server: httpServer, maxPayload: limits.maxPacketBytes + 16 });
+    wss.on('connection', (ws, req) => handle(createWebSocketStream(ws), req));
+    wsPort = await listen(httpServer, config.wsPort, 'mqtt-ws');
+  }
+  if (config.labMode) {
+    log.warn('LAB MODE: anonymous clients are admitted to topics outside sensors/ and floodgate/. Never run lab mode on a city network.');
+  }
+  log.info(
+    { host: config.host, port, tlsPort, wsPort, persistence: config.persistence.type, sensors: deps.registry.sensors.length, limits },
+    'gateway listening',
+  );
 
   return {
     port,
+    tlsPort,
+    wsPort,
     broker,
+    connectedDevices: () => [...live.keys()],
+    updateRegistry(registry) {
+      index = indexRegistry(registry);
+      const hashes = new Set(registry.sensors.flatMap((s) => [s.secretHash, s.previousSecretHash]).filter(Boolean));
+      for (const h of verified.keys()) if (!hashes.has(h)) verified.delete(h);
+      for (const [sensorId, client] of live) {
+        const s = index.sensor(sensorId);
+        if (!s || s.revoked) {
+          m.revoked.inc();
+          log.warn({ sensorId }, 'device revoked or removed from the registry: disconnecting');
+          client.close();
+        }
+      }
+      log.info({ sensors: registry.sensors.length }, 'registry updated');
+    },
     async close() {
-      // Close the broker first: it disconnects clients, which lets server.close() complete.
+      closing = true;
+      wss?.clients.forEach((c) => c.terminate());
+      // Close the broker first: it disconnects clients, which lets the listeners close.
       await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      if (persistence) await persistence.destroy();
       log.info('gateway closed');
     },
   };

@@ -2,6 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { createGateway, type GatewayHandle } from '../gateway.ts';
+import { gatewayConfig } from '../config.ts';
+import { systemClock } from '../../lib/clock.ts';
 import { createMetricsRegistry } from '../../lib/metrics.ts';
 import { smallCity, testLogger, eventually } from '../../test/helpers/stack.ts';
 import type { Provisioning, Registry } from '../../config/registry.ts';
@@ -14,7 +16,7 @@ describe('gateway', () => {
 
   beforeAll(async () => {
     city = await smallCity(2);
-    gw = await createGateway({ host: '127.0.0.1', port: 0 }, { logger: testLogger, metrics, registry: city.registry, serviceSecret: city.provisioning.serviceSecret });
+    gw = await createGateway(gatewayConfig(), { logger: testLogger, metrics, registry: city.registry, serviceSecret: city.provisioning.serviceSecret, clock: systemClock });
     url = `mqtt://127.0.0.1:${gw.port}`;
   });
   afterAll(() => gw.close());
@@ -51,7 +53,7 @@ describe('gateway', () => {
     const svc = await connect({ clientId: 'watcher', username: 'svc-ingest', password: city.provisioning.serviceSecret });
     const seen: string[] = [];
     svc.on('message', (t) => seen.push(t));
-    await svc.subscribeAsync('sensors/#', { qos: 1 });
+    await svc.subscribeAsync('sensors/+/+/reading', { qos: 1 });
     const dev = await connect({ clientId: 'PD-001', username: 'PD-001', password: city.provisioning.sensors['PD-001'] });
     const closed = new Promise<void>((resolve) => dev.once('close', () => resolve()));
     dev.publish('sensors/ponding/PD-002/reading', JSON.stringify({ ts: Date.now(), depth_cm: 99 }), { qos: 1 });

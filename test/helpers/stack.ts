@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { buildDemoCity } from '../../config/demo-city.ts';
 import { provision, type Registry, type Provisioning } from '../../config/registry.ts';
 import { createGateway, type GatewayHandle } from '../../gateway/gateway.ts';
+import { gatewayConfig, type GatewayConfig } from '../../gateway/config.ts';
 import { createIngest, type IngestHandle } from '../../ingest/ingest.ts';
 import { createRules, type RulesHandle } from '../../rules/rules.ts';
 import { createAlerts, type AlertsHandle } from '../../alerts/alerts.ts';
@@ -52,7 +53,7 @@ export interface Stack {
 }
 
 export async function startStack(
-  opts: { city?: { registry: Registry; provisioning: Provisioning }; influx?: InfluxConfig; sink?: ReadingSink; writeAttempts?: number } = {},
+  opts: { city?: { registry: Registry; provisioning: Provisioning }; influx?: InfluxConfig; sink?: ReadingSink; writeAttempts?: number; gateway?: Partial<GatewayConfig> } = {},
 ): Promise<Stack> {
   const { registry, provisioning } = opts.city ?? (await smallCity());
   const dir = tempDir('stack');
@@ -66,7 +67,7 @@ export async function startStack(
   try {
     const receiver = await createPoliceReceiver({ host: '127.0.0.1', port: 0, secret: policeSecret, toleranceS: 300, path: '/notices' }, { clock, logger, print: () => {} });
     closers.push(receiver.close);
-    const gateway = await createGateway({ host: '127.0.0.1', port: 0 }, { logger, metrics, registry, serviceSecret });
+    const gateway = await createGateway(gatewayConfig(opts.gateway), { logger, metrics, registry, serviceSecret, clock });
     closers.push(gateway.close);
     const mqttUrl = `mqtt://127.0.0.1:${gateway.port}`;
     const ingest = await createIngest(
