@@ -147,7 +147,9 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const persistence = config.persistence.type === 'level' ? levelPersistence(new Level(config.persistence.dir)) : undefined;
   const broker = await Aedes.createBroker({
     ...(persistence ? { persistence } : {}),
-    maxTopicLevels: limits.maxTopicLevels,
+    // Our hooks enforce limits.maxTopicLevels (with SUBACK 0x80 and a counter); aedes' own
+    // check, kept at its ceiling, would drop the connection without saying why.
+    maxTopicLevels: 100,
     preConnect: (client, packet, done) => {
       keepalives.set(client, packet.keepalive ?? 0);
       done(null, true);
