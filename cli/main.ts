@@ -14,7 +14,9 @@ interface Command {
   summary: string;
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
-  run(values: Record<string, string | boolean | undefined>): Promise<void>;
+  /** Positional arguments allowed (subcommands). */
+  positionals?: boolean;
+  run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<void>;
 }
 
 const ENV_NOTE = 'Configuration comes from FLOODGATE_* environment variables (see README, "Configuration").';
@@ -53,6 +55,81 @@ mode 0600) from config/demo-city.json. Existing files are kept. docker-compose r
       const dir = (v['data-dir'] as string | undefined) ?? process.env['FLOODGATE_DATA_DIR'] ?? './data';
       const { files, created } = await ensureProvisioned(dir);
       print(created ? `provisioned ${files.registry} and ${files.provisioning}` : `already provisioned: ${files.registry}`);
+    },
+  },
+  devices: {
+    summary: 'add, rotate, revoke and list devices in the registry',
+    usage: `floodgate devices <add|rotate|revoke|list> [options]
+
+  floodgate devices add ID --kind KIND --site SITE   a new device; its secret is printed once
+  floodgate devices rotate ID [--grace-s S]           a new secret; the old one stays valid S seconds (default 86400)
+  floodgate devices revoke ID                         refused at once; a connected device is disconnected
+  floodgate devices list [--kind KIND] [--json]
+
+Only a salted scrypt hash of a secret is stored. A running gateway picks up the change within a
+second (a broken registry file is refused and the previous one stays in force).
+
+Options:
+  --registry PATH   default $FLOODGATE_REGISTRY or DATA_DIR/registry.json
+  --data-dir DIR    default $FLOODGATE_DATA_DIR or ./data`,
+    positionals: true,
+    options: {
+      kind: { type: 'string' },
+      site: { type: 'string' },
+      'grace-s': { type: 'string', default: '86400' },
+      json: { type: 'boolean', default: false },
+      registry: { type: 'string' },
+      'data-dir': { type: 'string' },
+    },
+    async run(v, positionals) {
+      const { addDevice, rotateDevice, revokeDevice, deviceState } = await import('../config/devices.ts');
+      const { hashSecret, newSecret, saveRegistry } = await import('../config/registry.ts');
+      const { SENSOR_KINDS } = await import('../contracts/index.ts');
+      const dir = (v['data-dir'] as string | undefined) ?? process.env['FLOODGATE_DATA_DIR'] ?? './data';
+      const path = (v['registry'] as string | undefined) ?? process.env['FLOODGATE_REGISTRY'] ?? dataFiles(dir).registry;
+      const [action, id, ...extra] = positionals;
+      if (extra.length > 0) throw new Error(`unexpected arguments: ${extra.join(' ')}`);
+      const registry = loadRegistry(path);
+      const needId = () => {
+        if (!id) throw new Error(`floodgate devices ${action} needs a device id`);
+        return id;
+      };
+      const showSecret = (sensorId: string, secret: string) => {
+        print(`${sensorId}: new secret (shown once; only its hash is stored):`);
+        print(secret);
+      };
+      if (action === 'list') {
+        const kind = v['kind'] as string | undefined;
+        const rows = registry.sensors.filter((s) => !kind || s.kind === kind);
+        const now = Date.now();
+        if (v['json']) print(JSON.stringify(rows.map(({ secretHash: _h, previousSecretHash: _p, ...s }) => ({ ...s, state: deviceState(s, now) }))));
+        else for (const s of rows) print(`${s.id.padEnd(10)} ${s.kind.padEnd(12)} ${s.site.padEnd(10)} ${deviceState(s, now)}`);
+        return;
+      }
+      if (action === 'add') {
+        const kind = v['kind'] as string | undefined;
+        const site = v['site'] as string | undefined;
+        if (!kind || !(SENSOR_KINDS as readonly string[]).includes(kind)) throw new Error(`--kind must be one of ${SENSOR_KINDS.join(', ')}`);
+        if (!site) throw new Error('--site is required');
+        const secret = newSecret();
+        saveRegistry(path, addDevice(registry, { id: needId(), kind: kind as (typeof SENSOR_KINDS)[number], site }, await hashSecret(secret)));
+        return showSecret(needId(), secret);
+      }
+      if (action === 'rotate') {
+        const grace = Number(v['grace-s']);
+        if (!Number.isInteger(grace) || grace < 0) throw new Error('--grace-s must be a whole number of seconds');
+        const secret = newSecret();
+        saveRegistry(path, rotateDevice(registry, needId(), await hashSecret(secret), Date.now(), grace));
+        showSecret(needId(), secret);
+        if (grace > 0) print(`the previous secret stays valid for ${grace} s`);
+        return;
+      }
+      if (action === 'revoke') {
+        saveRegistry(path, revokeDevice(registry, needId()));
+        print(`${needId()}: revoked`);
+        return;
+      }
+      throw new Error(`floodgate devices: unknown action ${JSON.stringify(action ?? '')}; use add, rotate, revoke or list`);
     },
   },
   sim: {
@@ -176,14 +253,17 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
   try {
-    values = parseArgs({ args: rest, options: command.options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    const parsed = parseArgs({ args: rest, options: command.options, strict: true, allowPositionals: command.positionals ?? false });
+    values = parsed.values as Record<string, string | boolean | undefined>;
+    positionals = parsed.positionals;
   } catch (err) {
     process.stderr.write(`floodgate ${name}: ${(err as Error).message}\n\n${command.usage}\n`);
     process.exit(2);
   }
   try {
-    await command.run(values);
+    await command.run(values, positionals);
   } catch (err) {
     fail(err);
   }

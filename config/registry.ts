@@ -228,7 +228,7 @@ export function dataFiles(dataDir: string): DataFiles {
   return { registry: join(dataDir, 'registry.json'), provisioning: join(dataDir, 'provisioning.json') };
 }
 
-function writeAtomic(path: string, text: string, mode: number): void {
+export function writeAtomic(path: string, text: string, mode: number): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, text, { mode });
   renameSync(tmp, path);
@@ -250,6 +250,11 @@ export async function ensureProvisioned(dataDir: string, cityPath = BUNDLED_CITY
   writeAtomic(files.provisioning, JSON.stringify(provisioning, null, 2) + '\n', 0o600);
   writeAtomic(files.registry, JSON.stringify(registry, null, 2) + '\n', 0o644);
   return { files, created: true };
+}
+
+/** Write a registry atomically (temp file + rename): a running gateway never reads half a file. */
+export function saveRegistry(path: string, registry: Registry): void {
+  writeAtomic(path, JSON.stringify(Registry.parse(registry), null, 2) + '\n', 0o644);
 }
 
 export function loadProvisioning(path: string): Provisioning {

@@ -13,7 +13,9 @@ export type ErrorCode =
   | 'STORE_WRITE_FAILED'
   | 'NOTICE_REJECTED'
   | 'NOT_FOUND'
-  | 'UNAUTHORIZED';
+  | 'UNAUTHORIZED'
+  | 'DEVICE_EXISTS'
+  | 'DEVICE_UNKNOWN';
 
 export class FloodgateError extends Error {
   readonly code: ErrorCode;

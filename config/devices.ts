@@ -1,0 +1,55 @@
+/**
+ * Device lifecycle as pure registry transformations (the CLI does the I/O): add, rotate with a
+ * grace period, revoke. Secrets never enter the registry, only their hashes.
+ */
+import { FloodgateError } from '../lib/errors.ts';
+import type { SensorKind } from '../contracts/index.ts';
+import { Registry, type Sensor } from './registry.ts';
+
+function find(registry: Registry, id: string): Sensor {
+  const s = registry.sensors.find((x) => x.id === id);
+  if (!s) throw new FloodgateError('DEVICE_UNKNOWN', `no device ${id} in the registry`);
+  return s;
+}
+
+function replace(registry: Registry, sensor: Sensor): Registry {
+  return { ...registry, sensors: registry.sensors.map((s) => (s.id === sensor.id ? sensor : s)) };
+}
+
+export function addDevice(registry: Registry, d: { id: string; kind: SensorKind; site: string }, secretHash: string): Registry {
+  if (registry.sensors.some((s) => s.id === d.id)) throw new FloodgateError('DEVICE_EXISTS', `device ${d.id} already exists (rotate its secret instead)`);
+  const next = { ...registry, sensors: [...registry.sensors, { id: d.id, kind: d.kind, site: d.site, secretHash }] };
+  // The registry's own rules (known site, ponding sensors at underpasses, id format) apply.
+  const r = Registry.safeParse(next);
+  if (!r.success) throw new FloodgateError('REGISTRY_INVALID', r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  return r.data;
+}
+
+/** New secret now; the old one stays valid for `graceS` so devices can be updated in the field. */
+export function rotateDevice(registry: Registry, id: string, secretHash: string, nowMs: number, graceS: number): Registry {
+  const s = find(registry, id);
+  if (s.revoked) throw new FloodgateError('DEVICE_UNKNOWN', `device ${id} is revoked; add it anew under a new id`);
+  const rotated: Sensor = { ...s, secretHash };
+  if (graceS > 0 && s.secretHash) {
+    rotated.previousSecretHash = s.secretHash;
+    rotated.previousValidUntil = new Date(nowMs + graceS * 1000).toISOString();
+  } else {
+    delete rotated.previousSecretHash;
+    delete rotated.previousValidUntil;
+  }
+  return replace(registry, rotated);
+}
+
+/** Revoked devices stay listed (audit) but are refused and disconnected at once. */
+export function revokeDevice(registry: Registry, id: string): Registry {
+  const s = find(registry, id);
+  const { previousSecretHash: _p, previousValidUntil: _v, ...rest } = s;
+  return replace(registry, { ...rest, revoked: true });
+}
+
+export function deviceState(s: Sensor, nowMs: number): string {
+  if (s.revoked) return 'revoked';
+  if (!s.secretHash) return 'unprovisioned';
+  if (s.previousValidUntil && Date.parse(s.previousValidUntil) > nowMs) return `rotating (old secret valid until ${s.previousValidUntil})`;
+  return 'active';
+}
