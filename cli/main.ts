@@ -132,6 +132,17 @@ Options:
       throw new Error(`floodgate devices: unknown action ${JSON.stringify(action ?? '')}; use add, rotate, revoke or list`);
     },
   },
+  'mosquitto-acl': {
+    summary: 'print a Mosquitto acl_file with floodgate\'s access rules',
+    usage: `floodgate mosquitto-acl
+
+Prints an acl_file for Mosquitto that mirrors the gateway's rules: each service role gets exactly
+its topics, devices (username = client id = sensor id) only their own. See docs/brokers.md.`,
+    options: {},
+    async run() {
+      print((await import('../gateway/mosquitto.ts')).mosquittoAcl());
+    },
+  },
   sim: {
     summary: 'run a simulator scenario against the gateway, as real devices',
     usage: `floodgate sim --scenario underpass-storm [options]

@@ -33,7 +33,7 @@ function run(args: string[], opts: { cwd?: string; env?: Record<string, string> 
 }
 
 describe('floodgate CLI', () => {
-  it.each(['up', 'gateway', 'ingest', 'rules', 'alerts', 'sim', 'police-receiver', 'provision', 'devices'])('floodgate %s --help', async (cmd) => {
+  it.each(['up', 'gateway', 'ingest', 'rules', 'alerts', 'sim', 'police-receiver', 'provision', 'devices', 'mosquitto-acl'])('floodgate %s --help', async (cmd) => {
     const p = run([cmd, '--help']);
     expect(await p.exit).toBe(0);
     expect(p.stdout()).toContain(`floodgate ${cmd}`);

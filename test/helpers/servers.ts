@@ -2,9 +2,9 @@
  * Real servers for integration tests, started on free ports in a temp dir and stopped after.
  * A missing binary fails the test with the package to install, never skips it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,7 +26,7 @@ export function freePort(): Promise<number> {
 }
 
 function requireBinary(bin: string, debianPackage: string): string {
-  for (const dir of (process.env['PATH'] ?? '').split(':')) {
+  for (const dir of [...(process.env['PATH'] ?? '').split(':'), '/usr/sbin', '/sbin']) {
     const p = join(dir, bin);
     if (dir && existsSync(p)) return p;
   }
@@ -168,6 +168,60 @@ bind-address = "127.0.0.1:${rpcPort}"
     url,
     query,
     write: (db, body, precision = 'ms') => fetch(`${url}/write?${new URLSearchParams({ db, precision })}`, { method: 'POST', body }),
+    async stop() {
+      await stopProcess(proc);
+      dir.remove();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function waitForTcp(port: number, proc: ChildProcess, logs: () => string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode} before it was ready:\n${logs()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = netConnect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`nothing listening on ${port} within ${timeoutMs} ms:\n${logs()}`);
+}
+
+export interface Mosquitto {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** A real Mosquitto (Debian package) with password authentication and an ACL file. */
+export async function startMosquitto(opts: { users: Record<string, string>; acl: string }): Promise<Mosquitto> {
+  const bin = requireBinary('mosquitto', 'mosquitto');
+  const passwd = requireBinary('mosquitto_passwd', 'mosquitto');
+  const dir = tempDir('mosquitto');
+  const port = await freePort();
+  const pwFile = join(dir.path, 'passwd');
+  writeFileSync(pwFile, Object.entries(opts.users).map(([u, p]) => `${u}:${p}`).join('\n') + '\n', { mode: 0o600 });
+  execFileSync(passwd, ['-U', pwFile]); // hash the plaintext file in place
+  writeFileSync(join(dir.path, 'acl'), opts.acl);
+  const conf = join(dir.path, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    [
+      // Started as root, Mosquitto drops to user "mosquitto", who cannot read our 0700 temp dir.
+      ...(process.getuid?.() === 0 ? ['user root'] : []),
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous false', `password_file ${pwFile}`, `acl_file ${join(dir.path, 'acl')}`, 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning'].join('\n') + '\n',
+  );
+  const { proc, logs } = startProcess(bin, ['-c', conf]);
+  await waitForTcp(port, proc, logs);
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
     async stop() {
       await stopProcess(proc);
       dir.remove();

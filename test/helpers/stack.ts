@@ -38,7 +38,8 @@ export interface Stack {
   registry: Registry;
   provisioning: Provisioning;
   metrics: Metrics;
-  gateway: GatewayHandle;
+  /** Undefined when the stack runs against an external broker. */
+  gateway: GatewayHandle | undefined;
   ingest: IngestHandle;
   rules: RulesHandle;
   alerts: AlertsHandle;
@@ -53,7 +54,7 @@ export interface Stack {
 }
 
 export async function startStack(
-  opts: { city?: { registry: Registry; provisioning: Provisioning }; influx?: InfluxConfig; sink?: ReadingSink; writeAttempts?: number; gateway?: Partial<GatewayConfig> } = {},
+  opts: { city?: { registry: Registry; provisioning: Provisioning }; influx?: InfluxConfig; sink?: ReadingSink; writeAttempts?: number; gateway?: Partial<GatewayConfig>; brokerUrl?: string } = {},
 ): Promise<Stack> {
   const { registry, provisioning } = opts.city ?? (await smallCity());
   const dir = tempDir('stack');
@@ -67,9 +68,10 @@ export async function startStack(
   try {
     const receiver = await createPoliceReceiver({ host: '127.0.0.1', port: 0, secret: policeSecret, toleranceS: 300, path: '/notices' }, { clock, logger, print: () => {} });
     closers.push(receiver.close);
-    const gateway = await createGateway(gatewayConfig(opts.gateway), { logger, metrics, registry, serviceSecret, clock });
-    closers.push(gateway.close);
-    const mqttUrl = `mqtt://127.0.0.1:${gateway.port}`;
+    // An external broker (Mosquitto) can stand in for the floodgate gateway.
+    const gateway = opts.brokerUrl ? undefined : await createGateway(gatewayConfig(opts.gateway), { logger, metrics, registry, serviceSecret, clock });
+    if (gateway) closers.push(gateway.close);
+    const mqttUrl = opts.brokerUrl ?? `mqtt://127.0.0.1:${gateway!.port}`;
     const ingest = await createIngest(
       {
         mqttUrl,
