@@ -17,7 +17,11 @@ const GatewayEnv = SharedEnv.extend({
   FLOODGATE_LAB_MODE: z.enum(['0', '1', 'true', 'false', '']).default('0').transform((v) => v === '1' || v === 'true'),
   FLOODGATE_BROKER_PERSISTENCE: z
     .string()
-    .regex(/^(memory|level:.+)$/, 'must be "memory" or "level:<dir>"')
+    .regex(/^(memory|level:.+|rediss?:\/\/.+)$/, 'must be "memory", "level:<dir>" or a redis:// URL')
+    .default('memory'),
+  FLOODGATE_BROKER_MQ: z
+    .string()
+    .regex(/^(memory|rediss?:\/\/.+)$/, 'must be "memory" or a redis:// URL')
     .default('memory'),
   FLOODGATE_MAX_PACKET_BYTES: int(128, 256 * 1024 * 1024, DEFAULT_LIMITS.maxPacketBytes),
   FLOODGATE_DEVICE_RATE: z.coerce.number().positive().max(10_000).default(DEFAULT_LIMITS.deviceRatePerS),
@@ -47,8 +51,13 @@ export interface GatewayConfig {
   wsPort?: number;
   /** Admit anonymous clients to topics outside sensors/ and floodgate/ (MQTT test suites, tools). */
   labMode: boolean;
-  /** In memory, or aedes-persistence-level in a directory: QoS 1 queues survive restarts. */
-  persistence: { type: 'memory' } | { type: 'level'; dir: string };
+  /**
+   * Sessions, subscriptions, retained and queued QoS 1 messages: in memory; in LevelDB (survive a
+   * restart); or in Redis (survive a restart and are shared by several gateway instances).
+   */
+  persistence: { type: 'memory' } | { type: 'level'; dir: string } | { type: 'redis'; url: string };
+  /** Message fan-out between gateway instances: in process, or through Redis pub/sub. */
+  mq: { type: 'memory' } | { type: 'redis'; url: string };
   limits: GatewayLimits;
 }
 
@@ -64,7 +73,8 @@ export function gatewayConfigFromEnv(env: Record<string, string | undefined>): {
         : {}),
       ...(e.FLOODGATE_MQTT_WS_PORT !== undefined ? { wsPort: e.FLOODGATE_MQTT_WS_PORT } : {}),
       labMode: e.FLOODGATE_LAB_MODE,
-      persistence: p === 'memory' ? { type: 'memory' } : { type: 'level', dir: resolve(p.slice('level:'.length)) },
+      persistence: p === 'memory' ? { type: 'memory' } : p.startsWith('level:') ? { type: 'level', dir: resolve(p.slice('level:'.length)) } : { type: 'redis', url: p },
+      mq: e.FLOODGATE_BROKER_MQ === 'memory' ? { type: 'memory' } : { type: 'redis', url: e.FLOODGATE_BROKER_MQ },
       limits: {
         maxPacketBytes: e.FLOODGATE_MAX_PACKET_BYTES,
         deviceRatePerS: e.FLOODGATE_DEVICE_RATE,
@@ -82,5 +92,5 @@ export function gatewayConfigFromEnv(env: Record<string, string | undefined>): {
 
 /** A full configuration with defaults, for `floodgate up` overrides and tests. */
 export function gatewayConfig(overrides: Partial<GatewayConfig> = {}): GatewayConfig {
-  return { host: '127.0.0.1', port: 0, labMode: false, persistence: { type: 'memory' }, limits: { ...DEFAULT_LIMITS }, ...overrides };
+  return { host: '127.0.0.1', port: 0, labMode: false, persistence: { type: 'memory' }, mq: { type: 'memory' }, limits: { ...DEFAULT_LIMITS }, ...overrides };
 }

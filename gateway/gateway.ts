@@ -13,6 +13,9 @@ import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { Level } from 'level';
 import levelPersistence from 'aedes-persistence-level';
+import redisPersistence from 'aedes-persistence-redis';
+import mqemitterRedis from 'mqemitter-redis';
+import { Redis } from 'ioredis';
 import { topics } from '../contracts/index.ts';
 import { canPublish, canSubscribe, SERVICE_NAMES, SERVICE_PREFIX, type Principal, type ServiceRole, type Decision } from './acl.ts';
 import { keepaliveProblem, takeToken, topicLevels, type Bucket } from './limits.ts';
@@ -144,9 +147,16 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     log.warn({ clientId: client.id, [action === 'publish' ? 'topic' : 'filter']: target, reason: d.reason }, `${action} denied${action === 'publish' ? '; disconnecting client' : ''}`);
   }
 
-  const persistence = config.persistence.type === 'level' ? levelPersistence(new Level(config.persistence.dir)) : undefined;
+  const persistence =
+    config.persistence.type === 'level'
+      ? levelPersistence(new Level(config.persistence.dir))
+      : config.persistence.type === 'redis'
+        ? redisPersistence({ conn: new Redis(config.persistence.url) })
+        : undefined;
+  const mq = config.mq.type === 'redis' ? mqemitterRedis({ connectionString: config.mq.url }) : undefined;
   const broker = await Aedes.createBroker({
     ...(persistence ? { persistence } : {}),
+    ...(mq ? { mq } : {}),
     // Our hooks enforce limits.maxTopicLevels (with SUBACK 0x80 and a counter); aedes' own
     // check, kept at its ceiling, would drop the connection without saying why.
     maxTopicLevels: 100,
@@ -302,7 +312,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     log.warn('LAB MODE: anonymous clients are admitted to topics outside sensors/ and floodgate/. Never run lab mode on a city network.');
   }
   log.info(
-    { host: config.host, port, tlsPort, wsPort, persistence: config.persistence.type, sensors: deps.registry.sensors.length, limits },
+    { host: config.host, port, tlsPort, wsPort, persistence: config.persistence.type, mq: config.mq.type, brokerId: broker.id, sensors: deps.registry.sensors.length, limits },
     'gateway listening',
   );
 

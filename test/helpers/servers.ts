@@ -228,3 +228,24 @@ export async function startMosquitto(opts: { users: Record<string, string>; acl:
     },
   };
 }
+
+export interface RedisServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A real Redis (Debian redis-server), no persistence to disk, on a free port. */
+export async function startRedis(): Promise<RedisServer> {
+  const bin = requireBinary('redis-server', 'redis-server');
+  const dir = tempDir('redis');
+  const port = await freePort();
+  const { proc, logs } = startProcess(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir.path]);
+  await waitForTcp(port, proc, logs);
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    async stop() {
+      await stopProcess(proc);
+      dir.remove();
+    },
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * Two gateway instances share subscriptions and sessions through Redis (mqemitter-redis +
+ * aedes-persistence-redis): a device on A reaches a service on B, and a service that reconnects
+ * to B gets the QoS 1 messages queued while it was away.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { createGateway, type GatewayHandle } from '../gateway.ts';
+import { gatewayConfig } from '../config.ts';
+import { createMetricsRegistry } from '../../lib/metrics.ts';
+import { systemClock } from '../../lib/clock.ts';
+import { eventually, smallCity, testLogger } from '../../test/helpers/stack.ts';
+import { startRedis, type RedisServer } from '../../test/helpers/servers.ts';
+import type { Provisioning, Registry } from '../../config/registry.ts';
+
+describe('two gateways sharing Redis', () => {
+  let redis: RedisServer;
+  let a: GatewayHandle;
+  let b: GatewayHandle;
+  let city: { registry: Registry; provisioning: Provisioning };
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    city = await smallCity(2);
+    const make = () =>
+      createGateway(gatewayConfig({ persistence: { type: 'redis', url: redis.url }, mq: { type: 'redis', url: redis.url } }), {
+        logger: testLogger,
+        metrics: createMetricsRegistry(),
+        registry: city.registry,
+        serviceSecret: city.provisioning.serviceSecret,
+        clock: systemClock,
+      });
+    a = await make();
+    b = await make();
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await redis?.stop();
+  });
+
+  const device = (gw: GatewayHandle, id: string) =>
+    mqtt.connectAsync(`mqtt://127.0.0.1:${gw.port}`, { protocolVersion: 4, clientId: id, username: id, password: city.provisioning.sensors[id], reconnectPeriod: 0 });
+  const ingest = (gw: GatewayHandle) =>
+    mqtt.connectAsync(`mqtt://127.0.0.1:${gw.port}`, { protocolVersion: 4, clientId: 'floodgate-ingest', username: 'svc-ingest', password: city.provisioning.serviceSecret, clean: false, reconnectPeriod: 0 });
+
+  it('routes a device on A to a service subscribed on B', async () => {
+    expect(a.broker.id).not.toBe(b.broker.id);
+    const svc = await ingest(b);
+    const got: string[] = [];
+    svc.on('message', (_t, p) => got.push(JSON.parse(p.toString()).seq));
+    await svc.subscribeAsync('sensors/+/+/reading', { qos: 1 });
+    const dev = await device(a, 'PD-001');
+    for (let seq = 0; seq < 5; seq++) await dev.publishAsync('sensors/ponding/PD-001/reading', JSON.stringify({ ts: Date.now(), seq, depth_cm: 1 }), { qos: 1 });
+    await eventually(() => got.length === 5, 'five readings across instances');
+    expect(got).toEqual([0, 1, 2, 3, 4]);
+    await Promise.all([dev.endAsync(), svc.endAsync()]);
+  });
+
+  it('delivers on B what was queued for the service while it was away from A', async () => {
+    const first = await ingest(a); // persistent session (clean=false) already holds the subscription
+    await first.endAsync();
+    const dev = await device(a, 'PD-002');
+    for (let seq = 100; seq < 110; seq++) await dev.publishAsync('sensors/ponding/PD-002/reading', JSON.stringify({ ts: Date.now(), seq, depth_cm: 2 }), { qos: 1 });
+    await dev.endAsync();
+
+    const got: number[] = [];
+    const back = mqtt.connect(`mqtt://127.0.0.1:${b.port}`, { protocolVersion: 4, clientId: 'floodgate-ingest', username: 'svc-ingest', password: city.provisioning.serviceSecret, clean: false, reconnectPeriod: 0 });
+    back.on('message', (_t, p) => got.push(JSON.parse(p.toString()).seq)); // before CONNACK: queued messages follow it at once
+    await eventually(() => got.length === 10, 'the ten queued readings on B');
+    expect(got).toEqual([100, 101, 102, 103, 104, 105, 106, 107, 108, 109]);
+    await back.endAsync();
+  });
+});
