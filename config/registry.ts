@@ -159,10 +159,12 @@ function scrypt(secret: string, salt: Buffer, keyLen: number, opts: ScryptOption
   return new Promise((resolve, reject) => scryptCb(secret, salt, keyLen, opts, (err, key) => (err ? reject(err) : resolve(key))));
 }
 
-export async function hashSecret(secret: string): Promise<string> {
+/** `cost` lowers N only for throwaway registries (benchmarks); production uses the default. */
+export async function hashSecret(secret: string, cost: { N?: number } = {}): Promise<string> {
   const salt = randomBytes(16);
-  const key = await scrypt(secret, salt, SCRYPT.keyLen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
-  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64'), key.toString('base64')].join('$');
+  const N = cost.N ?? SCRYPT.N;
+  const key = await scrypt(secret, salt, SCRYPT.keyLen, { N, r: SCRYPT.r, p: SCRYPT.p });
+  return ['scrypt', N, SCRYPT.r, SCRYPT.p, salt.toString('base64'), key.toString('base64')].join('$');
 }
 
 export async function verifySecret(secret: string, stored: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-import { Registry, Counter, Gauge, collectDefaultMetrics } from 'prom-client';
+import { Registry, Counter, Gauge } from 'prom-client';
 
 export { Registry, Counter, Gauge };
 
@@ -8,8 +8,32 @@ export { Registry, Counter, Gauge };
  */
 export function createMetricsRegistry(opts: { defaults?: boolean } = {}): Registry {
   const registry = new Registry();
-  if (opts.defaults) collectDefaultMetrics({ register: registry, prefix: 'floodgate_process_' });
+  if (opts.defaults) registerProcessMetrics(registry);
   return registry;
+}
+
+/**
+ * A few process gauges read at scrape time. prom-client's collectDefaultMetrics is not used: its
+ * GC observer cost half the gateway's QoS 0 throughput under load (benchmarks/README.md).
+ */
+function registerProcessMetrics(registry: Registry): void {
+  const started = Date.now();
+  const g = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  g('floodgate_process_resident_memory_bytes', 'Resident set size', () => process.memoryUsage.rss());
+  g('floodgate_process_heap_used_bytes', 'V8 heap used', () => process.memoryUsage().heapUsed);
+  g('floodgate_process_cpu_seconds_total', 'User + system CPU time', () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  });
+  g('floodgate_process_uptime_seconds', 'Seconds since start', () => (Date.now() - started) / 1000);
 }
 
 /** Get-or-create, so two services sharing a registry can ask for the same metric safely. */

@@ -48,8 +48,8 @@ async function waitForHttp(url: string, proc: ChildProcess, logs: () => string, 
   throw new Error(`server not ready at ${url} within ${timeoutMs} ms:\n${logs()}`);
 }
 
-function startProcess(bin: string, args: string[]): { proc: ChildProcess; logs: () => string } {
-  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startProcess(bin: string, args: string[], env?: NodeJS.ProcessEnv): { proc: ChildProcess; logs: () => string } {
+  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
   let out = '';
   const keep = (b: Buffer) => {
     out = (out + b.toString()).slice(-8000);
@@ -59,7 +59,7 @@ function startProcess(bin: string, args: string[]): { proc: ChildProcess; logs: 
   return { proc, logs: () => out };
 }
 
-async function stopProcess(proc: ChildProcess): Promise<void> {
+export async function stopProcess(proc: ChildProcess): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   proc.kill('SIGTERM');
@@ -177,7 +177,7 @@ bind-address = "127.0.0.1:${rpcPort}"
 
 // ---------------------------------------------------------------------------------------------
 
-async function waitForTcp(port: number, proc: ChildProcess, logs: () => string, timeoutMs = 15_000): Promise<void> {
+export async function waitForTcp(port: number, proc: ChildProcess, logs: () => string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode} before it was ready:\n${logs()}`);
@@ -195,19 +195,27 @@ async function waitForTcp(port: number, proc: ChildProcess, logs: () => string, 
 export interface Mosquitto {
   url: string;
   port: number;
+  pid: number;
   stop(): Promise<void>;
 }
 
-/** A real Mosquitto (Debian package) with password authentication and an ACL file. */
-export async function startMosquitto(opts: { users: Record<string, string>; acl: string }): Promise<Mosquitto> {
+/**
+ * A real Mosquitto (Debian package): with password authentication and an ACL file, or anonymous
+ * (`users` omitted) as a plain reference broker for benchmarks.
+ */
+export async function startMosquitto(opts: { users?: Record<string, string>; acl?: string; extra?: string[] } = {}): Promise<Mosquitto> {
   const bin = requireBinary('mosquitto', 'mosquitto');
-  const passwd = requireBinary('mosquitto_passwd', 'mosquitto');
   const dir = tempDir('mosquitto');
   const port = await freePort();
-  const pwFile = join(dir.path, 'passwd');
-  writeFileSync(pwFile, Object.entries(opts.users).map(([u, p]) => `${u}:${p}`).join('\n') + '\n', { mode: 0o600 });
-  execFileSync(passwd, ['-U', pwFile]); // hash the plaintext file in place
-  writeFileSync(join(dir.path, 'acl'), opts.acl);
+  let auth: string[] = ['allow_anonymous true'];
+  if (opts.users) {
+    const passwd = requireBinary('mosquitto_passwd', 'mosquitto');
+    const pwFile = join(dir.path, 'passwd');
+    writeFileSync(pwFile, Object.entries(opts.users).map(([u, p]) => `${u}:${p}`).join('\n') + '\n', { mode: 0o600 });
+    execFileSync(passwd, ['-U', pwFile]); // hash the plaintext file in place
+    writeFileSync(join(dir.path, 'acl'), opts.acl ?? '');
+    auth = ['allow_anonymous false', `password_file ${pwFile}`, `acl_file ${join(dir.path, 'acl')}`];
+  }
   const conf = join(dir.path, 'mosquitto.conf');
   writeFileSync(
     conf,
@@ -215,13 +223,20 @@ export async function startMosquitto(opts: { users: Record<string, string>; acl:
       // Started as root, Mosquitto drops to user "mosquitto", who cannot read our 0700 temp dir.
       ...(process.getuid?.() === 0 ? ['user root'] : []),
       `listener ${port} 127.0.0.1`,
-      'allow_anonymous false', `password_file ${pwFile}`, `acl_file ${join(dir.path, 'acl')}`, 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning'].join('\n') + '\n',
+      ...auth,
+      'persistence false',
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+      ...(opts.extra ?? []),
+    ].join('\n') + '\n',
   );
   const { proc, logs } = startProcess(bin, ['-c', conf]);
   await waitForTcp(port, proc, logs);
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
+    pid: proc.pid!,
     async stop() {
       await stopProcess(proc);
       dir.remove();

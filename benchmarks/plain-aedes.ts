@@ -1,0 +1,8 @@
+/** The reference: aedes 1.x over TCP with no hooks at all (no auth, no ACL, no limits). */
+import { createServer } from 'node:net';
+import { Aedes } from 'aedes';
+
+const port = Number(process.argv[2] ?? 1883);
+const broker = await Aedes.createBroker();
+createServer(broker.handle).listen(port, '127.0.0.1', () => process.stdout.write(`listening ${port}\n`));
+process.on('SIGTERM', () => broker.close(() => process.exit(0)));
