@@ -36,6 +36,11 @@ describe('docker-compose.yml', () => {
     for (const s of ['ingest', 'rules', 'alerts']) expect(services[s]?.environment?.['FLOODGATE_MQTT_URL']).toBe('mqtt://gateway:1883');
   });
 
+  it('gives the gateway durable sessions', () => {
+    const { services } = composeConfig();
+    expect(services['gateway']?.environment?.['FLOODGATE_BROKER_PERSISTENCE']).toBe('level:/data/broker');
+  });
+
   it('requires the secrets instead of shipping defaults', () => {
     let err = '';
     try {
