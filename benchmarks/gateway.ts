@@ -20,7 +20,9 @@ import { freePort, startMosquitto, startProcess, stopProcess, tempDir, waitForTc
 const N_CONN = Number(process.env['BENCH_CONNECTIONS'] ?? 10_000);
 const PUBLISHERS = Number(process.env['BENCH_PUBLISHERS'] ?? 50);
 const MESSAGES_PER_PUBLISHER = Number(process.env['BENCH_MESSAGES'] ?? 2000);
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
+/** aedes emitter concurrency for both aedes-based brokers (the gateway's default). */
+const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 1000);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 interface Broker {
@@ -69,7 +71,9 @@ async function benchRegistry(dir: string): Promise<{ path: string; secrets: Reco
 
 async function startFloodgate(reg: { path: string; serviceSecret: string }, dir: string): Promise<Broker> {
   const port = await freePort();
-  const { proc, logs } = startProcess(process.execPath, [join(ROOT, 'bin/floodgate.js'), 'gateway'], {
+  // BENCH_PROFILE=<dir>: write a V8 CPU profile of the gateway process there (open in Chrome DevTools).
+  const profile = process.env['BENCH_PROFILE'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_PROFILE']}`] : [];
+  const { proc, logs } = startProcess(process.execPath, [...profile, join(ROOT, 'bin/floodgate.js'), 'gateway'], {
     ...process.env,
     FLOODGATE_MQTT_HOST: '127.0.0.1',
     FLOODGATE_MQTT_PORT: String(port),
@@ -81,6 +85,7 @@ async function startFloodgate(reg: { path: string; serviceSecret: string }, dir:
     FLOODGATE_DEVICE_RATE: '10000',
     FLOODGATE_DEVICE_BURST: '100000',
     FLOODGATE_MAX_CONNECTIONS: '100000',
+    FLOODGATE_BROKER_CONCURRENCY: String(CONCURRENCY),
   });
   await waitForTcp(port, proc, logs, 60_000);
   return { name: 'floodgate gateway (auth, ACL, limits)', url: `mqtt://127.0.0.1:${port}`, pid: proc.pid!, auth: true, stop: () => stopProcess(proc) };
@@ -88,7 +93,7 @@ async function startFloodgate(reg: { path: string; serviceSecret: string }, dir:
 
 async function startPlainAedes(): Promise<Broker> {
   const port = await freePort();
-  const { proc, logs } = startProcess(process.execPath, ['--import', 'tsx', join(ROOT, 'benchmarks/plain-aedes.ts'), String(port)]);
+  const { proc, logs } = startProcess(process.execPath, ['--import', 'tsx', join(ROOT, 'benchmarks/plain-aedes.ts'), String(port), String(CONCURRENCY)]);
   await waitForTcp(port, proc, logs);
   return { name: 'plain aedes (no hooks)', url: `mqtt://127.0.0.1:${port}`, pid: proc.pid!, auth: false, stop: () => stopProcess(proc) };
 }
@@ -176,7 +181,7 @@ async function main() {
   const dir = tempDir('bench-gateway');
   const log = (s: string) => process.stdout.write(s + '\n');
   try {
-    log(`gateway benchmark: ${N_CONN} connections; ${PUBLISHERS} publishers × ${MESSAGES_PER_PUBLISHER} messages; node ${process.version}; 2 cores`);
+    log(`gateway benchmark: ${N_CONN} connections; ${PUBLISHERS} publishers × ${MESSAGES_PER_PUBLISHER} messages; aedes concurrency ${CONCURRENCY}; node ${process.version}; 2 cores`);
     const t = performance.now();
     const reg = await benchRegistry(dir.path);
     log(`benchmark registry: ${N_CONN} devices in ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -186,50 +191,76 @@ async function main() {
     for (let i = 0; i < 10; i++) await verifySecret('x', prod);
     const authMs = (performance.now() - ta) / 10;
 
-    const results: Array<{ name: string; scale: Awaited<ReturnType<typeof connectionScale>>; q0: Awaited<ReturnType<typeof throughput>> & { lost: number }; q1: Awaited<ReturnType<typeof throughput>> & { lost: number } }> = [];
+    type Rate = Awaited<ReturnType<typeof throughput>>;
+    let table = '';
     const brokers = { floodgate: () => startFloodgate(reg, dir.path), aedes: startPlainAedes, mosquitto: startPlainMosquitto };
     const only = (process.env['BENCH_BROKERS'] ?? 'floodgate,aedes,mosquitto').split(',') as Array<keyof typeof brokers>;
-    for (const start of only.map((k) => brokers[k])) {
-      const b = await start();
-      try {
-        log(`— ${b.name}`);
-        // Warm-up (JIT on both sides), not measured.
-        await throughput(b, reg.secrets, reg.serviceSecret, 1, Math.min(MESSAGES_PER_PUBLISHER, 300));
-        // Median of ROUNDS runs: short runs on a shared 2-core machine are noisy.
-        const median = async (qos: 0 | 1) => {
-          const runs = [];
-          for (let i = 0; i < ROUNDS; i++) runs.push(await throughput(b, reg.secrets, reg.serviceSecret, qos));
-          runs.sort((x, y) => x.rate - y.rate);
-          const m = runs[Math.floor(runs.length / 2)]!;
-          log(`  QoS ${qos}: ${runs.map((r) => Math.round(r.rate)).join(' / ')} msg/s → median ${Math.round(m.rate)} (${m.received}/${m.total} delivered)`);
-          return { ...m, lost: runs.reduce((a, r) => a + (r.total - r.received), 0) };
-        };
-        const q0 = await median(0);
-        const q1 = await median(1);
+    // All brokers run at once (idle while another is measured) and rounds alternate between
+    // them, so slow drift of the shared 2-core machine hits every broker alike.
+    const running: Broker[] = [];
+    for (const k of only) running.push(await brokers[k]());
+    try {
+      // Connection scale first, on fresh processes, so RSS growth is the connections' and not the heap of earlier rounds.
+      const scaleRows: string[] = [];
+      for (const b of running) {
         const scale = await connectionScale(b, reg.secrets);
-        log(`  ${scale.connected} connected (${scale.failed} failed) in ${scale.connectS.toFixed(1)} s; RSS ${scale.rssBase.toFixed(0)} → ${scale.rss.toFixed(0)} MB (${scale.perConnKb.toFixed(1)} KB/connection); one QoS 1 publish each: ${scale.pubErrors} errors in ${scale.publishS.toFixed(1)} s`);
-        results.push({ name: b.name, scale, q0, q1 });
-      } finally {
-        await b.stop();
+        log(`  ${b.name}: ${scale.connected} connected (${scale.failed} failed) in ${scale.connectS.toFixed(1)} s; RSS ${scale.rssBase.toFixed(0)} → ${scale.rss.toFixed(0)} MB; one QoS 1 publish each: ${scale.pubErrors} errors`);
+        scaleRows.push(`| ${b.name} | ${scale.connected}/${N_CONN} (${scale.failed} failed) | ${scale.connectS.toFixed(1)} s | ${scale.rssBase.toFixed(0)} → ${scale.rss.toFixed(0)} MB | ${scale.perConnKb.toFixed(1)} | ${scale.pubErrors} |`);
       }
+      for (const b of running) await throughput(b, reg.secrets, reg.serviceSecret, 1, Math.min(MESSAGES_PER_PUBLISHER, 300)); // warm-up (JIT), not measured
+      const rates = new Map<Broker, { 0: Rate[]; 1: Rate[] }>(running.map((b) => [b, { 0: [], 1: [] }]));
+      for (const qos of (process.env['BENCH_QOS'] ? [Number(process.env['BENCH_QOS'])] : [0, 1]) as Array<0 | 1>) {
+        for (let round = 0; round < ROUNDS; round++) {
+          for (const b of running) rates.get(b)![qos].push(await throughput(b, reg.secrets, reg.serviceSecret, qos));
+        }
+      }
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+      const rows: string[] = [];
+      const summary: Array<{ b: Broker; q0: number; q1: number }> = [];
+      for (const b of running) {
+        const r = rates.get(b)!;
+        const lost = (qos: 0 | 1) => r[qos].reduce((a, x) => a + (x.total - x.received), 0);
+        const q0 = median(r[0].map((x) => x.rate));
+        const q1 = median(r[1].map((x) => x.rate));
+        log(`— ${b.name}: QoS 0 ${r[0].map((x) => Math.round(x.rate)).join(' / ')}; QoS 1 ${r[1].map((x) => Math.round(x.rate)).join(' / ')} msg/s`);
+        summary.push({ b, q0, q1 });
+        rows.push(`| ${b.name} | ${Math.round(q0)} (lost ${lost(0)}) | ${Math.round(q1)} (lost ${lost(1)}) |`);
+      }
+      // Hooks cost: the median of per-round ratios floodgate/plain (each pair measured back to back).
+      const fg = running.find((b) => b.name.startsWith('floodgate'));
+      const plain = running.find((b) => b.name.startsWith('plain aedes'));
+      const cost = (qos: 0 | 1) => {
+        const f = rates.get(fg!)![qos];
+        const p = rates.get(plain!)![qos];
+        const ratios = f.map((x, i) => x.rate / p[i]!.rate);
+        return { median: (1 - median(ratios)) * 100, all: ratios.map((x) => ((1 - x) * 100).toFixed(1)) };
+      };
+      const hooks = fg && plain ? [cost(0), cost(1)] : undefined;
+
+      table = [
+        `Throughput, median of ${ROUNDS} alternating rounds (${PUBLISHERS} publishers × ${MESSAGES_PER_PUBLISHER} messages, one subscriber):`,
+        '',
+        `| broker | QoS 0 msg/s | QoS 1 msg/s |`,
+        `|---|---|---|`,
+        ...rows,
+        '',
+        hooks
+          ? `Hooks cost vs plain aedes (median of per-round ratios): QoS 0 ${hooks[0]!.median.toFixed(1)}% (rounds: ${hooks[0]!.all.join(', ')}), QoS 1 ${hooks[1]!.median.toFixed(1)}% (rounds: ${hooks[1]!.all.join(', ')}); negative = faster.`
+          : '',
+        '',
+        `Connection scale (${N_CONN} devices, then one QoS 1 publish each):`,
+        '',
+        `| broker | connected | time | broker RSS | KB per connection | publish errors |`,
+        `|---|---|---|---|---|---|`,
+        ...scaleRows,
+        '',
+        `One production-cost scrypt check (N=2^14): ${authMs.toFixed(1)} ms of CPU; later connects of the same device use the cached digest.`,
+      ].join('\n');
+    } finally {
+      for (const b of running) await b.stop();
     }
-    const fg = results.find((r) => r.name.startsWith('floodgate'));
-    const plain = results.find((r) => r.name.startsWith('plain aedes'));
-    const table = [
-      `| broker | QoS 0 msg/s (median of ${ROUNDS}) | QoS 1 msg/s (median of ${ROUNDS}) | connections held | KB per connection | publish errors (1 each) |`,
-      `|---|---|---|---|---|---|`,
-      ...results.map(
-        (r) =>
-          `| ${r.name} | ${Math.round(r.q0.rate)} (lost ${r.q0.lost}) | ${Math.round(r.q1.rate)} (lost ${r.q1.lost}) | ${r.scale.connected}/${N_CONN} in ${r.scale.connectS.toFixed(1)} s | ${r.scale.perConnKb.toFixed(1)} | ${r.scale.pubErrors} |`,
-      ),
-      '',
-      fg && plain
-        ? `Hooks cost vs plain aedes: QoS 0 ${((1 - fg.q0.rate / plain.q0.rate) * 100).toFixed(1)}%, QoS 1 ${((1 - fg.q1.rate / plain.q1.rate) * 100).toFixed(1)}% (negative = faster).`
-        : '',
-      `One production-cost scrypt check (N=2^14): ${authMs.toFixed(1)} ms of CPU; later connects of the same device use the cached digest.`,
-    ].join('\n');
     log('\n' + table);
-    writeFileSync(join(ROOT, 'benchmarks/results-gateway.md'), `# Gateway benchmark, ${new Date().toISOString()}\n\n${N_CONN} connections; ${PUBLISHERS} publishers × ${MESSAGES_PER_PUBLISHER} messages; Node ${process.version}.\n\n${table}\n`);
+    writeFileSync(join(ROOT, 'benchmarks/results-gateway.md'), `# Gateway benchmark, ${new Date().toISOString()}\n\n${N_CONN} connections; ${PUBLISHERS} publishers × ${MESSAGES_PER_PUBLISHER} messages; aedes concurrency ${CONCURRENCY}; Node ${process.version}.\n\n${table}\n`);
   } finally {
     dir.remove();
   }

@@ -3,6 +3,8 @@ import { createServer } from 'node:net';
 import { Aedes } from 'aedes';
 
 const port = Number(process.argv[2] ?? 1883);
-const broker = await Aedes.createBroker();
+// The same emitter concurrency as the gateway under test, so the comparison isolates the hooks.
+const concurrency = Number(process.argv[3] ?? 100);
+const broker = await Aedes.createBroker({ concurrency });
 createServer(broker.handle).listen(port, '127.0.0.1', () => process.stdout.write(`listening ${port}\n`));
 process.on('SIGTERM', () => broker.close(() => process.exit(0)));

@@ -160,6 +160,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     // Our hooks enforce limits.maxTopicLevels (with SUBACK 0x80 and a counter); aedes' own
     // check, kept at its ceiling, would drop the connection without saying why.
     maxTopicLevels: 100,
+    concurrency: config.concurrency,
     preConnect: (client, packet, done) => {
       keepalives.set(client, packet.keepalive ?? 0);
       done(null, true);
