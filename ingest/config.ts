@@ -14,6 +14,10 @@ const IngestEnv = SharedEnv.extend({
   INFLUX_BUCKET: optionalString,
   INFLUX_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   FLOODGATE_INGEST_CLIENT_ID: z.string().min(1).max(64).default('floodgate-ingest'),
+  FLOODGATE_SPOOL_MAX_BYTES: z.coerce.number().int().min(1024 * 1024).default(1024 ** 3),
+  FLOODGATE_SPOOL_SYNC: z.enum(['normal', 'full']).default('normal'),
+  FLOODGATE_INGEST_BATCH: z.coerce.number().int().min(1).max(100_000).default(5000),
+  FLOODGATE_DEDUPE_WINDOW_S: z.coerce.number().int().min(60).max(30 * 86_400).default(86_400),
 }).superRefine((e, ctx) => {
   // All four or none: half an InfluxDB configuration is a mistake, not a request for the embedded store.
   const set = INFLUX_VARS.filter((k) => e[k] !== undefined);
@@ -30,12 +34,19 @@ export interface IngestConfig {
   /** InfluxDB when configured; otherwise the embedded store at embeddedPath. */
   influx: InfluxConfig | undefined;
   embeddedPath: string;
-  /** Store write attempts per message before ingest drops the connection unacknowledged (the broker then redelivers). */
-  writeAttempts: number;
+  /** The local spool: readings are durable here before they are acknowledged. */
+  spoolPath: string;
+  spoolMaxBytes: number;
+  spoolSync: 'normal' | 'full';
+  /** Readings per store write. */
+  batchSize: number;
+  /** Backoff between store write retries (full jitter). */
   writeBackoff: BackoffPolicy;
+  /** How long admitted (sensor, ts) keys are remembered to drop duplicates. */
+  dedupeWindowMs: number;
 }
 
-export const DEFAULT_WRITE_RETRY = { writeAttempts: 8, writeBackoff: { baseMs: 250, maxMs: 10_000, minMs: 50 } } as const;
+export const DEFAULT_WRITE_BACKOFF: BackoffPolicy = { baseMs: 250, maxMs: 30_000, minMs: 50 };
 
 export function ingestConfigFromEnv(env: Record<string, string | undefined>): { ingest: IngestConfig; shared: SharedConfig } {
   const e = parseConfig(IngestEnv, env, 'ingest');
@@ -50,8 +61,30 @@ export function ingestConfigFromEnv(env: Record<string, string | undefined>): { 
       clientId: e.FLOODGATE_INGEST_CLIENT_ID,
       influx,
       embeddedPath: join(shared.dataDir, 'readings.db'),
-      ...DEFAULT_WRITE_RETRY,
+      spoolPath: join(shared.dataDir, 'ingest-spool.db'),
+      spoolMaxBytes: e.FLOODGATE_SPOOL_MAX_BYTES,
+      spoolSync: e.FLOODGATE_SPOOL_SYNC,
+      batchSize: e.FLOODGATE_INGEST_BATCH,
+      writeBackoff: DEFAULT_WRITE_BACKOFF,
+      dedupeWindowMs: e.FLOODGATE_DEDUPE_WINDOW_S * 1000,
     },
     shared,
+  };
+}
+
+/** A full configuration with defaults under `dir`, for tests and embedding. */
+export function ingestConfig(dir: string, overrides: Partial<IngestConfig> = {}): IngestConfig {
+  return {
+    mqttUrl: 'mqtt://127.0.0.1:1883',
+    clientId: 'floodgate-ingest',
+    influx: undefined,
+    embeddedPath: join(dir, 'readings.db'),
+    spoolPath: join(dir, 'ingest-spool.db'),
+    spoolMaxBytes: 1024 ** 3,
+    spoolSync: 'normal',
+    batchSize: 5000,
+    writeBackoff: { baseMs: 20, maxMs: 200, minMs: 10 },
+    dedupeWindowMs: 86_400_000,
+    ...overrides,
   };
 }

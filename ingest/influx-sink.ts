@@ -1,6 +1,5 @@
-import { InfluxDB, type WriteApi } from '@influxdata/influxdb-client';
-import type { ReadingSink, StoredReading } from './sink.ts';
-import { toLine } from './line-protocol.ts';
+import { HttpError, InfluxDB, type WriteApi } from '@influxdata/influxdb-client';
+import { SinkError, type ReadingSink, type SpoolRow } from './sink.ts';
 
 export interface InfluxConfig {
   url: string;
@@ -11,25 +10,36 @@ export interface InfluxConfig {
 }
 
 /**
- * InfluxDB 2.x through the official client. The client's own retry buffer is switched off
- * (maxRetries 0, writeFailed rejects): it drops lines on close() and past maxBufferLines, so
- * durability stays with the caller, which holds the PUBACK until this write resolved.
+ * InfluxDB 2.x/3.x (v2 write API) through the official client. The client's own retry buffer is
+ * switched off (maxRetries 0, writeFailed rejects): it drops lines on close() and past
+ * maxBufferLines, so durability stays in the spool, which removes rows only after this resolves.
  */
 export function createInfluxSink(config: InfluxConfig): ReadingSink {
   const influx = new InfluxDB({ url: config.url, token: config.token, timeout: config.timeoutMs });
   const writeApi: WriteApi = influx.getWriteApi(config.org, config.bucket, 'ms', {
-    batchSize: 5000,
+    batchSize: 1_000_000, // we hand over whole batches and flush them ourselves
     flushInterval: 0,
     maxRetries: 0,
+    gzipThreshold: 64 * 1024,
     writeFailed(error) {
       return Promise.reject(error);
     },
   });
   return {
     name: 'influxdb',
-    async write(batch: StoredReading[]) {
-      writeApi.writeRecords(batch.map((b) => toLine(b.reading, b.tags)));
-      await writeApi.flush();
+    async write(rows: SpoolRow[]) {
+      writeApi.writeRecords(rows.map((r) => r.line));
+      try {
+        await writeApi.flush();
+      } catch (err) {
+        if (err instanceof HttpError) {
+          const message = (err.json as { message?: string } | undefined)?.message ?? err.body ?? err.message;
+          const retryAfter = err.retryAfter();
+          throw new SinkError({ kind: 'http', status: err.statusCode, message: String(message).slice(0, 500), retryAfterMs: retryAfter > 0 ? retryAfter : undefined });
+        }
+        const e = err as Error & { code?: string };
+        throw new SinkError({ kind: 'network', message: e.code ?? e.message });
+      }
     },
     async close() {
       // Nothing is pending here: every write() flushed before resolving.

@@ -1,14 +1,17 @@
 /**
- * Ingest: readings from MQTT into the store, nothing lost. A persistent session (clean=false,
- * QoS 1) keeps readings queued in the broker while ingest is away, and a reading is PUBACKed only
- * after the store accepted it (see ackAfter).
+ * Ingest: readings from MQTT into the store, nothing lost, never the bottleneck.
+ *
+ * A persistent session (clean=false, QoS 1) keeps readings queued in the broker while ingest is
+ * away. Each message is validated and admitted to the local spool in one SQLite transaction, and
+ * only then PUBACKed (ackAfter). The drain moves spooled readings to InfluxDB (or the embedded
+ * store) in batches and removes them after the store accepted them. A full spool stops the
+ * PUBACKs (the broker holds the rest); an alarm is published long before.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkTimestamp, parseReadingPayload, parseSensorTopic, topics, type ItemError, type RejectMessage } from '../contracts/index.ts';
 import { indexRegistry, type Registry } from '../config/registry.ts';
 import { ackAfter, connectService, endClient, startClient, type MqttClient } from '../lib/mqtt.ts';
-import { backoffDelay } from '../lib/backoff.ts';
-import { counter, type Registry as Metrics } from '../lib/metrics.ts';
+import { counter, gauge, type Registry as Metrics } from '../lib/metrics.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
@@ -16,6 +19,9 @@ import { tagsFor } from './line-protocol.ts';
 import type { ReadingSink, StoredReading } from './sink.ts';
 import { createInfluxSink } from './influx-sink.ts';
 import { createEmbeddedSink } from './embedded-sink.ts';
+import { openSpool, type Spool } from './spool.ts';
+import { createDrain, type Drain } from './drain.ts';
+import { spoolLevel, type SpoolLevel } from './write-outcome.ts';
 import type { IngestConfig } from './config.ts';
 
 export interface IngestDeps {
@@ -30,62 +36,71 @@ export interface IngestDeps {
 
 export interface IngestHandle {
   sink: ReadingSink;
+  spool: Spool;
+  drain: Drain;
   client: MqttClient;
   close(): Promise<void>;
 }
 
+export const SPOOL_ALARM_TOPIC = 'floodgate/ingest/spool';
 
 export async function createIngest(config: IngestConfig, deps: IngestDeps): Promise<IngestHandle> {
   const log = deps.logger.child({ component: 'ingest' });
   const index = indexRegistry(deps.registry);
   const sink = deps.sink ?? (config.influx ? createInfluxSink(config.influx) : createEmbeddedSink(config.embeddedPath));
+  const spool = openSpool(config.spoolPath, { sync: config.spoolSync, dedupeWindowMs: config.dedupeWindowMs });
   const m = {
     readings: counter(deps.metrics, 'floodgate_ingest_readings_total', 'Readings received, by kind and result', ['kind', 'result']),
-    writeErrors: counter(deps.metrics, 'floodgate_ingest_write_errors_total', 'Failed store writes (retried)', ['sink']),
+    rejected: counter(deps.metrics, 'floodgate_ingest_rejected_total', 'Readings rejected, by reason', ['code']),
+    duplicates: counter(deps.metrics, 'floodgate_ingest_duplicates_total', 'Readings dropped as duplicates (same sensor and ts)'),
     rejects: counter(deps.metrics, 'floodgate_ingest_reject_messages_total', 'Reject messages published, by code', ['code']),
+    spoolRows: gauge(deps.metrics, 'floodgate_ingest_spool_rows', 'Readings in the spool, not yet in the store'),
+    spoolBytes: gauge(deps.metrics, 'floodgate_ingest_spool_bytes', 'Spool size on disk'),
+    spoolAge: gauge(deps.metrics, 'floodgate_ingest_spool_oldest_age_seconds', 'Age of the oldest reading in the spool'),
+    spoolFullWaits: counter(deps.metrics, 'floodgate_ingest_spool_full_waits_total', 'Times admission waited because the spool was full'),
   };
   let closing = false;
+  let level: SpoolLevel | undefined;
 
-  const client = await connectService({
-    url: config.mqttUrl,
-    service: 'ingest',
-    secret: deps.serviceSecret,
-    clientId: config.clientId,
-    clean: false,
-    logger: log,
-  });
+  const client = await connectService({ url: config.mqttUrl, service: 'ingest', secret: deps.serviceSecret, clientId: config.clientId, clean: false, logger: log });
+  const drain = createDrain({ spool, sink, logger: log, metrics: deps.metrics, clock: deps.clock, batchSize: config.batchSize, backoff: config.writeBackoff, idleMs: 200 });
+
+  /** Publish the spool state (retained) whenever its level changes: operators see trouble coming. */
+  function checkSpool() {
+    const s = spool.stats(deps.clock.now());
+    m.spoolRows.set(s.rows);
+    m.spoolBytes.set(s.bytes);
+    m.spoolAge.set(s.oldestAgeMs / 1000);
+    const now = spoolLevel(s.bytes, config.spoolMaxBytes);
+    if (now !== level) {
+      level = now;
+      const msg = { level: now, rows: s.rows, bytes: s.bytes, maxBytes: config.spoolMaxBytes, oldestAgeS: Math.round(s.oldestAgeMs / 1000), at: isoWithOffset(deps.clock.now()) };
+      (now === 'ok' ? log.info.bind(log) : log.warn.bind(log))(msg, `spool ${now}`);
+      client.publish(SPOOL_ALARM_TOPIC, JSON.stringify(msg), { qos: 1, retain: true }, (err) => {
+        if (err) log.warn({ err: err.message }, 'could not publish the spool alarm');
+      });
+    }
+    return now;
+  }
+  const spoolTimer = setInterval(() => {
+    try {
+      checkSpool();
+      spool.pruneSeen(deps.clock.now());
+    } catch (err) {
+      log.error({ err }, 'spool check failed');
+    }
+  }, 1000);
 
   function publishReject(kind: string, sensorId: string, topic: string, code: string, reason: string, errors: ItemError[], accepted: number) {
-    const msg: RejectMessage = {
-      topic,
-      code,
-      reason,
-      errors: errors.slice(0, 50),
-      accepted,
-      rejected: errors.length > 0 ? new Set(errors.map((e) => e.index)).size : 1,
-      receivedAt: isoWithOffset(deps.clock.now()),
-    };
+    const rejected = errors.length > 0 ? new Set(errors.map((e) => e.index)).size : 1;
+    const msg: RejectMessage = { topic, code, reason, errors: errors.slice(0, 50), accepted, rejected, receivedAt: isoWithOffset(deps.clock.now()) };
     m.rejects.inc({ code });
+    m.rejected.inc({ code }, rejected);
     // Not awaited: waiting for the broker's PUBACK inside handleMessage would deadlock, as mqtt.js
     // processes this connection's incoming packets serially.
     client.publish(topics.reject(kind, sensorId), JSON.stringify(msg), { qos: 1 }, (err) => {
       if (err) log.warn({ err: err.message, sensorId }, 'could not publish reject message');
     });
-  }
-
-  async function store(batch: StoredReading[], sensorLog: Logger): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await sink.write(batch);
-        return;
-      } catch (err) {
-        m.writeErrors.inc({ sink: sink.name });
-        if (closing || attempt + 1 >= config.writeAttempts) throw err;
-        const delay = backoffDelay(attempt, config.writeBackoff);
-        sensorLog.warn({ err: (err as Error).message, attempt, retryInMs: delay }, 'store write failed; retrying');
-        await sleep(delay);
-      }
-    }
   }
 
   ackAfter(
@@ -116,8 +131,18 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
         if (skew) errors.push({ index: i, path: 'ts', message: skew });
         else good.push({ reading, tags: tagsFor(reading, index) });
       });
-      if (good.length > 0) await store(good, sensorLog);
-      m.readings.inc({ kind: t.kind, result: 'accepted' }, good.length);
+      if (good.length > 0) {
+        // A full spool holds the PUBACK: the broker keeps the message (and the ones behind it).
+        while (!closing && level === 'full' && checkSpool() === 'full') {
+          m.spoolFullWaits.inc();
+          await sleep(500);
+        }
+        if (closing) throw new Error('closing: not acknowledged, the broker will redeliver');
+        const r = spool.admit(good, now);
+        m.readings.inc({ kind: t.kind, result: 'accepted' }, r.accepted);
+        if (r.duplicates > 0) m.duplicates.inc(r.duplicates);
+        drain.wake();
+      }
       if (errors.length > 0) {
         const rejected = new Set(errors.map((e) => e.index)).size;
         m.readings.inc({ kind: t.kind, result: 'rejected' }, rejected);
@@ -132,15 +157,21 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
   // The subscription lives in the persistent session; mqtt.js renews it (resubscribe) after a
   // reconnect that finds no session.
   await client.subscribeAsync(topics.allReadings, { qos: 1 });
-  log.info({ sink: sink.name, clientId: config.clientId }, 'ingest running');
+  checkSpool();
+  log.info({ sink: sink.name, clientId: config.clientId, spool: config.spoolPath, spooled: spool.stats(deps.clock.now()).rows }, 'ingest running');
 
   return {
     sink,
+    spool,
+    drain,
     client,
     async close() {
       closing = true;
+      clearInterval(spoolTimer);
       await endClient(client);
+      await drain.close();
       await sink.close();
+      spool.close();
       log.info('ingest closed');
     },
   };

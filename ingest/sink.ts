@@ -1,17 +1,32 @@
+import type { SpoolRow } from './spool.ts';
+import type { WriteFailure } from './write-outcome.ts';
 import type { Reading } from '../contracts/index.ts';
 import type { PointTags } from './line-protocol.ts';
 
+export type { SpoolRow };
+
+/** Readings ready for the spool: a validated reading and its tags. */
 export interface StoredReading {
   reading: Reading;
   tags: PointTags;
 }
 
+/** A failed store write, classified so the drain can decide (retry, split, dead-letter). */
+export class SinkError extends Error {
+  readonly failure: WriteFailure;
+  constructor(failure: WriteFailure) {
+    super(failure.kind === 'http' ? `HTTP ${failure.status}: ${failure.message}` : failure.message);
+    this.name = 'SinkError';
+    this.failure = failure;
+  }
+}
+
 /**
- * Where readings go. `write` resolves only once the readings are durable there; it rejects
- * otherwise and the caller keeps them (and does not acknowledge them to the broker).
+ * Where spooled readings go. `write` resolves only once the store accepted the whole batch; it
+ * throws a SinkError otherwise and the rows stay in the spool.
  */
 export interface ReadingSink {
   readonly name: string;
-  write(batch: StoredReading[]): Promise<void>;
+  write(rows: SpoolRow[]): Promise<void>;
   close(): Promise<void>;
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createGateway } from '../gateway.ts';
 import { gatewayConfig } from '../config.ts';
 import { createIngest } from '../../ingest/ingest.ts';
+import { ingestConfig as makeIngestConfig } from '../../ingest/config.ts';
 import { createEmbeddedSink } from '../../ingest/embedded-sink.ts';
 import { createMetricsRegistry } from '../../lib/metrics.ts';
 import { systemClock } from '../../lib/clock.ts';
@@ -22,14 +23,7 @@ describe('durable broker sessions', () => {
     const deps = () => ({ logger: testLogger, metrics: createMetricsRegistry(), registry: city.registry, serviceSecret: city.provisioning.serviceSecret, clock: systemClock });
     const config = gatewayConfig({ port, persistence: { type: 'level', dir: join(dir.path, 'broker') } });
     const url = `mqtt://127.0.0.1:${port}`;
-    const ingestConfig = {
-      mqttUrl: url,
-      clientId: 'floodgate-ingest',
-      influx: undefined,
-      embeddedPath: join(dir.path, 'readings.db'),
-      writeAttempts: 3,
-      writeBackoff: { baseMs: 10, maxMs: 50, minMs: 5 },
-    };
+    const ingestConfig = makeIngestConfig(dir.path, { mqttUrl: url });
     let gw = await createGateway(config, deps());
     try {
       // ingest creates its persistent session, then goes away.

@@ -9,6 +9,7 @@ import { provision, type Registry, type Provisioning } from '../../config/regist
 import { createGateway, type GatewayHandle } from '../../gateway/gateway.ts';
 import { gatewayConfig, type GatewayConfig } from '../../gateway/config.ts';
 import { createIngest, type IngestHandle } from '../../ingest/ingest.ts';
+import { ingestConfig } from '../../ingest/config.ts';
 import { createRules, type RulesHandle } from '../../rules/rules.ts';
 import { createAlerts, type AlertsHandle } from '../../alerts/alerts.ts';
 import { createPoliceReceiver, type ReceiverHandle } from '../../alerts/receiver/police-receiver.ts';
@@ -54,7 +55,7 @@ export interface Stack {
 }
 
 export async function startStack(
-  opts: { city?: { registry: Registry; provisioning: Provisioning }; influx?: InfluxConfig; sink?: ReadingSink; writeAttempts?: number; gateway?: Partial<GatewayConfig>; brokerUrl?: string } = {},
+  opts: { city?: { registry: Registry; provisioning: Provisioning }; influx?: InfluxConfig; sink?: ReadingSink; gateway?: Partial<GatewayConfig>; brokerUrl?: string } = {},
 ): Promise<Stack> {
   const { registry, provisioning } = opts.city ?? (await smallCity());
   const dir = tempDir('stack');
@@ -73,14 +74,7 @@ export async function startStack(
     if (gateway) closers.push(gateway.close);
     const mqttUrl = opts.brokerUrl ?? `mqtt://127.0.0.1:${gateway!.port}`;
     const ingest = await createIngest(
-      {
-        mqttUrl,
-        clientId: 'floodgate-ingest',
-        influx: opts.influx,
-        embeddedPath: join(dir.path, 'readings.db'),
-        writeAttempts: opts.writeAttempts ?? 8,
-        writeBackoff: { baseMs: 20, maxMs: 200, minMs: 10 },
-      },
+      ingestConfig(dir.path, { mqttUrl, influx: opts.influx }),
       { logger, metrics, registry, serviceSecret, clock, ...(opts.sink ? { sink: opts.sink } : {}) },
     );
     closers.push(ingest.close);

@@ -1,0 +1,121 @@
+/**
+ * The ingest spool: a local SQLite database (WAL) where an accepted reading becomes durable before
+ * it is acknowledged to the broker, and from which it is removed only after the store accepted
+ * the batch that holds it. It also remembers which readings it has admitted (sensor + ts), so a
+ * redelivered or duplicate reading never reaches the store twice (VictoriaMetrics, unlike
+ * InfluxDB, keeps duplicates), and keeps the lines the store refused for good (dead letters).
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { MEASUREMENT } from '../contracts/index.ts';
+import { toLine } from './line-protocol.ts';
+import type { StoredReading } from './sink.ts';
+
+export interface SpoolRow {
+  id: number;
+  measurement: string;
+  sensor: string;
+  ts: number;
+  site: string;
+  district: string;
+  /** JSON of the numeric fields (plus seq). */
+  fields: string;
+  /** Line protocol, ms precision, computed once at admission. */
+  line: string;
+  receivedAt: number;
+}
+
+export interface SpoolOptions {
+  /** 'normal': survives a process crash (SIGKILL); 'full': also a power cut, at one fsync per message. */
+  sync: 'normal' | 'full';
+  /** Admission keys are remembered this long to drop duplicates that arrive after a drain. */
+  dedupeWindowMs: number;
+}
+
+export type Spool = ReturnType<typeof openSpool>;
+
+const COLS = `id, measurement, sensor, ts, site, district, fields, line, received_at AS receivedAt`;
+
+export function openSpool(path: string, opts: SpoolOptions) {
+  mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS spool (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, measurement TEXT NOT NULL, sensor TEXT NOT NULL, ts INTEGER NOT NULL,
+      site TEXT NOT NULL, district TEXT NOT NULL, fields TEXT NOT NULL, line TEXT NOT NULL, received_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS seen (
+      measurement TEXT NOT NULL, sensor TEXT NOT NULL, ts INTEGER NOT NULL, at INTEGER NOT NULL,
+      PRIMARY KEY (measurement, sensor, ts)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS seen_at ON seen (at);
+    CREATE TABLE IF NOT EXISTS dead_letters (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, measurement TEXT NOT NULL, sensor TEXT NOT NULL, ts INTEGER NOT NULL,
+      line TEXT NOT NULL, error TEXT NOT NULL, at INTEGER NOT NULL);
+  `);
+  const q = {
+    seen: db.prepare('INSERT OR IGNORE INTO seen (measurement, sensor, ts, at) VALUES (?, ?, ?, ?)'),
+    insert: db.prepare('INSERT INTO spool (measurement, sensor, ts, site, district, fields, line, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    peek: db.prepare(`SELECT ${COLS} FROM spool ORDER BY id LIMIT ?`),
+    removeRange: db.prepare('DELETE FROM spool WHERE id BETWEEN ? AND ?'),
+    dead: db.prepare('INSERT INTO dead_letters (measurement, sensor, ts, line, error, at) VALUES (?, ?, ?, ?, ?, ?)'),
+    stats: db.prepare('SELECT count(*) AS rows, min(received_at) AS oldest FROM spool'),
+    prune: db.prepare('DELETE FROM seen WHERE at < ?'),
+    deadCount: db.prepare('SELECT count(*) AS n FROM dead_letters'),
+  };
+
+  const admit = db.transaction((batch: StoredReading[], now: number) => {
+    let accepted = 0;
+    let duplicates = 0;
+    for (const { reading, tags } of batch) {
+      const measurement = MEASUREMENT[reading.kind];
+      // Same series and timestamp = the same point: admitted once, whatever the redeliveries.
+      if (q.seen.run(measurement, tags.sensor, reading.ts, now).changes === 0) {
+        duplicates++;
+        continue;
+      }
+      const fields = reading.seq === undefined ? reading.fields : { ...reading.fields, seq: reading.seq };
+      q.insert.run(measurement, tags.sensor, reading.ts, tags.site, tags.district, JSON.stringify(fields), toLine(reading, tags), now);
+      accepted++;
+    }
+    return { accepted, duplicates };
+  });
+
+  const deadLetter = db.transaction((rows: SpoolRow[], error: string, now: number) => {
+    for (const r of rows) q.dead.run(r.measurement, r.sensor, r.ts, r.line, error.slice(0, 2000), now);
+  });
+
+  return {
+    db,
+    /** Durable on return (one transaction). Duplicates are dropped and counted. */
+    admit: (batch: StoredReading[], now: number) => admit(batch, now),
+    /** The oldest `limit` rows, in admission order. */
+    peek: (limit: number) => q.peek.all(limit) as SpoolRow[],
+    /** Remove a drained batch (rows are taken from the head, so a batch is an id range). */
+    remove: (rows: SpoolRow[]) => {
+      if (rows.length > 0) q.removeRange.run(rows[0]!.id, rows[rows.length - 1]!.id);
+    },
+    deadLetter: (rows: SpoolRow[], error: string, now: number) => deadLetter(rows, error, now),
+    deadLetters: () => (q.deadCount.get() as { n: number }).n,
+    listDeadLetters: (limit: number) => db.prepare('SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?').all(limit),
+    stats(now: number): { rows: number; oldestAgeMs: number; bytes: number } {
+      const s = q.stats.get() as { rows: number; oldest: number | null };
+      return { rows: s.rows, oldestAgeMs: s.oldest === null ? 0 : now - s.oldest, bytes: fileBytes(path) };
+    },
+    pruneSeen: (now: number) => q.prune.run(now - opts.dedupeWindowMs).changes,
+    close: () => db.close(),
+  };
+}
+
+function fileBytes(path: string): number {
+  let total = 0;
+  for (const p of [path, `${path}-wal`]) {
+    try {
+      total += statSync(p).size;
+    } catch {
+      // not there yet
+    }
+  }
+  return total;
+}

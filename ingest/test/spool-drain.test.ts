@@ -1,0 +1,115 @@
+/** The spool (real SQLite files) and the drain's batch/retry/split behaviour. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { openSpool, type Spool, type SpoolRow } from '../spool.ts';
+import { createDrain } from '../drain.ts';
+import { SinkError, type ReadingSink } from '../sink.ts';
+import { createMetricsRegistry } from '../../lib/metrics.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { systemClock } from '../../lib/clock.ts';
+import { tempDir } from '../../test/helpers/servers.ts';
+import { eventually } from '../../test/helpers/stack.ts';
+import type { StoredReading } from '../sink.ts';
+
+const T0 = Date.parse('2026-07-01T10:00:00+08:00');
+const reading = (sensor: string, i: number, depth = i): StoredReading => ({
+  reading: { kind: 'ponding', sensorId: sensor, ts: T0 + i * 60_000, seq: i, fields: { depth_cm: depth } },
+  tags: { sensor, site: 'site a', district: 'd' },
+});
+
+describe('spool', () => {
+  const dirs: Array<{ remove(): void }> = [];
+  const spools: Spool[] = [];
+  afterEach(() => {
+    spools.splice(0).forEach((s) => s.close());
+    dirs.splice(0).forEach((d) => d.remove());
+  });
+  const open = (path?: string) => {
+    const d = tempDir('spool');
+    dirs.push(d);
+    const s = openSpool(path ?? join(d.path, 'spool.db'), { sync: 'normal', dedupeWindowMs: 60_000 });
+    spools.push(s);
+    return s;
+  };
+
+  it('admits readings in order with their line protocol, and drops duplicates of sensor + ts', () => {
+    const s = open();
+    expect(s.admit([reading('PD-1', 0), reading('PD-1', 1)], 1000)).toEqual({ accepted: 2, duplicates: 0 });
+    expect(s.admit([reading('PD-1', 1, 99), reading('PD-2', 1)], 1001)).toEqual({ accepted: 1, duplicates: 1 });
+    const rows = s.peek(10);
+    expect(rows.map((r) => `${r.sensor}@${r.ts - T0}`)).toEqual(['PD-1@0', 'PD-1@60000', 'PD-2@60000']);
+    expect(rows[0]!.line).toBe(`ponding,district=d,sensor=PD-1,site=site\\ a depth_cm=0,seq=0i ${T0}`); // tags sorted, as InfluxDB prefers
+  });
+
+  it('still drops a duplicate after its original was drained, within the window', () => {
+    const s = open();
+    s.admit([reading('PD-1', 0)], 1000);
+    s.remove(s.peek(10));
+    expect(s.admit([reading('PD-1', 0)], 2000)).toEqual({ accepted: 0, duplicates: 1 });
+    s.pruneSeen(1000 + 60_001);
+    expect(s.admit([reading('PD-1', 0)], 62_000)).toEqual({ accepted: 1, duplicates: 0 });
+  });
+
+  it('removes a drained batch by id range and reports depth and age', () => {
+    const s = open();
+    s.admit([0, 1, 2, 3, 4].map((i) => reading('PD-1', i)), 1000);
+    expect(s.stats(6000)).toMatchObject({ rows: 5, oldestAgeMs: 5000 });
+    s.remove(s.peek(3));
+    expect(s.peek(10).map((r) => JSON.parse(r.fields).seq)).toEqual([3, 4]);
+    expect(s.stats(6000).bytes).toBeGreaterThan(0);
+  });
+
+  it('keeps what it admitted across a reopen (the file is the truth)', () => {
+    const d = tempDir('spool');
+    dirs.push(d);
+    const path = join(d.path, 'spool.db');
+    const a = openSpool(path, { sync: 'normal', dedupeWindowMs: 60_000 });
+    a.admit([reading('PD-1', 0), reading('PD-1', 1)], 1000);
+    a.close();
+    const b = open(path);
+    expect(b.peek(10)).toHaveLength(2);
+    expect(b.admit([reading('PD-1', 1)], 1001).duplicates).toBe(1);
+  });
+});
+
+describe('drain', () => {
+  /** A scripted sink: refuses lines containing `bad`, fails the first `outages` calls with 503. */
+  function scriptedSink(outages: number) {
+    const written: SpoolRow[] = [];
+    let calls = 0;
+    const sink: ReadingSink = {
+      name: 'scripted',
+      async write(rows) {
+        calls++;
+        if (calls <= outages) throw new SinkError({ kind: 'http', status: 503, message: 'unavailable', retryAfterMs: undefined });
+        if (rows.some((r) => r.fields.includes('666'))) throw new SinkError({ kind: 'http', status: 400, message: 'partial write: field type conflict', retryAfterMs: undefined });
+        written.push(...rows);
+      },
+      async close() {},
+    };
+    return { sink, written, calls: () => calls };
+  }
+
+  it('retries through an outage, splits a refused batch, dead-letters only the bad line, keeps order', async () => {
+    const d = tempDir('drain');
+    const spool = openSpool(join(d.path, 'spool.db'), { sync: 'normal', dedupeWindowMs: 60_000 });
+    const { sink, written } = scriptedSink(3);
+    const metrics = createMetricsRegistry();
+    spool.admit(Array.from({ length: 10 }, (_, i) => reading('PD-1', i, i === 6 ? 666 : i)), Date.now());
+    const drain = createDrain({ spool, sink, logger: silentLogger, metrics, clock: systemClock, batchSize: 8, backoff: { baseMs: 5, maxMs: 20, minMs: 1 }, idleMs: 20 });
+    try {
+      await eventually(() => spool.stats(Date.now()).rows === 0, 'an empty spool');
+      expect(written.map((r) => JSON.parse(r.fields).depth_cm)).toEqual([0, 1, 2, 3, 4, 5, 7, 8, 9]);
+      expect(spool.deadLetters()).toBe(1);
+      expect(spool.listDeadLetters(1)).toEqual([expect.objectContaining({ sensor: 'PD-1', ts: T0 + 6 * 60_000, error: 'HTTP 400: partial write: field type conflict' })]);
+      const text = await metrics.metrics();
+      expect(text).toMatch(/floodgate_ingest_write_retries_total\{sink="scripted",reason="503"\} 3/);
+      expect(text).toMatch(/floodgate_ingest_written_total\{sink="scripted"\} 9/);
+      expect(text).toMatch(/floodgate_ingest_dead_letters_total 1/);
+    } finally {
+      await drain.close();
+      spool.close();
+      d.remove();
+    }
+  });
+});
