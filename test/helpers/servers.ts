@@ -72,6 +72,8 @@ export async function stopProcess(proc: ChildProcess): Promise<void> {
 
 export interface VictoriaMetrics {
   url: string;
+  pause(): Promise<void>;
+  start(): Promise<void>;
   /** Raw samples of every series whose name matches the regex, after a forced flush. */
   export(nameRegex: string): Promise<Array<{ metric: Record<string, string>; values: number[]; timestamps: number[] }>>;
   metric(name: string): Promise<number>;
@@ -87,15 +89,26 @@ export async function startVictoriaMetrics(opts: { port?: number } = {}): Promis
   const dir = tempDir('vm');
   const port = opts.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
-  const { proc, logs } = startProcess(bin, [
-    `-storageDataPath=${dir.path}`,
-    `-httpListenAddr=127.0.0.1:${port}`,
-    '-retentionPeriod=100y',
-    '-search.disableCache',
-    '-loggerLevel=WARN',
-  ]);
-  await waitForHttp(`${url}/health`, proc, logs);
+  const launch = async () => {
+    const p = startProcess(bin, [
+      `-storageDataPath=${dir.path}`,
+      `-httpListenAddr=127.0.0.1:${port}`,
+      '-retentionPeriod=100y',
+      '-search.disableCache',
+      '-loggerLevel=WARN',
+    ]);
+    await waitForHttp(`${url}/health`, p.proc, p.logs);
+    return p.proc;
+  };
+  let proc = await launch();
   return {
+    /** Stop the server (data kept); `start()` brings it back on the same port and data. */
+    async pause() {
+      await stopProcess(proc);
+    },
+    async start() {
+      proc = await launch();
+    },
     url,
     async export(nameRegex) {
       await fetch(`${url}/internal/force_flush`);
