@@ -28,6 +28,8 @@ export interface AlertsDeps {
   clock: Clock;
   notifier?: Notifier;
   backoff?: BackoffPolicy;
+  /** Authenticated routes of other services in the same process (floodgate up: /api/rejects). */
+  extraRoutes?: Array<(app: FastifyInstance) => Promise<void>>;
 }
 
 export interface AlertsHandle {
@@ -138,6 +140,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     clock: deps.clock,
     apiToken: config.apiToken,
     health: () => ({ ok: mqttUp, checks: { mqtt: mqttUp, store: store.db.open } }),
+    extraRoutes: deps.extraRoutes ?? [],
   });
   await app.listen({ host: config.host, port: config.port });
   const port = (app.server.address() as AddressInfo).port;

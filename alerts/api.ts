@@ -15,6 +15,8 @@ export interface ApiDeps {
   clock: Clock;
   apiToken: string;
   health(): { ok: boolean; checks: Record<string, boolean> };
+  /** More authenticated routes from other services in the same process (floodgate up). */
+  extraRoutes?: Array<(app: FastifyInstance) => Promise<void>>;
 }
 
 function apiError(reply: FastifyReply, status: number, code: string, message: string) {
@@ -38,6 +40,7 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
   // Everything registered in this scope needs the bearer token.
   await app.register(async (secured) => {
     secured.addHook('onRequest', bearerAuth(deps.apiToken));
+    for (const routes of deps.extraRoutes ?? []) await secured.register(routes);
 
     secured.get('/metrics', async (_req, reply) => {
       reply.header('content-type', deps.metrics.contentType);

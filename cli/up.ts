@@ -16,6 +16,7 @@ import { createGateway } from '../gateway/gateway.ts';
 import { createIngest } from '../ingest/ingest.ts';
 import { createRules } from '../rules/rules.ts';
 import { createAlerts } from '../alerts/alerts.ts';
+import { ingestRoutes } from '../ingest/api.ts';
 import { closeOnSignal, print } from './process.ts';
 import { watchRegistry } from '../lib/watch-registry.ts';
 
@@ -57,7 +58,7 @@ export async function up(): Promise<void> {
   const ingest = await createIngest({ ...i.ingest, mqttUrl }, { logger, metrics, registry, serviceSecret, clock });
   const rules = await createRules({ ...r.rules, mqttUrl }, { logger, metrics, registry, serviceSecret, clock });
   const alertsConfig = resolveAlertsConfig(a, env, registry, logger);
-  const alerts = await createAlerts({ ...alertsConfig, mqttUrl }, { logger, metrics, registry, serviceSecret, clock });
+  const alerts = await createAlerts({ ...alertsConfig, mqttUrl }, { logger, metrics, registry, serviceSecret, clock, extraRoutes: [ingestRoutes(ingest.spool)] });
 
   print(
     [

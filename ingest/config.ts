@@ -18,6 +18,8 @@ const IngestEnv = SharedEnv.extend({
   FLOODGATE_SPOOL_SYNC: z.enum(['normal', 'full']).default('normal'),
   FLOODGATE_INGEST_BATCH: z.coerce.number().int().min(1).max(100_000).default(5000),
   FLOODGATE_DEDUPE_WINDOW_S: z.coerce.number().int().min(60).max(30 * 86_400).default(86_400),
+  FLOODGATE_REJECTS_RETENTION_S: z.coerce.number().int().min(60).max(365 * 86_400).default(7 * 86_400),
+  FLOODGATE_METRICS_PORT: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional()),
 }).superRefine((e, ctx) => {
   // All four or none: half an InfluxDB configuration is a mistake, not a request for the embedded store.
   const set = INFLUX_VARS.filter((k) => e[k] !== undefined);
@@ -44,11 +46,13 @@ export interface IngestConfig {
   writeBackoff: BackoffPolicy;
   /** How long admitted (sensor, ts) keys are remembered to drop duplicates. */
   dedupeWindowMs: number;
+  /** Dead letters older than this are pruned (and beyond the newest 100,000). */
+  rejectsRetentionMs: number;
 }
 
 export const DEFAULT_WRITE_BACKOFF: BackoffPolicy = { baseMs: 250, maxMs: 30_000, minMs: 50 };
 
-export function ingestConfigFromEnv(env: Record<string, string | undefined>): { ingest: IngestConfig; shared: SharedConfig } {
+export function ingestConfigFromEnv(env: Record<string, string | undefined>): { ingest: IngestConfig; shared: SharedConfig; metricsPort: number | undefined } {
   const e = parseConfig(IngestEnv, env, 'ingest');
   const shared = sharedFromEnv(e);
   const influx =
@@ -67,8 +71,10 @@ export function ingestConfigFromEnv(env: Record<string, string | undefined>): { 
       batchSize: e.FLOODGATE_INGEST_BATCH,
       writeBackoff: DEFAULT_WRITE_BACKOFF,
       dedupeWindowMs: e.FLOODGATE_DEDUPE_WINDOW_S * 1000,
+      rejectsRetentionMs: e.FLOODGATE_REJECTS_RETENTION_S * 1000,
     },
     shared,
+    metricsPort: e.FLOODGATE_METRICS_PORT,
   };
 }
 
@@ -85,6 +91,7 @@ export function ingestConfig(dir: string, overrides: Partial<IngestConfig> = {})
     batchSize: 5000,
     writeBackoff: { baseMs: 20, maxMs: 200, minMs: 10 },
     dedupeWindowMs: 86_400_000,
+    rejectsRetentionMs: 7 * 86_400_000,
     ...overrides,
   };
 }

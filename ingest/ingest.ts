@@ -82,17 +82,33 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
     }
     return now;
   }
+  let ticks = 0;
   const spoolTimer = setInterval(() => {
     try {
       checkSpool();
-      spool.pruneSeen(deps.clock.now());
+      if (++ticks % 60 === 0) {
+        spool.pruneSeen(deps.clock.now());
+        spool.pruneRejects(deps.clock.now(), config.rejectsRetentionMs, 100_000);
+      }
     } catch (err) {
       log.error({ err }, 'spool check failed');
     }
   }, 1000);
 
-  function publishReject(kind: string, sensorId: string, topic: string, code: string, reason: string, errors: ItemError[], accepted: number) {
+  function publishReject(kind: string, sensorId: string, topic: string, code: string, reason: string, errors: ItemError[], accepted: number, payload: Buffer) {
     const rejected = errors.length > 0 ? new Set(errors.map((e) => e.index)).size : 1;
+    // Kept in the dead letters (GET /api/rejects): one row per refused reading, with why.
+    const now = deps.clock.now();
+    const data = payload.toString('utf8', 0, Math.min(payload.length, 1000));
+    try {
+      if (errors.length === 0) spool.recordReject({ sensor: sensorId, kind, ts: null, code, reason, data }, now);
+      for (const index of new Set(errors.map((e) => e.index))) {
+        const why = errors.filter((e) => e.index === index).map((e) => `[${index}]${e.path ? ' ' + e.path : ''}: ${e.message}`).join('; ');
+        spool.recordReject({ sensor: sensorId, kind, ts: null, code, reason: why, data }, now);
+      }
+    } catch (err) {
+      log.error({ err, sensorId }, 'could not record a reject');
+    }
     const msg: RejectMessage = { topic, code, reason, errors: errors.slice(0, 50), accepted, rejected, receivedAt: isoWithOffset(deps.clock.now()) };
     m.rejects.inc({ code });
     m.rejected.inc({ code }, rejected);
@@ -113,14 +129,14 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
       if (!sensor || sensor.kind !== t.kind) {
         const code = sensor ? 'SENSOR_KIND_MISMATCH' : 'SENSOR_UNKNOWN';
         m.readings.inc({ kind: t.kind, result: 'rejected' });
-        publishReject(t.kind, t.sensorId, topic, code, sensor ? `sensor ${t.sensorId} is a ${sensor.kind} sensor` : `sensor ${t.sensorId} is not in the registry`, [], 0);
+        publishReject(t.kind, t.sensorId, topic, code, sensor ? `sensor ${t.sensorId} is a ${sensor.kind} sensor` : `sensor ${t.sensorId} is not in the registry`, [], 0, payload);
         return;
       }
       const parsed = parseReadingPayload(t.kind, t.sensorId, payload);
       if (parsed.fatal) {
         m.readings.inc({ kind: t.kind, result: 'rejected' });
         sensorLog.info({ code: parsed.fatal.code, reason: parsed.fatal.message }, 'payload rejected');
-        publishReject(t.kind, t.sensorId, topic, parsed.fatal.code, parsed.fatal.message, [], 0);
+        publishReject(t.kind, t.sensorId, topic, parsed.fatal.code, parsed.fatal.message, [], 0, payload);
         return;
       }
       const now = deps.clock.now();
@@ -147,7 +163,7 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
         const rejected = new Set(errors.map((e) => e.index)).size;
         m.readings.inc({ kind: t.kind, result: 'rejected' }, rejected);
         sensorLog.info({ rejected, accepted: good.length, first: errors[0] }, 'readings rejected');
-        publishReject(t.kind, t.sensorId, topic, 'PAYLOAD_INVALID', `${rejected} reading(s) invalid; ${good.length} stored`, errors, good.length);
+        publishReject(t.kind, t.sensorId, topic, 'PAYLOAD_INVALID', `${rejected} reading(s) invalid; ${good.length} stored`, errors, good.length, payload);
       }
     },
     log,

@@ -35,6 +35,17 @@ export interface SpoolOptions {
 
 export type Spool = ReturnType<typeof openSpool>;
 
+export interface RejectRecord {
+  id: number;
+  at: number;
+  sensor: string;
+  kind: string;
+  ts: number | null;
+  code: string;
+  reason: string;
+  data: string;
+}
+
 const COLS = `id, measurement, sensor, ts, site, district, fields, line, received_at AS receivedAt`;
 
 export function openSpool(path: string, opts: SpoolOptions) {
@@ -50,19 +61,25 @@ export function openSpool(path: string, opts: SpoolOptions) {
       measurement TEXT NOT NULL, sensor TEXT NOT NULL, ts INTEGER NOT NULL, at INTEGER NOT NULL,
       PRIMARY KEY (measurement, sensor, ts)) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS seen_at ON seen (at);
-    CREATE TABLE IF NOT EXISTS dead_letters (
-      id INTEGER PRIMARY KEY AUTOINCREMENT, measurement TEXT NOT NULL, sensor TEXT NOT NULL, ts INTEGER NOT NULL,
-      line TEXT NOT NULL, error TEXT NOT NULL, at INTEGER NOT NULL);
+    -- Dead letters: every rejected reading, invalid at the door or refused by the store, with why.
+    CREATE TABLE IF NOT EXISTS rejects (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, sensor TEXT NOT NULL, kind TEXT NOT NULL,
+      ts INTEGER, code TEXT NOT NULL, reason TEXT NOT NULL, data TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS rejects_sensor ON rejects (sensor, id);
+    CREATE INDEX IF NOT EXISTS rejects_code ON rejects (code, id);
+    CREATE INDEX IF NOT EXISTS rejects_at ON rejects (at);
   `);
   const q = {
     seen: db.prepare('INSERT OR IGNORE INTO seen (measurement, sensor, ts, at) VALUES (?, ?, ?, ?)'),
     insert: db.prepare('INSERT INTO spool (measurement, sensor, ts, site, district, fields, line, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     peek: db.prepare(`SELECT ${COLS} FROM spool ORDER BY id LIMIT ?`),
     removeRange: db.prepare('DELETE FROM spool WHERE id BETWEEN ? AND ?'),
-    dead: db.prepare('INSERT INTO dead_letters (measurement, sensor, ts, line, error, at) VALUES (?, ?, ?, ?, ?, ?)'),
+    reject: db.prepare('INSERT INTO rejects (at, sensor, kind, ts, code, reason, data) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     stats: db.prepare('SELECT count(*) AS rows, min(received_at) AS oldest FROM spool'),
     prune: db.prepare('DELETE FROM seen WHERE at < ?'),
-    deadCount: db.prepare('SELECT count(*) AS n FROM dead_letters'),
+    deadCount: db.prepare("SELECT count(*) AS n FROM rejects WHERE code = 'STORE_REFUSED'"),
+    pruneRejectsAge: db.prepare('DELETE FROM rejects WHERE at < ?'),
+    pruneRejectsCount: db.prepare('DELETE FROM rejects WHERE id <= (SELECT max(id) FROM rejects) - ?'),
   };
 
   const admit = db.transaction((batch: StoredReading[], now: number) => {
@@ -82,8 +99,9 @@ export function openSpool(path: string, opts: SpoolOptions) {
     return { accepted, duplicates };
   });
 
+  const KIND_OF: Record<string, string> = Object.fromEntries(Object.entries(MEASUREMENT).map(([k, m]) => [m, k]));
   const deadLetter = db.transaction((rows: SpoolRow[], error: string, now: number) => {
-    for (const r of rows) q.dead.run(r.measurement, r.sensor, r.ts, r.line, error.slice(0, 2000), now);
+    for (const r of rows) q.reject.run(now, r.sensor, KIND_OF[r.measurement] ?? r.measurement, r.ts, 'STORE_REFUSED', error.slice(0, 2000), r.line);
   });
 
   return {
@@ -96,9 +114,29 @@ export function openSpool(path: string, opts: SpoolOptions) {
     remove: (rows: SpoolRow[]) => {
       if (rows.length > 0) q.removeRange.run(rows[0]!.id, rows[rows.length - 1]!.id);
     },
+    /** A reading the store refused for good (code STORE_REFUSED, with the server's message). */
     deadLetter: (rows: SpoolRow[], error: string, now: number) => deadLetter(rows, error, now),
     deadLetters: () => (q.deadCount.get() as { n: number }).n,
-    listDeadLetters: (limit: number) => db.prepare('SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?').all(limit),
+    /** A reading (or payload) refused at the door. `data` is what was received (truncated). */
+    recordReject(r: Omit<RejectRecord, 'id' | 'at'>, now: number) {
+      q.reject.run(now, r.sensor, r.kind, r.ts, r.code, r.reason.slice(0, 2000), r.data.slice(0, 2000));
+    },
+    listRejects(f: { sensor?: string; code?: string; limit: number }): RejectRecord[] {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (f.sensor) {
+        where.push('sensor = ?');
+        args.push(f.sensor);
+      }
+      if (f.code) {
+        where.push('code = ?');
+        args.push(f.code);
+      }
+      const sql = `SELECT id, at, sensor, kind, ts, code, reason, data FROM rejects ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`;
+      return db.prepare(sql).all(...args, f.limit) as RejectRecord[];
+    },
+    /** Bounded retention: older than `maxAgeMs`, or beyond the newest `maxRows`. */
+    pruneRejects: (now: number, maxAgeMs: number, maxRows: number) => q.pruneRejectsAge.run(now - maxAgeMs).changes + q.pruneRejectsCount.run(maxRows).changes,
     stats(now: number): { rows: number; oldestAgeMs: number; bytes: number } {
       const s = q.stats.get() as { rows: number; oldest: number | null };
       return { rows: s.rows, oldestAgeMs: s.oldest === null ? 0 : now - s.oldest, bytes: fileBytes(path) };

@@ -2,7 +2,7 @@
  * /healthz and /metrics for a service running on its own (docker-compose): the same contract as
  * the alerts API — health open, metrics behind the bearer token.
  */
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import type { Registry as Metrics } from './metrics.ts';
 import { bearerAuth } from './http-auth.ts';
@@ -13,6 +13,7 @@ export async function startOpsServer(opts: {
   token: string;
   metrics: Metrics;
   health: () => { ok: boolean; checks: Record<string, boolean> };
+  routes?: Array<(app: FastifyInstance) => Promise<void>>;
 }): Promise<{ port: number; close(): Promise<void> }> {
   const app = Fastify({ logger: false });
   app.get('/healthz', async (_req, reply) => {
@@ -21,6 +22,7 @@ export async function startOpsServer(opts: {
   });
   await app.register(async (secured) => {
     secured.addHook('onRequest', bearerAuth(opts.token));
+    for (const routes of opts.routes ?? []) await secured.register(routes);
     secured.get('/metrics', async (_req, reply) => reply.header('content-type', opts.metrics.contentType).send(await opts.metrics.metrics()));
   });
   await app.listen({ host: opts.host, port: opts.port });

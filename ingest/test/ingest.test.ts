@@ -102,6 +102,21 @@ describe('ingest', () => {
     expect(rows('WL-002')).toEqual([]);
   });
 
+  it('keeps every rejected reading queryable on GET /api/rejects, filtered by sensor and reason', async () => {
+    const auth = { authorization: `Bearer ${stack.apiToken}` };
+    const all = await stack.alerts.app.inject({ url: '/api/rejects?sensor=WL-001', headers: auth });
+    expect(all.statusCode).toBe(200);
+    const rejects = all.json().rejects as Array<{ sensor: string; code: string; reason: string; data: string; at: string }>;
+    expect(rejects.length).toBeGreaterThanOrEqual(8);
+    expect(rejects.every((r) => r.sensor === 'WL-001' && r.at.endsWith('+08:00'))).toBe(true);
+    const notJson = await stack.alerts.app.inject({ url: '/api/rejects?sensor=WL-001&reason=PAYLOAD_NOT_JSON', headers: auth });
+    expect(notJson.json().rejects).toEqual([expect.objectContaining({ code: 'PAYLOAD_NOT_JSON', data: '{"ts": 1', reason: expect.stringContaining('not JSON') })]);
+    const batch = rejects.find((r) => r.reason.includes('[1] level_m'));
+    expect(batch?.code).toBe('PAYLOAD_INVALID');
+    expect((await stack.alerts.app.inject({ url: '/api/rejects' })).statusCode).toBe(401);
+    expect((await stack.alerts.app.inject({ url: '/api/rejects?reason=' + 'x'.repeat(100), headers: auth })).statusCode).toBe(400);
+  });
+
   it('counts accepted and rejected readings on /metrics', async () => {
     const res = await stack.alerts.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${stack.apiToken}` } });
     expect(res.statusCode).toBe(200);

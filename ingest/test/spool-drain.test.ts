@@ -59,6 +59,17 @@ describe('spool', () => {
     expect(s.stats(6000).bytes).toBeGreaterThan(0);
   });
 
+  it('keeps rejects queryable by sensor and code, with bounded retention', () => {
+    const s = open();
+    for (let i = 0; i < 6; i++) s.recordReject({ sensor: `PD-${i % 2}`, kind: 'ponding', ts: null, code: i < 4 ? 'PAYLOAD_INVALID' : 'PAYLOAD_NOT_JSON', reason: `r${i}`, data: '{}' }, 1000 + i);
+    expect(s.listRejects({ sensor: 'PD-0', limit: 10 }).map((r) => r.reason)).toEqual(['r4', 'r2', 'r0']);
+    expect(s.listRejects({ code: 'PAYLOAD_NOT_JSON', limit: 10 }).map((r) => r.reason)).toEqual(['r5', 'r4']);
+    expect(s.listRejects({ sensor: 'PD-1', code: 'PAYLOAD_INVALID', limit: 1 }).map((r) => r.reason)).toEqual(['r3']);
+    expect(s.pruneRejects(1003, 1, 100)).toBe(2); // at 1000 and 1001 are older than 1002
+    expect(s.pruneRejects(1003, 1_000_000, 2)).toBe(2); // r2 and r3: only the newest 2 stay
+    expect(s.listRejects({ limit: 10 }).map((r) => r.reason)).toEqual(['r5', 'r4']);
+  });
+
   it('keeps what it admitted across a reopen (the file is the truth)', () => {
     const d = tempDir('spool');
     dirs.push(d);
@@ -101,7 +112,9 @@ describe('drain', () => {
       await eventually(() => spool.stats(Date.now()).rows === 0, 'an empty spool');
       expect(written.map((r) => JSON.parse(r.fields).depth_cm)).toEqual([0, 1, 2, 3, 4, 5, 7, 8, 9]);
       expect(spool.deadLetters()).toBe(1);
-      expect(spool.listDeadLetters(1)).toEqual([expect.objectContaining({ sensor: 'PD-1', ts: T0 + 6 * 60_000, error: 'HTTP 400: partial write: field type conflict' })]);
+      expect(spool.listRejects({ limit: 10 })).toEqual([
+        expect.objectContaining({ sensor: 'PD-1', kind: 'ponding', ts: T0 + 6 * 60_000, code: 'STORE_REFUSED', reason: 'HTTP 400: partial write: field type conflict' }),
+      ]);
       const text = await metrics.metrics();
       expect(text).toMatch(/floodgate_ingest_write_retries_total\{sink="scripted",reason="503"\} 3/);
       expect(text).toMatch(/floodgate_ingest_written_total\{sink="scripted"\} 9/);

@@ -10,6 +10,7 @@ import { createGateway, type GatewayHandle } from '../../gateway/gateway.ts';
 import { gatewayConfig, type GatewayConfig } from '../../gateway/config.ts';
 import { createIngest, type IngestHandle } from '../../ingest/ingest.ts';
 import { ingestConfig } from '../../ingest/config.ts';
+import { ingestRoutes } from '../../ingest/api.ts';
 import { createRules, type RulesHandle } from '../../rules/rules.ts';
 import { createAlerts, type AlertsHandle } from '../../alerts/alerts.ts';
 import { createPoliceReceiver, type ReceiverHandle } from '../../alerts/receiver/police-receiver.ts';
@@ -93,7 +94,7 @@ export async function startStack(
         noticeTimeoutMs: 5000,
         outboxPollMs: 50,
       },
-      { logger, metrics, registry, serviceSecret, clock, backoff: { baseMs: 20, maxMs: 200, minMs: 10 } },
+      { logger, metrics, registry, serviceSecret, clock, backoff: { baseMs: 20, maxMs: 200, minMs: 10 }, extraRoutes: [ingestRoutes(ingest.spool)] },
     );
     closers.push(alerts.close);
     const devices: MqttClient[] = [];
