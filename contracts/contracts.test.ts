@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseAlertTopic, parseSensorTopic, topics } from './topics.ts';
-import { parseReadingPayload } from './index.ts';
+import { checkTimestamp, parseReadingPayload } from './index.ts';
 import { parseReadingPayload as parse } from './readings.ts';
 import { signNotice, verifyNotice } from './notice.ts';
 
@@ -65,6 +65,24 @@ describe('parseReadingPayload', () => {
 
   it('is re-exported from the topics module’s package index', () => {
     expect(parseReadingPayload).toBe(parse);
+  });
+});
+
+describe('checkTimestamp', () => {
+  const now = Date.parse('2026-07-01T00:00:00Z');
+  it.each([
+    ['now', now, null],
+    ['9 min ahead (clock drift)', now + 9 * 60_000, null],
+    ['11 min ahead', now + 11 * 60_000, 'future'],
+    ['3 days late (store-and-forward)', now - 3 * 86_400_000, null],
+    ['31 days old', now - 31 * 86_400_000, 'days old'],
+  ] as const)('%s', (_n, ts, problem) => {
+    const r = checkTimestamp(ts, now);
+    if (problem === null) expect(r).toBeNull();
+    else expect(r).toContain(problem);
+  });
+  it('takes a configured maximum age', () => {
+    expect(checkTimestamp(now - 2 * 86_400_000, now, 86_400_000)).toContain('1 days old');
   });
 });
 

@@ -96,9 +96,12 @@ export function parseReadingPayload(kind: SensorKind, sensorId: string, raw: Buf
 
 /** Readings whose timestamp is too far in the future are refused: a clock fault, not data. */
 export const MAX_FUTURE_SKEW_MS = 10 * 60_000;
+/** Store-and-forward can deliver days late; beyond this a reading is a stale buffer or a reset clock. */
+export const DEFAULT_MAX_AGE_MS = 30 * 86_400_000;
 
-export function checkTimestamp(ts: number, nowMs: number): string | null {
+export function checkTimestamp(ts: number, nowMs: number, maxAgeMs = DEFAULT_MAX_AGE_MS): string | null {
   if (ts > nowMs + MAX_FUTURE_SKEW_MS) return `ts ${new Date(ts).toISOString()} is more than 10 min in the future (device clock?)`;
+  if (ts < nowMs - maxAgeMs) return `ts ${new Date(ts).toISOString()} is more than ${Math.round(maxAgeMs / 86_400_000)} days old (stale buffer or reset clock?)`;
   return null;
 }
 

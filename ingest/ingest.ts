@@ -143,7 +143,7 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
       const errors = [...parsed.errors];
       const good: StoredReading[] = [];
       parsed.readings.forEach((reading, i) => {
-        const skew = checkTimestamp(reading.ts, now);
+        const skew = checkTimestamp(reading.ts, now, config.maxReadingAgeMs);
         if (skew) errors.push({ index: i, path: 'ts', message: skew });
         else good.push({ reading, tags: tagsFor(reading, index) });
       });

@@ -12,7 +12,7 @@ import { ingestConfig as makeIngestConfig } from '../../ingest/config.ts';
 import { createEmbeddedSink } from '../../ingest/embedded-sink.ts';
 import { createMetricsRegistry } from '../../lib/metrics.ts';
 import { systemClock } from '../../lib/clock.ts';
-import { eventually, smallCity, testLogger } from '../../test/helpers/stack.ts';
+import { eventually, smallCity, testLogger, RECENT_HOUR } from '../../test/helpers/stack.ts';
 import { freePort, tempDir } from '../../test/helpers/servers.ts';
 
 describe('durable broker sessions', () => {
@@ -31,7 +31,7 @@ describe('durable broker sessions', () => {
       await first.close();
 
       const dev = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'PD-001', username: 'PD-001', password: city.provisioning.sensors['PD-001'], reconnectPeriod: 0 });
-      const t0 = Date.parse('2026-07-01T10:00:00+08:00');
+      const t0 = RECENT_HOUR;
       for (let i = 0; i < 25; i++) {
         await dev.publishAsync('sensors/ponding/PD-001/reading', JSON.stringify({ ts: t0 + i * 60_000, seq: i, depth_cm: i / 2 }), { qos: 1 });
       }

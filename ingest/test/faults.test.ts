@@ -17,12 +17,12 @@ import { saveRegistry, type Provisioning, type Registry } from '../../config/reg
 import { createMetricsRegistry } from '../../lib/metrics.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { freePort, startProcess, startVictoriaMetrics, stopProcess, tempDir, type VictoriaMetrics } from '../../test/helpers/servers.ts';
-import { eventually, smallCity, testLogger } from '../../test/helpers/stack.ts';
+import { eventually, smallCity, testLogger, RECENT_HOUR } from '../../test/helpers/stack.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/floodgate.js', import.meta.url));
 const SENSORS = ['PD-001', 'PD-002', 'PD-003', 'PD-004', 'PD-005'];
 const PER_SENSOR = 1200;
-const T0 = Date.parse('2026-07-01T00:00:00+08:00');
+const T0 = RECENT_HOUR;
 
 interface Rig {
   city: { registry: Registry; provisioning: Provisioning };

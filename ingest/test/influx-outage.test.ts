@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, startVictoriaMetrics, type VictoriaMetrics } from '../../test/helpers/servers.ts';
-import { eventually, startStack, type Stack } from '../../test/helpers/stack.ts';
+import { eventually, startStack, type Stack, RECENT_HOUR } from '../../test/helpers/stack.ts';
 
 describe('ingest during an InfluxDB outage', () => {
   let stack: Stack | undefined;
@@ -19,7 +19,7 @@ describe('ingest during an InfluxDB outage', () => {
     const port = await freePort();
     stack = await startStack({ influx: { url: `http://127.0.0.1:${port}`, token: 't', org: 'o', bucket: 'b', timeoutMs: 2000 } });
     const dev = await stack.device('PD-001');
-    const t0 = Date.parse('2026-07-01T10:00:00+08:00');
+    const t0 = RECENT_HOUR;
     for (let i = 0; i < 20; i++) {
       await dev.publishAsync('sensors/ponding/PD-001/reading', JSON.stringify({ ts: t0 + i * 60_000, seq: i, depth_cm: i }), { qos: 1 });
     }

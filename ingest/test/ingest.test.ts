@@ -1,8 +1,9 @@
 /** Ingest behind a real gateway, with the embedded store: validation, rejects, idempotency. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import { eventually, startStack, type Stack } from '../../test/helpers/stack.ts';
+import { eventually, startStack, type Stack, RECENT_HOUR } from '../../test/helpers/stack.ts';
 import { RejectMessage } from '../../contracts/index.ts';
+import { isoWithOffset } from '../../lib/time.ts';
 import type Database from 'better-sqlite3';
 
 describe('ingest', () => {
@@ -32,10 +33,10 @@ describe('ingest', () => {
   afterAll(() => stack.close());
 
   const publish = (payload: string) => dev.publishAsync('sensors/water-level/WL-001/reading', payload, { qos: 1 });
-  const t0 = Date.parse('2026-07-01T10:00:00+08:00');
+  const t0 = RECENT_HOUR;
 
   it('stores a valid reading with the sensor’s site and district as tags', async () => {
-    await publish(JSON.stringify({ ts: '2026-07-01T10:00:00+08:00', seq: 1, level_m: 4.12, battery_v: 3.6 }));
+    await publish(JSON.stringify({ ts: isoWithOffset(t0), seq: 1, level_m: 4.12, battery_v: 3.6 }));
     const [row] = await eventually(() => (rows('WL-001').length === 1 ? rows('WL-001') : undefined), 'the reading in the store');
     expect({ ...row, fields: JSON.parse(row!.fields) }).toEqual({
       measurement: 'water_level',
@@ -69,6 +70,7 @@ describe('ingest', () => {
     ['epoch seconds instead of ms', JSON.stringify({ ts: 1782871200, level_m: 1 }), 'PAYLOAD_INVALID', 'seconds'],
     ['a reading from the future', JSON.stringify({ ts: Date.now() + 3_600_000, level_m: 1 }), 'PAYLOAD_INVALID', 'future'],
     ['an implausible level', JSON.stringify({ ts: t0, level_m: 480 }), 'PAYLOAD_INVALID', '30'],
+    ['a reading months old (stale buffer)', JSON.stringify({ ts: t0 - 90 * 86_400_000, level_m: 1 }), 'PAYLOAD_INVALID', 'days old'],
     ['an empty array', '[]', 'PAYLOAD_INVALID', 'empty'],
   ])('rejects %s with a reason and keeps running', async (_name, payload, code, text) => {
     const before = rejects.length;

@@ -151,3 +151,9 @@ export async function eventually<T>(check: () => T | Promise<T>, what: string, t
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
+
+/**
+ * A whole hour two days ago: sensor timestamps for tests that go through ingest, recent enough for
+ * its maximum reading age whatever the date the tests run on.
+ */
+export const RECENT_HOUR = Math.floor((Date.now() - 2 * 86_400_000) / 3_600_000) * 3_600_000;
