@@ -1,6 +1,7 @@
 /** `npm run bench [-- scenario]`: runs the benchmark scenarios (default: all). */
 const scenarios: Record<string, () => Promise<unknown>> = {
   gateway: () => import('./gateway.ts'),
+  ingest: () => import('./ingest.ts'),
 };
 const wanted = process.argv.slice(2);
 for (const name of wanted.length ? wanted : Object.keys(scenarios)) {

@@ -10,7 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkTimestamp, parseReadingPayload, parseSensorTopic, topics, type ItemError, type RejectMessage } from '../contracts/index.ts';
 import { indexRegistry, type Registry } from '../config/registry.ts';
-import { ackAfter, connectService, endClient, startClient, type MqttClient } from '../lib/mqtt.ts';
+import { connectService, endClient, groupCommitAcks, startClient, type MqttClient } from '../lib/mqtt.ts';
 import { counter, gauge, type Registry as Metrics } from '../lib/metrics.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -19,7 +19,7 @@ import { tagsFor } from './line-protocol.ts';
 import type { ReadingSink, StoredReading } from './sink.ts';
 import { createInfluxSink } from './influx-sink.ts';
 import { createEmbeddedSink } from './embedded-sink.ts';
-import { openSpool, type Spool } from './spool.ts';
+import { openSpool, type RejectRecord, type Spool } from './spool.ts';
 import { createDrain, type Drain } from './drain.ts';
 import { spoolLevel, type SpoolLevel } from './write-outcome.ts';
 import type { IngestConfig } from './config.ts';
@@ -95,79 +95,104 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
     }
   }, 1000);
 
-  function publishReject(kind: string, sensorId: string, topic: string, code: string, reason: string, errors: ItemError[], accepted: number, payload: Buffer) {
-    const rejected = errors.length > 0 ? new Set(errors.map((e) => e.index)).size : 1;
-    // Kept in the dead letters (GET /api/rejects): one row per refused reading, with why.
-    const now = deps.clock.now();
-    const data = payload.toString('utf8', 0, Math.min(payload.length, 1000));
-    try {
-      if (errors.length === 0) spool.recordReject({ sensor: sensorId, kind, ts: null, code, reason, data }, now);
-      for (const index of new Set(errors.map((e) => e.index))) {
-        const why = errors.filter((e) => e.index === index).map((e) => `[${index}]${e.path ? ' ' + e.path : ''}: ${e.message}`).join('; ');
-        spool.recordReject({ sensor: sensorId, kind, ts: null, code, reason: why, data }, now);
-      }
-    } catch (err) {
-      log.error({ err, sensorId }, 'could not record a reject');
-    }
+  type RejectInput = Omit<RejectRecord, 'id' | 'at'>;
+  interface Accepted {
+    kind: string;
+    good: StoredReading[];
+    rejects: RejectInput[];
+  }
+
+  /** Tell the sender why (floodgate/rejects/...), count, and describe the dead letters to keep. */
+  function reject(kind: string, sensorId: string, topic: string, code: string, reason: string, errors: ItemError[], accepted: number, payload: Buffer): RejectInput[] {
+    const indexes = [...new Set(errors.map((e) => e.index))];
+    const rejected = errors.length > 0 ? indexes.length : 1;
     const msg: RejectMessage = { topic, code, reason, errors: errors.slice(0, 50), accepted, rejected, receivedAt: isoWithOffset(deps.clock.now()) };
     m.rejects.inc({ code });
     m.rejected.inc({ code }, rejected);
-    // Not awaited: waiting for the broker's PUBACK inside handleMessage would deadlock, as mqtt.js
-    // processes this connection's incoming packets serially.
+    m.readings.inc({ kind, result: 'rejected' }, rejected);
+    // Not awaited: waiting for the broker's PUBACK inside message handling would stall this
+    // connection, whose incoming packets mqtt.js processes serially.
     client.publish(topics.reject(kind, sensorId), JSON.stringify(msg), { qos: 1 }, (err) => {
       if (err) log.warn({ err: err.message, sensorId }, 'could not publish reject message');
     });
+    // Kept in the dead letters (GET /api/rejects): one row per refused reading, with why.
+    const data = payload.toString('utf8', 0, Math.min(payload.length, 1000));
+    if (errors.length === 0) return [{ sensor: sensorId, kind, ts: null, code, reason, data }];
+    return indexes.map((index) => ({
+      sensor: sensorId,
+      kind,
+      ts: null,
+      code,
+      reason: errors
+        .filter((e) => e.index === index)
+        .map((e) => `[${index}]${e.path ? ' ' + e.path : ''}: ${e.message}`)
+        .join('; '),
+      data,
+    }));
   }
 
-  ackAfter(
-    client,
-    async (topic, payload) => {
-      const t = parseSensorTopic(topic);
-      if (!t || t.leaf !== 'reading') return; // not ours: we subscribe to readings only
-      const sensorLog = log.child({ sensorId: t.sensorId });
-      const sensor = index.sensor(t.sensorId);
-      if (!sensor || sensor.kind !== t.kind) {
-        const code = sensor ? 'SENSOR_KIND_MISMATCH' : 'SENSOR_UNKNOWN';
-        m.readings.inc({ kind: t.kind, result: 'rejected' });
-        publishReject(t.kind, t.sensorId, topic, code, sensor ? `sensor ${t.sensorId} is a ${sensor.kind} sensor` : `sensor ${t.sensorId} is not in the registry`, [], 0, payload);
-        return;
-      }
-      const parsed = parseReadingPayload(t.kind, t.sensorId, payload);
-      if (parsed.fatal) {
-        m.readings.inc({ kind: t.kind, result: 'rejected' });
-        sensorLog.info({ code: parsed.fatal.code, reason: parsed.fatal.message }, 'payload rejected');
-        publishReject(t.kind, t.sensorId, topic, parsed.fatal.code, parsed.fatal.message, [], 0, payload);
-        return;
-      }
-      const now = deps.clock.now();
-      const errors = [...parsed.errors];
+  /** Validate one message (synchronous, pure but for counters and the reject publish). */
+  function accept(topic: string, payload: Buffer): Accepted | null {
+    const t = parseSensorTopic(topic);
+    if (!t || t.leaf !== 'reading') return null; // not ours: we subscribe to readings only
+    const sensor = index.sensor(t.sensorId);
+    if (!sensor || sensor.kind !== t.kind) {
+      const code = sensor ? 'SENSOR_KIND_MISMATCH' : 'SENSOR_UNKNOWN';
+      const why = sensor ? `sensor ${t.sensorId} is a ${sensor.kind} sensor` : `sensor ${t.sensorId} is not in the registry`;
+      return { kind: t.kind, good: [], rejects: reject(t.kind, t.sensorId, topic, code, why, [], 0, payload) };
+    }
+    const parsed = parseReadingPayload(t.kind, t.sensorId, payload);
+    if (parsed.fatal) {
+      log.info({ sensorId: t.sensorId, code: parsed.fatal.code, reason: parsed.fatal.message }, 'payload rejected');
+      return { kind: t.kind, good: [], rejects: reject(t.kind, t.sensorId, topic, parsed.fatal.code, parsed.fatal.message, [], 0, payload) };
+    }
+    const now = deps.clock.now();
+    const errors = [...parsed.errors];
+    const good: StoredReading[] = [];
+    parsed.readings.forEach((reading, i) => {
+      const skew = checkTimestamp(reading.ts, now, config.maxReadingAgeMs);
+      if (skew) errors.push({ index: i, path: 'ts', message: skew });
+      else good.push({ reading, tags: tagsFor(reading, index) });
+    });
+    let rejects: RejectInput[] = [];
+    if (errors.length > 0) {
+      const n = new Set(errors.map((e) => e.index)).size;
+      log.info({ sensorId: t.sensorId, rejected: n, accepted: good.length, first: errors[0] }, 'readings rejected');
+      rejects = reject(t.kind, t.sensorId, topic, 'PAYLOAD_INVALID', `${n} reading(s) invalid; ${good.length} stored`, errors, good.length, payload);
+    }
+    return { kind: t.kind, good, rejects };
+  }
+
+  async function whenSpoolHasRoom(): Promise<void> {
+    // A full spool holds delivery: the broker keeps the message (and the ones behind it).
+    while (!closing && checkSpool() === 'full') {
+      m.spoolFullWaits.inc();
+      await sleep(500);
+    }
+    if (closing) throw new Error('closing: not acknowledged, the broker will redeliver');
+  }
+
+  const acks = groupCommitAcks<Accepted | null>(client, {
+    maxBatch: 500,
+    maxDelayMs: 2,
+    logger: log,
+    accept: (topic, payload) => (level === 'full' ? whenSpoolHasRoom().then(() => accept(topic, payload)) : accept(topic, payload)),
+    commit(items) {
       const good: StoredReading[] = [];
-      parsed.readings.forEach((reading, i) => {
-        const skew = checkTimestamp(reading.ts, now, config.maxReadingAgeMs);
-        if (skew) errors.push({ index: i, path: 'ts', message: skew });
-        else good.push({ reading, tags: tagsFor(reading, index) });
-      });
-      if (good.length > 0) {
-        // A full spool holds the PUBACK: the broker keeps the message (and the ones behind it).
-        while (!closing && level === 'full' && checkSpool() === 'full') {
-          m.spoolFullWaits.inc();
-          await sleep(500);
-        }
-        if (closing) throw new Error('closing: not acknowledged, the broker will redeliver');
-        const r = spool.admit(good, now);
-        m.readings.inc({ kind: t.kind, result: 'accepted' }, r.accepted);
-        if (r.duplicates > 0) m.duplicates.inc(r.duplicates);
-        drain.wake();
+      const rejects: RejectInput[] = [];
+      const perKind = new Map<string, number>();
+      for (const it of items) {
+        if (!it) continue;
+        good.push(...it.good);
+        rejects.push(...it.rejects);
       }
-      if (errors.length > 0) {
-        const rejected = new Set(errors.map((e) => e.index)).size;
-        m.readings.inc({ kind: t.kind, result: 'rejected' }, rejected);
-        sensorLog.info({ rejected, accepted: good.length, first: errors[0] }, 'readings rejected');
-        publishReject(t.kind, t.sensorId, topic, 'PAYLOAD_INVALID', `${rejected} reading(s) invalid; ${good.length} stored`, errors, good.length, payload);
-      }
+      const r = spool.commit(good, rejects, deps.clock.now());
+      for (const g of good) perKind.set(g.reading.kind, (perKind.get(g.reading.kind) ?? 0) + 1);
+      for (const [kind, n] of perKind) m.readings.inc({ kind, result: 'accepted' }, n);
+      if (r.duplicates > 0) m.duplicates.inc(r.duplicates);
+      if (r.accepted > 0) drain.wake();
     },
-    log,
-  );
+  });
 
   await startClient(client);
   // The subscription lives in the persistent session; mqtt.js renews it (resubscribe) after a
@@ -184,6 +209,7 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
     async close() {
       closing = true;
       clearInterval(spoolTimer);
+      acks.flush();
       await endClient(client);
       await drain.close();
       await sink.close();

@@ -99,6 +99,12 @@ export function openSpool(path: string, opts: SpoolOptions) {
     return { accepted, duplicates };
   });
 
+  /** One transaction for a group of messages: their readings and their rejects. */
+  const commit = db.transaction((batch: StoredReading[], rejects: Array<Omit<RejectRecord, 'id' | 'at'>>, now: number) => {
+    for (const r of rejects) q.reject.run(now, r.sensor, r.kind, r.ts, r.code, r.reason.slice(0, 2000), r.data.slice(0, 2000));
+    return admit(batch, now);
+  });
+
   const KIND_OF: Record<string, string> = Object.fromEntries(Object.entries(MEASUREMENT).map(([k, m]) => [m, k]));
   const deadLetter = db.transaction((rows: SpoolRow[], error: string, now: number) => {
     for (const r of rows) q.reject.run(now, r.sensor, KIND_OF[r.measurement] ?? r.measurement, r.ts, 'STORE_REFUSED', error.slice(0, 2000), r.line);
@@ -108,6 +114,8 @@ export function openSpool(path: string, opts: SpoolOptions) {
     db,
     /** Durable on return (one transaction). Duplicates are dropped and counted. */
     admit: (batch: StoredReading[], now: number) => admit(batch, now),
+    /** Readings and rejects of a group of messages, durable on return (one transaction). */
+    commit: (batch: StoredReading[], rejects: Array<Omit<RejectRecord, 'id' | 'at'>>, now: number) => commit(batch, rejects, now),
     /** The oldest `limit` rows, in admission order. */
     peek: (limit: number) => q.peek.all(limit) as SpoolRow[],
     /** Remove a drained batch (rows are taken from the head, so a batch is an id range). */
