@@ -3,7 +3,7 @@
  * but the health check.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { bearerAuth } from '../lib/http-auth.ts';
+import { serviceHttp } from '../lib/http-auth.ts';
 import type { Registry as Metrics } from '../lib/metrics.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
@@ -32,21 +32,10 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
     return apiError(reply, status, status === 500 ? 'INTERNAL' : (err.code ?? 'BAD_REQUEST'), status === 500 ? 'internal error' : err.message);
   });
 
-  app.get('/healthz', async (_req, reply) => {
-    const h = deps.health();
-    return reply.code(h.ok ? 200 : 503).send({ status: h.ok ? 'ok' : 'degraded', checks: h.checks });
-  });
+  // /healthz open; /metrics, these routes and other services' routes behind the bearer token.
+  await serviceHttp(app, { token: deps.apiToken, metrics: deps.metrics, health: deps.health, routes: [alertRoutes, ...(deps.extraRoutes ?? [])] });
 
-  // Everything registered in this scope needs the bearer token.
-  await app.register(async (secured) => {
-    secured.addHook('onRequest', bearerAuth(deps.apiToken));
-    for (const routes of deps.extraRoutes ?? []) await secured.register(routes);
-
-    secured.get('/metrics', async (_req, reply) => {
-      reply.header('content-type', deps.metrics.contentType);
-      return deps.metrics.metrics();
-    });
-
+  async function alertRoutes(secured: FastifyInstance): Promise<void> {
     secured.get(
       '/api/alerts',
       {
@@ -123,5 +112,5 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
         return { notices };
       },
     );
-  });
+  }
 }

@@ -4,6 +4,7 @@
  */
 import type { Logger } from '../lib/logger.ts';
 import { FloodgateError } from '../lib/errors.ts';
+import { startOpsServer } from '../lib/ops-server.ts';
 
 export interface Closable {
   close(): Promise<void>;
@@ -49,3 +50,17 @@ export function fail(err: unknown): never {
 }
 
 export const print = (line: string) => process.stdout.write(line + '\n');
+
+/**
+ * A standalone service's /healthz and /metrics (and its own routes) when FLOODGATE_METRICS_PORT is
+ * set; the bearer token is FLOODGATE_API_TOKEN, required then.
+ */
+export async function opsServerFromEnv(
+  port: number | undefined,
+  opts: Omit<Parameters<typeof startOpsServer>[0], 'host' | 'port' | 'token'>,
+): Promise<Closable[]> {
+  if (port === undefined) return [];
+  const token = process.env['FLOODGATE_API_TOKEN'];
+  if (!token) throw new FloodgateError('CONFIG_INVALID', 'FLOODGATE_METRICS_PORT needs FLOODGATE_API_TOKEN (the bearer token for /metrics)');
+  return [await startOpsServer({ ...opts, host: process.env['FLOODGATE_HTTP_HOST'] ?? '0.0.0.0', port, token })];
+}

@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort, tempDir } from './helpers/servers.ts';
-import { eventually } from './helpers/stack.ts';
+import { eventually, smallCity } from './helpers/stack.ts';
+import { saveRegistry } from '../config/registry.ts';
 
 const BIN = fileURLToPath(new URL('../bin/floodgate.js', import.meta.url));
 
@@ -62,6 +63,41 @@ describe('floodgate CLI', () => {
     expect(err).toContain('FLOODGATE_MQTT_PORT');
     expect(err).toContain('FLOODGATE_HTTP_PORT');
     expect(err).toMatch(/INFLUX_TOKEN: required when INFLUX_URL is set/);
+  });
+});
+
+describe('standalone services (docker-compose): /healthz and /metrics', () => {
+  it('floodgate gateway and floodgate ingest serve them on FLOODGATE_METRICS_PORT, metrics and rejects behind the token', { timeout: 60_000 }, async () => {
+    const dir = tempDir('standalone');
+    const city = await smallCity(1);
+    saveRegistry(`${dir.path}/registry.json`, city.registry);
+    const [mqttPort, gwOps, ingOps] = [await freePort(), await freePort(), await freePort()];
+    const token = 'standalone-token-0123456789';
+    const common = {
+      FLOODGATE_DATA_DIR: dir.path,
+      FLOODGATE_SERVICE_SECRET: city.provisioning.serviceSecret,
+      FLOODGATE_API_TOKEN: token,
+      FLOODGATE_HTTP_HOST: '127.0.0.1',
+    };
+    const gw = run(['gateway'], { env: { ...common, FLOODGATE_MQTT_HOST: '127.0.0.1', FLOODGATE_MQTT_PORT: String(mqttPort), FLOODGATE_METRICS_PORT: String(gwOps) } });
+    const ing = run(['ingest'], { env: { ...common, FLOODGATE_MQTT_URL: `mqtt://127.0.0.1:${mqttPort}`, FLOODGATE_METRICS_PORT: String(ingOps) } });
+    try {
+      const get = (port: number, path: string, auth = false) =>
+        fetch(`http://127.0.0.1:${port}${path}`, auth ? { headers: { authorization: `Bearer ${token}` } } : {}).then(async (r) => ({ status: r.status, body: await r.text() }));
+      await eventually(async () => (await get(ingOps, '/healthz').catch(() => ({ status: 0 }))).status === 200, `ingest /healthz\n${ing.stderr()}${gw.stderr()}`, 40_000);
+      expect((await get(gwOps, '/healthz')).status).toBe(200);
+      expect((await get(gwOps, '/metrics')).status).toBe(401);
+      expect((await get(gwOps, '/metrics', true)).body).toContain('floodgate_gateway_limit{limit="maxPacketBytes"} 65536');
+      expect((await get(ingOps, '/metrics', true)).body).toContain('floodgate_ingest_spool_rows');
+      expect((await get(ingOps, '/api/rejects')).status).toBe(401);
+      expect(JSON.parse((await get(ingOps, '/api/rejects', true)).body)).toEqual({ rejects: [] });
+    } finally {
+      gw.child.kill('SIGTERM');
+      ing.child.kill('SIGTERM');
+      expect(await ing.exit).toBe(0);
+      expect(await gw.exit).toBe(0);
+      dir.remove();
+    }
   });
 });
 

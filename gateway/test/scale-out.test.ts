@@ -60,6 +60,8 @@ describe('two gateways sharing Redis', () => {
   it('delivers on B what was queued for the service while it was away from A', async () => {
     const first = await ingest(a); // persistent session (clean=false) already holds the subscription
     await first.endAsync();
+    // Publish only once A has let go of the connection, so the readings are queued, not in flight.
+    await eventually(() => !(a.broker as unknown as { clients: Record<string, unknown> }).clients['floodgate-ingest'], 'A to close the service connection');
     const dev = await device(a, 'PD-002');
     for (let seq = 100; seq < 110; seq++) await dev.publishAsync('sensors/ponding/PD-002/reading', JSON.stringify({ ts: Date.now(), seq, depth_cm: 2 }), { qos: 1 });
     await dev.endAsync();
