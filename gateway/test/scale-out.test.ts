@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
+import { Redis } from 'ioredis';
 import { createGateway, type GatewayHandle } from '../gateway.ts';
 import { gatewayConfig } from '../config.ts';
 import { createMetricsRegistry } from '../../lib/metrics.ts';
@@ -39,10 +40,11 @@ describe('two gateways sharing Redis', () => {
     await redis?.stop();
   });
 
+  const clientOn = (gw: GatewayHandle, id: string) => Boolean((gw.broker as unknown as { clients: Record<string, unknown> }).clients[id]);
   const device = (gw: GatewayHandle, id: string) =>
     mqtt.connectAsync(`mqtt://127.0.0.1:${gw.port}`, { protocolVersion: 4, clientId: id, username: id, password: city.provisioning.sensors[id], reconnectPeriod: 0 });
-  const ingest = (gw: GatewayHandle) =>
-    mqtt.connectAsync(`mqtt://127.0.0.1:${gw.port}`, { protocolVersion: 4, clientId: 'floodgate-ingest', username: 'svc-ingest', password: city.provisioning.serviceSecret, clean: false, reconnectPeriod: 0 });
+  const ingest = (gw: GatewayHandle, clientId = 'floodgate-ingest') =>
+    mqtt.connectAsync(`mqtt://127.0.0.1:${gw.port}`, { protocolVersion: 4, clientId, username: 'svc-ingest', password: city.provisioning.serviceSecret, clean: false, reconnectPeriod: 0 });
 
   it('routes a device on A to a service subscribed on B', async () => {
     expect(a.broker.id).not.toBe(b.broker.id);
@@ -55,19 +57,28 @@ describe('two gateways sharing Redis', () => {
     await eventually(() => got.length === 5, 'five readings across instances');
     expect(got).toEqual([0, 1, 2, 3, 4]);
     await Promise.all([dev.endAsync(), svc.endAsync()]);
+    await eventually(() => !clientOn(b, 'floodgate-ingest'), 'B to release the service connection');
   });
 
   it('delivers on B what was queued for the service while it was away from A', async () => {
-    const first = await ingest(a); // persistent session (clean=false) already holds the subscription
+    // A session of its own (no interplay with the previous test's session), created on A.
+    const first = await ingest(a, 'ingest-away');
+    await first.subscribeAsync('sensors/+/+/reading', { qos: 1 });
     await first.endAsync();
     // Publish only once A has let go of the connection, so the readings are queued, not in flight.
-    await eventually(() => !(a.broker as unknown as { clients: Record<string, unknown> }).clients['floodgate-ingest'], 'A to close the service connection');
+    await eventually(() => !clientOn(a, 'ingest-away'), 'A to release the service connection');
     const dev = await device(a, 'PD-002');
     for (let seq = 100; seq < 110; seq++) await dev.publishAsync('sensors/ponding/PD-002/reading', JSON.stringify({ ts: Date.now(), seq, depth_cm: 2 }), { qos: 1 });
     await dev.endAsync();
+    // A PUBACKs the publisher before aedes-persistence-redis has finished queueing for the offline
+    // session; a reconnect within that window misses them until the next reconnect (known issue,
+    // docs/brokers.md). Reconnect once the ten are queued in Redis.
+    const redisClient = new Redis(redis.url);
+    await eventually(async () => (await redisClient.llen('outgoing:ingest-away')) >= 10, 'the ten readings queued in Redis');
+    redisClient.disconnect();
 
     const got: number[] = [];
-    const back = mqtt.connect(`mqtt://127.0.0.1:${b.port}`, { protocolVersion: 4, clientId: 'floodgate-ingest', username: 'svc-ingest', password: city.provisioning.serviceSecret, clean: false, reconnectPeriod: 0 });
+    const back = mqtt.connect(`mqtt://127.0.0.1:${b.port}`, { protocolVersion: 4, clientId: 'ingest-away', username: 'svc-ingest', password: city.provisioning.serviceSecret, clean: false, reconnectPeriod: 0 });
     back.on('message', (_t, p) => got.push(JSON.parse(p.toString()).seq)); // before CONNACK: queued messages follow it at once
     await eventually(() => got.length === 10, 'the ten queued readings on B');
     expect(got).toEqual([100, 101, 102, 103, 104, 105, 106, 107, 108, 109]);
