@@ -57,7 +57,8 @@ describe('limits', () => {
   });
 
   it('lets a device burst, then disconnects it for a sustained excess rate', async () => {
-    const { gw, metrics, url } = await gateway({ limits: { ...DEFAULT_LIMITS, deviceRatePerS: 1, deviceBurst: 5 } });
+    // One token per 20 s: the burst of 5 is all the device gets, however slow the machine.
+    const { gw, metrics, url } = await gateway({ limits: { ...DEFAULT_LIMITS, deviceRatePerS: 0.05, deviceBurst: 5 } });
     try {
       const dev = await device(url, 'PD-002');
       for (let i = 0; i < 5; i++) await dev.publishAsync('sensors/ponding/PD-002/reading', JSON.stringify({ ts: Date.now(), seq: i, depth_cm: 1 }), { qos: 1 });
