@@ -7,7 +7,8 @@
  *   npm run bench -- ingest      (BENCH_READINGS=200000 BENCH_PUBLISHERS=20)
  */
 import mqtt, { type MqttClient } from 'mqtt';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -137,13 +138,18 @@ async function main() {
     log(`ingest end to end: ${stored} readings in VictoriaMetrics of ${pub.at.length} published; ${endToEnd.toFixed(2)} s = ${Math.round(ingRate)} readings/s`);
     log(`lag published → visible: p50 ${pct(0.5).toFixed(0)} ms, p99 ${pct(0.99).toFixed(0)} ms; ingest peak RSS ${rssPeak.toFixed(0)} MB`);
     await stopProcess(ing.proc);
+
+    // (c) The same load through Node-RED 4.1 (mqtt in → function → influxdb out) into a fresh VictoriaMetrics.
+    const nr = process.env['BENCH_NODERED'] === '0' ? undefined : await nodeRedRun(publish, gwPort, city.provisioning.serviceSecret, dir.path);
+    if (nr) log(`Node-RED: ${nr.stored} of ${nr.published} readings in VictoriaMetrics in ${nr.seconds.toFixed(2)} s = ${Math.round(nr.rate)} readings/s; peak RSS ${nr.rssPeak.toFixed(0)} MB`);
     const table = [
       `| path | readings/s | delivered | notes |`,
       `|---|---|---|---|`,
       `| raw QoS 1 delivery (gateway → one subscriber, no ingest) | ${Math.round(rawRate)} | ${got}/${TOTAL} | same broker, same client code |`,
       `| floodgate ingest (gateway → ingest → VictoriaMetrics) | ${Math.round(ingRate)} | ${stored}/${pub.at.length} in the store | lag p50 ${pct(0.5).toFixed(0)} ms, p99 ${pct(0.99).toFixed(0)} ms; peak RSS ${rssPeak.toFixed(0)} MB |`,
+      ...(nr ? [`| Node-RED 4.1.8 + node-red-contrib-influxdb 0.7.0 (gateway → Node-RED → VictoriaMetrics) | ${Math.round(nr.rate)} | ${nr.stored}/${nr.published} in the store | peak RSS ${nr.rssPeak.toFixed(0)} MB |`] : []),
       '',
-      `ingest / raw broker: ${((ingRate / rawRate) * 100).toFixed(0)}%.`,
+      `ingest / raw broker: ${((ingRate / rawRate) * 100).toFixed(0)}%.` + (nr ? ` ingest / Node-RED: ${(ingRate / nr.rate).toFixed(1)}×.` : ''),
     ].join('\n');
     log('\n' + table);
     writeFileSync(join(ROOT, 'benchmarks/results-ingest.md'), `# Ingest benchmark, ${new Date().toISOString()}\n\n${TOTAL} readings from ${PUBLISHERS} devices, QoS 1, 16 in flight each.\n\n${table}\n`);
@@ -151,6 +157,75 @@ async function main() {
     await stopProcess(gw.proc);
     await vm.stop();
     dir.remove();
+  }
+}
+
+/**
+ * Node-RED 4.1.8 with node-red-contrib-influxdb 0.7.0, installed on first use into
+ * benchmarks/.cache (not a project dependency), with a three-node flow: mqtt in (QoS 1, persistent
+ * session, the same service account) → function (reading → fields + sensor tag + time) → influxdb
+ * out (v2 API, ms precision).
+ */
+async function nodeRedRun(
+  publish: () => Promise<{ seconds: number; at: Float64Array }>,
+  gwPort: number,
+  serviceSecret: string,
+  workDir: string,
+): Promise<{ published: number; stored: number; seconds: number; rate: number; rssPeak: number }> {
+  const cache = join(ROOT, 'benchmarks/.cache/node-red');
+  if (!existsSync(join(cache, 'node_modules/node-red/red.js'))) {
+    log('installing node-red@4.1.8 and node-red-contrib-influxdb@0.7.0 into benchmarks/.cache (once)…');
+    mkdirSync(cache, { recursive: true });
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--prefix', cache, 'node-red@4.1.8', 'node-red-contrib-influxdb@0.7.0'], { stdio: 'ignore' });
+  }
+  const vm = await startVictoriaMetrics();
+  const userDir = join(workDir, 'node-red');
+  mkdirSync(userDir, { recursive: true });
+  symlinkSync(join(cache, 'node_modules'), join(userDir, 'node_modules'));
+  const uiPort = await freePort();
+  writeFileSync(join(userDir, 'settings.js'), `module.exports = { uiPort: ${uiPort}, uiHost: '127.0.0.1', flowFile: 'flows.json', credentialSecret: false, logging: { console: { level: 'warn' } } };\n`);
+  const func = `const p = msg.payload; msg.payload = [{ depth_cm: p.depth_cm, seq: p.seq + 'i', time: new Date(p.ts) }, { sensor: msg.topic.split('/')[2] }]; return msg;`;
+  writeFileSync(
+    join(userDir, 'flows.json'),
+    JSON.stringify([
+      { id: 'tab', type: 'tab', label: 'bench' },
+      { id: 'broker', type: 'mqtt-broker', name: 'gateway', broker: '127.0.0.1', port: String(gwPort), clientid: 'nodered-ingest', autoConnect: true, usetls: false, protocolVersion: '4', keepalive: '60', cleansession: false },
+      { id: 'in', type: 'mqtt in', z: 'tab', topic: 'sensors/+/+/reading', qos: '1', datatype: 'json', broker: 'broker', nl: false, rap: false, inputs: 0, wires: [['fn']] },
+      { id: 'fn', type: 'function', z: 'tab', func, outputs: 1, wires: [['out']] },
+      { id: 'influx', type: 'influxdb', hostname: '127.0.0.1', port: '8086', protocol: 'http', database: 'db', name: 'vm', usetls: false, tls: '', influxdbVersion: '2.0', url: vm.url, rejectUnauthorized: false },
+      { id: 'out', type: 'influxdb out', z: 'tab', influxdb: 'influx', measurement: 'ponding', precision: '', retentionPolicy: '', database: '', precisionV18FluxV20: 'ms', retentionPolicyV18Flux: '', org: 'floodgate', bucket: 'readings', wires: [] },
+    ]),
+  );
+  writeFileSync(join(userDir, 'flows_cred.json'), JSON.stringify({ broker: { user: 'svc-ingest', password: serviceSecret }, influx: { token: 'vm' } }));
+  const nr = startProcess(process.execPath, [join(cache, 'node_modules/node-red/red.js'), '--userDir', userDir, '--settings', join(userDir, 'settings.js')]);
+  try {
+    await waitForTcp(uiPort, nr.proc, nr.logs, 60_000);
+    await sleep(3000); // the mqtt in node connects and subscribes
+    const before = await vm.metric('vm_rows_inserted_total');
+    let rssPeak = 0;
+    let rows = 0;
+    const t0 = performance.now();
+    const pub = await publish();
+    const want = pub.at.length * 2; // depth_cm and seq
+    let last = performance.now();
+    let lastRows = -1;
+    // Wait until all arrived, or nothing new arrived for 10 s (Node-RED may drop under load).
+    while (rows < want && performance.now() - last < 10_000) {
+      rows = (await vm.metric('vm_rows_inserted_total')) - before;
+      if (rows !== lastRows) {
+        lastRows = rows;
+        last = performance.now();
+      }
+      rssPeak = Math.max(rssPeak, status(nr.proc.pid!, 'VmRSS'));
+      await sleep(200);
+    }
+    const exported = await vm.export('ponding_depth_cm');
+    const stored = exported.reduce((a, x) => a + new Set(x.timestamps).size, 0);
+    const seconds = (last - t0) / 1000;
+    return { published: pub.at.length, stored, seconds, rate: stored / seconds, rssPeak };
+  } finally {
+    await stopProcess(nr.proc);
+    await vm.stop();
   }
 }
 
