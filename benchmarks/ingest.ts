@@ -18,6 +18,8 @@ import { smallCity } from '../test/helpers/stack.ts';
 
 const TOTAL = Number(process.env['BENCH_READINGS'] ?? 200_000);
 const PUBLISHERS = Number(process.env['BENCH_PUBLISHERS'] ?? 20);
+const SOAK_S = Number(process.env['BENCH_SOAK_S'] ?? 0);
+const SOAK_RATE = Number(process.env['BENCH_SOAK_RATE'] ?? 10_000);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const log = (s: string) => process.stdout.write(s + '\n');
 const status = (pid: number, key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
@@ -80,7 +82,66 @@ async function main() {
     return { seconds, at: at.subarray(0, n) };
   }
 
+  /**
+   * BENCH_SOAK_S: a steady BENCH_SOAK_RATE readings/s for that long through ingest, sampling
+   * ingest's RSS and spool depth every 5 s: memory must stay flat and the spool drained.
+   */
+  async function soak(): Promise<void> {
+    const ing = startProcess(process.execPath, [join(ROOT, 'bin/floodgate.js'), 'ingest'], { ...env, INFLUX_URL: vm.url, INFLUX_TOKEN: 'vm', INFLUX_ORG: 'floodgate', INFLUX_BUCKET: 'readings' });
+    await sleep(2000);
+    const clients = await Promise.all(
+      devices.map((id) => mqtt.connectAsync(`mqtt://127.0.0.1:${gwPort}`, { protocolVersion: 4, clientId: id, username: id, password: city.provisioning.sensors[id], reconnectPeriod: 0 })),
+    );
+    const rowsBefore = await vm.metric('vm_rows_inserted_total');
+    const samples: Array<{ s: number; rssMb: number; stored: number; published: number }> = [];
+    const perTick = Math.max(1, Math.round(SOAK_RATE / 10 / clients.length)); // every 100 ms, per device
+    let published = 0;
+    let seq = 0;
+    const t0 = performance.now();
+    let nextSample = 0;
+    while (performance.now() - t0 < SOAK_S * 1000) {
+      const tick = performance.now();
+      const wall = Date.now() - 60_000; // a minute ago: recent, and unique per tick (100 ms apart)
+      const s = ++seq;
+      await Promise.all(
+        clients.map(async (c, k) => {
+          for (let j = 0; j < perTick; j++) {
+            const ts = wall + j;
+            await c.publishAsync(`sensors/ponding/${devices[k]}/reading`, JSON.stringify({ ts, seq: s * perTick + j, depth_cm: j % 50 }), { qos: 1 });
+            published++;
+          }
+        }),
+      );
+      if (performance.now() - t0 >= nextSample) {
+        const stored = Math.floor(((await vm.metric('vm_rows_inserted_total')) - rowsBefore) / 2);
+        samples.push({ s: Math.round((performance.now() - t0) / 1000), rssMb: status(ing.proc.pid!, 'VmRSS'), stored, published });
+        nextSample += 5000;
+      }
+      await sleep(Math.max(0, 100 - (performance.now() - tick)));
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    await Promise.all(clients.map((c) => c.endAsync()));
+    const deadline = performance.now() + 60_000;
+    let stored = 0;
+    while (stored < published && performance.now() < deadline) {
+      stored = Math.floor(((await vm.metric('vm_rows_inserted_total')) - rowsBefore) / 2);
+      await sleep(200);
+    }
+    await stopProcess(ing.proc);
+    const rss = samples.map((x) => x.rssMb);
+    const half = samples.slice(Math.floor(samples.length / 2));
+    const lines = [
+      `Soak: ${published} readings over ${seconds.toFixed(0)} s (${Math.round(published / seconds)} readings/s offered), ${stored} in VictoriaMetrics after the run.`,
+      `ingest RSS MB every 5 s: ${rss.map((x) => x.toFixed(0)).join(' ')}`,
+      `RSS first ${rss[0]?.toFixed(0)} MB, max ${Math.max(...rss).toFixed(0)} MB, last ${rss.at(-1)?.toFixed(0)} MB; second half min/max ${Math.min(...half.map((x) => x.rssMb)).toFixed(0)}/${Math.max(...half.map((x) => x.rssMb)).toFixed(0)} MB.`,
+      `backlog (published − stored) at each sample: ${samples.map((x) => x.published - x.stored).join(' ')}`,
+    ];
+    for (const l of lines) log(l);
+    writeFileSync(join(ROOT, 'benchmarks/results-ingest-soak.md'), `# Ingest soak, ${new Date().toISOString()}\n\n${lines.join('\n\n')}\n`);
+  }
+
   try {
+    if (SOAK_S > 0) return await soak();
     // (a) The raw QoS 1 delivery rate of the same broker and client: one subscriber, no ingest.
     const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${gwPort}`, { protocolVersion: 4, clientId: 'bench-raw', username: 'svc-ingest', password: city.provisioning.serviceSecret, reconnectPeriod: 0 });
     let got = 0;
