@@ -18,6 +18,7 @@ const IngestEnv = SharedEnv.extend({
   FLOODGATE_SPOOL_SYNC: z.enum(['normal', 'full']).default('normal'),
   FLOODGATE_INGEST_BATCH: z.coerce.number().int().min(1).max(100_000).default(5000),
   FLOODGATE_DEDUPE_WINDOW_S: z.coerce.number().int().min(60).max(30 * 86_400).default(86_400),
+  FLOODGATE_INGEST_GROUP_COMMIT: z.enum(['0', '1', 'true', 'false', '']).default('0').transform((v) => v === '1' || v === 'true'),
   FLOODGATE_MAX_READING_AGE_S: z.coerce.number().int().min(3600).max(10 * 365 * 86_400).default(30 * 86_400),
   FLOODGATE_REJECTS_RETENTION_S: z.coerce.number().int().min(60).max(365 * 86_400).default(7 * 86_400),
   FLOODGATE_METRICS_PORT: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional()),
@@ -51,6 +52,8 @@ export interface IngestConfig {
   rejectsRetentionMs: number;
   /** Readings older than this are rejected (store-and-forward may be days late, not months). */
   maxReadingAgeMs: number;
+  /** Experimental: commit and PUBACK groups of messages (faster; see docs/architecture.md). */
+  groupCommit: boolean;
 }
 
 export const DEFAULT_WRITE_BACKOFF: BackoffPolicy = { baseMs: 250, maxMs: 30_000, minMs: 50 };
@@ -76,6 +79,7 @@ export function ingestConfigFromEnv(env: Record<string, string | undefined>): { 
       dedupeWindowMs: e.FLOODGATE_DEDUPE_WINDOW_S * 1000,
       rejectsRetentionMs: e.FLOODGATE_REJECTS_RETENTION_S * 1000,
       maxReadingAgeMs: e.FLOODGATE_MAX_READING_AGE_S * 1000,
+      groupCommit: e.FLOODGATE_INGEST_GROUP_COMMIT,
     },
     shared,
     metricsPort: e.FLOODGATE_METRICS_PORT,
@@ -97,6 +101,7 @@ export function ingestConfig(dir: string, overrides: Partial<IngestConfig> = {})
     dedupeWindowMs: 86_400_000,
     rejectsRetentionMs: 7 * 86_400_000,
     maxReadingAgeMs: 30 * 86_400_000,
+    groupCommit: false,
     ...overrides,
   };
 }

@@ -10,7 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkTimestamp, parseReadingPayload, parseSensorTopic, topics, type ItemError, type RejectMessage } from '../contracts/index.ts';
 import { indexRegistry, type Registry } from '../config/registry.ts';
-import { connectService, endClient, groupCommitAcks, startClient, type MqttClient } from '../lib/mqtt.ts';
+import { ackAfter, connectService, endClient, groupCommitAcks, startClient, type MqttClient } from '../lib/mqtt.ts';
 import { counter, gauge, type Registry as Metrics } from '../lib/metrics.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -172,27 +172,42 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
     if (closing) throw new Error('closing: not acknowledged, the broker will redeliver');
   }
 
-  const acks = groupCommitAcks<Accepted | null>(client, {
-    maxBatch: 500,
-    maxDelayMs: 2,
-    logger: log,
-    accept: (topic, payload) => (level === 'full' ? whenSpoolHasRoom().then(() => accept(topic, payload)) : accept(topic, payload)),
-    commit(items) {
-      const good: StoredReading[] = [];
-      const rejects: RejectInput[] = [];
-      const perKind = new Map<string, number>();
-      for (const it of items) {
-        if (!it) continue;
-        good.push(...it.good);
-        rejects.push(...it.rejects);
-      }
-      const r = spool.commit(good, rejects, deps.clock.now());
-      for (const g of good) perKind.set(g.reading.kind, (perKind.get(g.reading.kind) ?? 0) + 1);
-      for (const [kind, n] of perKind) m.readings.inc({ kind, result: 'accepted' }, n);
-      if (r.duplicates > 0) m.duplicates.inc(r.duplicates);
-      if (r.accepted > 0) drain.wake();
-    },
-  });
+  function commit(items: Array<Accepted | null>) {
+    const good: StoredReading[] = [];
+    const rejects: RejectInput[] = [];
+    const perKind = new Map<string, number>();
+    for (const it of items) {
+      if (!it) continue;
+      good.push(...it.good);
+      rejects.push(...it.rejects);
+    }
+    const r = spool.commit(good, rejects, deps.clock.now());
+    for (const g of good) perKind.set(g.reading.kind, (perKind.get(g.reading.kind) ?? 0) + 1);
+    for (const [kind, n] of perKind) m.readings.inc({ kind, result: 'accepted' }, n);
+    if (r.duplicates > 0) m.duplicates.inc(r.duplicates);
+    if (r.accepted > 0) drain.wake();
+  }
+
+  // Group commit (one transaction and one batch of held PUBACKs per ≤500 messages) is 2.5-4x faster
+  // but off by default: its SIGKILL fault test lost one group in one of six CI runs and the cause is
+  // not found yet. By default each message is committed before its own PUBACK.
+  const acks = config.groupCommit
+    ? groupCommitAcks<Accepted | null>(client, {
+        maxBatch: 500,
+        maxDelayMs: 2,
+        logger: log,
+        accept: (topic, payload) => (level === 'full' ? whenSpoolHasRoom().then(() => accept(topic, payload)) : accept(topic, payload)),
+        commit,
+      })
+    : (ackAfter(
+        client,
+        async (topic, payload) => {
+          if (level === 'full') await whenSpoolHasRoom();
+          commit([accept(topic, payload)]);
+        },
+        log,
+      ),
+      { flush: () => undefined });
 
   await startClient(client);
   // The subscription lives in the persistent session; mqtt.js renews it (resubscribe) after a
