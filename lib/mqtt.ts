@@ -71,16 +71,19 @@ export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPa
  * fails, the connection is dropped without PUBACK: with a persistent session the broker
  * redelivers the message after reconnect [MQTT-4.4.0-1].
  */
+/** Drop the connection without PUBACK: with a persistent session the broker redelivers [MQTT-4.4.0-1]. */
+function redeliverLater(client: MqttClient, logger: Logger, err: unknown, topic: string): void {
+  logger.error({ err, topic }, 'message not processed; reconnecting so the broker redelivers it');
+  client.stream?.destroy();
+}
+
 export function ackAfter(client: MqttClient, handler: MessageHandler, logger: Logger): void {
   client.handleMessage = (packet, callback) => {
     if (packet.cmd !== 'publish') return callback();
     const p = packet as IPublishPacket;
     handler(p.topic, Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload), p).then(
       () => callback(),
-      (err: unknown) => {
-        logger.error({ err, topic: p.topic }, 'message not processed; reconnecting so the broker redelivers it');
-        client.stream?.destroy();
-      },
+      (err: unknown) => redeliverLater(client, logger, err, p.topic),
     );
   };
 }
@@ -147,10 +150,7 @@ export function groupCommitAcks<T>(
     for (const b of batch) if (b.ack) send(b.ack);
   }
 
-  const fail = (err: unknown, topic: string) => {
-    opts.logger.error({ err, topic }, 'message not processed; reconnecting so the broker redelivers it');
-    client.stream?.destroy();
-  };
+  const fail = (err: unknown, topic: string) => redeliverLater(client, opts.logger, err, topic);
 
   client.handleMessage = (packet, callback) => {
     if (packet.cmd !== 'publish') return callback();

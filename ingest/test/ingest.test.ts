@@ -5,6 +5,7 @@ import { eventually, startStack, type Stack, RECENT_HOUR } from '../../test/help
 import { RejectMessage } from '../../contracts/index.ts';
 import { isoWithOffset } from '../../lib/time.ts';
 import type Database from 'better-sqlite3';
+import type { SpoolRow } from '../spool.ts';
 
 describe('ingest', () => {
   let stack: Stack;
@@ -13,14 +14,9 @@ describe('ingest', () => {
   let db: Database.Database;
 
   const rows = (sensor: string) =>
-    db.prepare('SELECT measurement, sensor, ts, site, district, fields FROM readings WHERE sensor = ? ORDER BY ts').all(sensor) as Array<{
-      measurement: string;
-      sensor: string;
-      ts: number;
-      site: string;
-      district: string;
-      fields: string;
-    }>;
+    db.prepare('SELECT measurement, sensor, ts, site, district, fields FROM readings WHERE sensor = ? ORDER BY ts').all(sensor) as Array<
+      Pick<SpoolRow, 'measurement' | 'sensor' | 'ts' | 'site' | 'district' | 'fields'>
+    >;
 
   beforeAll(async () => {
     stack = await startStack();
