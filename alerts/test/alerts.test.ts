@@ -84,8 +84,11 @@ describe('alerts service', () => {
     stack.receiver.failNext(3, 429, '0');
     await send(event('UP-002', 'firing', id, 0));
     await eventually(() => noticesFor(id).length === 1, 'delivery after retries');
-    const res = await stack.alerts.app.inject({ url: '/api/notices?status=delivered', headers: auth() });
-    const notice = (res.json().notices as Array<{ noticeId: string; attempts: number }>).find((x) => x.noticeId === `${id}:close`)!;
+    // The receiver has it; the outbox records the 2xx a moment later.
+    const notice = await eventually(async () => {
+      const res = await stack.alerts.app.inject({ url: '/api/notices?status=delivered', headers: auth() });
+      return (res.json().notices as Array<{ noticeId: string; attempts: number }>).find((x) => x.noticeId === `${id}:close`);
+    }, 'the notice recorded as delivered');
     expect(notice.attempts).toBe(4);
   });
 
