@@ -26,6 +26,8 @@ import type { Logger } from '../lib/logger.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
 import type { GatewayConfig } from './config.ts';
+import { lastAssignedPacketId, nextPacketId } from './packet-ids.ts';
+import { useExactDedupe } from './delivery-dedupe.ts';
 
 export interface GatewayDeps {
   logger: Logger;
@@ -65,6 +67,11 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   let index: RegistryIndex = indexRegistry(deps.registry);
   const principals = new WeakMap<Client, Principal>();
   const keepalives = new WeakMap<Client, number>();
+  /** The stored outgoing queue of a client's session (aedes types do not expose the persistence). */
+  const sessionQueue = (client: Client) =>
+    (broker as unknown as { persistence: { outgoingStream(c: Client): AsyncIterable<{ messageId?: number }> } }).persistence.outgoingStream(client);
+  /** Connections asking to resume a persistent session (clean=false). */
+  const resuming = new WeakSet<Client>();
   const serviceDigest = sha256(deps.serviceSecret);
   /**
    * scrypt costs ~40 ms of CPU per check. After a secret matched a stored hash once, remember a
@@ -163,6 +170,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     concurrency: config.concurrency,
     preConnect: (client, packet, done) => {
       keepalives.set(client, packet.keepalive ?? 0);
+      if (packet.clean === false) resuming.add(client);
+      useExactDedupe(client as unknown as Parameters<typeof useExactDedupe>[0]);
       done(null, true);
     },
     authenticate: (client, username, password, done) => {
@@ -198,7 +207,19 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
             clog.warn({ sensorId: principal.sensorId }, 'second connection for this device: it takes over the session, the first is closed');
           }
           m.connects.inc({ result: 'ok' });
-          done(null, true);
+          if (!resuming.has(client)) return done(null, true);
+          // A resumed session: new packet ids continue after the unacknowledged ones (packet-ids.ts).
+          lastAssignedPacketId(sessionQueue(client)).then(
+            (last) => {
+              const next = nextPacketId(last);
+              if (next !== undefined) (client as unknown as { _nextId: number })._nextId = next;
+              done(null, true);
+            },
+            (err: unknown) => {
+              clog.warn({ err }, 'could not read the session queue; packet ids start at random');
+              done(null, true);
+            },
+          );
         },
         (err: AuthenticateError) => refuse('refused', typeof err.returnCode === 'number' ? err : authError('authentication failed', BAD_CREDENTIALS)),
       );

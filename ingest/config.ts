@@ -18,7 +18,8 @@ const IngestEnv = SharedEnv.extend({
   FLOODGATE_SPOOL_SYNC: z.enum(['normal', 'full']).default('normal'),
   FLOODGATE_INGEST_BATCH: z.coerce.number().int().min(1).max(100_000).default(5000),
   FLOODGATE_DEDUPE_WINDOW_S: z.coerce.number().int().min(60).max(30 * 86_400).default(86_400),
-  FLOODGATE_INGEST_GROUP_COMMIT: z.enum(['0', '1', 'true', 'false', '']).default('0').transform((v) => v === '1' || v === 'true'),
+  FLOODGATE_DEDUPE_SEQ_TOLERANCE_S: z.coerce.number().int().min(0).max(86_400).default(600),
+  FLOODGATE_INGEST_GROUP_COMMIT: z.enum(['0', '1', 'true', 'false', '']).default('1').transform((v) => v === '1' || v === 'true'),
   FLOODGATE_MAX_READING_AGE_S: z.coerce.number().int().min(3600).max(10 * 365 * 86_400).default(30 * 86_400),
   FLOODGATE_REJECTS_RETENTION_S: z.coerce.number().int().min(60).max(365 * 86_400).default(7 * 86_400),
   FLOODGATE_METRICS_PORT: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional()),
@@ -48,11 +49,13 @@ export interface IngestConfig {
   writeBackoff: BackoffPolicy;
   /** How long admitted (sensor, ts) keys are remembered to drop duplicates. */
   dedupeWindowMs: number;
+  /** Same sensor + seq + values within this distance of ts = a re-stamped duplicate (0 = off). */
+  seqToleranceMs: number;
   /** Dead letters older than this are pruned (and beyond the newest 100,000). */
   rejectsRetentionMs: number;
   /** Readings older than this are rejected (store-and-forward may be days late, not months). */
   maxReadingAgeMs: number;
-  /** Experimental: commit and PUBACK groups of messages (faster; see docs/architecture.md). */
+  /** Commit and PUBACK groups of messages (one transaction per ≤500); false = one per message. */
   groupCommit: boolean;
 }
 
@@ -77,6 +80,7 @@ export function ingestConfigFromEnv(env: Record<string, string | undefined>): { 
       batchSize: e.FLOODGATE_INGEST_BATCH,
       writeBackoff: DEFAULT_WRITE_BACKOFF,
       dedupeWindowMs: e.FLOODGATE_DEDUPE_WINDOW_S * 1000,
+      seqToleranceMs: e.FLOODGATE_DEDUPE_SEQ_TOLERANCE_S * 1000,
       rejectsRetentionMs: e.FLOODGATE_REJECTS_RETENTION_S * 1000,
       maxReadingAgeMs: e.FLOODGATE_MAX_READING_AGE_S * 1000,
       groupCommit: e.FLOODGATE_INGEST_GROUP_COMMIT,
@@ -99,9 +103,10 @@ export function ingestConfig(dir: string, overrides: Partial<IngestConfig> = {})
     batchSize: 5000,
     writeBackoff: { baseMs: 20, maxMs: 200, minMs: 10 },
     dedupeWindowMs: 86_400_000,
+    seqToleranceMs: 600_000,
     rejectsRetentionMs: 7 * 86_400_000,
     maxReadingAgeMs: 30 * 86_400_000,
-    groupCommit: false,
+    groupCommit: true,
     ...overrides,
   };
 }

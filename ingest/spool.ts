@@ -31,6 +31,13 @@ export interface SpoolOptions {
   sync: 'normal' | 'full';
   /** Admission keys are remembered this long to drop duplicates that arrive after a drain. */
   dedupeWindowMs: number;
+  /**
+   * A reading with the same sensor, `seq` and values as one admitted within this distance of its
+   * `ts` is the same sample re-stamped (a device that resynced its clock and re-sent its buffer):
+   * dropped as a duplicate. 0 turns seq dedupe off. Values must match too, so a device that
+   * rebooted and restarted its counter never loses a different reading to an old seq.
+   */
+  seqToleranceMs?: number;
 }
 
 export type Spool = ReturnType<typeof openSpool>;
@@ -61,6 +68,10 @@ export function openSpool(path: string, opts: SpoolOptions) {
       measurement TEXT NOT NULL, sensor TEXT NOT NULL, ts INTEGER NOT NULL, at INTEGER NOT NULL,
       PRIMARY KEY (measurement, sensor, ts)) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS seen_at ON seen (at);
+    CREATE TABLE IF NOT EXISTS seen_seq (
+      measurement TEXT NOT NULL, sensor TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, fields TEXT NOT NULL,
+      at INTEGER NOT NULL, PRIMARY KEY (measurement, sensor, seq, ts)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS seen_seq_at ON seen_seq (at);
     -- Dead letters: every rejected reading, invalid at the door or refused by the store, with why.
     CREATE TABLE IF NOT EXISTS rejects (
       id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, sensor TEXT NOT NULL, kind TEXT NOT NULL,
@@ -71,6 +82,9 @@ export function openSpool(path: string, opts: SpoolOptions) {
   `);
   const q = {
     seen: db.prepare('INSERT OR IGNORE INTO seen (measurement, sensor, ts, at) VALUES (?, ?, ?, ?)'),
+    seqSeen: db.prepare('SELECT 1 FROM seen_seq WHERE measurement = ? AND sensor = ? AND seq = ? AND ts BETWEEN ? AND ? AND fields = ? LIMIT 1'),
+    seqAdd: db.prepare('INSERT OR IGNORE INTO seen_seq (measurement, sensor, seq, ts, fields, at) VALUES (?, ?, ?, ?, ?, ?)'),
+    seqPrune: db.prepare('DELETE FROM seen_seq WHERE at < ?'),
     insert: db.prepare('INSERT INTO spool (measurement, sensor, ts, site, district, fields, line, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     peek: db.prepare(`SELECT ${COLS} FROM spool ORDER BY id LIMIT ?`),
     removeRange: db.prepare('DELETE FROM spool WHERE id BETWEEN ? AND ?'),
@@ -82,16 +96,24 @@ export function openSpool(path: string, opts: SpoolOptions) {
     pruneRejectsCount: db.prepare('DELETE FROM rejects WHERE id <= (SELECT max(id) FROM rejects) - ?'),
   };
 
+  const seqTol = opts.seqToleranceMs ?? 0;
   const admit = db.transaction((batch: StoredReading[], now: number) => {
     let accepted = 0;
     let duplicates = 0;
     for (const { reading, tags } of batch) {
       const measurement = MEASUREMENT[reading.kind];
+      const values = seqTol > 0 && reading.seq !== undefined ? JSON.stringify(reading.fields) : undefined;
+      // Same seq and values near the same time = the same sample, re-stamped (see seqToleranceMs).
+      if (values !== undefined && q.seqSeen.get(measurement, tags.sensor, reading.seq, reading.ts - seqTol, reading.ts + seqTol, values)) {
+        duplicates++;
+        continue;
+      }
       // Same series and timestamp = the same point: admitted once, whatever the redeliveries.
       if (q.seen.run(measurement, tags.sensor, reading.ts, now).changes === 0) {
         duplicates++;
         continue;
       }
+      if (values !== undefined) q.seqAdd.run(measurement, tags.sensor, reading.seq, reading.ts, values, now);
       const fields = reading.seq === undefined ? reading.fields : { ...reading.fields, seq: reading.seq };
       q.insert.run(measurement, tags.sensor, reading.ts, tags.site, tags.district, JSON.stringify(fields), toLine(reading, tags), now);
       accepted++;
@@ -149,7 +171,7 @@ export function openSpool(path: string, opts: SpoolOptions) {
       const s = q.stats.get() as { rows: number; oldest: number | null };
       return { rows: s.rows, oldestAgeMs: s.oldest === null ? 0 : now - s.oldest, bytes: fileBytes(path) };
     },
-    pruneSeen: (now: number) => q.prune.run(now - opts.dedupeWindowMs).changes,
+    pruneSeen: (now: number) => q.prune.run(now - opts.dedupeWindowMs).changes + q.seqPrune.run(now - opts.dedupeWindowMs).changes,
     close: () => db.close(),
   };
 }

@@ -115,7 +115,9 @@ export function groupCommitAcks<T>(
   },
 ): { flush(): void } {
   type Packet = { cmd: string; messageId?: number };
-  type Held = { item: T; ack?: Packet };
+  type Held = { item: T; ack?: Packet; conn: number };
+  /** Bumped when the connection closes: a held PUBACK belongs to the connection that produced it. */
+  let conn = 0;
   let pending: Held[] = [];
   /** messageId → the pending entry waiting for its PUBACK to be produced by mqtt.js. */
   let awaitingAck = new Map<number, Held>();
@@ -147,7 +149,9 @@ export function groupCommitAcks<T>(
       client.stream?.destroy();
       return;
     }
-    for (const b of batch) if (b.ack) send(b.ack);
+    // A PUBACK of a closed connection is not sent: mqtt.js would queue it and send it on the next
+    // connection, where its id may name another message [MQTT-2.3.1-2]. The broker redelivers.
+    for (const b of batch) if (b.ack && b.conn === conn) send(b.ack);
   }
 
   const fail = (err: unknown, topic: string) => redeliverLater(client, opts.logger, err, topic);
@@ -156,7 +160,7 @@ export function groupCommitAcks<T>(
     if (packet.cmd !== 'publish') return callback();
     const p = packet as IPublishPacket;
     const done = (item: T) => {
-      const entry: Held = { item };
+      const entry: Held = { item, conn };
       pending.push(entry);
       if (p.qos === 1 && p.messageId !== undefined) awaitingAck.set(p.messageId, entry);
       callback(); // mqtt.js produces the PUBACK synchronously here; the wrapper above holds it
@@ -175,6 +179,7 @@ export function groupCommitAcks<T>(
   // A dropped connection voids the held PUBACKs (their message ids belong to that connection): the
   // items are still committed, the broker redelivers the messages, and the spool drops the copies.
   client.on('close', () => {
+    conn++;
     awaitingAck = new Map();
     for (const b of pending) delete b.ack;
   });

@@ -41,6 +41,29 @@ describe('spool', () => {
     expect(rows[0]!.line).toBe(`ponding,district=d,sensor=PD-1,site=site\\ a depth_cm=0,seq=0i ${T0}`); // tags sorted, as InfluxDB prefers
   });
 
+  it.each([
+    // [case, second reading (seq, ts offset ms, depth), dropped?]
+    ['same seq and values, re-stamped 3 min later', [0, 180_000, 5], true],
+    ['same seq and values, re-stamped 3 min earlier', [0, -180_000, 5], true],
+    ['same seq, other value (a rebooted counter)', [0, 180_000, 6], false],
+    ['same seq and values, beyond the tolerance', [0, 600_001, 5], false],
+    ['other seq, same values', [1, 180_000, 5], false],
+  ] as const)('seq dedupe: %s', (_case, [seq, dt, depth], dropped) => {
+    const d = tempDir('spool');
+    dirs.push(d);
+    const s = openSpool(join(d.path, 'spool.db'), { sync: 'normal', dedupeWindowMs: 60_000, seqToleranceMs: 600_000 });
+    spools.push(s);
+    const at = (seqN: number, ts: number, v: number): StoredReading => ({
+      reading: { kind: 'ponding', sensorId: 'PD-1', ts, seq: seqN, fields: { depth_cm: v } },
+      tags: { sensor: 'PD-1', site: 'a', district: 'd' },
+    });
+    s.admit([at(0, T0, 5)], 1000);
+    s.remove(s.peek(10)); // drained already: the memory of it is what drops the copy
+    expect(s.admit([at(seq, T0 + dt, depth)], 2000)).toEqual(dropped ? { accepted: 0, duplicates: 1 } : { accepted: 1, duplicates: 0 });
+    s.pruneSeen(2000 + 60_001);
+    expect(s.admit([at(0, T0 + 1, 5)], 63_000)).toEqual({ accepted: 1, duplicates: 0 }); // forgotten after the window
+  });
+
   it('still drops a duplicate after its original was drained, within the window', () => {
     const s = open();
     s.admit([reading('PD-1', 0)], 1000);
