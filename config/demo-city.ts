@@ -107,7 +107,6 @@ export function buildDemoCity(): Registry {
       road,
       district: d[0],
       ...near(d[2], d[3], 0.1),
-      underpass: { closeCm: 25, reopenCm: 15, closeSustainS: 120, closeMinReadings: 3, reopenHoldS: 600 },
     });
     sensors.push({ id: `PD-${pad3(i)}`, kind: 'ponding', site: `UP-${pad3(i)}` });
   }

@@ -13,17 +13,16 @@ import { FloodgateError } from '../lib/errors.ts';
 
 const Id = z.string().regex(ID_PATTERN, 'ids are letters, digits, "_", "." and "-" (max 64)');
 
+/**
+ * Site facts about an underpass's closure thresholds, when the road authority fixed them for this
+ * site. Unset fields take the rules file's values (rules/spec.ts, config/rules.yaml).
+ */
 export const UnderpassThresholds = z.object({
-  /** Close above this depth (Shanghai practice 25 cm; Beijing 27 cm). */
-  closeCm: z.number().positive().default(25),
-  /** Reopen only below this lower depth (hysteresis). */
-  reopenCm: z.number().nonnegative().default(15),
-  /** Close only when every reading over this long (sensor time) is above closeCm: spikes do not close roads. */
-  closeSustainS: z.number().int().min(0).default(120),
-  /** Minimum number of consecutive readings above closeCm before closing. */
-  closeMinReadings: z.number().int().min(1).default(3),
-  /** Reopen only when every reading over this long is below reopenCm. */
-  reopenHoldS: z.number().int().min(0).default(600),
+  closeCm: z.number().positive().optional(),
+  reopenCm: z.number().nonnegative().optional(),
+  closeSustainS: z.number().int().min(0).optional(),
+  closeMinReadings: z.number().int().min(1).optional(),
+  reopenHoldS: z.number().int().min(0).optional(),
 });
 export type UnderpassThresholds = z.infer<typeof UnderpassThresholds>;
 

@@ -14,6 +14,8 @@ export const AlertEvent = z.object({
   sensorId: z.string().min(1).max(64),
   state: z.enum(['firing', 'resolved']),
   severity: z.enum(['info', 'warning', 'critical']),
+  /** Rain rules: the Shanghai rainstorm level; a change while firing is a new event of the same alertId. */
+  level: z.enum(['blue', 'yellow', 'orange', 'red']).optional(),
   value: z.number(),
   threshold: z.number(),
   unit: z.string().max(16),
@@ -25,4 +27,18 @@ export const AlertEvent = z.object({
 });
 export type AlertEvent = z.infer<typeof AlertEvent>;
 
-export const ALERT_RULES = { underpassClosure: 'underpass-closure' } as const;
+/** The rule ids of floodgate/alerts/{ruleId}/{subjectId} (rules/engine.ts produces them). */
+export const ALERT_RULES = {
+  underpassClosure: 'underpass-closure',
+  underpassWarning: 'underpass-warning',
+  waterLevelWarning: 'water-level-warning',
+  waterLevelDanger: 'water-level-danger',
+  waterLevelRise: 'water-level-rise',
+  rainstorm: 'rainstorm',
+  districtRainstorm: 'district-rainstorm',
+  sensorOffline: 'sensor-offline',
+  sensorBattery: 'sensor-battery',
+  sensorDataQuality: 'sensor-data-quality',
+  pumpAdvisory: 'pump-advisory',
+} as const;
+export type AlertRuleId = (typeof ALERT_RULES)[keyof typeof ALERT_RULES];

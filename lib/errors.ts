@@ -5,6 +5,7 @@
 export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'REGISTRY_INVALID'
+  | 'RULES_INVALID'
   | 'PAYLOAD_NOT_JSON'
   | 'PAYLOAD_INVALID'
   | 'TOPIC_INVALID'

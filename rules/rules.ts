@@ -1,20 +1,24 @@
 /**
- * Rules engine: ponding readings → underpass closure alerts on
- * floodgate/alerts/underpass-closure/{underpassId} (QoS 1, retained = current state).
+ * Rules service: readings → the engine (rules/engine.ts) → alert events on
+ * floodgate/alerts/{ruleId}/{subjectId} (QoS 1, retained = current state).
  *
  * Two connections: readings arrive on a persistent session and are PUBACKed only after the
- * resulting alert event was PUBACKed by the broker on the second connection (waiting for that
+ * resulting alert events were PUBACKed by the broker on the second connection (waiting for that
  * PUBACK on the reading connection would deadlock: mqtt.js handles one connection's packets
- * serially).
+ * serially) and the engine state they produced is saved (rules/state-store.ts). A crash anywhere
+ * in between redelivers the reading, which yields the same events with the same alert ids.
  */
-import { ALERT_RULES, AlertEvent, parseAlertTopic, parseReadingPayload, parseSensorTopic, topics } from '../contracts/index.ts';
-import { indexRegistry, UnderpassThresholds, type Registry } from '../config/registry.ts';
+import { AlertEvent, checkTimestamp, parseAlertTopic, parseReadingPayload, parseSensorTopic, topics } from '../contracts/index.ts';
+import { indexRegistry, type Registry } from '../config/registry.ts';
 import { ackAfter, connectService, endClient, startClient } from '../lib/mqtt.ts';
-import { counter, type Registry as Metrics } from '../lib/metrics.ts';
+import { counter, gauge, type Registry as Metrics } from '../lib/metrics.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
-import { evaluateUnderpass, initialUnderpassState, type UnderpassEvent, type UnderpassState } from './underpass.ts';
+import { watchAndReload } from '../lib/watch-registry.ts';
+import { evaluate, newSensorState, RULE_IDS, tick, type EngineContext, type EngineState, type SensorInfo, type SensorState, type Transition } from './engine.ts';
+import { loadRules, type LoadedRules } from './load.ts';
+import { openStateStore } from './state-store.ts';
 import type { RulesConfig } from './config.ts';
 
 export interface RulesDeps {
@@ -26,101 +30,168 @@ export interface RulesDeps {
 }
 
 export interface RulesHandle {
-  /** Current state per underpass (read-only view, for tests and diagnostics). */
-  state(underpassId: string): UnderpassState | undefined;
+  /** A sensor's engine state (read-only view, for tests and diagnostics). */
+  state(sensorId: string): SensorState | undefined;
+  /** The rules in force. */
+  rules(): LoadedRules;
   close(): Promise<void>;
 }
 
-const DEFAULT_THRESHOLDS = UnderpassThresholds.parse({});
+const MAX_READING_AGE_MS = 30 * 86_400_000;
+
+export function engineContext(registry: Registry, rules: LoadedRules): EngineContext {
+  const index = indexRegistry(registry);
+  const sensors = new Map<string, SensorInfo>();
+  for (const s of registry.sensors) {
+    const site = index.site(s.site);
+    if (site) sensors.set(s.id, { id: s.id, kind: s.kind, siteId: site.id, district: site.district });
+  }
+  return { sensor: (id) => sensors.get(id), rules: (id) => rules.sites.get(id), districtMinGauges: rules.file.defaults.rain.districtMinGauges };
+}
+
+export function toAlertEvent(t: Transition, now: number): AlertEvent {
+  return AlertEvent.parse({
+    alertId: t.alertId,
+    ruleId: t.ruleId,
+    subjectId: t.subjectId,
+    sensorId: t.sensorId,
+    state: t.state,
+    severity: t.severity,
+    ...(t.level ? { level: t.level } : {}),
+    value: t.value,
+    threshold: t.threshold,
+    unit: t.unit,
+    observedAt: isoWithOffset(t.ts),
+    changedAt: isoWithOffset(now),
+    reason: t.reason,
+  });
+}
 
 export async function createRules(config: RulesConfig, deps: RulesDeps): Promise<RulesHandle> {
   const log = deps.logger.child({ component: 'rules' });
-  const index = indexRegistry(deps.registry);
-  const states = new Map<string, UnderpassState>();
+  let loaded = loadRules(config.rulesPath, deps.registry.sites);
+  let ctx = engineContext(deps.registry, loaded);
+  const store = openStateStore(config.statePath);
+  const state: EngineState = store.load();
   const m = {
-    evaluated: counter(deps.metrics, 'floodgate_rules_readings_evaluated_total', 'Readings evaluated by the rules engine', ['rule']),
-    stale: counter(deps.metrics, 'floodgate_rules_readings_stale_total', 'Readings ignored as older than the last one seen', ['rule']),
+    evaluated: counter(deps.metrics, 'floodgate_rules_readings_evaluated_total', 'Readings evaluated by the rules engine', ['kind']),
+    stale: counter(deps.metrics, 'floodgate_rules_readings_stale_total', 'Readings at or before the sensor\'s last timestamp (duplicates, late): cannot re-fire or flap', ['kind']),
+    skipped: counter(deps.metrics, 'floodgate_rules_readings_skipped_total', 'Readings not evaluated (unknown sensor, invalid, or outside the time limits)', ['reason']),
+    suspect: counter(deps.metrics, 'floodgate_rules_suspect_readings_total', 'Readings flagged as suspect (never close a road on their own)', ['reason']),
     events: counter(deps.metrics, 'floodgate_rules_alert_events_total', 'Alert events published', ['rule', 'state']),
+    reloads: counter(deps.metrics, 'floodgate_rules_reloads_total', 'Rules file reloads', ['result']),
+    faults: counter(deps.metrics, 'floodgate_rules_faults_total', 'Background faults (tick publish/save), logged', ['where']),
+    sensors: gauge(deps.metrics, 'floodgate_rules_sensors_tracked', 'Sensors with engine state'),
   };
+  log.info({ path: loaded.path, sites: loaded.sites.size, restoredSensors: state.sensors.size }, 'rules loaded');
 
   const common = { url: config.mqttUrl, service: 'rules', secret: deps.serviceSecret, logger: log };
   const pub = await connectService({ ...common, clientId: `${config.clientId}-pub`, clean: true });
   await startClient(pub);
   const sub = await connectService({ ...common, clientId: config.clientId, clean: false });
 
-  function toAlertEvent(underpassId: string, sensorId: string, e: UnderpassEvent): AlertEvent {
-    return AlertEvent.parse({
-      alertId: e.alertId,
-      ruleId: ALERT_RULES.underpassClosure,
-      subjectId: underpassId,
-      sensorId,
-      state: e.type === 'close' ? 'firing' : 'resolved',
-      severity: 'critical',
-      value: e.depthCm,
-      threshold: e.thresholdCm,
-      unit: 'cm',
-      observedAt: isoWithOffset(e.ts),
-      changedAt: isoWithOffset(deps.clock.now()),
-      reason: e.reason,
-    });
+  async function publish(transitions: Transition[]): Promise<void> {
+    for (const t of transitions) {
+      const event = toAlertEvent(t, deps.clock.now());
+      // Retained: the topic always holds the subject's current state for late subscribers.
+      await pub.publishAsync(topics.alert(event.ruleId, event.subjectId), JSON.stringify(event), { qos: 1, retain: true });
+      m.events.inc({ rule: event.ruleId, state: event.state });
+      log.info({ ruleId: t.ruleId, subjectId: t.subjectId, sensorId: t.sensorId, alertId: t.alertId, state: t.state, level: t.level, value: t.value }, 'alert state change');
+    }
+  }
+
+  /** Without saved state (first start, lost file), a retained closure alert still says a road is closed. */
+  function restoreFromRetained(payload: Buffer): void {
+    const ev = AlertEvent.safeParse(safeJson(payload));
+    if (!ev.success || ev.data.ruleId !== RULE_IDS.underpassClosure || state.sensors.get(ev.data.sensorId)?.closure) return;
+    const ts = Date.parse(ev.data.observedAt);
+    const s: SensorState = { ...(state.sensors.get(ev.data.sensorId) ?? newSensorState(deps.clock.now())), lastTs: ts };
+    s.closure = ev.data.state === 'firing' ? { phase: 'firing', since: ts, count: 0, alertId: ev.data.alertId } : { phase: 'normal', since: 0, count: 0 };
+    state.sensors.set(ev.data.sensorId, s);
+    store.save(state, [ev.data.sensorId], []);
+    log.info({ sensorId: ev.data.sensorId, state: ev.data.state }, 'restored closure state from the retained alert');
   }
 
   ackAfter(
     sub,
     async (topic, payload, packet) => {
-      const alertTopic = parseAlertTopic(topic);
-      if (alertTopic) {
-        // Retained alert state restores what we knew before a restart (only the retained copy:
-        // live copies of our own events carry retain=0 [MQTT-3.3.1-9]).
-        if (!packet.retain || alertTopic.ruleId !== ALERT_RULES.underpassClosure || states.has(alertTopic.subjectId)) return;
-        const ev = AlertEvent.safeParse(safeJson(payload));
-        if (!ev.success) return;
-        const ts = Date.parse(ev.data.observedAt);
-        states.set(
-          alertTopic.subjectId,
-          ev.data.state === 'firing'
-            ? { phase: 'closed', lastTs: ts, run: undefined, alertId: ev.data.alertId, closedTs: ts }
-            : { phase: 'open', lastTs: ts, run: undefined },
-        );
-        log.info({ underpassId: alertTopic.subjectId, state: ev.data.state }, 'restored alert state');
+      if (parseAlertTopic(topic)) {
+        // Only the retained copy (live copies of our own events carry retain=0 [MQTT-3.3.1-9]).
+        if (packet.retain) restoreFromRetained(payload);
         return;
       }
       const t = parseSensorTopic(topic);
-      if (!t || t.kind !== 'ponding' || t.leaf !== 'reading') return;
-      const site = index.siteOfSensor(t.sensorId);
-      if (!site || site.kind !== 'underpass') return; // ingest reports unknown sensors
-      // Invalid readings are ingest's to reject and report; the rule only sees valid ones.
-      const { readings } = parseReadingPayload('ponding', t.sensorId, payload);
-      readings.sort((a, b) => a.ts - b.ts);
-      const thresholds = site.underpass ?? DEFAULT_THRESHOLDS;
-      let state = states.get(site.id) ?? initialUnderpassState;
-      for (const r of readings) {
-        m.evaluated.inc({ rule: ALERT_RULES.underpassClosure });
-        const result = evaluateUnderpass(state, { ts: r.ts, depthCm: r.fields['depth_cm'] ?? 0 }, thresholds, site.id);
-        if (result.stale) m.stale.inc({ rule: ALERT_RULES.underpassClosure });
-        if (result.event) {
-          const event = toAlertEvent(site.id, t.sensorId, result.event);
-          // Retained: the topic always holds the underpass's current state for late subscribers.
-          await pub.publishAsync(topics.alert(event.ruleId, event.subjectId), JSON.stringify(event), { qos: 1, retain: true });
-          m.events.inc({ rule: event.ruleId, state: event.state });
-          log.info({ underpassId: site.id, sensorId: t.sensorId, alertId: event.alertId, state: event.state, depthCm: event.value }, 'alert state change');
+      if (!t || t.leaf !== 'reading') return;
+      const info = ctx.sensor(t.sensorId);
+      if (!info || info.kind !== t.kind) return void m.skipped.inc({ reason: 'unknown-sensor' }); // ingest reports these
+      // Invalid readings are ingest's to reject and report; the rules see the valid ones only.
+      const { readings } = parseReadingPayload(t.kind, t.sensorId, payload);
+      const now = deps.clock.now();
+      const transitions: Transition[] = [];
+      for (const r of readings.sort((a, b) => a.ts - b.ts)) {
+        if (checkTimestamp(r.ts, now, MAX_READING_AGE_MS)) {
+          m.skipped.inc({ reason: 'time' });
+          continue;
         }
-        state = result.state;
-        states.set(site.id, state);
+        const out = evaluate(state, r, now, ctx);
+        m.evaluated.inc({ kind: t.kind });
+        if (out.stale) m.stale.inc({ kind: t.kind });
+        for (const f of out.flags) {
+          m.suspect.inc({ reason: f.reason });
+          log.info({ sensorId: f.sensorId, ts: isoWithOffset(f.ts), reason: f.reason }, 'suspect reading');
+        }
+        transitions.push(...out.transitions);
       }
+      await publish(transitions);
+      store.save(state, [info.id], info.kind === 'rain' ? [info.district] : []);
+      m.sensors.set(state.sensors.size);
     },
     log,
   );
 
+  const ticker = setInterval(() => {
+    const { transitions } = tick(state, deps.clock.now(), ctx);
+    if (transitions.length === 0) return;
+    publish(transitions)
+      .then(() => store.save(state, transitions.map((t) => t.sensorId), []))
+      .catch((err: unknown) => {
+        // The offline flag is set in memory; the next tick does not repeat it, and a restart
+        // before the save re-detects the silence.
+        m.faults.inc({ where: 'tick' });
+        log.error({ err }, 'could not publish offline alerts');
+      });
+  }, config.tickMs);
+
+  const watch = watchAndReload(
+    config.rulesPath,
+    'rules',
+    (p) => loadRules(p, deps.registry.sites),
+    (next) => {
+      loaded = next;
+      ctx = engineContext(deps.registry, next);
+      m.reloads.inc({ result: 'ok' });
+      log.info({ path: next.path, sites: next.sites.size }, 'rules reloaded');
+    },
+    log,
+    { intervalMs: config.reloadPollMs, onRefused: () => m.reloads.inc({ result: 'refused' }) },
+  );
+
   await startClient(sub);
-  await sub.subscribeAsync([topics.alertsOf(ALERT_RULES.underpassClosure), topics.readingsOf('ponding')], { qos: 1 });
+  await sub.subscribeAsync([topics.alertsOf(RULE_IDS.underpassClosure), topics.allReadings], { qos: 1 });
   log.info({ clientId: config.clientId }, 'rules running');
 
+  let closed = false;
   return {
-    state: (id) => states.get(id),
+    state: (id) => state.sensors.get(id),
+    rules: () => loaded,
     async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(ticker);
+      await watch.close();
       await endClient(sub);
       await endClient(pub);
+      store.close();
       log.info('rules closed');
     },
   };
@@ -133,3 +204,4 @@ function safeJson(payload: Buffer): unknown {
     return undefined;
   }
 }
+

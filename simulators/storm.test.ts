@@ -1,23 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { depthAt, underpassStormProfile } from './storm.ts';
 import { prng } from '../lib/prng.ts';
-import { evaluateUnderpass, initialUnderpassState } from '../rules/underpass.ts';
-import { UnderpassThresholds } from '../config/registry.ts';
+import { evaluate, newEngineState, type EngineContext } from '../rules/engine.ts';
+import { compileRules, RulesFile } from '../rules/spec.ts';
+
+const { rules } = compileRules(RulesFile.parse({ version: 1 }), [{ id: 'UP-001', kind: 'underpass', name: 'u', road: '', district: 'd', lat: 31, lon: 121 }]);
+const ctx: EngineContext = { sensor: () => ({ id: 'PD-001', kind: 'ponding', siteId: 'UP-001', district: 'd' }), rules: (id) => rules.get(id), districtMinGauges: 3 };
 
 describe('underpass storm profile', () => {
-  it.each([1, 2, 3, 42, 2026])('seed %i: every sensor closes once and reopens once under the default rule', (seed) => {
+  it.each([1, 2, 3, 42, 2026])('seed %i: every sensor closes once and reopens once under the default rules', (seed) => {
     const rand = prng(seed);
     for (let s = 0; s < 10; s++) {
       const p = underpassStormProfile(rand);
-      let state = initialUnderpassState;
+      const state = newEngineState();
       const events: string[] = [];
       let peak = 0;
       for (let min = 0; min < p.durationMin; min++) {
         const depthCm = depthAt(p, min, rand);
         if (!p.spikesAtMin.includes(min)) peak = Math.max(peak, depthCm);
-        const r = evaluateUnderpass(state, { ts: min * 60_000, depthCm }, UnderpassThresholds.parse({}), 'UP-001');
-        state = r.state;
-        if (r.event) events.push(r.event.type);
+        const r = evaluate(state, { kind: 'ponding', sensorId: 'PD-001', ts: min * 60_000, seq: min, fields: { depth_cm: depthCm } }, min * 60_000, ctx);
+        for (const t of r.transitions) if (t.ruleId === 'underpass-closure') events.push(t.state === 'firing' ? 'close' : 'reopen');
       }
       expect(peak).toBeGreaterThan(25);
       expect(events).toEqual(['close', 'reopen']);

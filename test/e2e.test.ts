@@ -90,9 +90,15 @@ describe('underpass storm, end to end', () => {
     const auth = { authorization: `Bearer ${stack.apiToken}` };
     const list = await stack.alerts.app.inject({ method: 'GET', url: '/api/alerts', headers: auth });
     expect(list.statusCode).toBe(200);
-    const alerts = list.json().alerts as Array<{ alertId: string; subjectId: string; state: string; ackedAt: string | null }>;
-    expect(alerts.map((a) => a.subjectId).sort()).toEqual(['UP-001', 'UP-002', 'UP-003', 'UP-004']);
-    expect(alerts.every((a) => a.state === 'resolved' && a.ackedAt === null)).toBe(true);
+    const all = list.json().alerts as Array<{ alertId: string; ruleId: string; subjectId: string; state: string; ackedAt: string | null }>;
+    // Each underpass went through the warning stage, then closed; the storm's vehicle spikes on a
+    // dry road were flagged, never alerted.
+    const byRule = (rule: string) => all.filter((a) => a.ruleId === rule).map((a) => a.subjectId).sort();
+    expect(byRule('underpass-closure')).toEqual(['UP-001', 'UP-002', 'UP-003', 'UP-004']);
+    expect(byRule('underpass-warning')).toEqual(['UP-001', 'UP-002', 'UP-003', 'UP-004']);
+    expect(all.filter((a) => !['underpass-closure', 'underpass-warning'].includes(a.ruleId))).toEqual([]);
+    const alerts = all.filter((a) => a.ruleId === 'underpass-closure');
+    expect(all.every((a) => a.state === 'resolved' && a.ackedAt === null)).toBe(true);
 
     const id = alerts[0]!.alertId;
     const ack = await stack.alerts.app.inject({ method: 'POST', url: `/api/alerts/${encodeURIComponent(id)}/ack`, headers: auth, payload: { by: 'duty officer Wang', note: 'police confirmed' } });

@@ -12,6 +12,7 @@ import { createIngest, type IngestHandle } from '../../ingest/ingest.ts';
 import { ingestConfig } from '../../ingest/config.ts';
 import { ingestRoutes } from '../../ingest/api.ts';
 import { createRules, type RulesHandle } from '../../rules/rules.ts';
+import { rulesConfig, type RulesConfig } from '../../rules/config.ts';
 import { createAlerts, type AlertsHandle } from '../../alerts/alerts.ts';
 import { createPoliceReceiver, type ReceiverHandle } from '../../alerts/receiver/police-receiver.ts';
 import { createMetricsRegistry, type Registry as Metrics } from '../../lib/metrics.ts';
@@ -56,7 +57,7 @@ export interface Stack {
 }
 
 export async function startStack(
-  opts: { city?: { registry: Registry; provisioning: Provisioning }; influx?: InfluxConfig; sink?: ReadingSink; gateway?: Partial<GatewayConfig>; brokerUrl?: string } = {},
+  opts: { city?: { registry: Registry; provisioning: Provisioning }; influx?: InfluxConfig; sink?: ReadingSink; gateway?: Partial<GatewayConfig>; brokerUrl?: string; rules?: Partial<RulesConfig> } = {},
 ): Promise<Stack> {
   const { registry, provisioning } = opts.city ?? (await smallCity());
   const dir = tempDir('stack');
@@ -79,7 +80,7 @@ export async function startStack(
       { logger, metrics, registry, serviceSecret, clock, ...(opts.sink ? { sink: opts.sink } : {}) },
     );
     closers.push(ingest.close);
-    const rules = await createRules({ mqttUrl, clientId: 'floodgate-rules' }, { logger, metrics, registry, serviceSecret, clock });
+    const rules = await createRules(rulesConfig(dir.path, { mqttUrl, ...opts.rules }), { logger, metrics, registry, serviceSecret, clock });
     closers.push(rules.close);
     const alerts = await createAlerts(
       {

@@ -1,0 +1,279 @@
+import { describe, expect, it } from 'vitest';
+import type { Reading, SensorKind } from '../contracts/index.ts';
+import type { Site } from '../config/registry.ts';
+import { addRain, districtLevel, evaluate, newEngineState, newRainState, nextShownLevel, rainLevel, tick, type EngineContext, type EngineState, type SensorInfo, type Transition } from './engine.ts';
+import { compileRules, RulesFile } from './spec.ts';
+
+const MIN = 60_000;
+const T0 = Date.parse('2026-07-01T18:00:00+08:00');
+
+const site = (id: string, kind: Site['kind'], district = 'd1', extra: Partial<Site> = {}): Site => ({ id, kind, name: id, road: '', district, lat: 31, lon: 121, ...extra });
+const SITES: Site[] = [
+  site('UP-1', 'underpass'),
+  site('UP-2', 'underpass', 'd2'),
+  site('WS-1', 'water-level-station', 'd1', { warningLevelM: 4.8 }),
+  ...[1, 2, 3, 4].map((i) => site(`RS-${i}`, 'rain-station')),
+];
+const SENSORS: SensorInfo[] = [
+  { id: 'PD-1', kind: 'ponding', siteId: 'UP-1', district: 'd1' },
+  { id: 'PD-2', kind: 'ponding', siteId: 'UP-2', district: 'd2' },
+  { id: 'WL-1', kind: 'water-level', siteId: 'WS-1', district: 'd1' },
+  ...[1, 2, 3, 4].map((i): SensorInfo => ({ id: `RG-${i}`, kind: 'rain', siteId: `RS-${i}`, district: 'd1' })),
+];
+
+function context(file: unknown = { version: 1, defaults: { underpass: { reopenHoldS: 300 } } }): EngineContext {
+  const { rules, issues } = compileRules(RulesFile.parse(file), SITES);
+  expect(issues).toEqual([]);
+  const byId = new Map(SENSORS.map((s) => [s.id, s]));
+  return { sensor: (id) => byId.get(id), rules: (id) => rules.get(id), districtMinGauges: 3 };
+}
+
+const FIELD: Record<SensorKind, string> = { ponding: 'depth_cm', 'water-level': 'level_m', rain: 'rain_mm' };
+const reading = (sensorId: string, min: number, v: number, extra: Record<string, number> = {}): Reading => {
+  const kind = SENSORS.find((s) => s.id === sensorId)!.kind;
+  return { kind, sensorId, ts: T0 + min * MIN, seq: undefined, fields: { [FIELD[kind]]: v, ...(kind === 'rain' ? { interval_s: 60 } : {}), ...extra } };
+};
+
+/** Feed [sensor, minute, value] readings (arrival = sensor time); return "rule state@minute" per transition. */
+function run(series: Array<[string, number, number, Record<string, number>?]>, ctx = context(), state: EngineState = newEngineState(), only?: string) {
+  const out: string[] = [];
+  const all: Transition[] = [];
+  const flags: string[] = [];
+  for (const [id, min, v, extra] of series) {
+    const r = evaluate(state, reading(id, min, v, extra), T0 + min * MIN, ctx);
+    for (const t of r.transitions) {
+      all.push(t);
+      if (!only || t.ruleId === only) out.push(`${t.ruleId} ${t.state}${t.level ? ' ' + t.level : ''}@${(t.ts - T0) / MIN}`);
+    }
+    for (const f of r.flags) flags.push(`${f.reason}@${(f.ts - T0) / MIN}`);
+  }
+  return { out, all, flags, state };
+}
+const pd = (pairs: Array<[number, number]>): Array<[string, number, number]> => pairs.map(([m, v]) => ['PD-1', m, v]);
+
+describe('underpass closure', () => {
+  it.each<[string, Array<[number, number]>, string[]]>([
+    ['dry road: nothing', [[0, 0], [1, 2], [2, 3]], []],
+    ['a single spike (a passing truck) does not close', [[0, 5], [1, 60], [2, 5], [3, 6]], []],
+    ['two readings above are not enough', [[0, 26], [1, 27], [2, 10]], []],
+    ['three readings but under 120 s are not enough', [[0, 26], [0.5, 27], [1, 28], [1.5, 3]], []],
+    ['sustained above 25 cm closes once', [[0, 26], [1, 27], [2, 28], [3, 30], [4, 31]], ['close@2']],
+    ['exactly 25 cm is not above 25 cm', [[0, 25], [1, 25], [2, 25.1], [3, 25.2]], []],
+    ['a dip below resets the run', [[0, 26], [1, 27], [2, 24], [3, 26], [4, 27], [5, 28]], ['close@5']],
+    ['hysteresis: 20 cm (below 25, above 15) does not reopen', [[0, 30], [1, 30.5], [2, 30], [3, 20], [10, 20.5], [20, 20]], ['close@2']],
+    ['reopen after 5 min below 15 cm', [[0, 30], [1, 30.5], [2, 30], [3, 14], [5, 10], [7, 8], [8, 5], [9, 4]], ['close@2', 'reopen@8']],
+    ['a rise during the hold restarts it', [[0, 30], [1, 30.5], [2, 30], [3, 10], [5, 10.5], [6, 16], [7, 10], [10, 9], [12, 8]], ['close@2', 'reopen@12']],
+    ['a second storm closes again', [[0, 30], [1, 30.5], [2, 30], [3, 5], [6, 5.5], [8, 5], [9, 40], [10, 40.5], [11, 40]], ['close@2', 'reopen@8', 'close@11']],
+    ['early close on a steady fast rise (8 cm/min)', [[0, 2], [1, 10], [2, 18], [3, 26], [4, 34]], ['close@4']],
+    ['no early close on two vehicles in a row (a jump, not a climb)', [[0, 5], [1, 30], [2, 31], [3, 5], [4, 5.5]], []],
+    ['no early close on a slow rise (1 cm/min): sustained rule', [[0, 24], [1, 25.5], [2, 26.5], [3, 27.5], [4, 28.5]], ['close@3']],
+    ['a parked vehicle (dry road → flat 30 cm) never closes', [[0, 0], [1, 0], [2, 30], [3, 30], [4, 30.1], [5, 30], [6, 30], [7, 0]], []],
+  ])('%s', (_name, series, expected) => {
+    const { out } = run(pd(series), context(), newEngineState(), 'underpass-closure');
+    expect(out.map((o) => o.replace('underpass-closure firing', 'close').replace('underpass-closure resolved', 'reopen'))).toEqual(expected);
+  });
+
+  it('ignores stale and duplicate timestamps: a redelivery cannot replay or flap a transition', () => {
+    const ctx = context();
+    const { state, out } = run(pd([[0, 30], [1, 30.5], [2, 30]]), ctx, newEngineState(), 'underpass-closure');
+    expect(out).toEqual(['underpass-closure firing@2']);
+    for (const [min, v] of [[2, 0], [1, 0], [2, 30]] as const) {
+      const r = evaluate(state, reading('PD-1', min, v), T0 + 10 * MIN, ctx);
+      expect(r.stale).toBe(true);
+      expect(r.transitions).toEqual([]);
+    }
+  });
+
+  it('keeps one alert id from close to reopen, derived from the close time', () => {
+    const { all } = run(pd([[0, 30], [1, 30.5], [2, 30], [3, 1], [6, 1.5], [8, 1]]));
+    const ids = all.filter((t) => t.ruleId === 'underpass-closure').map((t) => `${t.state} ${t.alertId}`);
+    expect(ids).toEqual([`firing underpass-closure:UP-1:${T0 + 2 * MIN}`, `resolved underpass-closure:UP-1:${T0 + 2 * MIN}`]);
+  });
+
+  it('honours per-site overrides from the rules file (Beijing practice: 27 cm)', () => {
+    const ctx = context({ version: 1, sites: { 'UP-1': { underpass: { closeCm: 27 } } } });
+    expect(run(pd([[0, 26], [1, 26.5], [2, 26], [3, 26.5]]), ctx, newEngineState(), 'underpass-closure').out).toEqual([]);
+    expect(run([['PD-2', 0, 26], ['PD-2', 1, 26.5], ['PD-2', 2, 26]], ctx, newEngineState(), 'underpass-closure').out).toEqual(['underpass-closure firing@2']);
+  });
+});
+
+describe('underpass warning stage', () => {
+  it.each<[string, Array<[number, number]>, string[]]>([
+    ['above 15 cm for 60 s warns; below 10 clears', [[0, 5], [1, 16], [2, 17], [3, 12], [4, 9]], ['firing@2', 'resolved@4']],
+    ['one reading above does not warn', [[0, 5], [1, 16], [2, 14]], []],
+    ['between 10 and 15 holds the warning (hysteresis)', [[0, 16], [1, 17], [2, 12], [3, 11], [4, 13]], ['firing@1']],
+  ])('%s', (_name, series, expected) => {
+    expect(run(pd(series), context(), newEngineState(), 'underpass-warning').out.map((o) => o.replace('underpass-warning ', ''))).toEqual(expected);
+  });
+});
+
+describe('data quality', () => {
+  it.each<[string, Array<[number, number]>, string[], string[]]>([
+    ['a spike is flagged when the next reading returns', [[0, 5], [1, 5.5], [2, 40], [3, 5], [4, 5.5]], ['spike@2'], []],
+    ['three spikes within an hour raise an alert', [[0, 5], [1, 40], [2, 5], [3, 40], [4, 5], [5, 40], [6, 5], [7, 5.5]], ['spike@1', 'spike@3', 'spike@5'], ['firing@7']],
+    ['a parked vehicle is flagged and, held, alerted', [[0, 0], [1, 0], [2, 30], [3, 30], [4, 30], [5, 0]], ['parked-vehicle@2', 'parked-vehicle@3', 'parked-vehicle@4'], ['firing@3']],
+    ['out of the plausible range (unit mistake: mm as cm)', [[0, 5], [1, 250], [2, 251]], ['out-of-range@1', 'out-of-range@2'], ['firing@2']],
+    ['a clean stretch clears it', [[0, 5], [1, 250], [2, 251], [3, 5], [4, 5.5], [5, 6], [6, 6.5], [7, 7]], ['out-of-range@1', 'out-of-range@2'], ['firing@2', 'resolved@7']],
+  ])('%s', (_name, series, flags, alerts) => {
+    const r = run(pd(series), context(), newEngineState(), 'sensor-data-quality');
+    expect(r.flags).toEqual(flags);
+    expect(r.out.map((o) => o.replace('sensor-data-quality ', ''))).toEqual(alerts);
+  });
+
+  it('a flat line: the same non-zero value for 20 readings over 30 min', () => {
+    const series = Array.from({ length: 25 }, (_, i): [number, number] => [i * 2, 7.3]);
+    const r = run(pd(series), context(), newEngineState(), 'sensor-data-quality');
+    expect(r.flags[0]).toBe('flatline@38');
+    expect(r.out).toEqual(['sensor-data-quality firing@40']);
+    // A dry road reads 0 for hours: that is not a flat line.
+    expect(run(pd(series.map(([m]) => [m, 0])), context(), newEngineState(), 'sensor-data-quality').flags).toEqual([]);
+  });
+});
+
+describe('water level', () => {
+  const wl = (vals: number[], step = 5): Array<[string, number, number]> => vals.map((v, i) => ['WL-1', i * step, v]);
+  it.each<[string, number[], string[]]>([
+    ['below the warning level: nothing', [4.5, 4.6, 4.7, 4.75], []],
+    ['at 4.80 m twice warns (Wusong), hysteresis 0.1 m', [4.7, 4.8, 4.85, 4.75, 4.69, 4.6], ['water-level-warning firing@10', 'water-level-warning resolved@25']],
+    ['one reading above does not warn', [4.7, 4.9, 4.7, 4.7], []],
+    ['danger at warning + 0.5 m', [4.8, 4.9, 5.3, 5.35, 5.1, 5.15], ['water-level-warning firing@5', 'water-level-danger firing@15', 'water-level-danger resolved@25']],
+  ])('%s', (_name, vals, expected) => {
+    expect(run(wl(vals), context(), newEngineState()).out.filter((o) => !o.startsWith('water-level-rise'))).toEqual(expected);
+  });
+
+  it('rate of rise: 0.5 m within an hour warns, easing clears', () => {
+    const vals = [3.0, 3.1, 3.2, 3.3, 3.4, 3.5, 3.55, 3.55, 3.55, 3.55, 3.55, 3.55, 3.55, 3.55, 3.55, 3.55, 3.55];
+    expect(run(vals.map((v, i): [string, number, number] => ['WL-1', i * 10, v]), context(), newEngineState(), 'water-level-rise').out).toEqual([
+      'water-level-rise firing@50',
+      'water-level-rise resolved@110', // two readings with under half the rise (at 100 and 110)
+    ]);
+  });
+
+  it('sites without a warning level get no level alerts, only rate of rise', () => {
+    const ctx = context({ version: 1, sites: { 'WS-1': { waterLevel: { warningM: 9 } } } });
+    expect(run(wl([4.8, 4.9, 5.0, 5.1]), ctx).out.filter((o) => o.includes('warning') || o.includes('danger'))).toEqual([]);
+  });
+});
+
+describe('rain accumulations', () => {
+  it.each<[string, Array<[number, number]>, Record<string, number>]>([
+    ['one reading', [[0, 2]], { '10m': 2, '1h': 2, '24h': 2 }],
+    ['leaves the 10-minute window after 10 minutes', [[0, 2], [5, 1], [10, 1]], { '10m': 2, '1h': 4 }],
+    ['a late reading is folded into the windows it belongs to', [[0, 1], [30, 1], [20, 5]], { '10m': 1, '1h': 7 }],
+    ['a late reading older than the window counts only in longer ones', [[0, 1], [120, 1], [30, 5]], { '1h': 1, '3h': 7 }],
+    ['a day-long gap clears everything', [[0, 9], [1500, 1]], { '24h': 1 }],
+    ['24 h window keeps 23:59 of rain', [[0, 3], [1439, 1]], { '24h': 4, '1h': 1 }],
+  ])('%s', (_name, series, expected) => {
+    const r = newRainState();
+    for (const [m, mm] of series) addRain(r, m, mm);
+    for (const [w, v] of Object.entries(expected)) expect(r.sums[w as keyof typeof r.sums]).toBeCloseTo(v, 9);
+  });
+
+  const levels = RulesFile.parse({ version: 1 }).defaults.rain.levels;
+  it.each<[Record<string, number>, string]>([
+    [{ '1h': 34.9, '6h': 49 }, 'none'],
+    [{ '1h': 35 }, 'blue'],
+    [{ '1h': 10, '6h': 50 }, 'blue'],
+    [{ '1h': 50 }, 'yellow'],
+    [{ '6h': 100 }, 'orange'],
+    [{ '1h': 80 }, 'orange'],
+    [{ '3h': 100 }, 'red'],
+  ])('Shanghai rainstorm level of %o is %s', (sums, expected) => {
+    const full = { '10m': 0, '1h': 0, '3h': 0, '6h': 0, '12h': 0, '24h': 0, ...sums };
+    expect(['none', 'blue', 'yellow', 'orange', 'red'][rainLevel(full, levels) + 1]).toBe(expected);
+  });
+
+  it.each<[number, number | undefined, number, number, { shown: number; belowSince: number | undefined }]>([
+    [0, undefined, 2, 100, { shown: 2, belowSince: undefined }], // up at once
+    [2, undefined, 1, 100, { shown: 2, belowSince: 100 }], // down waits
+    [2, 100, 1, 100 + 1_799_999, { shown: 2, belowSince: 100 }],
+    [2, 100, 1, 100 + 1_800_000, { shown: 1, belowSince: undefined }], // after clearHoldS
+    [2, 100, 2, 500, { shown: 2, belowSince: undefined }], // back up: the hold restarts
+  ])('shown level %i (below since %s), computed %i at %i', (shown, since, computed, ts, expected) => {
+    expect(nextShownLevel(shown, since, computed, ts, 1800)).toEqual(expected);
+  });
+
+  it('a gauge escalates blue → yellow under one alert id, then clears after the hold', () => {
+    const series: Array<[string, number, number]> = [];
+    for (let m = 0; m < 60; m++) series.push(['RG-1', m, m < 40 ? 1 : 0.5]); // 40 + 10 = 50 mm in the hour
+    // The hour's 50 mm leave the 1 h window (still blue: 6 h ≥ 50 mm), then the 6 h window.
+    series.push(['RG-1', 200, 0], ['RG-1', 232, 0], ['RG-1', 430, 0], ['RG-1', 461, 0]);
+    const { all } = run(series, context(), newEngineState());
+    const rain = all.filter((t) => t.ruleId === 'rainstorm');
+    expect(rain.map((t) => `${t.state} ${t.level ?? ''}@${(t.ts - T0) / MIN}`)).toEqual(['firing blue@34', 'firing yellow@59', 'firing blue@232', 'resolved @461']);
+    expect(new Set(rain.map((t) => t.alertId)).size).toBe(1);
+  });
+
+  it('a redelivered report is counted once', () => {
+    const ctx = context();
+    const state = newEngineState();
+    for (let i = 0; i < 3; i++) evaluate(state, reading('RG-1', 0, 5), T0, ctx);
+    evaluate(state, reading('RG-1', 1, 2), T0 + MIN, ctx);
+    evaluate(state, reading('RG-1', 0, 5), T0 + 2 * MIN, ctx); // late copy of the first
+    expect(state.sensors.get('RG-1')!.rain!.sums['1h']).toBe(7);
+  });
+
+  it('an implausible rate is flagged and not counted', () => {
+    const r = run([['RG-1', 0, 50]]);
+    expect(r.flags).toEqual(['out-of-range@0']);
+    expect(r.state.sensors.get('RG-1')!.rain!.sums['1h']).toBe(0);
+  });
+});
+
+describe('district rainstorm', () => {
+  it.each<[number[], number, number]>([
+    [[], 3, -1],
+    [[0, 0], 3, -1],
+    [[0, 0, 0], 3, 0],
+    [[3, 1, 0, 0], 3, 0],
+    [[3, 1, 1], 3, 1],
+    [[3, 3, 3, 0], 3, 3],
+  ])('gauge levels %j with %i gauges needed → %i', (levels, min, expected) => {
+    expect(districtLevel(levels, min)).toBe(expected);
+  });
+
+  it('fires when the third gauge of the district reaches blue, resolves when they ease', () => {
+    const series: Array<[string, number, number]> = [];
+    for (const g of ['RG-1', 'RG-2', 'RG-3']) series.push([g, 0, 36]);
+    // 6 h later the totals are gone; each gauge's level drops after its 30-min hold.
+    for (const m of [400, 431]) for (const g of ['RG-1', 'RG-2', 'RG-3']) series.push([g, m, 0]);
+    const ctx = context({ version: 1, defaults: { health: { range: { rainMmPerMin: 60 } } } });
+    expect(run(series, ctx, newEngineState(), 'district-rainstorm').out).toEqual(['district-rainstorm firing blue@0', 'district-rainstorm resolved@431']);
+  });
+});
+
+describe('pump advisory (composite)', () => {
+  it('heavy rain in the district while ponding rises at one of its underpasses', () => {
+    const ctx = context({ version: 1, defaults: { health: { range: { rainMmPerMin: 60 } } } });
+    const series: Array<[string, number, number]> = [
+      ['PD-1', 0, 2],
+      ['PD-1', 1, 4],
+      ['RG-1', 1, 55], // yellow at one gauge of d1
+      ['PD-1', 2, 6],
+      ['PD-1', 3, 8], // +6 cm within 15 min, above 5 cm
+      ['PD-2', 3, 9], // d2: no rain there
+      ['PD-2', 4, 20],
+    ];
+    expect(run(series, ctx, newEngineState(), 'pump-advisory').out).toEqual(['pump-advisory firing@3']);
+  });
+});
+
+describe('sensor health', () => {
+  it('offline after 3 × the expected interval without a reading; back with the next one', () => {
+    const ctx = context();
+    const state = newEngineState();
+    evaluate(state, reading('PD-1', 0, 1), T0, ctx);
+    expect(tick(state, T0 + 3 * MIN, ctx).transitions).toEqual([]);
+    const off = tick(state, T0 + 3 * MIN + 1, ctx).transitions;
+    expect(off.map((t) => `${t.ruleId} ${t.state} ${t.subjectId}`)).toEqual(['sensor-offline firing PD-1']);
+    expect(tick(state, T0 + 10 * MIN, ctx).transitions).toEqual([]); // once
+    const back = evaluate(state, reading('PD-1', 10, 1), T0 + 10 * MIN, ctx).transitions;
+    expect(back.map((t) => `${t.ruleId} ${t.state} ${t.alertId === off[0]!.alertId}`)).toEqual(['sensor-offline resolved true']);
+  });
+
+  it('low battery over three readings, cleared only above low + 0.1 V', () => {
+    const b = (min: number, v: number): [string, number, number, Record<string, number>] => ['PD-1', min, 1 + min / 100, { battery_v: v }];
+    const r = run([b(0, 3.3), b(1, 3.3), b(2, 3.3), b(3, 3.45), b(4, 3.45), b(5, 3.45), b(6, 3.5), b(7, 3.5), b(8, 3.5)], context(), newEngineState(), 'sensor-battery');
+    expect(r.out).toEqual(['sensor-battery firing@2', 'sensor-battery resolved@8']);
+  });
+});

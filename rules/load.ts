@@ -1,0 +1,62 @@
+/**
+ * Load a rules file (YAML, or JSON: YAML 1.2 reads both) and compile it against the registry.
+ * Every problem is reported at once, each with the line and the field at fault:
+ *
+ *   config/rules.yaml:12 defaults.underpass.closeCm: Too small: expected number to be >0
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { LineCounter, parseDocument, isNode } from 'yaml';
+import type { Site } from '../config/registry.ts';
+import { FloodgateError } from '../lib/errors.ts';
+import { compileRules, RulesFile, type SiteRules } from './spec.ts';
+
+export const DEFAULT_RULES_PATH = fileURLToPath(new URL('../config/rules.yaml', import.meta.url));
+
+export interface LoadedRules {
+  path: string;
+  file: RulesFile;
+  sites: Map<string, SiteRules>;
+}
+
+export function parseRules(text: string, name: string, sites: Site[]): LoadedRules {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const at = (offset: number) => `${name}:${lines.linePos(offset).line}`;
+  if (doc.errors.length > 0) {
+    throw new FloodgateError('RULES_INVALID', `rules file refused:\n${doc.errors.map((e) => `  ${at(e.pos[0])} ${e.message.split('\n')[0]}`).join('\n')}`);
+  }
+  /** The line of the deepest node that exists along `path` (a missing key points at its parent). */
+  const lineOf = (path: Array<string | number>): string => {
+    for (let n = path.length; n >= 0; n--) {
+      const node = doc.getIn(path.slice(0, n), true);
+      if (isNode(node) && node.range) return at(node.range[0]);
+    }
+    return `${name}:1`;
+  };
+  const parsed = RulesFile.safeParse(doc.toJS() ?? {});
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => {
+      const path = i.path as Array<string | number>;
+      // A misspelt key points at its own line, not at the object holding it.
+      const where = i.code === 'unrecognized_keys' ? [...path, i.keys[0]!] : path;
+      return `  ${lineOf(where)} ${path.join('.') || '(top)'}: ${i.message}`;
+    });
+    throw new FloodgateError('RULES_INVALID', `rules file refused:\n${issues.join('\n')}`);
+  }
+  const { rules, issues } = compileRules(parsed.data, sites);
+  if (issues.length > 0) {
+    throw new FloodgateError('RULES_INVALID', `rules file refused:\n${issues.map((i) => `  ${lineOf(i.path)} ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+  }
+  return { path: name, file: parsed.data, sites: rules };
+}
+
+export function loadRules(path: string, sites: Site[]): LoadedRules {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new FloodgateError('RULES_INVALID', `cannot read rules file ${path}: ${(err as Error).message}`);
+  }
+  return { ...parseRules(text, path, sites), path };
+}

@@ -1,0 +1,84 @@
+/**
+ * The rules engine's state on disk (SQLite, WAL): every sensor's windows and alert phases, and each
+ * district's gauge levels. The service saves what a message changed before it acknowledges the
+ * message, so after a restart (or SIGKILL) the engine resumes where it was: no duplicate close, no
+ * forgotten reopen, rain totals continue. A message redelivered after a crash between the alert
+ * publish and the save is evaluated again against the saved state, which yields the same
+ * transition with the same alert id — and the alerts service treats it as the duplicate it is.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { newRainState, type DistrictState, type EngineState, type RainState, type SensorState } from './engine.ts';
+
+interface StoredRain extends Omit<RainState, 'buckets' | 'seen'> {
+  /** Non-zero minute buckets as [slot, mm]. */
+  buckets: Array<[number, number]>;
+  seen: number[];
+}
+type StoredSensor = Omit<SensorState, 'rain'> & { rain?: StoredRain };
+
+export function serializeSensor(s: SensorState): string {
+  if (!s.rain) return JSON.stringify(s);
+  const buckets: Array<[number, number]> = [];
+  s.rain.buckets.forEach((v, i) => {
+    if (v !== 0) buckets.push([i, v]);
+  });
+  const stored: StoredSensor = { ...s, rain: { ...s.rain, buckets, seen: [...s.rain.seen] } };
+  return JSON.stringify(stored);
+}
+
+export function deserializeSensor(json: string): SensorState {
+  const stored = JSON.parse(json) as StoredSensor;
+  if (!stored.rain) return stored as SensorState;
+  const rain: RainState = { ...newRainState(), ...stored.rain, buckets: new Float64Array(1440), seen: new Set(stored.rain.seen) };
+  for (const [i, v] of stored.rain.buckets) rain.buckets[i] = v;
+  return { ...stored, rain };
+}
+
+export function serializeDistrict(d: DistrictState): string {
+  return JSON.stringify({ ...d, gauges: [...d.gauges] });
+}
+
+export function deserializeDistrict(json: string): DistrictState {
+  const d = JSON.parse(json) as Omit<DistrictState, 'gauges'> & { gauges: Array<[string, number]> };
+  return { ...d, gauges: new Map(d.gauges) };
+}
+
+export type StateStore = ReturnType<typeof openStateStore>;
+
+export function openStateStore(path: string) {
+  mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL'); // survives a process crash; the broker redelivers the rest
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS sensor_state (id TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS district_state (id TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
+  `);
+  const q = {
+    sensor: db.prepare('INSERT INTO sensor_state (id, json) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET json = excluded.json'),
+    district: db.prepare('INSERT INTO district_state (id, json) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET json = excluded.json'),
+  };
+  const save = db.transaction((state: EngineState, sensors: Iterable<string>, districts: Iterable<string>) => {
+    for (const id of sensors) {
+      const s = state.sensors.get(id);
+      if (s) q.sensor.run(id, serializeSensor(s));
+    }
+    for (const id of districts) {
+      const d = state.districts.get(id);
+      if (d) q.district.run(id, serializeDistrict(d));
+    }
+  });
+  return {
+    /** Save the named sensors' and districts' state in one transaction (durable on return). */
+    save: (state: EngineState, sensors: Iterable<string>, districts: Iterable<string>) => save(state, sensors, districts),
+    load(): EngineState {
+      const state: EngineState = { sensors: new Map(), districts: new Map() };
+      for (const r of db.prepare('SELECT id, json FROM sensor_state').all() as Array<{ id: string; json: string }>) state.sensors.set(r.id, deserializeSensor(r.json));
+      for (const r of db.prepare('SELECT id, json FROM district_state').all() as Array<{ id: string; json: string }>) state.districts.set(r.id, deserializeDistrict(r.json));
+      return state;
+    },
+    close: () => db.close(),
+  };
+}
