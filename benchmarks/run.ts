@@ -2,6 +2,7 @@
 const scenarios: Record<string, () => Promise<unknown>> = {
   gateway: () => import('./gateway.ts'),
   ingest: () => import('./ingest.ts'),
+  rules: () => import('./rules.ts'),
 };
 const wanted = process.argv.slice(2);
 for (const name of wanted.length ? wanted : Object.keys(scenarios)) {

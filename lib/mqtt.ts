@@ -95,14 +95,16 @@ export function endClient(client: MqttClient): Promise<void> {
 /**
  * Group commit for QoS 1 subscribers: messages are handed to `accept` one by one (mqtt.js delivers
  * them serially), and every `maxDelayMs` or `maxBatch` messages `commit` makes all of them durable
- * in one transaction; only then are their PUBACKs sent [MQTT-4.3.2-2], in order. mqtt.js sends a
- * PUBACK right after handleMessage calls back, so the PUBACKs of pending messages are held back by
- * wrapping the client's internal `_sendPacket` (mqtt.js 5.x) — with one transaction per message,
- * SQLite's commit cost capped ingest at ~20k readings/s on its own, well below the broker.
+ * in one go; only then are their PUBACKs sent [MQTT-4.3.2-2], in order [MQTT-4.6.0-2]. mqtt.js
+ * sends a PUBACK right after handleMessage calls back, so the PUBACKs of pending messages are held
+ * back by wrapping the client's internal `_sendPacket` (mqtt.js 5.x) — with one transaction per
+ * message, SQLite's commit cost capped ingest at ~20k readings/s on its own, well below the broker.
  *
+ * `commit` may be asynchronous (the rules service waits for its alert events' PUBACKs): groups are
+ * then committed one after another while the next group fills, and acknowledged in that order.
  * `accept` may return a promise to apply backpressure (e.g. a full spool): delivery of the next
- * message waits for it. If `commit` throws, nothing pending is acknowledged and the connection is
- * dropped, so the broker redelivers [MQTT-4.4.0-1].
+ * message waits for it. If `commit` fails, nothing of the group is acknowledged and the
+ * connection is dropped, so the broker redelivers [MQTT-4.4.0-1].
  */
 export function groupCommitAcks<T>(
   client: MqttClient,
@@ -110,10 +112,10 @@ export function groupCommitAcks<T>(
     maxBatch: number;
     maxDelayMs: number;
     accept(topic: string, payload: Buffer, packet: IPublishPacket): T | Promise<T>;
-    commit(items: T[]): void;
+    commit(items: T[]): void | Promise<void>;
     logger: Logger;
   },
-): { flush(): void } {
+): { flush(): void; settled(): Promise<void> } {
   type Packet = { cmd: string; messageId?: number };
   type Held = { item: T; ack?: Packet; conn: number };
   /** Bumped when the connection closes: a held PUBACK belongs to the connection that produced it. */
@@ -122,6 +124,9 @@ export function groupCommitAcks<T>(
   /** messageId → the pending entry waiting for its PUBACK to be produced by mqtt.js. */
   let awaitingAck = new Map<number, Held>();
   let timer: NodeJS.Timeout | undefined;
+  /** The asynchronous commits in flight, chained so that groups are acknowledged in order. */
+  let chain: Promise<void> = Promise.resolve();
+  let inFlight = 0;
   const c = client as unknown as { _sendPacket(packet: Packet, cb?: (err?: Error) => void, ...rest: unknown[]): void };
   const send = c._sendPacket.bind(client);
   c._sendPacket = (packet, cb, ...rest) => {
@@ -135,23 +140,40 @@ export function groupCommitAcks<T>(
     send(packet, cb, ...rest);
   };
 
+  const failed = (err: unknown, messages: number) => {
+    opts.logger.error({ err, messages }, 'commit failed; dropping the connection so the broker redelivers');
+    awaitingAck = new Map();
+    client.stream?.destroy();
+  };
+  // A PUBACK of a closed connection is not sent: mqtt.js would queue it and send it on the next
+  // connection, where its id may name another message [MQTT-2.3.1-2]. The broker redelivers.
+  const ackAll = (batch: Held[]) => {
+    for (const b of batch) if (b.ack && b.conn === conn) send(b.ack);
+  };
+
   function flush() {
     clearTimeout(timer);
     timer = undefined;
     if (pending.length === 0) return;
     const batch = pending;
     pending = [];
+    let r: void | Promise<void>;
     try {
-      opts.commit(batch.map((b) => b.item));
+      r = opts.commit(batch.map((b) => b.item));
     } catch (err) {
-      opts.logger.error({ err, messages: batch.length }, 'commit failed; dropping the connection so the broker redelivers');
-      awaitingAck = new Map();
-      client.stream?.destroy();
-      return;
+      return failed(err, batch.length);
     }
-    // A PUBACK of a closed connection is not sent: mqtt.js would queue it and send it on the next
-    // connection, where its id may name another message [MQTT-2.3.1-2]. The broker redelivers.
-    for (const b of batch) if (b.ack && b.conn === conn) send(b.ack);
+    if (!(r instanceof Promise) && inFlight === 0) return ackAll(batch);
+    inFlight++;
+    const done = Promise.resolve(r);
+    done.catch(() => undefined); // handled below, in order; not an unhandled rejection meanwhile
+    chain = chain
+      .then(() => done)
+      .then(
+        () => ackAll(batch),
+        (err: unknown) => failed(err, batch.length),
+      )
+      .finally(() => void inFlight--);
   }
 
   const fail = (err: unknown, topic: string) => redeliverLater(client, opts.logger, err, topic);
@@ -183,5 +205,5 @@ export function groupCommitAcks<T>(
     awaitingAck = new Map();
     for (const b of pending) delete b.ack;
   });
-  return { flush };
+  return { flush, settled: () => chain };
 }

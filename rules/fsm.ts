@@ -33,16 +33,16 @@ export type FsmStep = { fsm: Fsm; change?: 'fired' | 'resolved' };
 
 /**
  * One reading's step. `force` fires at once from normal or pending (a rule's early trigger, such
- * as a fast rise). `alertId` names the episode if this step fires it.
+ * as a fast rise). A step that fires names the episode `alertIdFor(ruleId, subjectId, ts)`.
  */
-export function stepFsm(fsm: Fsm, c: { on: boolean; off: boolean; force?: boolean }, ts: number, hold: Hold, alertId: string): FsmStep {
+export function stepFsm(fsm: Fsm, c: { on: boolean; off: boolean; force?: boolean }, ts: number, hold: Hold, ruleId: string, subjectId: string): FsmStep {
   switch (fsm.phase) {
     case 'normal':
     case 'pending': {
       if (!c.on && !c.force) return fsm.phase === 'normal' ? { fsm } : { fsm: NORMAL };
       const run = fsm.phase === 'pending' ? { since: fsm.since, count: fsm.count + 1 } : { since: ts, count: 1 };
       if (c.force || (run.count >= hold.forReadings && ts - run.since >= hold.forS * 1000)) {
-        return { fsm: { phase: 'firing', since: ts, count: 0, alertId }, change: 'fired' };
+        return { fsm: { phase: 'firing', since: ts, count: 0, alertId: alertIdFor(ruleId, subjectId, ts) }, change: 'fired' };
       }
       return { fsm: { phase: 'pending', ...run } };
     }

@@ -2,15 +2,16 @@
  * Rules service: readings → the engine (rules/engine.ts) → alert events on
  * floodgate/alerts/{ruleId}/{subjectId} (QoS 1, retained = current state).
  *
- * Two connections: readings arrive on a persistent session and are PUBACKed only after the
- * resulting alert events were PUBACKed by the broker on the second connection (waiting for that
- * PUBACK on the reading connection would deadlock: mqtt.js handles one connection's packets
- * serially) and the engine state they produced is saved (rules/state-store.ts). A crash anywhere
- * in between redelivers the reading, which yields the same events with the same alert ids.
+ * Two connections: readings arrive on a persistent session; each is evaluated at once and its
+ * alert events go out at once on the second connection (waiting for their PUBACK on the reading
+ * connection would deadlock: mqtt.js handles one connection's packets serially). Readings are
+ * PUBACKed in groups (lib/mqtt.ts#groupCommitAcks), only after their events were PUBACKed by the
+ * broker and the engine state they produced is saved (rules/state-store.ts). A crash anywhere in
+ * between redelivers the readings, which yield the same events with the same alert ids.
  */
 import { AlertEvent, checkTimestamp, parseAlertTopic, parseReadingPayload, parseSensorTopic, topics } from '../contracts/index.ts';
 import { indexRegistry, type Registry } from '../config/registry.ts';
-import { ackAfter, connectService, endClient, startClient } from '../lib/mqtt.ts';
+import { connectService, endClient, groupCommitAcks, startClient } from '../lib/mqtt.ts';
 import { counter, gauge, type Registry as Metrics } from '../lib/metrics.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -90,14 +91,18 @@ export async function createRules(config: RulesConfig, deps: RulesDeps): Promise
   await startClient(pub);
   const sub = await connectService({ ...common, clientId: config.clientId, clean: false });
 
-  async function publish(transitions: Transition[]): Promise<void> {
-    for (const t of transitions) {
-      const event = toAlertEvent(t, deps.clock.now());
-      // Retained: the topic always holds the subject's current state for late subscribers.
-      await pub.publishAsync(topics.alert(event.ruleId, event.subjectId), JSON.stringify(event), { qos: 1, retain: true });
-      m.events.inc({ rule: event.ruleId, state: event.state });
-      log.info({ ruleId: t.ruleId, subjectId: t.subjectId, sensorId: t.sensorId, alertId: t.alertId, state: t.state, level: t.level, value: t.value }, 'alert state change');
-    }
+  /** Start publishing alert events (mqtt.js keeps their order); resolves when the broker has them all. */
+  function publish(transitions: Transition[]): Promise<void> {
+    if (transitions.length === 0) return Promise.resolve();
+    return Promise.all(
+      transitions.map(async (t) => {
+        const event = toAlertEvent(t, deps.clock.now());
+        // Retained: the topic always holds the subject's current state for late subscribers.
+        await pub.publishAsync(topics.alert(event.ruleId, event.subjectId), JSON.stringify(event), { qos: 1, retain: true });
+        m.events.inc({ rule: event.ruleId, state: event.state });
+        log.info({ ruleId: t.ruleId, subjectId: t.subjectId, sensorId: t.sensorId, alertId: t.alertId, state: t.state, level: t.level, value: t.value }, 'alert state change');
+      }),
+    ).then(() => undefined);
   }
 
   /** Without saved state (first start, lost file), a retained closure alert still says a road is closed. */
@@ -112,42 +117,86 @@ export async function createRules(config: RulesConfig, deps: RulesDeps): Promise
     log.info({ sensorId: ev.data.sensorId, state: ev.data.state }, 'restored closure state from the retained alert');
   }
 
-  ackAfter(
-    sub,
-    async (topic, payload, packet) => {
-      if (parseAlertTopic(topic)) {
-        // Only the retained copy (live copies of our own events carry retain=0 [MQTT-3.3.1-9]).
-        if (packet.retain) restoreFromRetained(payload);
-        return;
+  interface Evaluated {
+    sensor: string;
+    district?: string;
+    published: Promise<void>;
+  }
+
+  // The engine updates its state in place as it evaluates. If a group's events or save fail, the
+  // state in memory is ahead of what was acknowledged: every later group fails too, and on the
+  // reconnect (which redelivers all of them) the state is reloaded from the last good save.
+  let tainted = false;
+  let commits: Promise<void> = Promise.resolve();
+  sub.on('connect', () => {
+    if (!tainted) return;
+    const saved = store.load();
+    state.sensors = saved.sensors;
+    state.districts = saved.districts;
+    commits = Promise.resolve();
+    tainted = false;
+    log.warn({ sensors: state.sensors.size }, 'engine state reloaded from its last save after a failed commit');
+  });
+
+  /** One message: evaluated at once (alert events leave right away), committed with its group. */
+  function accept(topic: string, payload: Buffer, packet: { retain?: boolean }): Evaluated | null {
+    if (tainted) throw new Error('engine state is being restored after a failed commit');
+    if (parseAlertTopic(topic)) {
+      // Only the retained copy (live copies of our own events carry retain=0 [MQTT-3.3.1-9]).
+      if (packet.retain) restoreFromRetained(payload);
+      return null;
+    }
+    const t = parseSensorTopic(topic);
+    if (!t || t.leaf !== 'reading') return null;
+    const info = ctx.sensor(t.sensorId);
+    if (!info || info.kind !== t.kind) {
+      m.skipped.inc({ reason: 'unknown-sensor' }); // ingest reports these
+      return null;
+    }
+    // Invalid readings are ingest's to reject and report; the rules see the valid ones only.
+    const { readings } = parseReadingPayload(t.kind, t.sensorId, payload);
+    const now = deps.clock.now();
+    const transitions: Transition[] = [];
+    for (const r of readings.sort((a, b) => a.ts - b.ts)) {
+      if (checkTimestamp(r.ts, now, MAX_READING_AGE_MS)) {
+        m.skipped.inc({ reason: 'time' });
+        continue;
       }
-      const t = parseSensorTopic(topic);
-      if (!t || t.leaf !== 'reading') return;
-      const info = ctx.sensor(t.sensorId);
-      if (!info || info.kind !== t.kind) return void m.skipped.inc({ reason: 'unknown-sensor' }); // ingest reports these
-      // Invalid readings are ingest's to reject and report; the rules see the valid ones only.
-      const { readings } = parseReadingPayload(t.kind, t.sensorId, payload);
-      const now = deps.clock.now();
-      const transitions: Transition[] = [];
-      for (const r of readings.sort((a, b) => a.ts - b.ts)) {
-        if (checkTimestamp(r.ts, now, MAX_READING_AGE_MS)) {
-          m.skipped.inc({ reason: 'time' });
-          continue;
-        }
-        const out = evaluate(state, r, now, ctx);
-        m.evaluated.inc({ kind: t.kind });
-        if (out.stale) m.stale.inc({ kind: t.kind });
-        for (const f of out.flags) {
-          m.suspect.inc({ reason: f.reason });
-          log.info({ sensorId: f.sensorId, ts: isoWithOffset(f.ts), reason: f.reason }, 'suspect reading');
-        }
-        transitions.push(...out.transitions);
+      const out = evaluate(state, r, now, ctx);
+      m.evaluated.inc({ kind: t.kind });
+      if (out.stale) m.stale.inc({ kind: t.kind });
+      for (const f of out.flags) {
+        m.suspect.inc({ reason: f.reason });
+        log.info({ sensorId: f.sensorId, ts: isoWithOffset(f.ts), reason: f.reason }, 'suspect reading');
       }
-      await publish(transitions);
-      store.save(state, [info.id], info.kind === 'rain' ? [info.district] : []);
-      m.sensors.set(state.sensors.size);
+      transitions.push(...out.transitions);
+    }
+    return { sensor: info.id, ...(info.kind === 'rain' ? { district: info.district } : {}), published: publish(transitions) };
+  }
+
+  // A reading is acknowledged only after its alert events were acknowledged by the broker and the
+  // engine state it produced is saved: groups of ≤200 messages, one state transaction each.
+  const acks = groupCommitAcks<Evaluated | null>(sub, {
+    maxBatch: 200,
+    maxDelayMs: 5,
+    logger: log,
+    accept,
+    commit(items) {
+      const done = items.filter((i): i is Evaluated => i !== null);
+      // Saves run in group order; once one failed, the later ones fail without saving.
+      const run = commits.then(async () => {
+        await Promise.all(done.map((i) => i.published));
+        store.save(state, new Set(done.map((i) => i.sensor)), new Set(done.flatMap((i) => (i.district ? [i.district] : []))));
+        m.sensors.set(state.sensors.size);
+      });
+      commits = run;
+      run.catch(() => {
+        tainted = true;
+        m.faults.inc({ where: 'commit' });
+      });
+      return run;
     },
-    log,
-  );
+  });
 
   const ticker = setInterval(() => {
     const { transitions } = tick(state, deps.clock.now(), ctx);
@@ -189,6 +238,8 @@ export async function createRules(config: RulesConfig, deps: RulesDeps): Promise
       closed = true;
       clearInterval(ticker);
       await watch.close();
+      acks.flush();
+      await acks.settled();
       await endClient(sub);
       await endClient(pub);
       store.close();

@@ -9,7 +9,7 @@ describe('rules state store', () => {
   afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
 
   it.each([
-    ['a ponding sensor mid-closure', { ...newSensorState(5), lastTs: 100, recent: [[90, 26], [100, 27]] as Array<[number, number]>, closure: { phase: 'pending' as const, since: 90, count: 2 } }],
+    ['a ponding sensor mid-closure', { ...newSensorState(5), lastTs: 100, recentTs: [90, 100], recentV: [26, 27], closure: { phase: 'pending' as const, since: 90, count: 2 } }],
     ['a rain gauge with a day of buckets', (() => {
       const s = { ...newSensorState(5), rain: newRainState() };
       for (let m = 0; m < 2000; m += 7) addRain(s.rain, 29_000_000 + m, (m % 5) / 10);

@@ -11,6 +11,7 @@ import { eventually, smallCity } from './helpers/stack.ts';
 import { saveRegistry } from '../config/registry.ts';
 
 const BIN = fileURLToPath(new URL('../bin/floodgate.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 interface Proc {
   child: ChildProcess;
@@ -34,7 +35,7 @@ function run(args: string[], opts: { cwd?: string; env?: Record<string, string> 
 }
 
 describe('floodgate CLI', () => {
-  it.each(['up', 'gateway', 'ingest', 'rules', 'alerts', 'sim', 'police-receiver', 'provision', 'devices', 'mosquitto-acl'])('floodgate %s --help', async (cmd) => {
+  it.each(['up', 'gateway', 'ingest', 'rules', 'alerts', 'sim', 'police-receiver', 'provision', 'devices', 'mosquitto-acl', 'backtest'])('floodgate %s --help', async (cmd) => {
     const p = run([cmd, '--help']);
     expect(await p.exit).toBe(0);
     expect(p.stdout()).toContain(`floodgate ${cmd}`);
@@ -44,6 +45,21 @@ describe('floodgate CLI', () => {
     const p = run(['--help']);
     expect(await p.exit).toBe(0);
     for (const cmd of ['up', 'gateway', 'ingest', 'rules', 'alerts', 'sim', 'police-receiver']) expect(p.stdout()).toContain(`  ${cmd} `);
+  });
+
+  it('floodgate backtest replays the shipped storm and scores it against its labels', async () => {
+    const p = run(['backtest', '--input', 'examples/backtest/storm-2026-07-01.ndjson', '--labels', 'examples/backtest/storm-2026-07-01.labels.yaml'], { cwd: ROOT });
+    expect(await p.exit).toBe(0);
+    const out = p.stdout();
+    expect(out).toMatch(/firing +underpass-closure +UP-001/);
+    expect(out).toMatch(/underpass-closure +hits +4 +misses +0 +false alarms +0/);
+    expect(out).toMatch(/water-level-warning +hits +1 +misses +0 +false alarms +0/);
+    // The car parked under UP-006's sensor is flagged and alerted as data quality, never a closure.
+    expect(out).toMatch(/firing +sensor-data-quality +PD-006/);
+    expect(out).not.toMatch(/underpass-closure +UP-006/);
+    const bad = run(['backtest', '--input', 'nope.ndjson'], { cwd: ROOT });
+    expect(await bad.exit).toBe(1);
+    expect(bad.stderr()).toContain('nope.ndjson');
   });
 
   it('exits 2 on an unknown command or option', async () => {

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import type { SensorKind } from '../contracts/index.ts';
+import { parseLabels, parseRecording, score } from './backtest.ts';
+import type { Transition } from './engine.ts';
+
+const kinds: Record<string, SensorKind> = { 'PD-001': 'ponding', 'RG-001': 'rain', 'WL-001': 'water-level' };
+const kindOf = (id: string) => kinds[id];
+const T = Date.parse('2026-07-01T18:00:00+08:00');
+
+describe('parseRecording', () => {
+  it.each<[string, 'ndjson' | 'csv', string, number, string[]]>([
+    ['NDJSON device payloads with a sensor field', 'ndjson', `{"sensor":"PD-001","ts":${T},"depth_cm":3}\n{"sensor":"PD-001","ts":"2026-07-01T18:01:00+08:00","depth_cm":4}\n`, 2, []],
+    ['NDJSON as recorded from MQTT', 'ndjson', `{"topic":"sensors/rain/RG-001/reading","payload":{"ts":${T},"rain_mm":0.5,"interval_s":60}}`, 1, []],
+    ['bad lines are reported and skipped', 'ndjson', `{"sensor":"PD-001","ts":${T},"depth_cm":3}\nnot json\n{"sensor":"XX-9","ts":${T},"depth_cm":1}\n{"ts":${T}}\n{"sensor":"PD-001","ts":${T},"depth_cm":-4}`, 1, ['2: not JSON', '3: sensor XX-9 is not in the registry', '4: no "sensor"', '5: depth_cm']],
+    ['CSV with a value column', 'csv', `sensor,ts,value\nPD-001,${T},3.5\nRG-001,2026-07-01T18:01:00+08:00,0.5\nWL-001,${T},4.1`, 3, []],
+    ['CSV with field columns', 'csv', `sensor,ts,depth_cm,battery_v\nPD-001,${T},3.5,3.6\n`, 1, []],
+  ])('%s', (_case, format, text, n, problems) => {
+    const r = parseRecording(text, format, kindOf);
+    expect(r.readings).toHaveLength(n);
+    expect(r.problems).toHaveLength(problems.length);
+    problems.forEach((p, i) => expect(`${r.problems[i]!.line}: ${r.problems[i]!.message}`).toContain(p));
+  });
+
+  it('fills a rain CSV row\'s interval and maps value to the kind\'s field', () => {
+    const r = parseRecording(`sensor,ts,value\nRG-001,${T},0.5`, 'csv', kindOf);
+    expect(r.readings[0]!.fields).toEqual({ rain_mm: 0.5, interval_s: 60 });
+  });
+});
+
+describe('score', () => {
+  const fire = (subject: string, min: number, alertId = `a-${subject}-${min}`): Transition => ({ ruleId: 'underpass-closure', subjectId: subject, sensorId: 'x', alertId, state: 'firing', severity: 'critical', value: 0, threshold: 0, unit: 'cm', ts: T + min * 60_000, reason: '' });
+  const labels = parseLabels(`
+earlyToleranceS: 600
+events:
+  - { rule: underpass-closure, subject: UP-001, start: "2026-07-01T18:20:00+08:00", end: "2026-07-01T19:00:00+08:00" }
+  - { rule: underpass-closure, subject: UP-002, start: "2026-07-01T18:20:00+08:00", end: "2026-07-01T19:00:00+08:00" }
+`);
+  it.each<[string, Transition[], { hits: number; misses: number; falseAlarms: number; leadS: number[] }]>([
+    ['both on time, one early, one late', [fire('UP-001', 15), fire('UP-002', 23)], { hits: 2, misses: 0, falseAlarms: 0, leadS: [300, -180] }],
+    ['too early counts as a false alarm and a miss', [fire('UP-001', 5)], { hits: 0, misses: 2, falseAlarms: 1, leadS: [] }],
+    ['an unlabelled subject is a false alarm', [fire('UP-001', 20), fire('UP-003', 20)], { hits: 1, misses: 1, falseAlarms: 1, leadS: [0] }],
+    ['a second firing of the same alert (a level change) is not counted again', [fire('UP-001', 20, 'same'), fire('UP-001', 30, 'same')], { hits: 1, misses: 1, falseAlarms: 0, leadS: [0] }],
+  ])('%s', (_case, transitions, expected) => {
+    expect(score(transitions, labels)).toEqual([{ rule: 'underpass-closure', ...expected }]);
+  });
+
+  it('refuses labels without times', () => {
+    expect(() => parseLabels('events:\n  - { rule: x, subject: y }\n')).toThrow(/events.0.start/);
+  });
+});

@@ -1,0 +1,91 @@
+/**
+ * `floodgate rules` killed with SIGKILL mid-storm and restarted: it resumes its windows and open
+ * alerts from its saved state — no second close, the reopen still comes, and a gauge's rolling
+ * rain total carries on across the kill (30 mm before + 10 mm after = blue, ≥ 35 mm in 1 h).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import mqtt, { type MqttClient } from 'mqtt';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { createGateway, type GatewayHandle } from '../../gateway/gateway.ts';
+import { gatewayConfig } from '../../gateway/config.ts';
+import { saveRegistry } from '../../config/registry.ts';
+import { createMetricsRegistry } from '../../lib/metrics.ts';
+import { systemClock } from '../../lib/clock.ts';
+import { startProcess, stopProcess, tempDir } from '../../test/helpers/servers.ts';
+import { eventually, RECENT_HOUR, smallCity, testLogger } from '../../test/helpers/stack.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/floodgate.js', import.meta.url));
+const MIN = 60_000;
+
+describe('rules restart', { timeout: 90_000 }, () => {
+  let gw: GatewayHandle | undefined;
+  let proc: ChildProcess | undefined;
+  const clients: MqttClient[] = [];
+  const dir = tempDir('rules-restart');
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+    if (proc) await stopProcess(proc);
+    await gw?.close();
+    dir.remove();
+  });
+
+  it('SIGKILL mid-storm: no duplicate close, the reopen follows, rain totals continue', async () => {
+    const city = await smallCity(2);
+    const registryPath = join(dir.path, 'registry.json');
+    saveRegistry(registryPath, city.registry);
+    gw = await createGateway(gatewayConfig(), { logger: testLogger, metrics: createMetricsRegistry(), registry: city.registry, serviceSecret: city.provisioning.serviceSecret, clock: systemClock });
+    const url = `mqtt://127.0.0.1:${gw.port}`;
+    const start = async () => {
+      const p = startProcess(process.execPath, [BIN, 'rules'], {
+        ...process.env,
+        FLOODGATE_LOG_LEVEL: process.env['FLOODGATE_TEST_LOG'] ?? 'error',
+        FLOODGATE_MQTT_URL: url,
+        FLOODGATE_REGISTRY: registryPath,
+        FLOODGATE_SERVICE_SECRET: city.provisioning.serviceSecret,
+        FLOODGATE_DATA_DIR: dir.path,
+      });
+      proc = p.proc;
+      await eventually(() => Object.keys((gw!.broker as unknown as { clients: Record<string, unknown> }).clients).includes('floodgate-rules'), 'rules subscribed', 30_000);
+      await new Promise((r) => setTimeout(r, 300)); // its SUBSCRIBE follows the CONNECT
+    };
+
+    const events: Array<{ ruleId: string; subjectId: string; state: string; alertId: string; level?: string }> = [];
+    const watch = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'watch', username: 'svc-alerts', password: city.provisioning.serviceSecret, reconnectPeriod: 0 });
+    clients.push(watch);
+    watch.on('message', (_t, p, packet) => {
+      if (!packet.retain) events.push(JSON.parse(p.toString()));
+    });
+    await watch.subscribeAsync('floodgate/alerts/#', { qos: 1 });
+    const pd = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'PD-001', username: 'PD-001', password: city.provisioning.sensors['PD-001'], reconnectPeriod: 0 });
+    const rg = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'RG-001', username: 'RG-001', password: city.provisioning.sensors['RG-001'], reconnectPeriod: 0 });
+    clients.push(pd, rg);
+    const depth = (min: number, d: number) => pd.publishAsync('sensors/ponding/PD-001/reading', JSON.stringify({ ts: RECENT_HOUR + min * MIN, seq: min, depth_cm: d }), { qos: 1 });
+    const rain = (min: number, mm: number) => rg.publishAsync('sensors/rain/RG-001/reading', JSON.stringify({ ts: RECENT_HOUR + min * MIN, seq: min, rain_mm: mm, interval_s: 300 }), { qos: 1 });
+
+    await start();
+    for (const [m, d] of [[0, 26], [1, 27], [2, 28], [3, 29], [4, 14]] as const) await depth(m, d);
+    for (const [m, mm] of [[5, 10], [10, 10], [15, 10]] as const) await rain(m, mm);
+    await eventually(() => events.some((e) => e.ruleId === 'underpass-closure'), 'the close event');
+    // Let the last group be saved, so that the restart proves the saved state (a kill before the
+    // save is the other path: the broker redelivers the group and it is evaluated again).
+    await new Promise((r) => setTimeout(r, 300));
+
+    proc!.kill('SIGKILL');
+    await new Promise((r) => proc!.once('exit', r));
+    proc = undefined;
+    // While it is down: below 15 cm continues; the gauge tips another 10 mm within the hour.
+    for (const [m, d] of [[6, 12], [10, 10]] as const) await depth(m, d);
+    await rain(20, 10);
+    await start();
+    for (const [m, d] of [[12, 8], [15, 7]] as const) await depth(m, d);
+
+    await eventually(() => events.some((e) => e.ruleId === 'underpass-closure' && e.state === 'resolved'), 'the reopen event');
+    await eventually(() => events.some((e) => e.ruleId === 'rainstorm'), 'the rainstorm event');
+    const closure = events.filter((e) => e.ruleId === 'underpass-closure');
+    expect(closure.map((e) => e.state)).toEqual(['firing', 'resolved']);
+    expect(new Set(closure.map((e) => e.alertId)).size).toBe(1);
+    expect(events.filter((e) => e.ruleId === 'rainstorm').map((e) => `${e.state} ${e.level}`)).toEqual(['firing blue']);
+  });
+});
