@@ -118,6 +118,10 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       } else if (decision.kind === 'resolve') {
         store.resolveAlert(event, nowIso, decision.notice ? buildNotice(event, decision.notice) : null, deps.clock.now());
         alog.info({ value: event.value }, 'alert resolved');
+      } else if (decision.kind === 'update') {
+        store.updateAlert(event, nowIso);
+        alog.warn({ severity: event.severity, level: event.level, value: event.value, reason: event.reason }, 'alert changed level');
+        return;
       } else {
         alog.debug({ decision: decision.kind }, 'alert event changes nothing');
         return;

@@ -16,6 +16,8 @@ export interface AlertRecord {
   sensorId: string;
   state: AlertState;
   severity: string;
+  /** Rain rules: the rainstorm level (blue … red); null otherwise. */
+  level: string | null;
   value: number;
   threshold: number;
   unit: string;
@@ -68,7 +70,7 @@ CREATE TABLE IF NOT EXISTS notices (
 CREATE INDEX IF NOT EXISTS notices_due ON notices (status, next_attempt_at);
 `;
 
-const ALERT_COLS = `alert_id AS alertId, rule_id AS ruleId, subject_id AS subjectId, sensor_id AS sensorId, state, severity,
+const ALERT_COLS = `alert_id AS alertId, rule_id AS ruleId, subject_id AS subjectId, sensor_id AS sensorId, state, severity, level,
   value, threshold, unit, reason, fired_at AS firedAt, resolved_at AS resolvedAt, acked_at AS ackedAt, acked_by AS ackedBy,
   ack_note AS ackNote, updated_at AS updatedAt`;
 const NOTICE_COLS = `seq, notice_id AS noticeId, alert_id AS alertId, subject_id AS subjectId, action, url, secret_ref AS secretRef,
@@ -82,12 +84,16 @@ export function openAlertStore(path: string) {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.exec(SCHEMA);
+  // Added after the first release: stores made before it get the column.
+  if (!(db.prepare('PRAGMA table_info(alerts)').all() as Array<{ name: string }>).some((c) => c.name === 'level')) db.exec('ALTER TABLE alerts ADD COLUMN level TEXT');
 
   const q = {
     getAlert: db.prepare(`SELECT ${ALERT_COLS} FROM alerts WHERE alert_id = ?`),
-    insertAlert: db.prepare(`INSERT INTO alerts (alert_id, rule_id, subject_id, sensor_id, state, severity, value, threshold, unit,
-      reason, fired_at, updated_at) VALUES (@alertId, @ruleId, @subjectId, @sensorId, @state, @severity, @value, @threshold, @unit,
+    insertAlert: db.prepare(`INSERT INTO alerts (alert_id, rule_id, subject_id, sensor_id, state, severity, level, value, threshold, unit,
+      reason, fired_at, updated_at) VALUES (@alertId, @ruleId, @subjectId, @sensorId, @state, @severity, @level, @value, @threshold, @unit,
       @reason, @firedAt, @updatedAt)`),
+    updateAlert: db.prepare(`UPDATE alerts SET severity = @severity, level = @level, value = @value, threshold = @threshold,
+      reason = @reason, updated_at = @updatedAt WHERE alert_id = @alertId AND state = 'firing'`),
     resolveAlert: db.prepare(`UPDATE alerts SET state = 'resolved', resolved_at = @resolvedAt, value = @value, reason = @reason,
       updated_at = @updatedAt WHERE alert_id = @alertId`),
     ack: db.prepare(`UPDATE alerts SET acked_at = @ackedAt, acked_by = @ackedBy, ack_note = @ackNote, updated_at = @ackedAt
@@ -114,9 +120,13 @@ export function openAlertStore(path: string) {
 
     /** Record a new firing alert and (optionally) its notice, atomically. */
     openAlert: db.transaction((event: AlertEvent, nowIso: string, notice: NewNotice | null, nowMs: number) => {
-      q.insertAlert.run({ ...event, firedAt: event.observedAt, updatedAt: nowIso });
+      q.insertAlert.run({ ...event, level: event.level ?? null, firedAt: event.observedAt, updatedAt: nowIso });
       if (notice) q.insertNotice.run({ ...notice, now: nowMs });
     }),
+
+    /** A firing alert changed level or severity (rain escalating): the record follows. */
+    updateAlert: (event: AlertEvent, nowIso: string) =>
+      q.updateAlert.run({ alertId: event.alertId, severity: event.severity, level: event.level ?? null, value: event.value, threshold: event.threshold, reason: event.reason, updatedAt: nowIso }).changes === 1,
 
     /** Resolve an alert and (optionally) queue its notice, atomically. */
     resolveAlert: db.transaction((event: AlertEvent, nowIso: string, notice: NewNotice | null, nowMs: number) => {

@@ -27,6 +27,10 @@ describe('decideOnEvent', () => {
     ['resolve twice is a duplicate', rec('resolved'), ev('resolved'), { kind: 'duplicate' }],
     ['resolve of an unknown alert sends nothing', undefined, ev('resolved'), { kind: 'late-resolve' }],
     ['other rules notify nobody', undefined, ev('firing', 'river-warning'), { kind: 'open', notice: null }],
+    ['a firing alert that escalates (blue → yellow) is updated', { alertId: 'a1', state: 'firing', severity: 'warning', level: 'blue' }, { ...ev('firing', 'rainstorm'), severity: 'warning', level: 'yellow' }, { kind: 'update' }],
+    ['a severity change of a firing alert is updated', { alertId: 'a1', state: 'firing', severity: 'warning', level: 'yellow' }, { ...ev('firing', 'rainstorm'), severity: 'critical', level: 'yellow' }, { kind: 'update' }],
+    ['the same level again is a duplicate', { alertId: 'a1', state: 'firing', severity: 'warning', level: 'blue' }, { ...ev('firing', 'rainstorm'), severity: 'warning', level: 'blue' }, { kind: 'duplicate' }],
+    ['a level change after resolve (replay) is a duplicate', { alertId: 'a1', state: 'resolved', severity: 'warning', level: 'blue' }, { ...ev('firing', 'rainstorm'), level: 'red' }, { kind: 'duplicate' }],
   ])('%s', (_n, existing, event, expected) => {
     expect(decideOnEvent(existing, event)).toEqual(expected);
   });

@@ -9,11 +9,14 @@ export type AlertState = 'firing' | 'resolved';
 export interface AlertRecordView {
   alertId: string;
   state: AlertState;
+  severity?: string;
+  level?: string | null;
 }
 
 export type EventDecision =
   | { kind: 'open'; notice: 'close' | null }
   | { kind: 'resolve'; notice: 'reopen' | null }
+  | { kind: 'update' }
   | { kind: 'duplicate' }
   | { kind: 'late-resolve' };
 
@@ -23,8 +26,11 @@ export const NOTICE_RULES = new Set(['underpass-closure']);
 export function decideOnEvent(existing: AlertRecordView | undefined, event: AlertEvent): EventDecision {
   const notifies = NOTICE_RULES.has(event.ruleId);
   if (event.state === 'firing') {
-    if (existing) return { kind: 'duplicate' }; // redelivered or retained copy: one notice per transition
-    return { kind: 'open', notice: notifies ? 'close' : null };
+    if (!existing) return { kind: 'open', notice: notifies ? 'close' : null };
+    // A firing alert that changes level or severity (rain: blue → yellow) is updated; the same
+    // level again is a redelivered or retained copy: one notice per transition.
+    const changed = existing.state === 'firing' && ((existing.severity !== undefined && existing.severity !== event.severity) || (existing.level ?? null) !== (event.level ?? null));
+    return changed ? { kind: 'update' } : { kind: 'duplicate' };
   }
   if (!existing) return { kind: 'late-resolve' }; // never saw it fire: nothing was closed, nothing to reopen
   if (existing.state === 'resolved') return { kind: 'duplicate' };

@@ -79,6 +79,18 @@ describe('alerts service', () => {
     ]);
   });
 
+  it('follows a rain alert that escalates (blue → yellow) under the same id, and sends no police notice', async () => {
+    const id = `rainstorm:RG-001:${++n}`;
+    const rain = (level: 'blue' | 'yellow', value: number): AlertEvent => ({ ...event('RG-001', 'firing', id, 0), ruleId: 'rainstorm', subjectId: 'RG-001', sensorId: 'RG-001', severity: 'warning', level, value, threshold: level === 'blue' ? 35 : 50, unit: 'mm' });
+    await send(rain('blue', 36));
+    await send(rain('yellow', 52));
+    const auth = { authorization: `Bearer ${stack.apiToken}` };
+    const get = async () => (await stack.alerts.app.inject({ method: 'GET', url: `/api/alerts/${encodeURIComponent(id)}`, headers: auth })).json() as { alert?: { level: string; value: number; state: string } };
+    const a = await eventually(async () => ((await get()).alert?.level === 'yellow' ? (await get()).alert : undefined), 'the alert at yellow');
+    expect(a).toMatchObject({ state: 'firing', level: 'yellow', value: 52 });
+    expect(stack.receiver.received.filter((r) => r.notice.alertId === id)).toEqual([]);
+  });
+
   it('retries 503 and 429 (honouring Retry-After) until delivered, keeping the same notice id and body', async () => {
     const id = nextId('UP-002');
     stack.receiver.failNext(3, 429, '0');
