@@ -85,6 +85,7 @@ export function openSpool(path: string, opts: SpoolOptions) {
     seqSeen: db.prepare('SELECT 1 FROM seen_seq WHERE measurement = ? AND sensor = ? AND seq = ? AND ts BETWEEN ? AND ? AND fields = ? LIMIT 1'),
     seqAdd: db.prepare('INSERT OR IGNORE INTO seen_seq (measurement, sensor, seq, ts, fields, at) VALUES (?, ?, ?, ?, ?, ?)'),
     seqPrune: db.prepare('DELETE FROM seen_seq WHERE at < ?'),
+    seqMax: db.prepare('SELECT max(seq) AS m FROM seen_seq WHERE measurement = ? AND sensor = ?'),
     insert: db.prepare('INSERT INTO spool (measurement, sensor, ts, site, district, fields, line, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     peek: db.prepare(`SELECT ${COLS} FROM spool ORDER BY id LIMIT ?`),
     removeRange: db.prepare('DELETE FROM spool WHERE id BETWEEN ? AND ?'),
@@ -97,6 +98,22 @@ export function openSpool(path: string, opts: SpoolOptions) {
   };
 
   const seqTol = opts.seqToleranceMs ?? 0;
+  /**
+   * The highest seq remembered per series (from the table on first sight, then kept up to date):
+   * a seq above it cannot be a copy, so the lookup is skipped — devices count up, so that is
+   * nearly every reading. Only a seq at or below it (a re-send, a rebooted counter) is looked up.
+   * Raised only, and only by what the table holds, so it never hides a remembered seq.
+   */
+  const maxSeq = new Map<string, number>();
+  const highestSeq = (measurement: string, sensor: string): number => {
+    const key = `${measurement}\u0000${sensor}`;
+    let m = maxSeq.get(key);
+    if (m === undefined) {
+      m = (q.seqMax.get(measurement, sensor) as { m: number | null }).m ?? -1;
+      maxSeq.set(key, m);
+    }
+    return m;
+  };
   const admit = db.transaction((batch: StoredReading[], now: number) => {
     let accepted = 0;
     let duplicates = 0;
@@ -104,7 +121,7 @@ export function openSpool(path: string, opts: SpoolOptions) {
       const measurement = MEASUREMENT[reading.kind];
       const values = seqTol > 0 && reading.seq !== undefined ? JSON.stringify(reading.fields) : undefined;
       // Same seq and values near the same time = the same sample, re-stamped (see seqToleranceMs).
-      if (values !== undefined && q.seqSeen.get(measurement, tags.sensor, reading.seq, reading.ts - seqTol, reading.ts + seqTol, values)) {
+      if (values !== undefined && reading.seq! <= highestSeq(measurement, tags.sensor) && q.seqSeen.get(measurement, tags.sensor, reading.seq, reading.ts - seqTol, reading.ts + seqTol, values)) {
         duplicates++;
         continue;
       }
@@ -113,7 +130,11 @@ export function openSpool(path: string, opts: SpoolOptions) {
         duplicates++;
         continue;
       }
-      if (values !== undefined) q.seqAdd.run(measurement, tags.sensor, reading.seq, reading.ts, values, now);
+      if (values !== undefined) {
+        q.seqAdd.run(measurement, tags.sensor, reading.seq, reading.ts, values, now);
+        const key = `${measurement}\u0000${tags.sensor}`;
+        if (reading.seq! > (maxSeq.get(key) ?? -1)) maxSeq.set(key, reading.seq!);
+      }
       const fields = reading.seq === undefined ? reading.fields : { ...reading.fields, seq: reading.seq };
       q.insert.run(measurement, tags.sensor, reading.ts, tags.site, tags.district, JSON.stringify(fields), toLine(reading, tags), now);
       accepted++;

@@ -64,6 +64,22 @@ describe('spool', () => {
     expect(s.admit([at(0, T0 + 1, 5)], 63_000)).toEqual({ accepted: 1, duplicates: 0 }); // forgotten after the window
   });
 
+  it('seq dedupe survives a reopen: re-stamped copies of remembered seqs are dropped, new seqs admitted', () => {
+    const d = tempDir('spool');
+    dirs.push(d);
+    const path = join(d.path, 'spool.db');
+    const opts = { sync: 'normal' as const, dedupeWindowMs: 60_000, seqToleranceMs: 600_000 };
+    const at = (seqN: number, ts: number): StoredReading => ({ reading: { kind: 'ponding', sensorId: 'PD-1', ts, seq: seqN, fields: { depth_cm: seqN } }, tags: { sensor: 'PD-1', site: 'a', district: 'd' } });
+    const a = openSpool(path, opts);
+    a.admit([0, 1, 2, 3, 4, 5].map((i) => at(i, T0 + i * 60_000)), 1000);
+    a.close();
+    const b = openSpool(path, opts);
+    spools.push(b);
+    // The device re-sends 3..5 with its clock corrected by +90 s, then goes on with 6.
+    expect(b.admit([3, 4, 5].map((i) => at(i, T0 + i * 60_000 + 90_000)), 2000)).toEqual({ accepted: 0, duplicates: 3 });
+    expect(b.admit([at(6, T0 + 6 * 60_000)], 2000)).toEqual({ accepted: 1, duplicates: 0 });
+  });
+
   it('still drops a duplicate after its original was drained, within the window', () => {
     const s = open();
     s.admit([reading('PD-1', 0)], 1000);
