@@ -6,7 +6,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { AlertEvent, ClosureNotice, topics } from '../contracts/index.ts';
-import { indexRegistry, type Registry } from '../config/registry.ts';
+import { indexRegistry, recipientsOf, type Registry } from '../config/registry.ts';
 import { ackAfter, connectService, endClient, startClient } from '../lib/mqtt.ts';
 import { counter, type Registry as Metrics } from '../lib/metrics.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -16,7 +16,8 @@ import { DEFAULT_BACKOFF, type BackoffPolicy } from '../lib/backoff.ts';
 import { openAlertStore, type AlertStore, type NewNotice } from './store.ts';
 import { decideOnEvent, noticeIdFor } from './transitions.ts';
 import { createOutbox, type Outbox } from './outbox.ts';
-import { createHttpNotifier, type Notifier } from './police-notifier.ts';
+import { createHttpNotifier, JSON_CONTENT_TYPE, type Notifier } from './police-notifier.ts';
+import { CAP_CONTENT_TYPE, toCap } from './cap.ts';
 import { apiPlugin } from './api.ts';
 import type { AlertsConfig } from './config.ts';
 
@@ -55,8 +56,9 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       const url = n.url === '$FLOODGATE_POLICE_URL' ? config.policeUrl : n.url;
       const secret = config.policeSecrets[n.secretRef];
       if (!secret) return { error: `no secret configured for ${n.secretRef}` };
-      return { url, secret };
+      return { url, secret, contentType: n.format === 'cap' ? CAP_CONTENT_TYPE : JSON_CONTENT_TYPE };
     },
+    maxAgeMs: config.noticeMaxAgeMs,
     logger: log,
     metrics: deps.metrics,
     clock: deps.clock,
@@ -64,12 +66,14 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     pollMs: config.outboxPollMs,
   });
 
-  function buildNotice(event: AlertEvent, action: 'close' | 'reopen'): NewNotice | null {
+  /** The notices of a transition: one per recipient of the underpass's district, in its format. */
+  function buildNotices(event: AlertEvent, action: 'close' | 'reopen' | null): NewNotice[] {
+    if (!action) return [];
     const site = index.site(event.subjectId);
     const district = site && index.district(site.district);
     if (!site || !district) {
       log.error({ alertId: event.alertId, underpassId: event.subjectId }, 'no underpass/district in the registry: cannot address a notice');
-      return null;
+      return [];
     }
     const noticeId = noticeIdFor(event.alertId, action);
     const notice = ClosureNotice.parse({
@@ -83,7 +87,16 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       alertId: event.alertId,
       reason: event.reason,
     });
-    return { noticeId, alertId: event.alertId, subjectId: site.id, action, url: district.police.url, secretRef: district.police.secretRef, body: JSON.stringify(notice) };
+    return recipientsOf(district).map((r) => {
+      let body: string;
+      if (r.format === 'cap') {
+        // A reopen refers to the close it ends (CAP references: sender,identifier,sent).
+        const close = action === 'reopen' ? store.findNotice(noticeIdFor(event.alertId, 'close'), r.id) : undefined;
+        const sent = close && /<sent>([^<]+)<\/sent>/.exec(close.body)?.[1];
+        body = toCap(notice, { sender: config.capSender, senderName: deps.registry.city, ...(close && sent ? { references: { identifier: close.noticeId, sent } } : {}) });
+      } else body = JSON.stringify(notice);
+      return { noticeId, recipient: r.id, format: r.format, alertId: event.alertId, subjectId: site.id, action, url: r.url, secretRef: r.secretRef, body };
+    });
   }
 
   const client = await connectService({ url: config.mqttUrl, service: 'alerts', secret: deps.serviceSecret, clientId: config.clientId, clean: false, logger: log });
@@ -113,10 +126,10 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       m.events.inc({ outcome: decision.kind });
       const nowIso = isoWithOffset(deps.clock.now());
       if (decision.kind === 'open') {
-        store.openAlert(event, nowIso, decision.notice ? buildNotice(event, decision.notice) : null, deps.clock.now());
+        store.openAlert(event, nowIso, buildNotices(event, decision.notice), deps.clock.now());
         alog.warn({ value: event.value, reason: event.reason }, 'alert firing');
       } else if (decision.kind === 'resolve') {
-        store.resolveAlert(event, nowIso, decision.notice ? buildNotice(event, decision.notice) : null, deps.clock.now());
+        store.resolveAlert(event, nowIso, buildNotices(event, decision.notice), deps.clock.now());
         alog.info({ value: event.value }, 'alert resolved');
       } else if (decision.kind === 'update') {
         store.updateAlert(event, nowIso);
@@ -144,6 +157,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     clock: deps.clock,
     apiToken: config.apiToken,
     health: () => ({ ok: mqttUp, checks: { mqtt: mqttUp, store: store.db.open } }),
+    wakeOutbox: () => outbox.wake(),
     extraRoutes: deps.extraRoutes ?? [],
   });
   await app.listen({ host: config.host, port: config.port });

@@ -7,7 +7,7 @@ import { serviceHttp } from '../lib/http-auth.ts';
 import type { Registry as Metrics } from '../lib/metrics.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
-import type { AlertStore } from './store.ts';
+import type { AlertStore, NoticeRecord } from './store.ts';
 
 export interface ApiDeps {
   store: AlertStore;
@@ -15,8 +15,22 @@ export interface ApiDeps {
   clock: Clock;
   apiToken: string;
   health(): { ok: boolean; checks: Record<string, boolean> };
+  /** Deliver re-queued notices now rather than at the next poll. */
+  wakeOutbox?(): void;
   /** More authenticated routes from other services in the same process (floodgate up). */
   extraRoutes?: Array<(app: FastifyInstance) => Promise<void>>;
+}
+
+/** A notice as the API shows it: times with offsets, the body parsed (JSON) or as sent (CAP), never a secret. */
+function noticeView({ body, secretRef: _s, ...n }: NoticeRecord) {
+  return {
+    ...n,
+    createdAt: isoWithOffset(n.createdAt),
+    queuedAt: isoWithOffset(n.queuedAt),
+    deliveredAt: n.deliveredAt === null ? null : isoWithOffset(n.deliveredAt),
+    nextAttemptAt: isoWithOffset(n.nextAttemptAt),
+    notice: n.format === 'json' ? (JSON.parse(body) as unknown) : body,
+  };
 }
 
 function apiError(reply: FastifyReply, status: number, code: string, message: string) {
@@ -101,16 +115,30 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
       },
       async (req) => {
         const q = req.query as { status?: 'pending' | 'delivered' | 'failed'; limit: number };
-        // The signed body is returned parsed; the endpoint's secret never leaves the process.
-        const notices = deps.store.listNotices(q).map(({ body, secretRef: _s, ...n }) => ({
-          ...n,
-          createdAt: isoWithOffset(n.createdAt),
-          deliveredAt: n.deliveredAt === null ? null : isoWithOffset(n.deliveredAt),
-          nextAttemptAt: isoWithOffset(n.nextAttemptAt),
-          notice: JSON.parse(body) as unknown,
-        }));
-        return { notices };
+        return { notices: deps.store.listNotices(q).map(noticeView) };
       },
     );
+
+    const seqParams = { type: 'object', properties: { seq: { type: 'integer', minimum: 1 } } };
+
+    // One notice to one recipient, with its delivery history (attempt, time, status, latency).
+    secured.get('/api/notices/:seq', { schema: { params: seqParams } }, async (req, reply) => {
+      const { seq } = req.params as { seq: number };
+      const n = deps.store.getNotice(seq);
+      if (!n) return apiError(reply, 404, 'NOT_FOUND', `no notice ${seq}`);
+      const attempts = deps.store.attempts(seq).map((a) => ({ ...a, at: isoWithOffset(a.at) }));
+      return { notice: noticeView(n), attempts };
+    });
+
+    // Send a failed notice again (and the failed ones behind it for that underpass and recipient).
+    secured.post('/api/notices/:seq/resend', { schema: { params: seqParams } }, async (req, reply) => {
+      const { seq } = req.params as { seq: number };
+      const n = deps.store.getNotice(seq);
+      if (!n) return apiError(reply, 404, 'NOT_FOUND', `no notice ${seq}`);
+      if (n.status !== 'failed') return apiError(reply, 409, 'NOT_FAILED', `notice ${seq} is ${n.status}: only a failed notice can be resent`);
+      const resent = deps.store.resend(seq, deps.clock.now());
+      deps.wakeOutbox?.();
+      return { resent };
+    });
   }
 }

@@ -12,6 +12,8 @@ const AlertsEnv = SharedEnv.extend({
   FLOODGATE_NOTICE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   FLOODGATE_OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   FLOODGATE_ALERTS_CLIENT_ID: z.string().min(1).max(64).default('floodgate-alerts'),
+  FLOODGATE_NOTICE_MAX_AGE_S: z.coerce.number().int().min(10).max(7 * 86_400).default(1800),
+  FLOODGATE_CAP_SENDER: z.string().min(1).max(200).default('floodgate'),
 });
 
 export interface AlertsConfig {
@@ -28,6 +30,10 @@ export interface AlertsConfig {
   policeSecrets: Record<string, string>;
   noticeTimeoutMs: number;
   outboxPollMs: number;
+  /** A notice not delivered this long after it was queued fails for good and escalates. */
+  noticeMaxAgeMs: number;
+  /** CAP `sender` of CAP notices. */
+  capSender: string;
 }
 
 /** What the env gives; secrets that may come from files are resolved by main.ts. */
@@ -47,6 +53,8 @@ export function alertsConfigFromEnv(env: Record<string, string | undefined>) {
       policeUrl: e.FLOODGATE_POLICE_URL,
       noticeTimeoutMs: e.FLOODGATE_NOTICE_TIMEOUT_MS,
       outboxPollMs: e.FLOODGATE_OUTBOX_POLL_MS,
+      noticeMaxAgeMs: e.FLOODGATE_NOTICE_MAX_AGE_S * 1000,
+      capSender: e.FLOODGATE_CAP_SENDER,
     },
   };
 }

@@ -3,7 +3,7 @@ import { createMetricsRegistry } from '../lib/metrics.ts';
 import { loadSharedDeps } from '../lib/shared-config.ts';
 import { systemClock } from '../lib/clock.ts';
 import { readOrCreateSecretFile } from '../lib/secret-file.ts';
-import type { Registry } from '../config/registry.ts';
+import { recipientsOf, type Registry } from '../config/registry.ts';
 import { closeOnSignal } from '../cli/process.ts';
 import { alertsConfigFromEnv, secretFiles, type AlertsConfig } from './config.ts';
 import { createAlerts } from './alerts.ts';
@@ -30,8 +30,10 @@ export function resolveAlertsConfig(
   const policeSecret = c.policeSecret ?? fromFile(files.police, 'police HMAC secret');
   const policeSecrets: Record<string, string> = { FLOODGATE_POLICE_SECRET: policeSecret };
   for (const d of registry.districts) {
-    const v = env[d.police.secretRef];
-    if (d.police.secretRef !== 'FLOODGATE_POLICE_SECRET' && v) policeSecrets[d.police.secretRef] = v;
+    for (const ref of new Set([d.police.secretRef, ...recipientsOf(d).map((r) => r.secretRef)])) {
+      const v = env[ref];
+      if (ref !== 'FLOODGATE_POLICE_SECRET' && v) policeSecrets[ref] = v;
+    }
   }
   return { ...c.partial, apiToken, policeSecrets, dataDir: c.shared.dataDir };
 }

@@ -22,6 +22,8 @@ export interface OutboxDeps {
   backoff: BackoffPolicy;
   /** Idle poll period; new notices also wake the worker at once. */
   pollMs: number;
+  /** Not delivered this long after being queued: failed for good, escalated. */
+  maxAgeMs: number;
 }
 
 export interface Outbox {
@@ -44,14 +46,23 @@ export function createOutbox(deps: OutboxDeps): Outbox {
   let closed = false;
   let again = false;
 
-  function failForGood(n: NoticeRecord, error: string, attempted: boolean) {
-    store.markFailed(n.seq, error, attempted);
+  /** The duty-officer alert of a notice that failed for good (one per notice and recipient). */
+  const escalationId = (n: NoticeRecord) => `notice-delivery:${n.noticeId}:${n.recipient}`;
+
+  function failForGood(n: NoticeRecord, error: string, attempt?: { at: number; attempt: number; httpStatus: number | null; latencyMs: number }) {
+    store.markFailed(n.seq, error, attempt !== undefined, attempt);
     m.failed.inc();
     const nowIso = isoWithOffset(clock.now());
+    if (store.getAlert(escalationId(n))?.state === 'firing') return; // a resent notice failing again: already escalated
     // A closure the police never received is a duty officer's problem now: raise it as an alert.
+    if (store.getAlert(escalationId(n))) {
+      // Failed again after a resend: the resolved escalation comes back.
+      store.refireAlert(escalationId(n), `${n.action} notice for ${n.subjectId} to ${n.recipient} failed again: ${error}`, nowIso);
+      return;
+    }
     store.openAlert(
       {
-        alertId: `notice-delivery:${n.noticeId}`,
+        alertId: escalationId(n),
         ruleId: 'notice-delivery',
         subjectId: n.subjectId,
         sensorId: '',
@@ -62,42 +73,53 @@ export function createOutbox(deps: OutboxDeps): Outbox {
         unit: '',
         observedAt: nowIso,
         changedAt: nowIso,
-        reason: `${n.action} notice ${n.noticeId} for ${n.subjectId} could not be delivered: ${error}. Inform traffic police by phone.`,
+        reason: `${n.action} notice ${n.noticeId} for ${n.subjectId} could not be delivered to ${n.recipient}: ${error}. Inform them by phone, then resend it from the console.`,
       },
       nowIso,
-      null,
+      [],
       clock.now(),
     );
-    log.error({ noticeId: n.noticeId, underpassId: n.subjectId, error }, 'notice failed for good; raised a duty-officer alert');
+    log.error({ noticeId: n.noticeId, underpassId: n.subjectId, recipient: n.recipient, error }, 'notice failed for good; raised a duty-officer alert');
   }
 
   async function deliver(n: NoticeRecord): Promise<void> {
     const nlog = log.child({ noticeId: n.noticeId, underpassId: n.subjectId, action: n.action });
     const target = deps.resolveTarget(n);
-    if ('error' in target) return failForGood(n, target.error, false);
-    const result = await deps.notifier.send(target, n.noticeId, n.body, clock.now());
+    if ('error' in target) return failForGood(n, target.error);
+    const at = clock.now();
+    const started = performance.now();
+    const result = await deps.notifier.send(target, n.noticeId, n.body, at);
+    const attempt = { at, attempt: n.attempts + 1, httpStatus: result.kind === 'response' ? result.status : null, latencyMs: Math.round(performance.now() - started) };
     const decision = decideDelivery(result, backoffDelay(n.attempts, deps.backoff));
     m.attempts.inc({ outcome: decision.next });
     if (decision.next === 'delivered') {
-      store.markDelivered(n.seq, clock.now());
-      nlog.info({ attempts: n.attempts + 1 }, 'notice delivered');
+      store.markDelivered(n.seq, clock.now(), { attempt: attempt.attempt, httpStatus: attempt.httpStatus, latencyMs: attempt.latencyMs, error: null });
+      nlog.info({ attempts: attempt.attempt, recipient: n.recipient }, 'notice delivered');
+      // Delivered after a resend: the duty officers' escalation is over.
+      const esc = store.getAlert(escalationId(n));
+      if (esc?.state === 'firing') {
+        const nowIso = isoWithOffset(clock.now());
+        store.resolveAlert({ alertId: esc.alertId, observedAt: nowIso, value: 0, reason: `delivered to ${n.recipient} on attempt ${attempt.attempt}` }, nowIso, [], clock.now());
+      }
     } else if (decision.next === 'retry') {
-      store.markRetry(n.seq, clock.now() + decision.delayMs, decision.error);
-      nlog.warn({ error: decision.error, attempts: n.attempts + 1, retryInMs: decision.delayMs }, 'notice delivery failed; will retry');
+      store.markRetry(n.seq, clock.now() + decision.delayMs, decision.error, attempt);
+      nlog.warn({ error: decision.error, attempts: attempt.attempt, recipient: n.recipient, retryInMs: decision.delayMs }, 'notice delivery failed; will retry');
     } else {
-      failForGood(n, decision.error, true);
+      failForGood(n, decision.error, attempt);
     }
   }
 
   async function pass(): Promise<void> {
     // A notice queued behind one that failed for good is never sent out of order: it fails too.
-    for (const n of store.noticesBlockedBehindFailure()) failForGood(n, 'an earlier notice for this underpass failed for good', false);
+    // A notice the recipient has not taken within the maximum age is stale: a duty officer phones.
+    for (const n of store.expiredNotices(clock.now() - deps.maxAgeMs)) failForGood(n, `not delivered within ${Math.round(deps.maxAgeMs / 1000)} s (last error: ${n.lastError ?? 'none'})`);
+    for (const n of store.noticesBlockedBehindFailure()) failForGood(n, 'an earlier notice for this underpass failed for good');
     for (;;) {
       const due = store.dueNotices(clock.now(), 16);
       if (due.length === 0) return;
-      // One notice per underpass at a time, in order; different underpasses in parallel.
+      // One notice per underpass and recipient at a time, in order; the rest in parallel.
       const heads = new Map<string, NoticeRecord>();
-      for (const n of due) if (!heads.has(n.subjectId)) heads.set(n.subjectId, n);
+      for (const n of due) if (!heads.has(`${n.subjectId}\u0000${n.recipient}`)) heads.set(`${n.subjectId}\u0000${n.recipient}`, n);
       await Promise.all([...heads.values()].map(deliver));
       if (closed) return;
     }

@@ -7,9 +7,13 @@ import { NOTICE_HEADERS, signNotice } from '../contracts/index.ts';
 import { parseRetryAfter } from '../lib/backoff.ts';
 import type { DeliveryResult } from './transitions.ts';
 
+export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
 export interface NoticeTarget {
   url: string;
   secret: string;
+  /** JSON_CONTENT_TYPE or CAP_CONTENT_TYPE: the recipient's format. */
+  contentType: string;
 }
 
 export interface Notifier {
@@ -24,7 +28,7 @@ export function createHttpNotifier(opts: { timeoutMs: number; userAgent?: string
         const res = await fetch(target.url, {
           method: 'POST',
           headers: {
-            'content-type': 'application/json; charset=utf-8',
+            'content-type': target.contentType,
             'user-agent': opts.userAgent ?? 'floodgate-alerts',
             [NOTICE_HEADERS.idempotencyKey]: noticeId,
             [NOTICE_HEADERS.timestamp]: String(ts),

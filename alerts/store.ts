@@ -32,16 +32,29 @@ export interface AlertRecord {
 
 export type NoticeStatus = 'pending' | 'delivered' | 'failed';
 
-/** What the alert transition writes into the outbox. */
+/** What the alert transition writes into the outbox: one row per recipient. */
 export interface NewNotice {
   noticeId: string;
+  /** The district's recipient (traffic police, road administration …): its own delivery record. */
+  recipient: string;
+  format: 'json' | 'cap';
   alertId: string;
   subjectId: string;
   action: 'close' | 'reopen';
   url: string;
   secretRef: string;
-  /** The exact JSON sent on every attempt (the signature covers these bytes). */
+  /** The exact bytes sent on every attempt (JSON or CAP XML; the signature covers them). */
   body: string;
+}
+
+/** One delivery attempt: the history of a notice. */
+export interface NoticeAttempt {
+  attempt: number;
+  at: number;
+  outcome: 'delivered' | 'retry' | 'failed';
+  httpStatus: number | null;
+  latencyMs: number;
+  error: string | null;
 }
 
 /** An outbox row: the notice plus its delivery state. */
@@ -52,6 +65,8 @@ export interface NoticeRecord extends NewNotice {
   nextAttemptAt: number;
   lastError: string | null;
   createdAt: number;
+  /** When it was (re)queued: the maximum age counts from here. */
+  queuedAt: number;
   deliveredAt: number | null;
 }
 
@@ -62,19 +77,44 @@ CREATE TABLE IF NOT EXISTS alerts (
   reason TEXT NOT NULL, fired_at TEXT NOT NULL, resolved_at TEXT, acked_at TEXT, acked_by TEXT, ack_note TEXT,
   updated_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state, fired_at);
-CREATE TABLE IF NOT EXISTS notices (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, notice_id TEXT NOT NULL UNIQUE, alert_id TEXT NOT NULL,
-  subject_id TEXT NOT NULL, action TEXT NOT NULL, url TEXT NOT NULL, secret_ref TEXT NOT NULL, body TEXT NOT NULL,
-  status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL,
-  last_error TEXT, created_at INTEGER NOT NULL, delivered_at INTEGER);
-CREATE INDEX IF NOT EXISTS notices_due ON notices (status, next_attempt_at);
 `;
+
+const NOTICES_SCHEMA = `
+CREATE TABLE IF NOT EXISTS notices (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, notice_id TEXT NOT NULL, recipient TEXT NOT NULL, format TEXT NOT NULL,
+  alert_id TEXT NOT NULL, subject_id TEXT NOT NULL, action TEXT NOT NULL, url TEXT NOT NULL, secret_ref TEXT NOT NULL,
+  body TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL, last_error TEXT, created_at INTEGER NOT NULL, queued_at INTEGER NOT NULL,
+  delivered_at INTEGER, UNIQUE (notice_id, recipient));
+CREATE INDEX IF NOT EXISTS notices_due ON notices (status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS notices_subject ON notices (subject_id, recipient, seq);
+CREATE TABLE IF NOT EXISTS notice_attempts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, attempt INTEGER NOT NULL, at INTEGER NOT NULL,
+  outcome TEXT NOT NULL, http_status INTEGER, latency_ms INTEGER NOT NULL, error TEXT);
+CREATE INDEX IF NOT EXISTS notice_attempts_seq ON notice_attempts (seq, id);
+`;
+
+/** Stores made before per-recipient notices: rebuild the outbox table, keeping every row. */
+function migrateNotices(db: Database.Database): void {
+  const cols = (db.prepare('PRAGMA table_info(notices)').all() as Array<{ name: string }>).map((c) => c.name);
+  if (cols.length === 0 || cols.includes('recipient')) return;
+  db.transaction(() => {
+    db.exec('ALTER TABLE notices RENAME TO notices_v1; DROP INDEX IF EXISTS notices_due;');
+    db.exec(NOTICES_SCHEMA);
+    db.exec(`INSERT INTO notices (seq, notice_id, recipient, format, alert_id, subject_id, action, url, secret_ref, body, status,
+      attempts, next_attempt_at, last_error, created_at, queued_at, delivered_at)
+      SELECT seq, notice_id, 'police', 'json', alert_id, subject_id, action, url, secret_ref, body, status, attempts,
+      next_attempt_at, last_error, created_at, created_at, delivered_at FROM notices_v1`);
+    db.exec('DROP TABLE notices_v1');
+  })();
+}
 
 const ALERT_COLS = `alert_id AS alertId, rule_id AS ruleId, subject_id AS subjectId, sensor_id AS sensorId, state, severity, level,
   value, threshold, unit, reason, fired_at AS firedAt, resolved_at AS resolvedAt, acked_at AS ackedAt, acked_by AS ackedBy,
   ack_note AS ackNote, updated_at AS updatedAt`;
-const NOTICE_COLS = `seq, notice_id AS noticeId, alert_id AS alertId, subject_id AS subjectId, action, url, secret_ref AS secretRef,
-  body, status, attempts, next_attempt_at AS nextAttemptAt, last_error AS lastError, created_at AS createdAt, delivered_at AS deliveredAt`;
+const NOTICE_COLS = `seq, notice_id AS noticeId, recipient, format, alert_id AS alertId, subject_id AS subjectId, action, url,
+  secret_ref AS secretRef, body, status, attempts, next_attempt_at AS nextAttemptAt, last_error AS lastError,
+  created_at AS createdAt, queued_at AS queuedAt, delivered_at AS deliveredAt`;
 
 export type AlertStore = ReturnType<typeof openAlertStore>;
 
@@ -84,6 +124,8 @@ export function openAlertStore(path: string) {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.exec(SCHEMA);
+  migrateNotices(db);
+  db.exec(NOTICES_SCHEMA);
   // Added after the first release: stores made before it get the column.
   if (!(db.prepare('PRAGMA table_info(alerts)').all() as Array<{ name: string }>).some((c) => c.name === 'level')) db.exec('ALTER TABLE alerts ADD COLUMN level TEXT');
 
@@ -96,17 +138,33 @@ export function openAlertStore(path: string) {
       reason = @reason, updated_at = @updatedAt WHERE alert_id = @alertId AND state = 'firing'`),
     resolveAlert: db.prepare(`UPDATE alerts SET state = 'resolved', resolved_at = @resolvedAt, value = @value, reason = @reason,
       updated_at = @updatedAt WHERE alert_id = @alertId`),
+    refire: db.prepare(`UPDATE alerts SET state = 'firing', resolved_at = NULL, acked_at = NULL, acked_by = NULL, ack_note = NULL,
+      reason = ?, updated_at = ? WHERE alert_id = ?`),
     ack: db.prepare(`UPDATE alerts SET acked_at = @ackedAt, acked_by = @ackedBy, ack_note = @ackNote, updated_at = @ackedAt
       WHERE alert_id = @alertId AND acked_at IS NULL`),
-    insertNotice: db.prepare(`INSERT OR IGNORE INTO notices (notice_id, alert_id, subject_id, action, url, secret_ref, body,
-      next_attempt_at, created_at) VALUES (@noticeId, @alertId, @subjectId, @action, @url, @secretRef, @body, @now, @now)`),
-    // Due notices whose subject has no earlier notice still undelivered: a reopen never
-    // overtakes its close (DESIGN.md delivery guarantees).
+    insertNotice: db.prepare(`INSERT OR IGNORE INTO notices (notice_id, recipient, format, alert_id, subject_id, action, url,
+      secret_ref, body, next_attempt_at, created_at, queued_at) VALUES (@noticeId, @recipient, @format, @alertId, @subjectId,
+      @action, @url, @secretRef, @body, @now, @now, @now)`),
+    // Due notices whose subject has no earlier notice still undelivered to the same recipient: a
+    // reopen never overtakes its close (DESIGN.md delivery guarantees); recipients do not wait
+    // for each other.
     due: db.prepare(`SELECT ${NOTICE_COLS} FROM notices n WHERE status = 'pending' AND next_attempt_at <= ?
-      AND NOT EXISTS (SELECT 1 FROM notices p WHERE p.subject_id = n.subject_id AND p.seq < n.seq AND p.status != 'delivered')
+      AND NOT EXISTS (SELECT 1 FROM notices p WHERE p.subject_id = n.subject_id AND p.recipient = n.recipient
+        AND p.seq < n.seq AND p.status != 'delivered')
       ORDER BY seq LIMIT ?`),
     blockedBehindFailure: db.prepare(`SELECT ${NOTICE_COLS} FROM notices n WHERE status = 'pending'
-      AND EXISTS (SELECT 1 FROM notices p WHERE p.subject_id = n.subject_id AND p.seq < n.seq AND p.status = 'failed')`),
+      AND EXISTS (SELECT 1 FROM notices p WHERE p.subject_id = n.subject_id AND p.recipient = n.recipient AND p.seq < n.seq
+        AND p.status = 'failed')`),
+    expired: db.prepare(`SELECT ${NOTICE_COLS} FROM notices WHERE status = 'pending' AND queued_at < ? ORDER BY seq`),
+    getNotice: db.prepare(`SELECT ${NOTICE_COLS} FROM notices WHERE seq = ?`),
+    findNotice: db.prepare(`SELECT ${NOTICE_COLS} FROM notices WHERE notice_id = ? AND recipient = ?`),
+    attempts: db.prepare(`SELECT attempt, at, outcome, http_status AS httpStatus, latency_ms AS latencyMs, error FROM notice_attempts
+      WHERE seq = ? ORDER BY id`),
+    addAttempt: db.prepare(`INSERT INTO notice_attempts (seq, attempt, at, outcome, http_status, latency_ms, error)
+      VALUES (@seq, @attempt, @at, @outcome, @httpStatus, @latencyMs, @error)`),
+    failedFrom: db.prepare(`SELECT seq FROM notices WHERE subject_id = ? AND recipient = ? AND seq >= ? AND status = 'failed' ORDER BY seq`),
+    requeue: db.prepare(`UPDATE notices SET status = 'pending', next_attempt_at = @now, queued_at = @now, last_error = NULL
+      WHERE seq = @seq AND status = 'failed'`),
     nextDue: db.prepare(`SELECT min(next_attempt_at) AS t FROM notices WHERE status = 'pending'`),
     markDelivered: db.prepare(`UPDATE notices SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE seq = ?`),
     markRetry: db.prepare(`UPDATE notices SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE seq = ?`),
@@ -118,20 +176,23 @@ export function openAlertStore(path: string) {
     db,
     getAlert: (alertId: string) => q.getAlert.get(alertId) as AlertRecord | undefined,
 
-    /** Record a new firing alert and (optionally) its notice, atomically. */
-    openAlert: db.transaction((event: AlertEvent, nowIso: string, notice: NewNotice | null, nowMs: number) => {
+    /** Record a new firing alert and its notices (one per recipient; none for most rules), atomically. */
+    openAlert: db.transaction((event: AlertEvent, nowIso: string, notices: NewNotice[], nowMs: number) => {
       q.insertAlert.run({ ...event, level: event.level ?? null, firedAt: event.observedAt, updatedAt: nowIso });
-      if (notice) q.insertNotice.run({ ...notice, now: nowMs });
+      for (const n of notices) q.insertNotice.run({ ...n, now: nowMs });
     }),
+
+    /** A resolved alert that is true again (a resent notice failed again): firing, unacknowledged. */
+    refireAlert: (alertId: string, reason: string, nowIso: string) => void q.refire.run(reason, nowIso, alertId),
 
     /** A firing alert changed level or severity (rain escalating): the record follows. */
     updateAlert: (event: AlertEvent, nowIso: string) =>
       q.updateAlert.run({ alertId: event.alertId, severity: event.severity, level: event.level ?? null, value: event.value, threshold: event.threshold, reason: event.reason, updatedAt: nowIso }).changes === 1,
 
-    /** Resolve an alert and (optionally) queue its notice, atomically. */
-    resolveAlert: db.transaction((event: AlertEvent, nowIso: string, notice: NewNotice | null, nowMs: number) => {
+    /** Resolve an alert and queue its notices (one per recipient), atomically. */
+    resolveAlert: db.transaction((event: Pick<AlertEvent, 'alertId' | 'observedAt' | 'value' | 'reason'>, nowIso: string, notices: NewNotice[], nowMs: number) => {
       q.resolveAlert.run({ alertId: event.alertId, resolvedAt: event.observedAt, value: event.value, reason: event.reason, updatedAt: nowIso });
-      if (notice) q.insertNotice.run({ ...notice, now: nowMs });
+      for (const n of notices) q.insertNotice.run({ ...n, now: nowMs });
     }),
 
     /** Acknowledge; returns false when already acknowledged (the first acknowledgement stands). */
@@ -153,9 +214,35 @@ export function openAlertStore(path: string) {
     dueNotices: (nowMs: number, limit: number) => q.due.all(nowMs, limit) as NoticeRecord[],
     noticesBlockedBehindFailure: () => q.blockedBehindFailure.all() as NoticeRecord[],
     nextDueAt: () => (q.nextDue.get() as { t: number | null }).t,
-    markDelivered: (seq: number, nowMs: number) => void q.markDelivered.run(nowMs, seq),
-    markRetry: (seq: number, nextAt: number, error: string) => void q.markRetry.run(nextAt, error, seq),
-    markFailed: (seq: number, error: string, attempted: boolean) => void q.markFailed.run(attempted ? 1 : 0, error, seq),
+    expiredNotices: (queuedBefore: number) => q.expired.all(queuedBefore) as NoticeRecord[],
+    getNotice: (seq: number) => q.getNotice.get(seq) as NoticeRecord | undefined,
+    findNotice: (noticeId: string, recipient: string) => q.findNotice.get(noticeId, recipient) as NoticeRecord | undefined,
+    attempts: (seq: number) => q.attempts.all(seq) as NoticeAttempt[],
+    /** Each outcome is recorded with its attempt (time, HTTP status, latency) in one transaction. */
+    markDelivered: db.transaction((seq: number, nowMs: number, a?: Omit<NoticeAttempt, 'outcome' | 'at'>) => {
+      q.markDelivered.run(nowMs, seq);
+      if (a) q.addAttempt.run({ seq, at: nowMs, outcome: 'delivered', ...a });
+    }),
+    markRetry: db.transaction((seq: number, nextAt: number, error: string, a?: Omit<NoticeAttempt, 'outcome' | 'at' | 'error'> & { at: number }) => {
+      q.markRetry.run(nextAt, error, seq);
+      if (a) q.addAttempt.run({ seq, outcome: 'retry', error, ...a });
+    }),
+    markFailed: db.transaction((seq: number, error: string, attempted: boolean, a?: Omit<NoticeAttempt, 'outcome' | 'at' | 'error'> & { at: number }) => {
+      q.markFailed.run(attempted ? 1 : 0, error, seq);
+      if (a) q.addAttempt.run({ seq, outcome: 'failed', error, ...a });
+    }),
+    /**
+     * Send a failed notice again, with the notices behind it for the same underpass and recipient
+     * that failed with it (in order: the close, then its reopen). Same notice id and body, so the
+     * recipient's Idempotency-Key check still holds. Returns the re-queued seqs.
+     */
+    resend: db.transaction((seq: number, nowMs: number): number[] => {
+      const n = q.getNotice.get(seq) as NoticeRecord | undefined;
+      if (!n || n.status !== 'failed') return [];
+      const seqs = (q.failedFrom.all(n.subjectId, n.recipient, seq) as Array<{ seq: number }>).map((r) => r.seq);
+      for (const s of seqs) q.requeue.run({ seq: s, now: nowMs });
+      return seqs;
+    }),
     noticeCounts: () => Object.fromEntries((q.countByStatus.all() as Array<{ status: string; n: number }>).map((r) => [r.status, r.n])),
     close: () => db.close(),
   };

@@ -70,7 +70,30 @@ export const PoliceEndpoint = z.object({
   secretRef: z.string().min(1),
 });
 
-export const District = z.object({ id: Id, name: z.string().min(1), police: PoliceEndpoint });
+/** Who receives a district's closure notices, each with its own secret, format and delivery record. */
+export const Recipient = z.object({
+  id: Id,
+  name: z.string().max(100).default(''),
+  /** An URL, or `$FLOODGATE_POLICE_URL`. */
+  url: z.string().min(1),
+  secretRef: z.string().min(1),
+  /** floodgate's JSON contract (DESIGN.md) or OASIS CAP 1.2 XML. */
+  format: z.enum(['json', 'cap']).default('json'),
+});
+export type Recipient = z.infer<typeof Recipient>;
+
+export const District = z.object({
+  id: Id,
+  name: z.string().min(1),
+  police: PoliceEndpoint,
+  /** Several recipients (traffic police, road administration …); default: `police`, JSON. */
+  recipients: z.array(Recipient).min(1).max(10).optional(),
+});
+
+/** A district's recipients: its own list, or its police endpoint with the JSON contract. */
+export function recipientsOf(d: District): Recipient[] {
+  return d.recipients ?? [{ id: 'police', name: 'traffic police', url: d.police.url, secretRef: d.police.secretRef, format: 'json' }];
+}
 export type District = z.infer<typeof District>;
 
 export const Registry = z

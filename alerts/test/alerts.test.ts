@@ -119,7 +119,7 @@ describe('alerts service', () => {
     await send(event('UP-004', 'firing', id, 0));
     const failed = await eventually(async () => {
       const res = await stack.alerts.app.inject({ url: '/api/alerts?state=firing', headers: auth() });
-      return (res.json().alerts as Array<{ alertId: string; ruleId: string; reason: string }>).find((a) => a.alertId === `notice-delivery:${id}:close`);
+      return (res.json().alerts as Array<{ alertId: string; ruleId: string; reason: string }>).find((a) => a.alertId === `notice-delivery:${id}:close:police`);
     }, 'the duty-officer alert');
     expect(failed.ruleId).toBe('notice-delivery');
     expect(failed.reason).toContain('HTTP 400');

@@ -25,7 +25,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-function requireBinary(bin: string, debianPackage: string): string {
+export function requireBinary(bin: string, debianPackage: string): string {
   for (const dir of [...(process.env['PATH'] ?? '').split(':'), '/usr/sbin', '/sbin']) {
     const p = join(dir, bin);
     if (dir && existsSync(p)) return p;

@@ -14,6 +14,7 @@ import { ingestRoutes } from '../../ingest/api.ts';
 import { createRules, type RulesHandle } from '../../rules/rules.ts';
 import { rulesConfig, type RulesConfig } from '../../rules/config.ts';
 import { createAlerts, type AlertsHandle } from '../../alerts/alerts.ts';
+import type { AlertsConfig } from '../../alerts/config.ts';
 import { createPoliceReceiver, type ReceiverHandle } from '../../alerts/receiver/police-receiver.ts';
 import { createMetricsRegistry, type Registry as Metrics } from '../../lib/metrics.ts';
 import { createLogger, silentLogger, type Logger } from '../../lib/logger.ts';
@@ -57,7 +58,7 @@ export interface Stack {
 }
 
 export async function startStack(
-  opts: { city?: { registry: Registry; provisioning: Provisioning }; influx?: InfluxConfig; sink?: ReadingSink; gateway?: Partial<GatewayConfig>; brokerUrl?: string; rules?: Partial<RulesConfig> } = {},
+  opts: { city?: { registry: Registry; provisioning: Provisioning }; influx?: InfluxConfig; sink?: ReadingSink; gateway?: Partial<GatewayConfig>; brokerUrl?: string; rules?: Partial<RulesConfig>; alerts?: Partial<AlertsConfig> } = {},
 ): Promise<Stack> {
   const { registry, provisioning } = opts.city ?? (await smallCity());
   const dir = tempDir('stack');
@@ -94,6 +95,9 @@ export async function startStack(
         policeSecrets: { FLOODGATE_POLICE_SECRET: policeSecret },
         noticeTimeoutMs: 5000,
         outboxPollMs: 50,
+        noticeMaxAgeMs: 60_000,
+        capSender: 'floodgate-test',
+        ...opts.alerts,
       },
       { logger, metrics, registry, serviceSecret, clock, backoff: { baseMs: 20, maxMs: 200, minMs: 10 }, extraRoutes: [ingestRoutes(ingest.spool)] },
     );
