@@ -16,8 +16,9 @@ import { DEFAULT_BACKOFF, type BackoffPolicy } from '../lib/backoff.ts';
 import { openAlertStore, type AlertStore, type NewNotice } from './store.ts';
 import { decideOnEvent, noticeIdFor } from './transitions.ts';
 import { createOutbox, type Outbox } from './outbox.ts';
-import { createHttpNotifier, JSON_CONTENT_TYPE, type Notifier } from './police-notifier.ts';
-import { CAP_CONTENT_TYPE, toCap } from './cap.ts';
+import { createHttpNotifier, type Notifier } from './police-notifier.ts';
+import { toCap } from './cap.ts';
+import { renderDuty } from './channels.ts';
 import { apiPlugin } from './api.ts';
 import type { AlertsConfig } from './config.ts';
 
@@ -54,11 +55,13 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     notifier: deps.notifier ?? createHttpNotifier({ timeoutMs: config.noticeTimeoutMs }),
     resolveTarget: (n) => {
       const url = n.url === '$FLOODGATE_POLICE_URL' ? config.policeUrl : n.url;
-      const secret = config.policeSecrets[n.secretRef];
-      if (!secret) return { error: `no secret configured for ${n.secretRef}` };
-      return { url, secret, contentType: n.format === 'cap' ? CAP_CONTENT_TYPE : JSON_CONTENT_TYPE };
+      const secret = n.format === 'wecom' ? '' : config.policeSecrets[n.secretRef]; // a WeCom robot's key is in its URL
+      if (secret === undefined) return { error: `no secret configured for ${n.secretRef}` };
+      return { url, secret, format: n.format };
     },
     maxAgeMs: config.noticeMaxAgeMs,
+    // An escalation goes to the duty channels too — but never to the channel that failed.
+    escalationNotices: (event, failedRecipient) => dutyMessages(event, 'firing').filter((n) => n.recipient !== failedRecipient),
     logger: log,
     metrics: deps.metrics,
     clock: deps.clock,
@@ -99,6 +102,35 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     });
   }
 
+  /** Where an alert's subject is, for people: an underpass's or station's name, a district's name. */
+  function placeOf(subjectId: string): { text: string; district: string | undefined } {
+    const site = index.site(subjectId) ?? index.siteOfSensor(subjectId);
+    if (site) return { text: `${site.name}（${index.district(site.district)?.name ?? site.district}）`, district: site.district };
+    const d = index.district(subjectId);
+    return d ? { text: d.name, district: d.id } : { text: '', district: undefined };
+  }
+
+  /** Messages for the duty officers' channels that carry this rule (and district). */
+  function dutyMessages(event: AlertEvent, state: 'firing' | 'update' | 'resolved'): NewNotice[] {
+    const channels = deps.registry.dutyChannels ?? [];
+    if (channels.length === 0) return [];
+    const place = placeOf(event.subjectId);
+    const noticeId = state === 'update' ? `${event.alertId}:update:${event.observedAt}` : `${event.alertId}:${state}`;
+    return channels
+      .filter((c) => c.rules.includes(event.ruleId) && (!c.districts || (place.district !== undefined && c.districts.includes(place.district))))
+      .map((c) => ({
+        noticeId,
+        recipient: c.id,
+        format: c.format,
+        alertId: event.alertId,
+        subjectId: event.subjectId,
+        action: state,
+        url: c.url,
+        secretRef: c.secretRef ?? '',
+        body: renderDuty(c.format, { alertId: event.alertId, ruleId: event.ruleId, subjectId: event.subjectId, place: place.text, state, severity: event.severity, ...(event.level ? { level: event.level } : {}), value: event.value, unit: event.unit, reason: event.reason, observedAt: event.observedAt }),
+      }));
+  }
+
   const client = await connectService({ url: config.mqttUrl, service: 'alerts', secret: deps.serviceSecret, clientId: config.clientId, clean: false, logger: log });
   let mqttUp = false;
   client.on('connect', () => (mqttUp = true));
@@ -126,15 +158,14 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       m.events.inc({ outcome: decision.kind });
       const nowIso = isoWithOffset(deps.clock.now());
       if (decision.kind === 'open') {
-        store.openAlert(event, nowIso, buildNotices(event, decision.notice), deps.clock.now());
+        store.openAlert(event, nowIso, [...buildNotices(event, decision.notice), ...dutyMessages(event, 'firing')], deps.clock.now());
         alog.warn({ value: event.value, reason: event.reason }, 'alert firing');
       } else if (decision.kind === 'resolve') {
-        store.resolveAlert(event, nowIso, buildNotices(event, decision.notice), deps.clock.now());
+        store.resolveAlert(event, nowIso, [...buildNotices(event, decision.notice), ...dutyMessages(event, 'resolved')], deps.clock.now());
         alog.info({ value: event.value }, 'alert resolved');
       } else if (decision.kind === 'update') {
-        store.updateAlert(event, nowIso);
+        store.updateAlert(event, nowIso, dutyMessages(event, 'update'), deps.clock.now());
         alog.warn({ severity: event.severity, level: event.level, value: event.value, reason: event.reason }, 'alert changed level');
-        return;
       } else {
         alog.debug({ decision: decision.kind }, 'alert event changes nothing');
         return;

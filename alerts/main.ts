@@ -29,11 +29,10 @@ export function resolveAlertsConfig(
   const apiToken = c.apiToken ?? fromFile(files.apiToken, 'API token');
   const policeSecret = c.policeSecret ?? fromFile(files.police, 'police HMAC secret');
   const policeSecrets: Record<string, string> = { FLOODGATE_POLICE_SECRET: policeSecret };
-  for (const d of registry.districts) {
-    for (const ref of new Set([d.police.secretRef, ...recipientsOf(d).map((r) => r.secretRef)])) {
-      const v = env[ref];
-      if (ref !== 'FLOODGATE_POLICE_SECRET' && v) policeSecrets[ref] = v;
-    }
+  const refs = new Set([...registry.districts.flatMap((d) => [d.police.secretRef, ...recipientsOf(d).map((r) => r.secretRef)]), ...(registry.dutyChannels ?? []).flatMap((c) => (c.secretRef ? [c.secretRef] : []))]);
+  for (const ref of refs) {
+    const v = env[ref];
+    if (ref !== 'FLOODGATE_POLICE_SECRET' && v) policeSecrets[ref] = v;
   }
   return { ...c.partial, apiToken, policeSecrets, dataDir: c.shared.dataDir };
 }

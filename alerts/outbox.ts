@@ -8,7 +8,8 @@ import { counter, type Registry as Metrics } from '../lib/metrics.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
-import type { AlertStore, NoticeRecord } from './store.ts';
+import type { AlertStore, NewNotice, NoticeRecord } from './store.ts';
+import type { AlertEvent } from '../contracts/index.ts';
 import { decideDelivery } from './transitions.ts';
 import type { NoticeTarget, Notifier } from './police-notifier.ts';
 
@@ -24,6 +25,8 @@ export interface OutboxDeps {
   pollMs: number;
   /** Not delivered this long after being queued: failed for good, escalated. */
   maxAgeMs: number;
+  /** Messages announcing an escalation on the duty officers' channels (not the one that failed). */
+  escalationNotices?(event: AlertEvent, failedRecipient: string): NewNotice[];
 }
 
 export interface Outbox {
@@ -60,25 +63,21 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       store.refireAlert(escalationId(n), `${n.action} notice for ${n.subjectId} to ${n.recipient} failed again: ${error}`, nowIso);
       return;
     }
-    store.openAlert(
-      {
-        alertId: escalationId(n),
-        ruleId: 'notice-delivery',
-        subjectId: n.subjectId,
-        sensorId: '',
-        state: 'firing',
-        severity: 'critical',
-        value: 0,
-        threshold: 0,
-        unit: '',
-        observedAt: nowIso,
-        changedAt: nowIso,
-        reason: `${n.action} notice ${n.noticeId} for ${n.subjectId} could not be delivered to ${n.recipient}: ${error}. Inform them by phone, then resend it from the console.`,
-      },
-      nowIso,
-      [],
-      clock.now(),
-    );
+    const escalation: AlertEvent = {
+      alertId: escalationId(n),
+      ruleId: 'notice-delivery',
+      subjectId: n.subjectId,
+      sensorId: '',
+      state: 'firing',
+      severity: 'critical',
+      value: 0,
+      threshold: 0,
+      unit: '',
+      observedAt: nowIso,
+      changedAt: nowIso,
+      reason: `${n.action} notice ${n.noticeId} for ${n.subjectId} could not be delivered to ${n.recipient}: ${error}. Inform them by phone, then resend it from the console.`,
+    };
+    store.openAlert(escalation, nowIso, deps.escalationNotices?.(escalation, n.recipient) ?? [], clock.now());
     log.error({ noticeId: n.noticeId, underpassId: n.subjectId, recipient: n.recipient, error }, 'notice failed for good; raised a duty-officer alert');
   }
 

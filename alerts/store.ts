@@ -4,6 +4,7 @@
  * neither exists without the other, and delivery state survives restarts.
  */
 import Database from 'better-sqlite3';
+import type { ChannelFormat } from './channels.ts';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AlertEvent } from '../contracts/index.ts';
@@ -37,10 +38,11 @@ export interface NewNotice {
   noticeId: string;
   /** The district's recipient (traffic police, road administration …): its own delivery record. */
   recipient: string;
-  format: 'json' | 'cap';
+  format: ChannelFormat;
   alertId: string;
   subjectId: string;
-  action: 'close' | 'reopen';
+  /** close / reopen (police); firing / update / resolved (duty-officer channels). */
+  action: 'close' | 'reopen' | 'firing' | 'update' | 'resolved';
   url: string;
   secretRef: string;
   /** The exact bytes sent on every attempt (JSON or CAP XML; the signature covers them). */
@@ -186,8 +188,11 @@ export function openAlertStore(path: string) {
     refireAlert: (alertId: string, reason: string, nowIso: string) => void q.refire.run(reason, nowIso, alertId),
 
     /** A firing alert changed level or severity (rain escalating): the record follows. */
-    updateAlert: (event: AlertEvent, nowIso: string) =>
-      q.updateAlert.run({ alertId: event.alertId, severity: event.severity, level: event.level ?? null, value: event.value, threshold: event.threshold, reason: event.reason, updatedAt: nowIso }).changes === 1,
+    updateAlert: db.transaction((event: AlertEvent, nowIso: string, notices: NewNotice[], nowMs: number) => {
+      const changed = q.updateAlert.run({ alertId: event.alertId, severity: event.severity, level: event.level ?? null, value: event.value, threshold: event.threshold, reason: event.reason, updatedAt: nowIso }).changes === 1;
+      if (changed) for (const n of notices) q.insertNotice.run({ ...n, now: nowMs });
+      return changed;
+    }),
 
     /** Resolve an alert and queue its notices (one per recipient), atomically. */
     resolveAlert: db.transaction((event: Pick<AlertEvent, 'alertId' | 'observedAt' | 'value' | 'reason'>, nowIso: string, notices: NewNotice[], nowMs: number) => {

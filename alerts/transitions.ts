@@ -47,7 +47,7 @@ export function noticeIdFor(alertId: string, action: 'close' | 'reopen'): string
 // 408, 429 and 5xx retried with backoff, honouring Retry-After; other 4xx fail for good).
 
 export type DeliveryResult =
-  | { kind: 'response'; status: number; retryAfterMs: number | undefined }
+  | { kind: 'response'; status: number; retryAfterMs: number | undefined; detail?: string }
   | { kind: 'network'; error: string };
 
 export type DeliveryDecision =
@@ -59,8 +59,9 @@ export function decideDelivery(result: DeliveryResult, backoffMs: number): Deliv
   if (result.kind === 'network') return { next: 'retry', delayMs: backoffMs, error: result.error };
   const s = result.status;
   if (s >= 200 && s < 300) return { next: 'delivered' };
+  const detail = result.detail ? ` (${result.detail})` : '';
   if (s === 408 || s === 429 || s >= 500) {
-    return { next: 'retry', delayMs: Math.max(backoffMs, result.retryAfterMs ?? 0), error: `HTTP ${s}` };
+    return { next: 'retry', delayMs: Math.max(backoffMs, result.retryAfterMs ?? 0), error: `HTTP ${s}${detail}` };
   }
-  return { next: 'failed', error: `HTTP ${s}: the endpoint refused the notice` };
+  return { next: 'failed', error: `HTTP ${s}: the endpoint refused the notice${detail}` };
 }

@@ -96,6 +96,27 @@ export function recipientsOf(d: District): Recipient[] {
 }
 export type District = z.infer<typeof District>;
 
+/**
+ * A duty officers' channel (a city operations centre's group chat or webhook): which alert
+ * transitions it carries, and how (alerts/channels.ts).
+ */
+export const DutyChannel = z.object({
+  id: Id,
+  format: z.enum(['webhook', 'wecom', 'dingtalk']),
+  /** The robot's or webhook's URL (a WeCom URL carries its key; a DingTalk URL its access_token). */
+  url: z.url({ protocol: /^https?$/ }),
+  /** Name of the setting holding the HMAC secret (webhook: floodgate signature; DingTalk: 加签 secret). WeCom needs none. */
+  secretRef: z.string().min(1).optional(),
+  /** Rules whose alerts it carries. */
+  rules: z
+    .array(z.string().min(1))
+    .min(1)
+    .default(['underpass-closure', 'underpass-warning', 'water-level-danger', 'district-rainstorm', 'pump-advisory', 'notice-delivery']),
+  /** Only these districts (default: all). */
+  districts: z.array(Id).optional(),
+});
+export type DutyChannel = z.infer<typeof DutyChannel>;
+
 export const Registry = z
   .object({
     version: z.literal(1),
@@ -103,6 +124,7 @@ export const Registry = z
     districts: z.array(District).min(1),
     sites: z.array(Site),
     sensors: z.array(Sensor),
+    dutyChannels: z.array(DutyChannel).max(20).optional(),
   })
   .superRefine((reg, ctx) => {
     const districts = new Set(reg.districts.map((d) => d.id));
