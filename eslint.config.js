@@ -1,6 +1,7 @@
 // @ts-check
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'data/**', 'coverage/**', 'dist/**'] },
@@ -18,6 +19,11 @@ export default tseslint.config(
     // The CLI and the police receiver print to stdout by design.
     files: ['cli/**/*.ts', 'bin/**/*.js', 'alerts/receiver/**/*.ts', 'benchmarks/**/*.ts'],
     rules: { 'no-console': 'off' },
+  },
+  {
+    // The console runs in the browser.
+    files: ['alerts/console/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: globals.browser },
   },
   {
     files: ['bin/**/*.js', '.ci/**/*.js'],

@@ -4,6 +4,9 @@
  * serves the duty officers' API.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { EventEmitter } from 'node:events';
+import { watchAndReload } from '../lib/watch-registry.ts';
+import { authenticate, loadUsers } from './users.ts';
 import type { AddressInfo } from 'node:net';
 import { AlertEvent, ClosureNotice, topics } from '../contracts/index.ts';
 import { indexRegistry, recipientsOf, type Registry } from '../config/registry.ts';
@@ -50,7 +53,11 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     events: counter(deps.metrics, 'floodgate_alerts_events_total', 'Alert events received, by outcome', ['outcome']),
   };
 
+  /** Alerts or notices changed: the console's live stream follows. */
+  const changes = new EventEmitter();
+  changes.setMaxListeners(1000); // one per open console
   const outbox = createOutbox({
+    onChange: () => changes.emit('change'),
     store,
     notifier: deps.notifier ?? createHttpNotifier({ timeoutMs: config.noticeTimeoutMs }),
     resolveTarget: (n) => {
@@ -166,11 +173,13 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       } else if (decision.kind === 'update') {
         store.updateAlert(event, nowIso, dutyMessages(event, 'update'), deps.clock.now());
         alog.warn({ severity: event.severity, level: event.level, value: event.value, reason: event.reason }, 'alert changed level');
+        changes.emit('change');
       } else {
         alog.debug({ decision: decision.kind }, 'alert event changes nothing');
         return;
       }
       outbox.wake();
+      changes.emit('change');
     },
     log,
   );
@@ -181,12 +190,26 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     // Request lines stay out of the service log (level warn): errors and slow faults still show.
     loggerInstance: deps.logger.child({ component: 'alerts-http' }, { level: 'warn' }) as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
+    // Open consoles hold a server-sent-events stream: closing must not wait for them.
+    forceCloseConnections: true,
   });
+  // Users and roles (api-users.json, managed by `floodgate users`), reloaded when the file changes.
+  let users = loadUsers(config.usersPath);
+  const usersWatch = watchAndReload(config.usersPath, 'users', loadUsers, (u) => {
+    users = u;
+    log.info({ users: u.length }, 'API users reloaded');
+  }, log);
   await app.register(apiPlugin, {
     store,
     metrics: deps.metrics,
     clock: deps.clock,
-    apiToken: config.apiToken,
+    authenticate: (token) => authenticate(token, users, config.apiToken),
+    changed: () => changes.emit('change'),
+    onChange: (listener) => {
+      changes.on('change', listener);
+      return () => changes.off('change', listener);
+    },
+    city: deps.registry.city,
     health: () => ({ ok: mqttUp, checks: { mqtt: mqttUp, store: store.db.open } }),
     wakeOutbox: () => outbox.wake(),
     extraRoutes: deps.extraRoutes ?? [],
@@ -201,6 +224,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     store,
     outbox,
     async close() {
+      await usersWatch.close();
       await app.close();
       await endClient(client);
       await outbox.close();

@@ -3,7 +3,10 @@
  * but the health check.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { serviceHttp } from '../lib/http-auth.ts';
+import { readFileSync } from 'node:fs';
+import { serviceHttp, type Principal } from '../lib/http-auth.ts';
+import { takeToken, type Bucket } from '../lib/token-bucket.ts';
+import { roleAtLeast, type Role } from './users.ts';
 import type { Registry as Metrics } from '../lib/metrics.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
@@ -13,7 +16,14 @@ export interface ApiDeps {
   store: AlertStore;
   metrics: Metrics;
   clock: Clock;
-  apiToken: string;
+  /** Who a token belongs to (the admin token, or a user's): roles viewer / officer / admin. */
+  authenticate(token: string | undefined): Principal | null;
+  /** Tell the live stream that something changed through the API (an acknowledgement, a resend). */
+  changed?(): void;
+  /** Subscribe to changes of alerts and notices (the console's live stream); returns unsubscribe. */
+  onChange?(listener: () => void): () => void;
+  /** The console's title (the registry's city). */
+  city?: string;
   health(): { ok: boolean; checks: Record<string, boolean> };
   /** Deliver re-queued notices now rather than at the next poll. */
   wakeOutbox?(): void;
@@ -33,6 +43,8 @@ function noticeView({ body, secretRef: _s, ...n }: NoticeRecord) {
   };
 }
 
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
 function apiError(reply: FastifyReply, status: number, code: string, message: string) {
   return reply.code(status).send({ error: { code, message } });
 }
@@ -46,8 +58,63 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
     return apiError(reply, status, status === 500 ? 'INTERNAL' : (err.code ?? 'BAD_REQUEST'), status === 500 ? 'internal error' : err.message);
   });
 
-  // /healthz open; /metrics, these routes and other services' routes behind the bearer token.
-  await serviceHttp(app, { token: deps.apiToken, metrics: deps.metrics, health: deps.health, routes: [alertRoutes, ...(deps.extraRoutes ?? [])] });
+  /** 403 unless the caller's role is at least `role`. */
+  const need = (role: Role) => async (req: { principal?: Principal }, reply: FastifyReply) => {
+    if (!req.principal || !roleAtLeast(req.principal.role as Role, role)) return apiError(reply, 403, 'FORBIDDEN', `needs the ${role} role (you are ${req.principal?.role ?? 'nobody'})`);
+  };
+
+  /** The city on one screen: how many underpasses closed, rivers above warning, districts in a rainstorm, sensors offline. */
+  function overview() {
+    const f = deps.store.firingByRule();
+    return {
+      underpassesClosed: f['underpass-closure'] ?? 0,
+      riversAboveWarning: f['water-level-warning'] ?? 0,
+      riversAboveDanger: f['water-level-danger'] ?? 0,
+      districtsInRainstorm: f['district-rainstorm'] ?? 0,
+      sensorsOffline: f['sensor-offline'] ?? 0,
+      noticesFailed: deps.store.noticeCounts()['failed'] ?? 0,
+    };
+  }
+  function snapshot() {
+    return {
+      at: isoWithOffset(deps.clock.now()),
+      overview: overview(),
+      firing: deps.store.listAlerts({ state: 'firing', limit: 300 }),
+      resolved: deps.store.listAlerts({ state: 'resolved', limit: 30 }),
+      notices: deps.store.listNotices({ limit: 30 }).map((n) => ({ seq: n.seq, noticeId: n.noticeId, recipient: n.recipient, subjectId: n.subjectId, action: n.action, status: n.status, attempts: n.attempts, lastError: n.lastError, createdAt: isoWithOffset(n.createdAt) })),
+    };
+  }
+
+  // Login attempts per client address: 10 a minute, then 429 (brute force gets nowhere).
+  const logins = new Map<string, Bucket>();
+  // /healthz, the console page and the login open; /metrics, these routes and other services'
+  // routes behind a token (header, or the console's HttpOnly cookie).
+  await serviceHttp(app, { authenticate: deps.authenticate, metrics: deps.metrics, health: deps.health, routes: [alertRoutes, ...(deps.extraRoutes ?? [])], open: [consoleRoutes] });
+
+  async function consoleRoutes(open: FastifyInstance): Promise<void> {
+    const asset = (name: string) => readFileSync(new URL(`./console/${name}`, import.meta.url), 'utf8');
+    const page = asset('index.html').replaceAll('{{CITY}}', escapeHtml(deps.city ?? 'floodgate'));
+    const script = asset('console.js');
+    const style = asset('console.css');
+    const security = { 'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'", 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
+    open.get('/', async (_req, reply) => reply.headers(security).type('text/html; charset=utf-8').send(page));
+    open.get('/console.js', async (_req, reply) => reply.headers(security).type('text/javascript; charset=utf-8').send(script));
+    open.get('/console.css', async (_req, reply) => reply.headers(security).type('text/css; charset=utf-8').send(style));
+
+    open.post('/api/login', { schema: { body: { type: 'object', additionalProperties: false, required: ['token'], properties: { token: { type: 'string', minLength: 1, maxLength: 200 } } } } }, async (req, reply) => {
+      const now = deps.clock.now();
+      const r = takeToken(logins.get(req.ip), now, 10 / 60, 10);
+      logins.set(req.ip, r.bucket);
+      if (logins.size > 10_000) logins.clear(); // bounded memory under a spray of addresses
+      if (!r.allowed) return apiError(reply.header('retry-after', '60'), 429, 'RATE_LIMITED', 'too many login attempts; wait a minute');
+      const { token } = req.body as { token: string };
+      const p = deps.authenticate(token);
+      if (!p) return apiError(reply, 401, 'UNAUTHORIZED', 'unknown token');
+      reply.header('set-cookie', `fg_token=${token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200`);
+      return { name: p.name, role: p.role };
+    });
+    open.post('/api/logout', async (_req, reply) => reply.header('set-cookie', 'fg_token=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0').send({ ok: true }));
+  }
 
   async function alertRoutes(secured: FastifyInstance): Promise<void> {
     secured.get(
@@ -77,9 +144,36 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
       return { alert };
     });
 
+    secured.get('/api/me', async (req) => req.principal);
+
+    secured.get('/api/overview', async () => overview());
+
+    // Live updates for the console (server-sent events): a snapshot now and after every change.
+    secured.get('/api/stream', async (req, reply) => {
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      const push = () => res.write(`event: snapshot\ndata: ${JSON.stringify(snapshot())}\n\n`);
+      push();
+      let pending: NodeJS.Timeout | undefined;
+      const unsubscribe = deps.onChange?.(() => {
+        pending ??= setTimeout(() => {
+          pending = undefined;
+          push();
+        }, 100); // a burst of changes is one update
+      });
+      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+      req.raw.on('close', () => {
+        clearInterval(heartbeat);
+        clearTimeout(pending);
+        unsubscribe?.();
+      });
+    });
+
     secured.post(
       '/api/alerts/:id/ack',
       {
+        preHandler: need('officer'),
         schema: {
           params: { type: 'object', properties: { id: { type: 'string', maxLength: 300 } } },
           body: {
@@ -93,7 +187,10 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
         const { id } = req.params as { id: string };
         const body = (req.body ?? {}) as { by?: string; note?: string };
         if (!deps.store.getAlert(id)) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
-        const acked = deps.store.ack(id, isoWithOffset(deps.clock.now()), body.by ?? 'admin', body.note ?? null);
+        // Who acknowledged is who is logged in; only the admin token may name someone (a phone call logged by an admin).
+        const by = req.principal!.role === 'admin' && body.by ? body.by : req.principal!.name;
+        const acked = deps.store.ack(id, isoWithOffset(deps.clock.now()), by, body.note ?? null);
+        if (acked) deps.changed?.();
         // Idempotent: acknowledging twice keeps the first acknowledgement and says so.
         return { alert: deps.store.getAlert(id), alreadyAcknowledged: !acked };
       },
@@ -131,13 +228,14 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
     });
 
     // Send a failed notice again (and the failed ones behind it for that underpass and recipient).
-    secured.post('/api/notices/:seq/resend', { schema: { params: seqParams } }, async (req, reply) => {
+    secured.post('/api/notices/:seq/resend', { preHandler: need('officer'), schema: { params: seqParams } }, async (req, reply) => {
       const { seq } = req.params as { seq: number };
       const n = deps.store.getNotice(seq);
       if (!n) return apiError(reply, 404, 'NOT_FOUND', `no notice ${seq}`);
       if (n.status !== 'failed') return apiError(reply, 409, 'NOT_FAILED', `notice ${seq} is ${n.status}: only a failed notice can be resent`);
       const resent = deps.store.resend(seq, deps.clock.now());
       deps.wakeOutbox?.();
+      deps.changed?.();
       return { resent };
     });
   }

@@ -24,6 +24,8 @@ export interface AlertsConfig {
   dbPath: string;
   /** Admin bearer token for /api/* and /metrics. */
   apiToken: string;
+  /** Users with roles (viewer / officer / admin), tokens hashed: `floodgate users`. */
+  usersPath: string;
   /** Endpoint for districts whose registry url is `$FLOODGATE_POLICE_URL`. */
   policeUrl: string;
   /** secretRef → HMAC secret. `FLOODGATE_POLICE_SECRET` is always present. */
@@ -50,6 +52,7 @@ export function alertsConfigFromEnv(env: Record<string, string | undefined>) {
       mqttUrl: shared.mqttUrl,
       clientId: e.FLOODGATE_ALERTS_CLIENT_ID,
       dbPath: join(shared.dataDir, 'alerts.db'),
+      usersPath: join(shared.dataDir, 'api-users.json'),
       policeUrl: e.FLOODGATE_POLICE_URL,
       noticeTimeoutMs: e.FLOODGATE_NOTICE_TIMEOUT_MS,
       outboxPollMs: e.FLOODGATE_OUTBOX_POLL_MS,

@@ -25,6 +25,8 @@ export interface OutboxDeps {
   pollMs: number;
   /** Not delivered this long after being queued: failed for good, escalated. */
   maxAgeMs: number;
+  /** Called after any delivery outcome (the console's live stream). */
+  onChange?(): void;
   /** Messages announcing an escalation on the duty officers' channels (not the one that failed). */
   escalationNotices?(event: AlertEvent, failedRecipient: string): NewNotice[];
 }
@@ -55,6 +57,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
   function failForGood(n: NoticeRecord, error: string, attempt?: { at: number; attempt: number; httpStatus: number | null; latencyMs: number }) {
     store.markFailed(n.seq, error, attempt !== undefined, attempt);
     m.failed.inc();
+    deps.onChange?.();
     const nowIso = isoWithOffset(clock.now());
     if (store.getAlert(escalationId(n))?.state === 'firing') return; // a resent notice failing again: already escalated
     // A closure the police never received is a duty officer's problem now: raise it as an alert.
@@ -91,6 +94,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     const attempt = { at, attempt: n.attempts + 1, httpStatus: result.kind === 'response' ? result.status : null, latencyMs: Math.round(performance.now() - started) };
     const decision = decideDelivery(result, backoffDelay(n.attempts, deps.backoff));
     m.attempts.inc({ outcome: decision.next });
+    deps.onChange?.();
     if (decision.next === 'delivered') {
       store.markDelivered(n.seq, clock.now(), { attempt: attempt.attempt, httpStatus: attempt.httpStatus, latencyMs: attempt.latencyMs, error: null });
       nlog.info({ attempts: attempt.attempt, recipient: n.recipient }, 'notice delivered');

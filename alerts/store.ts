@@ -172,6 +172,7 @@ export function openAlertStore(path: string) {
     markRetry: db.prepare(`UPDATE notices SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE seq = ?`),
     markFailed: db.prepare(`UPDATE notices SET status = 'failed', attempts = attempts + ?, last_error = ? WHERE seq = ?`),
     countByStatus: db.prepare(`SELECT status, count(*) AS n FROM notices GROUP BY status`),
+    firingByRule: db.prepare(`SELECT rule_id AS ruleId, count(DISTINCT subject_id) AS n FROM alerts WHERE state = 'firing' GROUP BY rule_id`),
   };
 
   return {
@@ -248,6 +249,8 @@ export function openAlertStore(path: string) {
       for (const s of seqs) q.requeue.run({ seq: s, now: nowMs });
       return seqs;
     }),
+    /** Subjects with a firing alert, per rule (the console's city overview). */
+    firingByRule: () => Object.fromEntries((q.firingByRule.all() as Array<{ ruleId: string; n: number }>).map((r) => [r.ruleId, r.n])) as Record<string, number>,
     noticeCounts: () => Object.fromEntries((q.countByStatus.all() as Array<{ status: string; n: number }>).map((r) => [r.status, r.n])),
     close: () => db.close(),
   };

@@ -19,17 +19,54 @@ export function bearerAuth(token: string) {
 export type Health = () => { ok: boolean; checks: Record<string, boolean> };
 export type Routes = (app: FastifyInstance) => Promise<void>;
 
+/** Who is calling (the alerts API has roles; the other services one admin token). */
+export interface Principal {
+  name: string;
+  role: string;
+}
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+/** The token of a request: `Authorization: Bearer …`, or the console's session cookie. */
+export function requestToken(req: FastifyRequest): string | undefined {
+  const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
+  if (bearer) return bearer[1];
+  return /(?:^|;\s*)fg_token=([^;\s]+)/.exec(req.headers.cookie ?? '')?.[1];
+}
+
+/** An onRequest hook that resolves the caller (401 when nobody) and keeps it on the request. */
+export function principalAuth(authenticate: (token: string | undefined) => Principal | null) {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    const p = authenticate(requestToken(req));
+    if (!p) {
+      reply.header('www-authenticate', 'Bearer realm="floodgate"');
+      return reply.code(401).send({ error: { code: 'UNAUTHORIZED', message: 'missing or invalid token' } });
+    }
+    req.principal = p;
+  };
+}
+
 /**
  * The HTTP contract every floodgate service shares: `GET /healthz` open (200 or 503 with the
- * failing checks), everything else — `/metrics` and the given routes — behind the bearer token.
+ * failing checks), `open` routes (a login, a static page) open, everything else — `/metrics` and
+ * the given routes — behind the bearer token or, with `authenticate`, a principal.
  */
-export async function serviceHttp(app: FastifyInstance, opts: { token: string; metrics: Metrics; health: Health; routes: Routes[] }): Promise<void> {
+export async function serviceHttp(
+  app: FastifyInstance,
+  opts: { token?: string; authenticate?: (token: string | undefined) => Principal | null; metrics: Metrics; health: Health; routes: Routes[]; open?: Routes[] },
+): Promise<void> {
   app.get('/healthz', async (_req, reply) => {
     const h = opts.health();
     return reply.code(h.ok ? 200 : 503).send({ status: h.ok ? 'ok' : 'degraded', checks: h.checks });
   });
+  for (const routes of opts.open ?? []) await app.register(routes);
   await app.register(async (secured) => {
-    secured.addHook('onRequest', bearerAuth(opts.token));
+    if (opts.authenticate) secured.addHook('onRequest', principalAuth(opts.authenticate));
+    else if (opts.token) secured.addHook('onRequest', bearerAuth(opts.token));
+    else throw new Error('serviceHttp needs a token or an authenticate function');
     for (const routes of opts.routes) await secured.register(routes);
     secured.get('/metrics', async (_req, reply) => reply.header('content-type', opts.metrics.contentType).send(await opts.metrics.metrics()));
   });

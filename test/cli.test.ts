@@ -4,7 +4,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, tempDir } from './helpers/servers.ts';
 import { eventually, smallCity } from './helpers/stack.ts';
@@ -35,7 +36,7 @@ function run(args: string[], opts: { cwd?: string; env?: Record<string, string> 
 }
 
 describe('floodgate CLI', () => {
-  it.each(['up', 'gateway', 'ingest', 'rules', 'alerts', 'sim', 'police-receiver', 'provision', 'devices', 'mosquitto-acl', 'backtest'])('floodgate %s --help', async (cmd) => {
+  it.each(['up', 'gateway', 'ingest', 'rules', 'alerts', 'sim', 'police-receiver', 'provision', 'devices', 'mosquitto-acl', 'backtest', 'users'])('floodgate %s --help', async (cmd) => {
     const p = run([cmd, '--help']);
     expect(await p.exit).toBe(0);
     expect(p.stdout()).toContain(`floodgate ${cmd}`);
@@ -60,6 +61,29 @@ describe('floodgate CLI', () => {
     const bad = run(['backtest', '--input', 'nope.ndjson'], { cwd: ROOT });
     expect(await bad.exit).toBe(1);
     expect(bad.stderr()).toContain('nope.ndjson');
+  });
+
+  it('floodgate users adds a user with a token shown once, stores only its hash, lists and removes', async () => {
+    const dir = tempDir('users-cli');
+    try {
+      const add = run(['users', 'add', 'wang', '--role', 'officer', '--data-dir', dir.path]);
+      expect(await add.exit).toBe(0);
+      const token = /token (\S+)/.exec(add.stdout())![1]!;
+      expect(readFileSync(join(dir.path, 'api-users.json'), 'utf8')).not.toContain(token);
+      expect((statSync(join(dir.path, 'api-users.json')).mode & 0o777).toString(8)).toBe('600');
+      const list = run(['users', 'list', '--data-dir', dir.path]);
+      expect(await list.exit).toBe(0);
+      expect(list.stdout()).toBe('wang\tofficer\n');
+      const bad = run(['users', 'add', 'li', '--role', 'boss', '--data-dir', dir.path]);
+      expect(await bad.exit).toBe(1);
+      expect(bad.stderr()).toContain('--role must be one of viewer, officer, admin');
+      expect(await run(['users', 'remove', 'wang', '--data-dir', dir.path]).exit).toBe(0);
+      const after = run(['users', 'list', '--data-dir', dir.path]);
+      await after.exit;
+      expect(after.stdout()).toBe('');
+    } finally {
+      dir.remove();
+    }
   });
 
   it('exits 2 on an unknown command or option', async () => {

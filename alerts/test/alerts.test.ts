@@ -45,14 +45,29 @@ describe('alerts service', () => {
   const noticesFor = (alertId: string) => stack.receiver.received.filter((r) => r.notice.alertId === alertId);
   const nextId = (up: string) => `underpass-closure:${up}:${++n}`;
 
-  it('answers /healthz without a token, and nothing else', async () => {
+  it('answers /healthz and serves the console page without a token, and nothing else', async () => {
     expect((await stack.alerts.app.inject({ url: '/healthz' })).json()).toEqual({ status: 'ok', checks: { mqtt: true, store: true } });
-    for (const url of ['/api/alerts', '/api/notices', '/metrics']) {
+    const page = await stack.alerts.app.inject({ url: '/' });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-security-policy']).toContain("default-src 'self'"); // no CDN, nothing from elsewhere
+    expect(page.body).not.toMatch(/https?:\/\//);
+    for (const url of ['/api/alerts', '/api/notices', '/api/me', '/api/overview', '/api/stream', '/metrics']) {
       const res = await stack.alerts.app.inject({ url });
       expect(res.statusCode, url).toBe(401);
-      expect(res.json()).toEqual({ error: { code: 'UNAUTHORIZED', message: 'missing or invalid bearer token' } });
+      expect(res.json()).toEqual({ error: { code: 'UNAUTHORIZED', message: 'missing or invalid token' } });
       expect((await stack.alerts.app.inject({ url, headers: { authorization: 'Bearer wrong-token' } })).statusCode).toBe(401);
+      expect((await stack.alerts.app.inject({ url, headers: { cookie: 'fg_token=wrong-token' } })).statusCode).toBe(401);
     }
+  });
+
+  it('limits login attempts per address: the 11th within a minute gets 429', async () => {
+    const codes: number[] = [];
+    for (let i = 0; i < 11; i++) codes.push((await stack.alerts.app.inject({ method: 'POST', url: '/api/login', remoteAddress: '10.9.8.7', payload: { token: `guess-${i}` } })).statusCode);
+    expect(codes).toEqual([...Array<number>(10).fill(401), 429]);
+    // Another address is not affected, and the right token logs in with an HttpOnly cookie.
+    const ok = await stack.alerts.app.inject({ method: 'POST', url: '/api/login', remoteAddress: '10.9.8.6', payload: { token: stack.apiToken } });
+    expect(ok.json()).toEqual({ name: 'admin', role: 'admin' });
+    expect(String(ok.headers['set-cookie'])).toMatch(/^fg_token=.+; HttpOnly; SameSite=Strict/);
   });
 
   it('rejects bad queries with a clear 400 and unknown alerts with 404', async () => {

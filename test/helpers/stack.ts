@@ -90,6 +90,7 @@ export async function startStack(
         mqttUrl,
         clientId: 'floodgate-alerts',
         dbPath: join(dir.path, 'alerts.db'),
+        usersPath: join(dir.path, 'api-users.json'),
         apiToken,
         policeUrl: receiver.url,
         policeSecrets: { FLOODGATE_POLICE_SECRET: policeSecret },
