@@ -17,7 +17,7 @@ import type { Clock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from '../lib/backoff.ts';
 import { openAlertStore, type AlertStore, type NewNotice } from './store.ts';
-import { decideOnEvent, noticeIdFor } from './transitions.ts';
+import { decideOnEvent, noticeIdFor, silenceFor } from './transitions.ts';
 import { createOutbox, type Outbox } from './outbox.ts';
 import { createHttpNotifier, type Notifier } from './police-notifier.ts';
 import { toCap } from './cap.ts';
@@ -109,21 +109,32 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     });
   }
 
-  /** Where an alert's subject is, for people: an underpass's or station's name, a district's name. */
-  function placeOf(subjectId: string): { text: string; district: string | undefined } {
+  /** Where an alert's subject is, for people (names) and for silences (site and district ids). */
+  function placeOf(subjectId: string): { text: string; site: string | undefined; district: string | undefined } {
     const site = index.site(subjectId) ?? index.siteOfSensor(subjectId);
-    if (site) return { text: `${site.name}（${index.district(site.district)?.name ?? site.district}）`, district: site.district };
+    if (site) return { text: `${site.name}（${index.district(site.district)?.name ?? site.district}）`, site: site.id, district: site.district };
     const d = index.district(subjectId);
-    return d ? { text: d.name, district: d.id } : { text: '', district: undefined };
+    return d ? { text: d.name, site: undefined, district: d.id } : { text: '', site: undefined, district: undefined };
   }
 
-  /** Messages for the duty officers' channels that carry this rule (and district). */
-  function dutyMessages(event: AlertEvent, state: 'firing' | 'update' | 'resolved'): NewNotice[] {
+  /** The silence covering an alert now, if any (silenced alerts page nobody and never escalate). */
+  function silenced(a: Pick<AlertEvent, 'ruleId' | 'subjectId' | 'sensorId'>) {
+    const place = placeOf(a.subjectId);
+    return silenceFor({ ...a, site: place.site ?? null, district: place.district ?? null }, store.activeSilences(deps.clock.now()), deps.clock.now());
+  }
+
+  /**
+   * Messages for the duty officers' channels that carry this rule (and district): tier-1 channels
+   * for every transition; an escalation goes to the tier-2 channels (or, without any, to tier 1).
+   */
+  function dutyMessages(event: AlertEvent, state: 'firing' | 'update' | 'resolved' | 'escalated'): NewNotice[] {
     const channels = deps.registry.dutyChannels ?? [];
-    if (channels.length === 0) return [];
+    if (channels.length === 0 || silenced(event)) return [];
     const place = placeOf(event.subjectId);
     const noticeId = state === 'update' ? `${event.alertId}:update:${event.observedAt}` : `${event.alertId}:${state}`;
+    const tier2 = channels.some((c) => c.tier === 2);
     return channels
+      .filter((c) => (state === 'escalated' && tier2 ? c.tier === 2 : c.tier === 1))
       .filter((c) => c.rules.includes(event.ruleId) && (!c.districts || (place.district !== undefined && c.districts.includes(place.district))))
       .map((c) => ({
         noticeId,
@@ -165,7 +176,8 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       m.events.inc({ outcome: decision.kind });
       const nowIso = isoWithOffset(deps.clock.now());
       if (decision.kind === 'open') {
-        store.openAlert(event, nowIso, [...buildNotices(event, decision.notice), ...dutyMessages(event, 'firing')], deps.clock.now());
+        const place = placeOf(event.subjectId);
+        store.openAlert(event, nowIso, [...buildNotices(event, decision.notice), ...dutyMessages(event, 'firing')], deps.clock.now(), { ...(place.site ? { site: place.site } : {}), ...(place.district ? { district: place.district } : {}) });
         alog.warn({ value: event.value, reason: event.reason }, 'alert firing');
       } else if (decision.kind === 'resolve') {
         store.resolveAlert(event, nowIso, [...buildNotices(event, decision.notice), ...dutyMessages(event, 'resolved')], deps.clock.now());
@@ -205,6 +217,19 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     clock: deps.clock,
     authenticate: (token) => authenticate(token, users, config.apiToken),
     changed: () => changes.emit('change'),
+    // An officer resolves by hand (a stuck sensor, a road inspected): the same notices as a rule's resolve.
+    resolveManually: (alertId, by, reason) => {
+      const a = store.getAlert(alertId);
+      if (!a || a.state !== 'firing') return false;
+      const now = deps.clock.now();
+      const event = { ...a, state: 'resolved' as const, level: a.level ?? undefined, observedAt: isoWithOffset(now), changedAt: isoWithOffset(now), reason: `resolved by ${by}: ${reason}` } as AlertEvent;
+      const d = decideOnEvent(a, event);
+      store.resolveAlert(event, isoWithOffset(now), [...buildNotices(event, d.kind === 'resolve' ? d.notice : null), ...dutyMessages(event, 'resolved')], now, by);
+      outbox.wake();
+      changes.emit('change');
+      return true;
+    },
+    silenced: (a) => silenced(a) !== undefined,
     onChange: (listener) => {
       changes.on('change', listener);
       return () => changes.off('change', listener);
@@ -218,12 +243,35 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
   const port = (app.server.address() as AddressInfo).port;
   log.info({ host: config.host, port }, 'alerts API listening');
 
+  // Escalation: a critical alert nobody acknowledged within escalateAfterMs goes to the next tier.
+  function escalate(): void {
+    const now = deps.clock.now();
+    for (const a of store.dueForEscalation(now - config.escalateAfterMs)) {
+      if (silenced(a)) continue;
+      const event = { ...a, state: 'firing' as const, level: a.level ?? undefined, observedAt: a.firedAt, changedAt: isoWithOffset(now) } as AlertEvent;
+      const mins = Math.round(config.escalateAfterMs / 60_000);
+      if (store.markEscalated(a.alertId, isoWithOffset(now), dutyMessages(event, 'escalated'), now, `not acknowledged within ${mins} min`)) {
+        log.warn({ alertId: a.alertId, subjectId: a.subjectId }, 'critical alert not acknowledged in time: escalated');
+        outbox.wake();
+        changes.emit('change');
+      }
+    }
+  }
+  const escalation = setInterval(() => {
+    try {
+      escalate();
+    } catch (err) {
+      log.error({ err }, 'escalation check failed');
+    }
+  }, config.escalateCheckMs);
+
   return {
     app,
     port,
     store,
     outbox,
     async close() {
+      clearInterval(escalation);
       await usersWatch.close();
       await app.close();
       await endClient(client);

@@ -10,7 +10,7 @@ import { roleAtLeast, type Role } from './users.ts';
 import type { Registry as Metrics } from '../lib/metrics.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
-import type { AlertStore, NoticeRecord } from './store.ts';
+import type { AlertStore, NoticeRecord, Silence } from './store.ts';
 
 export interface ApiDeps {
   store: AlertStore;
@@ -18,6 +18,10 @@ export interface ApiDeps {
   clock: Clock;
   /** Who a token belongs to (the admin token, or a user's): roles viewer / officer / admin. */
   authenticate(token: string | undefined): Principal | null;
+  /** Resolve a firing alert by hand (with its notices); false when it is not firing. */
+  resolveManually?(alertId: string, by: string, reason: string): boolean;
+  /** Whether a silence covers this alert now. */
+  silenced?(a: { ruleId: string; subjectId: string; sensorId: string }): boolean;
   /** Tell the live stream that something changed through the API (an acknowledgement, a resend). */
   changed?(): void;
   /** Subscribe to changes of alerts and notices (the console's live stream); returns unsubscribe. */
@@ -29,6 +33,11 @@ export interface ApiDeps {
   wakeOutbox?(): void;
   /** More authenticated routes from other services in the same process (floodgate up). */
   extraRoutes?: Array<(app: FastifyInstance) => Promise<void>>;
+}
+
+/** A silence as the API shows it: times with offsets. */
+function silenceView(s: Silence) {
+  return { ...s, until: isoWithOffset(s.until), createdAt: isoWithOffset(s.createdAt), endedAt: s.endedAt === null ? null : isoWithOffset(s.endedAt) };
 }
 
 /** A notice as the API shows it: times with offsets, the body parsed (JSON) or as sent (CAP), never a secret. */
@@ -79,7 +88,8 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
     return {
       at: isoWithOffset(deps.clock.now()),
       overview: overview(),
-      firing: deps.store.listAlerts({ state: 'firing', limit: 300 }),
+      firing: deps.store.listAlerts({ state: 'firing', limit: 300 }).map((a) => ({ ...a, silenced: deps.silenced?.(a) ?? false })),
+      silences: deps.store.activeSilences(deps.clock.now()).map(silenceView),
       resolved: deps.store.listAlerts({ state: 'resolved', limit: 30 }),
       notices: deps.store.listNotices({ limit: 30 }).map((n) => ({ seq: n.seq, noticeId: n.noticeId, recipient: n.recipient, subjectId: n.subjectId, action: n.action, status: n.status, attempts: n.attempts, lastError: n.lastError, createdAt: isoWithOffset(n.createdAt) })),
     };
@@ -141,7 +151,7 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
       const { id } = req.params as { id: string };
       const alert = deps.store.getAlert(id);
       if (!alert) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
-      return { alert };
+      return { alert: { ...alert, silenced: deps.silenced?.(alert) ?? false }, audit: deps.store.auditOf(id) };
     });
 
     secured.get('/api/me', async (req) => req.principal);
@@ -219,6 +229,63 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
     const seqParams = { type: 'object', properties: { seq: { type: 'integer', minimum: 1 } } };
 
     // One notice to one recipient, with its delivery history (attempt, time, status, latency).
+    const idParams = { type: 'object', properties: { id: { type: 'string', maxLength: 300 } } };
+    const text = (name: string) => ({ type: 'object', additionalProperties: false, required: [name], properties: { [name]: { type: 'string', minLength: 1, maxLength: 1000 } } });
+
+    secured.post('/api/alerts/:id/notes', { preHandler: need('officer'), schema: { params: idParams, body: text('note') } }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      if (!deps.store.getAlert(id)) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
+      deps.store.addNote(id, isoWithOffset(deps.clock.now()), req.principal!.name, (req.body as { note: string }).note);
+      deps.changed?.();
+      return { audit: deps.store.auditOf(id) };
+    });
+
+    secured.post('/api/alerts/:id/resolve', { preHandler: need('officer'), schema: { params: idParams, body: text('reason') } }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const a = deps.store.getAlert(id);
+      if (!a) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
+      if (a.state !== 'firing' || !deps.resolveManually?.(id, req.principal!.name, (req.body as { reason: string }).reason)) return apiError(reply, 409, 'NOT_FIRING', `alert ${id} is ${a.state}`);
+      return { alert: deps.store.getAlert(id), audit: deps.store.auditOf(id) };
+    });
+
+    // Silences / maintenance windows by sensor, site or district (optionally one rule), with an expiry.
+    secured.get('/api/silences', async () => ({ active: deps.store.activeSilences(deps.clock.now()).map(silenceView), recent: deps.store.recentSilences(50).map(silenceView) }));
+    secured.post(
+      '/api/silences',
+      {
+        preHandler: need('officer'),
+        schema: {
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['minutes', 'reason'],
+            properties: {
+              ruleId: { type: 'string', minLength: 1, maxLength: 64 },
+              sensor: { type: 'string', minLength: 1, maxLength: 64 },
+              site: { type: 'string', minLength: 1, maxLength: 64 },
+              district: { type: 'string', minLength: 1, maxLength: 64 },
+              minutes: { type: 'integer', minimum: 1, maximum: 7 * 24 * 60 },
+              reason: { type: 'string', minLength: 1, maxLength: 500 },
+            },
+          },
+        },
+      },
+      async (req, reply) => {
+        const b = req.body as { ruleId?: string; sensor?: string; site?: string; district?: string; minutes: number; reason: string };
+        if (!b.sensor && !b.site && !b.district) return apiError(reply, 400, 'BAD_REQUEST', 'a silence names a sensor, a site or a district (a whole city is never silenced)');
+        const now = deps.clock.now();
+        const id = deps.store.addSilence({ ruleId: b.ruleId ?? null, sensor: b.sensor ?? null, site: b.site ?? null, district: b.district ?? null, until: now + b.minutes * 60_000, reason: b.reason, createdBy: req.principal!.name, createdAt: now });
+        deps.changed?.();
+        return reply.code(201).send({ silence: silenceView(deps.store.recentSilences(50).find((s) => s.id === id)!) });
+      },
+    );
+    secured.delete('/api/silences/:sid', { preHandler: need('officer'), schema: { params: { type: 'object', properties: { sid: { type: 'integer', minimum: 1 } } } } }, async (req, reply) => {
+      const { sid } = req.params as { sid: number };
+      if (!deps.store.endSilence(sid, deps.clock.now())) return apiError(reply, 404, 'NOT_FOUND', `no active silence ${sid}`);
+      deps.changed?.();
+      return { ended: sid };
+    });
+
     secured.get('/api/notices/:seq', { schema: { params: seqParams } }, async (req, reply) => {
       const { seq } = req.params as { seq: number };
       const n = deps.store.getNotice(seq);

@@ -105,7 +105,7 @@ export interface DutyMessage {
   subjectId: string;
   /** Where: the site's name and district, when known. */
   place: string;
-  state: 'firing' | 'resolved' | 'update';
+  state: 'firing' | 'resolved' | 'update' | 'escalated';
   severity: string;
   level?: string;
   value: number;
@@ -116,7 +116,7 @@ export interface DutyMessage {
   link?: string;
 }
 
-const STATE_ZH: Record<DutyMessage['state'], string> = { firing: '告警', update: '升级', resolved: '解除' };
+const STATE_ZH: Record<DutyMessage['state'], string> = { firing: '告警', update: '变化', resolved: '解除', escalated: '升级·无人确认' };
 const SEVERITY_ZH: Record<string, string> = { critical: '严重', warning: '警告', info: '提示' };
 
 function headline(m: DutyMessage): string {
@@ -126,7 +126,7 @@ function headline(m: DutyMessage): string {
 function markdown(m: DutyMessage, maxBytes: number): string {
   const lines = [
     `### ${headline(m)}`,
-    `> ${m.state === 'resolved' ? 'resolved' : m.state === 'update' ? 'changed' : 'firing'} / ${m.severity}${m.level ? ` / ${m.level}` : ''}`,
+    `> ${m.state === 'escalated' ? 'not acknowledged: escalated' : m.state === 'update' ? 'changed' : m.state} / ${m.severity}${m.level ? ` / ${m.level}` : ''}`,
     `**${m.value} ${m.unit}** · ${m.observedAt}`,
     m.reason,
     ...(m.link ? [`[console](${m.link})`] : []),

@@ -14,6 +14,7 @@ const AlertsEnv = SharedEnv.extend({
   FLOODGATE_ALERTS_CLIENT_ID: z.string().min(1).max(64).default('floodgate-alerts'),
   FLOODGATE_NOTICE_MAX_AGE_S: z.coerce.number().int().min(10).max(7 * 86_400).default(1800),
   FLOODGATE_CAP_SENDER: z.string().min(1).max(200).default('floodgate'),
+  FLOODGATE_ESCALATE_AFTER_S: z.coerce.number().int().min(10).max(86_400).default(600),
 });
 
 export interface AlertsConfig {
@@ -36,6 +37,10 @@ export interface AlertsConfig {
   noticeMaxAgeMs: number;
   /** CAP `sender` of CAP notices. */
   capSender: string;
+  /** A critical alert nobody acknowledged this long after it was recorded is escalated. */
+  escalateAfterMs: number;
+  /** How often that is checked. */
+  escalateCheckMs: number;
 }
 
 /** What the env gives; secrets that may come from files are resolved by main.ts. */
@@ -58,6 +63,8 @@ export function alertsConfigFromEnv(env: Record<string, string | undefined>) {
       outboxPollMs: e.FLOODGATE_OUTBOX_POLL_MS,
       noticeMaxAgeMs: e.FLOODGATE_NOTICE_MAX_AGE_S * 1000,
       capSender: e.FLOODGATE_CAP_SENDER,
+      escalateAfterMs: e.FLOODGATE_ESCALATE_AFTER_S * 1000,
+      escalateCheckMs: 10_000,
     },
   };
 }

@@ -29,6 +29,35 @@ export interface AlertRecord {
   ackedBy: string | null;
   ackNote: string | null;
   updatedAt: string;
+  /** Where (for silences and grouping): the site and district of the subject, when known. */
+  site: string | null;
+  district: string | null;
+  /** Wall-clock ms when the alert was recorded here (escalation counts from it). */
+  openedAt: number | null;
+  escalatedAt: string | null;
+  resolvedBy: string | null;
+}
+
+/** One line of an alert's audit trail: who did what, when. */
+export interface AuditEntry {
+  at: string;
+  who: string;
+  action: 'fired' | 'changed' | 'acknowledged' | 'note' | 'resolved' | 'escalated' | 'fired again';
+  note: string | null;
+}
+
+/** A silence: matching alerts are recorded and shown, but page nobody and never escalate. */
+export interface Silence {
+  id: number;
+  ruleId: string | null;
+  sensor: string | null;
+  site: string | null;
+  district: string | null;
+  until: number;
+  reason: string;
+  createdBy: string;
+  createdAt: number;
+  endedAt: number | null;
 }
 
 export type NoticeStatus = 'pending' | 'delivered' | 'failed';
@@ -41,8 +70,8 @@ export interface NewNotice {
   format: ChannelFormat;
   alertId: string;
   subjectId: string;
-  /** close / reopen (police); firing / update / resolved (duty-officer channels). */
-  action: 'close' | 'reopen' | 'firing' | 'update' | 'resolved';
+  /** close / reopen (police); firing / update / resolved / escalated (duty-officer channels). */
+  action: 'close' | 'reopen' | 'firing' | 'update' | 'resolved' | 'escalated';
   url: string;
   secretRef: string;
   /** The exact bytes sent on every attempt (JSON or CAP XML; the signature covers them). */
@@ -79,7 +108,23 @@ CREATE TABLE IF NOT EXISTS alerts (
   reason TEXT NOT NULL, fired_at TEXT NOT NULL, resolved_at TEXT, acked_at TEXT, acked_by TEXT, ack_note TEXT,
   updated_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state, fired_at);
+CREATE TABLE IF NOT EXISTS alert_audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL, at TEXT NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL, note TEXT);
+CREATE INDEX IF NOT EXISTS alert_audit_alert ON alert_audit (alert_id, id);
+CREATE TABLE IF NOT EXISTS silences (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, rule_id TEXT, sensor TEXT, site TEXT, district TEXT, until INTEGER NOT NULL,
+  reason TEXT NOT NULL, created_by TEXT NOT NULL, created_at INTEGER NOT NULL, ended_at INTEGER);
 `;
+
+/** Columns added after the first release: stores made before get them on open. */
+const ADDED_COLUMNS: Array<[table: string, column: string, type: string]> = [
+  ['alerts', 'level', 'TEXT'],
+  ['alerts', 'site', 'TEXT'],
+  ['alerts', 'district', 'TEXT'],
+  ['alerts', 'opened_at', 'INTEGER'],
+  ['alerts', 'escalated_at', 'TEXT'],
+  ['alerts', 'resolved_by', 'TEXT'],
+];
 
 const NOTICES_SCHEMA = `
 CREATE TABLE IF NOT EXISTS notices (
@@ -113,7 +158,7 @@ function migrateNotices(db: Database.Database): void {
 
 const ALERT_COLS = `alert_id AS alertId, rule_id AS ruleId, subject_id AS subjectId, sensor_id AS sensorId, state, severity, level,
   value, threshold, unit, reason, fired_at AS firedAt, resolved_at AS resolvedAt, acked_at AS ackedAt, acked_by AS ackedBy,
-  ack_note AS ackNote, updated_at AS updatedAt`;
+  ack_note AS ackNote, updated_at AS updatedAt, site, district, opened_at AS openedAt, escalated_at AS escalatedAt, resolved_by AS resolvedBy`;
 const NOTICE_COLS = `seq, notice_id AS noticeId, recipient, format, alert_id AS alertId, subject_id AS subjectId, action, url,
   secret_ref AS secretRef, body, status, attempts, next_attempt_at AS nextAttemptAt, last_error AS lastError,
   created_at AS createdAt, queued_at AS queuedAt, delivered_at AS deliveredAt`;
@@ -128,18 +173,31 @@ export function openAlertStore(path: string) {
   db.exec(SCHEMA);
   migrateNotices(db);
   db.exec(NOTICES_SCHEMA);
-  // Added after the first release: stores made before it get the column.
-  if (!(db.prepare('PRAGMA table_info(alerts)').all() as Array<{ name: string }>).some((c) => c.name === 'level')) db.exec('ALTER TABLE alerts ADD COLUMN level TEXT');
+  for (const [table, column, type] of ADDED_COLUMNS) {
+    if (!(db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+  }
 
   const q = {
     getAlert: db.prepare(`SELECT ${ALERT_COLS} FROM alerts WHERE alert_id = ?`),
     insertAlert: db.prepare(`INSERT INTO alerts (alert_id, rule_id, subject_id, sensor_id, state, severity, level, value, threshold, unit,
-      reason, fired_at, updated_at) VALUES (@alertId, @ruleId, @subjectId, @sensorId, @state, @severity, @level, @value, @threshold, @unit,
-      @reason, @firedAt, @updatedAt)`),
+      reason, fired_at, updated_at, site, district, opened_at) VALUES (@alertId, @ruleId, @subjectId, @sensorId, @state, @severity, @level,
+      @value, @threshold, @unit, @reason, @firedAt, @updatedAt, @site, @district, @openedAt)`),
+    audit: db.prepare('INSERT INTO alert_audit (alert_id, at, who, action, note) VALUES (?, ?, ?, ?, ?)'),
+    auditOf: db.prepare('SELECT at, who, action, note FROM alert_audit WHERE alert_id = ? ORDER BY id'),
+    escalate: db.prepare(`UPDATE alerts SET escalated_at = ?, updated_at = ? WHERE alert_id = ? AND escalated_at IS NULL AND state = 'firing'`),
+    dueEscalation: db.prepare(`SELECT ${ALERT_COLS} FROM alerts WHERE state = 'firing' AND severity = 'critical' AND acked_at IS NULL
+      AND escalated_at IS NULL AND opened_at IS NOT NULL AND opened_at <= ?`),
+    silences: db.prepare(`SELECT id, rule_id AS ruleId, sensor, site, district, until, reason, created_by AS createdBy, created_at AS createdAt,
+      ended_at AS endedAt FROM silences WHERE ended_at IS NULL AND until > ? ORDER BY id`),
+    recentSilences: db.prepare(`SELECT id, rule_id AS ruleId, sensor, site, district, until, reason, created_by AS createdBy, created_at AS createdAt,
+      ended_at AS endedAt FROM silences ORDER BY id DESC LIMIT ?`),
+    addSilence: db.prepare(`INSERT INTO silences (rule_id, sensor, site, district, until, reason, created_by, created_at)
+      VALUES (@ruleId, @sensor, @site, @district, @until, @reason, @createdBy, @createdAt)`),
+    endSilence: db.prepare('UPDATE silences SET ended_at = ? WHERE id = ? AND ended_at IS NULL'),
     updateAlert: db.prepare(`UPDATE alerts SET severity = @severity, level = @level, value = @value, threshold = @threshold,
       reason = @reason, updated_at = @updatedAt WHERE alert_id = @alertId AND state = 'firing'`),
     resolveAlert: db.prepare(`UPDATE alerts SET state = 'resolved', resolved_at = @resolvedAt, value = @value, reason = @reason,
-      updated_at = @updatedAt WHERE alert_id = @alertId`),
+      resolved_by = @resolvedBy, updated_at = @updatedAt WHERE alert_id = @alertId`),
     refire: db.prepare(`UPDATE alerts SET state = 'firing', resolved_at = NULL, acked_at = NULL, acked_by = NULL, ack_note = NULL,
       reason = ?, updated_at = ? WHERE alert_id = ?`),
     ack: db.prepare(`UPDATE alerts SET acked_at = @ackedAt, acked_by = @ackedBy, ack_note = @ackNote, updated_at = @ackedAt
@@ -180,30 +238,56 @@ export function openAlertStore(path: string) {
     getAlert: (alertId: string) => q.getAlert.get(alertId) as AlertRecord | undefined,
 
     /** Record a new firing alert and its notices (one per recipient; none for most rules), atomically. */
-    openAlert: db.transaction((event: AlertEvent, nowIso: string, notices: NewNotice[], nowMs: number) => {
-      q.insertAlert.run({ ...event, level: event.level ?? null, firedAt: event.observedAt, updatedAt: nowIso });
+    openAlert: db.transaction((event: AlertEvent, nowIso: string, notices: NewNotice[], nowMs: number, place: { site?: string; district?: string } = {}) => {
+      q.insertAlert.run({ ...event, level: event.level ?? null, firedAt: event.observedAt, updatedAt: nowIso, site: place.site ?? null, district: place.district ?? null, openedAt: nowMs });
+      q.audit.run(event.alertId, nowIso, event.ruleId === 'notice-delivery' ? 'outbox' : 'rules', 'fired', event.reason);
       for (const n of notices) q.insertNotice.run({ ...n, now: nowMs });
     }),
 
     /** A resolved alert that is true again (a resent notice failed again): firing, unacknowledged. */
-    refireAlert: (alertId: string, reason: string, nowIso: string) => void q.refire.run(reason, nowIso, alertId),
+    refireAlert: db.transaction((alertId: string, reason: string, nowIso: string) => {
+      q.refire.run(reason, nowIso, alertId);
+      q.audit.run(alertId, nowIso, 'outbox', 'fired again', reason);
+    }),
 
     /** A firing alert changed level or severity (rain escalating): the record follows. */
     updateAlert: db.transaction((event: AlertEvent, nowIso: string, notices: NewNotice[], nowMs: number) => {
       const changed = q.updateAlert.run({ alertId: event.alertId, severity: event.severity, level: event.level ?? null, value: event.value, threshold: event.threshold, reason: event.reason, updatedAt: nowIso }).changes === 1;
-      if (changed) for (const n of notices) q.insertNotice.run({ ...n, now: nowMs });
+      if (changed) {
+        q.audit.run(event.alertId, nowIso, 'rules', 'changed', event.reason);
+        for (const n of notices) q.insertNotice.run({ ...n, now: nowMs });
+      }
       return changed;
     }),
 
     /** Resolve an alert and queue its notices (one per recipient), atomically. */
-    resolveAlert: db.transaction((event: Pick<AlertEvent, 'alertId' | 'observedAt' | 'value' | 'reason'>, nowIso: string, notices: NewNotice[], nowMs: number) => {
-      q.resolveAlert.run({ alertId: event.alertId, resolvedAt: event.observedAt, value: event.value, reason: event.reason, updatedAt: nowIso });
+    resolveAlert: db.transaction((event: Pick<AlertEvent, 'alertId' | 'observedAt' | 'value' | 'reason'>, nowIso: string, notices: NewNotice[], nowMs: number, by = 'rules') => {
+      q.resolveAlert.run({ alertId: event.alertId, resolvedAt: event.observedAt, value: event.value, reason: event.reason, resolvedBy: by, updatedAt: nowIso });
+      q.audit.run(event.alertId, nowIso, by, 'resolved', event.reason);
       for (const n of notices) q.insertNotice.run({ ...n, now: nowMs });
     }),
 
     /** Acknowledge; returns false when already acknowledged (the first acknowledgement stands). */
-    ack: (alertId: string, ackedAt: string, ackedBy: string, ackNote: string | null) =>
-      q.ack.run({ alertId, ackedAt, ackedBy, ackNote }).changes === 1,
+    ack: db.transaction((alertId: string, ackedAt: string, ackedBy: string, ackNote: string | null) => {
+      const done = q.ack.run({ alertId, ackedAt, ackedBy, ackNote }).changes === 1;
+      if (done) q.audit.run(alertId, ackedAt, ackedBy, 'acknowledged', ackNote);
+      return done;
+    }),
+    /** A note on an alert's audit trail. */
+    addNote: (alertId: string, at: string, who: string, note: string) => void q.audit.run(alertId, at, who, 'note', note),
+    auditOf: (alertId: string) => q.auditOf.all(alertId) as AuditEntry[],
+    /** Critical, firing, unacknowledged, not yet escalated, recorded at or before `openedBefore`. */
+    dueForEscalation: (openedBefore: number) => q.dueEscalation.all(openedBefore) as AlertRecord[],
+    markEscalated: db.transaction((alertId: string, nowIso: string, notices: NewNotice[], nowMs: number, note: string) => {
+      if (q.escalate.run(nowIso, nowIso, alertId).changes === 0) return false;
+      q.audit.run(alertId, nowIso, 'system', 'escalated', note);
+      for (const n of notices) q.insertNotice.run({ ...n, now: nowMs });
+      return true;
+    }),
+    activeSilences: (nowMs: number) => q.silences.all(nowMs) as Silence[],
+    recentSilences: (limit: number) => q.recentSilences.all(limit) as Silence[],
+    addSilence: (s: Omit<Silence, 'id' | 'endedAt'>) => Number(q.addSilence.run(s).lastInsertRowid),
+    endSilence: (id: number, nowMs: number) => q.endSilence.run(nowMs, id).changes === 1,
 
     listAlerts(filter: { state?: AlertState; limit: number }): AlertRecord[] {
       const where = filter.state ? 'WHERE state = ?' : '';

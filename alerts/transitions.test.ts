@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideDelivery, decideOnEvent, type AlertRecordView } from './transitions.ts';
+import { decideDelivery, decideOnEvent, silenceFor, type AlertRecordView } from './transitions.ts';
 import type { AlertEvent } from '../contracts/index.ts';
 
 const ev = (state: 'firing' | 'resolved', ruleId = 'underpass-closure'): AlertEvent => ({
@@ -52,5 +52,22 @@ describe('decideDelivery', () => {
     const d = decideDelivery(result, 1000);
     expect(d.next).toBe(next);
     if (d.next === 'retry') expect(d.delayMs).toBe(delay);
+  });
+});
+
+describe('silenceFor', () => {
+  const alert = { ruleId: 'sensor-offline', subjectId: 'PD-007', sensorId: 'PD-007', site: 'UP-007', district: 'huangpu' };
+  const s = (m: Partial<{ ruleId: string; sensor: string; site: string; district: string; until: number; endedAt: number }>) => ({ ruleId: null, sensor: null, site: null, district: null, until: 2000, endedAt: null, ...m });
+  it.each<[string, ReturnType<typeof s>, boolean]>([
+    ['by sensor', s({ sensor: 'PD-007' }), true],
+    ['by site', s({ site: 'UP-007' }), true],
+    ['by district', s({ district: 'huangpu' }), true],
+    ['by district and rule', s({ district: 'huangpu', ruleId: 'sensor-offline' }), true],
+    ['another rule in the district', s({ district: 'huangpu', ruleId: 'underpass-closure' }), false],
+    ['another district', s({ district: 'jingan' }), false],
+    ['expired', s({ sensor: 'PD-007', until: 1000 }), false],
+    ['ended early', s({ sensor: 'PD-007', endedAt: 1200 }), false],
+  ])('%s', (_c, silence, covered) => {
+    expect(silenceFor(alert, [silence], 1500) !== undefined).toBe(covered);
   });
 });

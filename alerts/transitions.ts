@@ -65,3 +65,41 @@ export function decideDelivery(result: DeliveryResult, backoffMs: number): Deliv
   }
   return { next: 'failed', error: `HTTP ${s}: the endpoint refused the notice${detail}` };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Silences and escalation: pure decisions over an alert's place and the silences in force.
+
+export interface AlertPlace {
+  ruleId: string;
+  subjectId: string;
+  sensorId: string;
+  site: string | null;
+  district: string | null;
+}
+
+export interface SilenceMatcher {
+  ruleId: string | null;
+  sensor: string | null;
+  site: string | null;
+  district: string | null;
+  until: number;
+  endedAt: number | null;
+}
+
+/**
+ * The silence that covers an alert, if any: every field the silence names must match (a sensor
+ * by the alert's sensor or subject, a site by its site or subject, a district likewise). Silenced
+ * alerts are still recorded and shown; they page nobody and never escalate. Police notices are
+ * never silenced: a closed road must reach the police.
+ */
+export function silenceFor<S extends SilenceMatcher>(a: AlertPlace, silences: S[], nowMs: number): S | undefined {
+  return silences.find(
+    (s) =>
+      s.endedAt === null &&
+      s.until > nowMs &&
+      (s.ruleId === null || s.ruleId === a.ruleId) &&
+      (s.sensor === null || s.sensor === a.sensorId || s.sensor === a.subjectId) &&
+      (s.site === null || s.site === a.site || s.site === a.subjectId) &&
+      (s.district === null || s.district === a.district || s.district === a.subjectId),
+  );
+}

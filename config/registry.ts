@@ -114,6 +114,8 @@ export const DutyChannel = z.object({
     .default(['underpass-closure', 'underpass-warning', 'water-level-danger', 'district-rainstorm', 'pump-advisory', 'notice-delivery']),
   /** Only these districts (default: all). */
   districts: z.array(Id).optional(),
+  /** 1: every transition; 2: only escalations (critical alerts nobody acknowledged in time). */
+  tier: z.union([z.literal(1), z.literal(2)]).default(1),
 });
 export type DutyChannel = z.infer<typeof DutyChannel>;
 

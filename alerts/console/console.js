@@ -8,7 +8,7 @@ const I18N = {
     closed: '封闭下立交', rivers: '超警戒水位', rain: '暴雨预警区', offlineSensors: '离线传感器', failedNotices: '通知失败',
     open: '当前告警', none: '无告警', notices: '通知投递', time: '时间', rule: '类别', subject: '对象', value: '数值',
     reason: '原因', ack: '确认', recipient: '接收方', action: '动作', status: '状态', note: '备注', doAck: '确认',
-    ackedBy: '已确认', badToken: '令牌无效', tooMany: '尝试过多，请稍候', viewer: '只读', officer: '值班员', admin: '管理员',
+    ackedBy: '已确认', badToken: '令牌无效', silenced: '已静默', escalated: '已升级', resolve: '解除', resolveReason: '解除原因（必填）', silences: '静默', tooMany: '尝试过多，请稍候', viewer: '只读', officer: '值班员', admin: '管理员',
     pending: '待发', delivered: '已送达', failed: '失败',
   },
   en: {
@@ -16,7 +16,7 @@ const I18N = {
     closed: 'Underpasses closed', rivers: 'Rivers above warning', rain: 'Districts in rainstorm', offlineSensors: 'Sensors offline', failedNotices: 'Notices failed',
     open: 'Open alerts', none: 'No alerts', notices: 'Notice delivery', time: 'Time', rule: 'Rule', subject: 'Subject', value: 'Value',
     reason: 'Reason', ack: 'Acknowledge', recipient: 'Recipient', action: 'Action', status: 'Status', note: 'note', doAck: 'Ack',
-    ackedBy: 'acknowledged by', badToken: 'Unknown token', tooMany: 'Too many attempts; wait a minute', viewer: 'viewer', officer: 'officer', admin: 'admin',
+    ackedBy: 'acknowledged by', badToken: 'Unknown token', silenced: 'silenced', escalated: 'escalated', resolve: 'Resolve', resolveReason: 'Why resolve by hand? (required)', silences: 'Silences', tooMany: 'Too many attempts; wait a minute', viewer: 'viewer', officer: 'officer', admin: 'admin',
     pending: 'pending', delivered: 'delivered', failed: 'failed',
   },
 };
@@ -66,6 +66,13 @@ function render(s) {
     sev.className = `sev ${a.severity}`;
     sev.textContent = a.level ?? a.severity;
     rule.appendChild(sev);
+    for (const [flag, on] of [['silenced', a.silenced], ['escalated', a.escalatedAt]]) {
+      if (!on) continue;
+      const b = document.createElement('span');
+      b.className = `badge ${flag}`;
+      b.textContent = t(flag);
+      rule.append(' ', b);
+    }
     cell(tr, a.subjectId);
     cell(tr, `${a.value} ${a.unit}`);
     cell(tr, a.reason);
@@ -93,6 +100,18 @@ function render(s) {
           .catch(() => (btn.disabled = false));
       });
       ack.appendChild(form);
+    }
+    if (canAck) {
+      const resolve = document.createElement('button');
+      resolve.type = 'button';
+      resolve.className = 'resolve';
+      resolve.textContent = t('resolve');
+      resolve.addEventListener('click', () => {
+        const reason = window.prompt(t('resolveReason'));
+        if (!reason) return;
+        fetch(`/api/alerts/${encodeURIComponent(a.alertId)}/resolve`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason }) });
+      });
+      ack.appendChild(resolve);
     }
     body.appendChild(tr);
   }

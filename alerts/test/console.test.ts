@@ -7,13 +7,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import type { AlertEvent } from '../../contracts/index.ts';
-import { addUser, saveUsers, type User } from '../users.ts';
 import { requireBinary } from '../../test/helpers/servers.ts';
-import { eventually, startStack, type Stack } from '../../test/helpers/stack.ts';
+import { startStack, type Stack } from '../../test/helpers/stack.ts';
 
 const SCREENSHOT = fileURLToPath(new URL('../../docs/console.png', import.meta.url));
 
@@ -27,15 +25,9 @@ describe('console in Chromium', { timeout: 90_000 }, () => {
   beforeAll(async () => {
     const executablePath = requireBinary('chromium', 'chromium');
     stack = await startStack();
-    let users: User[] = [];
-    for (const [name, role] of [['wang', 'officer'], ['li', 'viewer']] as const) {
-      const r = addUser(users, name, role);
-      users = r.users;
-      tokens[name] = r.token;
-    }
-    saveUsers(join(stack.dataDir, 'api-users.json'), users);
-    // The alerts service picks the file up while running (floodgate users writes the same file).
-    await eventually(async () => (await stack.alerts.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${tokens['li']}` } })).statusCode === 200, 'the users file loaded');
+    // The alerts service picks the users file up while running (floodgate users writes the same file).
+    tokens['wang'] = await stack.addUser('wang', 'officer');
+    tokens['li'] = await stack.addUser('li', 'viewer');
     base = `http://127.0.0.1:${stack.alerts.port}`;
     browser = await chromium.launch({
       executablePath,

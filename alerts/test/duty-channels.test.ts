@@ -33,8 +33,8 @@ describe('duty officers\' channels', { timeout: 60_000 }, () => {
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const city = await smallCity(3, (c) => {
       c.dutyChannels = [
-        { id: 'ops-wecom', format: 'wecom', url: `${base}/cgi-bin/webhook/send?key=k1`, rules: ['underpass-closure'] },
-        { id: 'ops-ding', format: 'dingtalk', url: `${base}/robot/send?access_token=t1`, secretRef: 'DING_SECRET', rules: ['underpass-closure', 'rainstorm'] },
+        { id: 'ops-wecom', format: 'wecom', url: `${base}/cgi-bin/webhook/send?key=k1`, rules: ['underpass-closure'], tier: 1 },
+        { id: 'ops-ding', format: 'dingtalk', url: `${base}/robot/send?access_token=t1`, secretRef: 'DING_SECRET', rules: ['underpass-closure', 'rainstorm'], tier: 1 },
       ];
     });
     stack = await startStack({ city, alerts: { policeSecrets: { FLOODGATE_POLICE_SECRET: 'test-police-secret', DING_SECRET: 'SEC-ding' } } });

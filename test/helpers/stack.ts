@@ -15,6 +15,7 @@ import { createRules, type RulesHandle } from '../../rules/rules.ts';
 import { rulesConfig, type RulesConfig } from '../../rules/config.ts';
 import { createAlerts, type AlertsHandle } from '../../alerts/alerts.ts';
 import type { AlertsConfig } from '../../alerts/config.ts';
+import { addUser, loadUsers, saveUsers, type Role } from '../../alerts/users.ts';
 import { createPoliceReceiver, type ReceiverHandle } from '../../alerts/receiver/police-receiver.ts';
 import { createMetricsRegistry, type Registry as Metrics } from '../../lib/metrics.ts';
 import { createLogger, silentLogger, type Logger } from '../../lib/logger.ts';
@@ -54,6 +55,8 @@ export interface Stack {
   dataDir: string;
   /** An MQTT client logged in as a device with its own secret. */
   device(sensorId: string, opts?: mqtt.IClientOptions): Promise<MqttClient>;
+  /** Add an API user (as `floodgate users add` does) and wait until the alerts service knows it; returns the token. */
+  addUser(name: string, role: Role): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -98,6 +101,8 @@ export async function startStack(
         outboxPollMs: 50,
         noticeMaxAgeMs: 60_000,
         capSender: 'floodgate-test',
+        escalateAfterMs: 600_000,
+        escalateCheckMs: 100,
         ...opts.alerts,
       },
       { logger, metrics, registry, serviceSecret, clock, backoff: { baseMs: 20, maxMs: 200, minMs: 10 }, extraRoutes: [ingestRoutes(ingest.spool)] },
@@ -128,6 +133,13 @@ export async function startStack(
         });
         devices.push(c);
         return c;
+      },
+      async addUser(name, role) {
+        const path = join(dir.path, 'api-users.json');
+        const r = addUser(loadUsers(path), name, role);
+        saveUsers(path, r.users);
+        await eventually(async () => (await alerts.app.inject({ url: '/api/me', headers: { authorization: `Bearer ${r.token}` } })).statusCode === 200, `user ${name} loaded`);
+        return r.token;
       },
       async close() {
         await Promise.all(devices.map((d) => d.endAsync(true).catch(() => undefined)));
