@@ -21,7 +21,7 @@ import { decideOnEvent, noticeIdFor, silenceFor } from './transitions.ts';
 import { createOutbox, type Outbox } from './outbox.ts';
 import { createHttpNotifier, type Notifier } from './police-notifier.ts';
 import { toCap } from './cap.ts';
-import { renderDuty } from './channels.ts';
+import { renderDutyGroup, type DutyMessage } from './channels.ts';
 import { apiPlugin } from './api.ts';
 import type { AlertsConfig } from './config.ts';
 
@@ -131,13 +131,13 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     const channels = deps.registry.dutyChannels ?? [];
     if (channels.length === 0 || silenced(event)) return [];
     const place = placeOf(event.subjectId);
-    const noticeId = state === 'update' ? `${event.alertId}:update:${event.observedAt}` : `${event.alertId}:${state}`;
     const tier2 = channels.some((c) => c.tier === 2);
+    const message: DutyMessage = { alertId: event.alertId, ruleId: event.ruleId, subjectId: event.subjectId, place: place.text, state, severity: event.severity, ...(event.level ? { level: event.level } : {}), value: event.value, unit: event.unit, reason: event.reason, observedAt: event.observedAt };
     return channels
       .filter((c) => (state === 'escalated' && tier2 ? c.tier === 2 : c.tier === 1))
       .filter((c) => c.rules.includes(event.ruleId) && (!c.districts || (place.district !== undefined && c.districts.includes(place.district))))
       .map((c) => ({
-        noticeId,
+        noticeId: `${event.alertId}:${state}`, // the page gets its own id when it is flushed
         recipient: c.id,
         format: c.format,
         alertId: event.alertId,
@@ -145,7 +145,9 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
         action: state,
         url: c.url,
         secretRef: c.secretRef ?? '',
-        body: renderDuty(c.format, { alertId: event.alertId, ruleId: event.ruleId, subjectId: event.subjectId, place: place.text, state, severity: event.severity, ...(event.level ? { level: event.level } : {}), value: event.value, unit: event.unit, reason: event.reason, observedAt: event.observedAt }),
+        body: '',
+        // Grouped with the others of the same state, rule and district (store.flushPages).
+        page: { groupKey: `${state}|${event.ruleId}|${place.district ?? event.subjectId}`, message },
       }));
   }
 
@@ -243,6 +245,18 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
   const port = (app.server.address() as AddressInfo).port;
   log.info({ host: config.host, port }, 'alerts API listening');
 
+  // Pages: waiting duty-channel messages become one message per group once the window is over.
+  const paging = setInterval(() => {
+    try {
+      if (store.flushPages(deps.clock.now(), config.pageGroupMs, renderDutyGroup) > 0) {
+        outbox.wake();
+        changes.emit('change');
+      }
+    } catch (err) {
+      log.error({ err }, 'paging failed');
+    }
+  }, Math.min(1000, Math.max(50, Math.round(config.pageGroupMs / 4))));
+
   // Escalation: a critical alert nobody acknowledged within escalateAfterMs goes to the next tier.
   function escalate(): void {
     const now = deps.clock.now();
@@ -272,6 +286,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     outbox,
     async close() {
       clearInterval(escalation);
+      clearInterval(paging);
       await usersWatch.close();
       await app.close();
       await endClient(client);

@@ -149,3 +149,18 @@ export function renderDuty(format: 'webhook' | 'wecom' | 'dingtalk', m: DutyMess
   if (format === 'dingtalk') return JSON.stringify({ msgtype: 'markdown', markdown: { title: truncateBytes(headline(m), 200), text: markdown(m, 5000) } });
   return JSON.stringify({ type: 'floodgate.alert', ...m });
 }
+
+/**
+ * One page for a group of messages of the same state, rule and district (a district storm: one
+ * page listing its underpasses, not fifty pages). A group of one is the single message.
+ */
+export function renderDutyGroup(format: ChannelFormat, messages: DutyMessage[]): string {
+  const f = format === 'wecom' || format === 'dingtalk' ? format : 'webhook';
+  if (messages.length === 1) return renderDuty(f, messages[0]!);
+  const m = messages[0]!;
+  const title = `【${STATE_ZH[m.state]}·${SEVERITY_ZH[m.severity] ?? m.severity}】${m.ruleId} ×${messages.length} ${m.place.replace(/^.*（(.*)）$/, '$1')}`;
+  const lines = messages.map((x) => `- **${x.subjectId}** ${x.place} ${x.value} ${x.unit}${x.level ? ` ${x.level}` : ''} — ${x.reason}`);
+  if (f === 'wecom') return JSON.stringify({ msgtype: 'markdown', markdown: { content: truncateBytes([`### ${title}`, ...lines].join('\n'), 4096) } });
+  if (f === 'dingtalk') return JSON.stringify({ msgtype: 'markdown', markdown: { title: truncateBytes(title, 200), text: truncateBytes([`### ${title}`, ...lines].join('\n\n'), 5000) } });
+  return JSON.stringify({ type: 'floodgate.alert-group', state: m.state, ruleId: m.ruleId, count: messages.length, members: messages });
+}

@@ -14,6 +14,7 @@ const AlertsEnv = SharedEnv.extend({
   FLOODGATE_ALERTS_CLIENT_ID: z.string().min(1).max(64).default('floodgate-alerts'),
   FLOODGATE_NOTICE_MAX_AGE_S: z.coerce.number().int().min(10).max(7 * 86_400).default(1800),
   FLOODGATE_CAP_SENDER: z.string().min(1).max(200).default('floodgate'),
+  FLOODGATE_PAGE_GROUP_S: z.coerce.number().int().min(0).max(3600).default(60),
   FLOODGATE_ESCALATE_AFTER_S: z.coerce.number().int().min(10).max(86_400).default(600),
 });
 
@@ -41,6 +42,8 @@ export interface AlertsConfig {
   escalateAfterMs: number;
   /** How often that is checked. */
   escalateCheckMs: number;
+  /** Duty-channel messages of the same state, rule and district within this window are one page. */
+  pageGroupMs: number;
 }
 
 /** What the env gives; secrets that may come from files are resolved by main.ts. */
@@ -65,6 +68,7 @@ export function alertsConfigFromEnv(env: Record<string, string | undefined>) {
       capSender: e.FLOODGATE_CAP_SENDER,
       escalateAfterMs: e.FLOODGATE_ESCALATE_AFTER_S * 1000,
       escalateCheckMs: 10_000,
+      pageGroupMs: e.FLOODGATE_PAGE_GROUP_S * 1000,
     },
   };
 }

@@ -4,7 +4,7 @@
  * neither exists without the other, and delivery state survives restarts.
  */
 import Database from 'better-sqlite3';
-import type { ChannelFormat } from './channels.ts';
+import type { ChannelFormat, DutyMessage } from './channels.ts';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AlertEvent } from '../contracts/index.ts';
@@ -76,6 +76,11 @@ export interface NewNotice {
   secretRef: string;
   /** The exact bytes sent on every attempt (JSON or CAP XML; the signature covers them). */
   body: string;
+  /**
+   * A duty-channel message waits to be grouped: one page per channel, state, rule and district
+   * within the grouping window (so a district storm is one page with many members, not fifty).
+   */
+  page?: { groupKey: string; message: DutyMessage };
 }
 
 /** One delivery attempt: the history of a notice. */
@@ -111,6 +116,11 @@ CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state, fired_at);
 CREATE TABLE IF NOT EXISTS alert_audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL, at TEXT NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL, note TEXT);
 CREATE INDEX IF NOT EXISTS alert_audit_alert ON alert_audit (alert_id, id);
+CREATE TABLE IF NOT EXISTS pages (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, format TEXT NOT NULL, url TEXT NOT NULL, secret_ref TEXT NOT NULL,
+  group_key TEXT NOT NULL, state TEXT NOT NULL, alert_id TEXT NOT NULL, message TEXT NOT NULL, created_at INTEGER NOT NULL,
+  flushed INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS pages_open ON pages (flushed, channel, group_key, id);
 CREATE TABLE IF NOT EXISTS silences (
   id INTEGER PRIMARY KEY AUTOINCREMENT, rule_id TEXT, sensor TEXT, site TEXT, district TEXT, until INTEGER NOT NULL,
   reason TEXT NOT NULL, created_by TEXT NOT NULL, created_at INTEGER NOT NULL, ended_at INTEGER);
@@ -182,6 +192,13 @@ export function openAlertStore(path: string) {
     insertAlert: db.prepare(`INSERT INTO alerts (alert_id, rule_id, subject_id, sensor_id, state, severity, level, value, threshold, unit,
       reason, fired_at, updated_at, site, district, opened_at) VALUES (@alertId, @ruleId, @subjectId, @sensorId, @state, @severity, @level,
       @value, @threshold, @unit, @reason, @firedAt, @updatedAt, @site, @district, @openedAt)`),
+    insertPage: db.prepare(`INSERT INTO pages (channel, format, url, secret_ref, group_key, state, alert_id, message, created_at)
+      VALUES (@recipient, @format, @url, @secretRef, @groupKey, @action, @alertId, @message, @now)`),
+    dueGroups: db.prepare(`SELECT channel, group_key AS groupKey, min(id) AS firstId FROM pages WHERE flushed = 0
+      GROUP BY channel, group_key HAVING min(created_at) <= ? ORDER BY firstId`),
+    groupRows: db.prepare(`SELECT id, channel, format, url, secret_ref AS secretRef, state, alert_id AS alertId, message FROM pages
+      WHERE flushed = 0 AND channel = ? AND group_key = ? ORDER BY id`),
+    markFlushed: db.prepare('UPDATE pages SET flushed = 1 WHERE flushed = 0 AND channel = ? AND group_key = ?'),
     audit: db.prepare('INSERT INTO alert_audit (alert_id, at, who, action, note) VALUES (?, ?, ?, ?, ?)'),
     auditOf: db.prepare('SELECT at, who, action, note FROM alert_audit WHERE alert_id = ? ORDER BY id'),
     escalate: db.prepare(`UPDATE alerts SET escalated_at = ?, updated_at = ? WHERE alert_id = ? AND escalated_at IS NULL AND state = 'firing'`),
@@ -233,15 +250,48 @@ export function openAlertStore(path: string) {
     firingByRule: db.prepare(`SELECT rule_id AS ruleId, count(DISTINCT subject_id) AS n FROM alerts WHERE state = 'firing' GROUP BY rule_id`),
   };
 
+  /** A police notice goes to the outbox at once; a duty-channel message waits to be grouped. */
+  function queue(n: NewNotice, nowMs: number): void {
+    const { page, ...notice } = n;
+    if (page) q.insertPage.run({ ...notice, groupKey: page.groupKey, message: JSON.stringify(page.message), now: nowMs });
+    else q.insertNotice.run({ ...notice, now: nowMs });
+  }
+
   return {
     db,
+    /**
+     * Turn every group of waiting duty-channel messages whose first message is older than the
+     * window into one outbox notice (rendered by `render`), in one transaction. Returns how many.
+     */
+    flushPages: db.transaction((nowMs: number, windowMs: number, render: (format: ChannelFormat, messages: DutyMessage[]) => string): number => {
+      const groups = q.dueGroups.all(nowMs - windowMs) as Array<{ channel: string; groupKey: string; firstId: number }>;
+      for (const g of groups) {
+        const rows = q.groupRows.all(g.channel, g.groupKey) as Array<{ id: number; channel: string; format: ChannelFormat; url: string; secretRef: string; state: NewNotice['action']; alertId: string; message: string }>;
+        const first = rows[0]!;
+        const messages = rows.map((r) => JSON.parse(r.message) as DutyMessage);
+        q.insertNotice.run({
+          noticeId: rows.length === 1 ? `${first.alertId}:${first.state}:${g.firstId}` : `page:${g.groupKey}:${g.firstId}`,
+          recipient: g.channel,
+          format: first.format,
+          alertId: first.alertId,
+          subjectId: g.groupKey,
+          action: first.state,
+          url: first.url,
+          secretRef: first.secretRef,
+          body: render(first.format, messages),
+          now: nowMs,
+        });
+        q.markFlushed.run(g.channel, g.groupKey);
+      }
+      return groups.length;
+    }),
     getAlert: (alertId: string) => q.getAlert.get(alertId) as AlertRecord | undefined,
 
     /** Record a new firing alert and its notices (one per recipient; none for most rules), atomically. */
     openAlert: db.transaction((event: AlertEvent, nowIso: string, notices: NewNotice[], nowMs: number, place: { site?: string; district?: string } = {}) => {
       q.insertAlert.run({ ...event, level: event.level ?? null, firedAt: event.observedAt, updatedAt: nowIso, site: place.site ?? null, district: place.district ?? null, openedAt: nowMs });
       q.audit.run(event.alertId, nowIso, event.ruleId === 'notice-delivery' ? 'outbox' : 'rules', 'fired', event.reason);
-      for (const n of notices) q.insertNotice.run({ ...n, now: nowMs });
+      for (const n of notices) queue(n, nowMs);
     }),
 
     /** A resolved alert that is true again (a resent notice failed again): firing, unacknowledged. */
@@ -255,7 +305,7 @@ export function openAlertStore(path: string) {
       const changed = q.updateAlert.run({ alertId: event.alertId, severity: event.severity, level: event.level ?? null, value: event.value, threshold: event.threshold, reason: event.reason, updatedAt: nowIso }).changes === 1;
       if (changed) {
         q.audit.run(event.alertId, nowIso, 'rules', 'changed', event.reason);
-        for (const n of notices) q.insertNotice.run({ ...n, now: nowMs });
+        for (const n of notices) queue(n, nowMs);
       }
       return changed;
     }),
@@ -264,7 +314,7 @@ export function openAlertStore(path: string) {
     resolveAlert: db.transaction((event: Pick<AlertEvent, 'alertId' | 'observedAt' | 'value' | 'reason'>, nowIso: string, notices: NewNotice[], nowMs: number, by = 'rules') => {
       q.resolveAlert.run({ alertId: event.alertId, resolvedAt: event.observedAt, value: event.value, reason: event.reason, resolvedBy: by, updatedAt: nowIso });
       q.audit.run(event.alertId, nowIso, by, 'resolved', event.reason);
-      for (const n of notices) q.insertNotice.run({ ...n, now: nowMs });
+      for (const n of notices) queue(n, nowMs);
     }),
 
     /** Acknowledge; returns false when already acknowledged (the first acknowledgement stands). */
@@ -281,7 +331,7 @@ export function openAlertStore(path: string) {
     markEscalated: db.transaction((alertId: string, nowIso: string, notices: NewNotice[], nowMs: number, note: string) => {
       if (q.escalate.run(nowIso, nowIso, alertId).changes === 0) return false;
       q.audit.run(alertId, nowIso, 'system', 'escalated', note);
-      for (const n of notices) q.insertNotice.run({ ...n, now: nowMs });
+      for (const n of notices) queue(n, nowMs);
       return true;
     }),
     activeSilences: (nowMs: number) => q.silences.all(nowMs) as Silence[],

@@ -23,8 +23,9 @@ describe('alert lifecycle', { timeout: 60_000 }, () => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
-        const m = JSON.parse(body) as { state: string; alertId: string };
-        pages.push({ channel: req.url!.slice(1), state: m.state, alertId: m.alertId });
+        // One page per message, or per group of messages (floodgate.alert-group).
+        const m = JSON.parse(body) as { state: string; alertId?: string; members?: Array<{ alertId: string }> };
+        for (const a of m.members ?? [m]) pages.push({ channel: req.url!.slice(1), state: m.state, alertId: a.alertId! });
         res.writeHead(204).end();
       });
     });

@@ -103,6 +103,7 @@ export async function startStack(
         capSender: 'floodgate-test',
         escalateAfterMs: 600_000,
         escalateCheckMs: 100,
+        pageGroupMs: 200,
         ...opts.alerts,
       },
       { logger, metrics, registry, serviceSecret, clock, backoff: { baseMs: 20, maxMs: 200, minMs: 10 }, extraRoutes: [ingestRoutes(ingest.spool)] },
