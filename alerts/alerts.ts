@@ -8,7 +8,8 @@ import { EventEmitter } from 'node:events';
 import { watchAndReload } from '../lib/watch-registry.ts';
 import { authenticate, loadUsers } from './users.ts';
 import type { AddressInfo } from 'node:net';
-import { AlertEvent, ClosureNotice, topics } from '../contracts/index.ts';
+import { AlertEvent, ClosureNotice, parseReadingPayload, parseSensorTopic, topics } from '../contracts/index.ts';
+import { createSensorBoard } from './sensors.ts';
 import { indexRegistry, recipientsOf, type Registry } from '../config/registry.ts';
 import { ackAfter, connectService, endClient, startClient } from '../lib/mqtt.ts';
 import { counter, type Registry as Metrics } from '../lib/metrics.ts';
@@ -151,6 +152,19 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       }));
   }
 
+  // The console's sensor board, fed by a second, QoS 0 connection: a display, never a record, and
+  // its traffic never queues behind the alert events.
+  const board = createSensorBoard(deps.registry);
+  const view = await connectService({ url: config.mqttUrl, service: 'alerts', secret: deps.serviceSecret, clientId: `${config.clientId}-view`, clean: true, logger: log });
+  view.on('message', (topic, payload) => {
+    const t = parseSensorTopic(topic);
+    if (!t || t.leaf !== 'reading') return;
+    // Untrusted input: validated as ingest validates it; what is invalid is simply not shown.
+    for (const r of parseReadingPayload(t.kind, t.sensorId, payload).readings) board.observe(r, deps.clock.now());
+  });
+  await startClient(view);
+  await view.subscribeAsync(topics.allReadings, { qos: 0 });
+
   const client = await connectService({ url: config.mqttUrl, service: 'alerts', secret: deps.serviceSecret, clientId: config.clientId, clean: false, logger: log });
   let mqttUp = false;
   client.on('connect', () => (mqttUp = true));
@@ -206,6 +220,8 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     bodyLimit: 64 * 1024,
     // Open consoles hold a server-sent-events stream: closing must not wait for them.
     forceCloseConnections: true,
+    // Unknown fields are refused with a 400, not silently dropped (fastify's default strips them).
+    ajv: { customOptions: { removeAdditional: false } },
   });
   // Users and roles (api-users.json, managed by `floodgate users`), reloaded when the file changes.
   let users = loadUsers(config.usersPath);
@@ -237,6 +253,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       return () => changes.off('change', listener);
     },
     city: deps.registry.city,
+    sensors: (f) => board.list(f, deps.clock.now()),
     health: () => ({ ok: mqttUp, checks: { mqtt: mqttUp, store: store.db.open } }),
     wakeOutbox: () => outbox.wake(),
     extraRoutes: deps.extraRoutes ?? [],
@@ -290,6 +307,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       await usersWatch.close();
       await app.close();
       await endClient(client);
+      await endClient(view);
       await outbox.close();
       store.close();
       log.info('alerts closed');

@@ -7,10 +7,12 @@ import { readFileSync } from 'node:fs';
 import { serviceHttp, type Principal } from '../lib/http-auth.ts';
 import { takeToken, type Bucket } from '../lib/token-bucket.ts';
 import { roleAtLeast, type Role } from './users.ts';
+import { API_ROUTES as R, openApi, routeSchema } from '../contracts/api.ts';
 import type { Registry as Metrics } from '../lib/metrics.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
 import type { AlertStore, NoticeRecord, Silence } from './store.ts';
+import type { SensorView } from './sensors.ts';
 
 export interface ApiDeps {
   store: AlertStore;
@@ -26,6 +28,8 @@ export interface ApiDeps {
   changed?(): void;
   /** Subscribe to changes of alerts and notices (the console's live stream); returns unsubscribe. */
   onChange?(listener: () => void): () => void;
+  /** Sensors with their latest value, last seen and sparkline (the console's sensor board). */
+  sensors?(f: { q?: string; kind?: 'water-level' | 'rain' | 'ponding'; district?: string; limit: number }): SensorView[];
   /** The console's title (the registry's city). */
   city?: string;
   health(): { ok: boolean; checks: Record<string, boolean> };
@@ -111,7 +115,7 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
     open.get('/console.js', async (_req, reply) => reply.headers(security).type('text/javascript; charset=utf-8').send(script));
     open.get('/console.css', async (_req, reply) => reply.headers(security).type('text/css; charset=utf-8').send(style));
 
-    open.post('/api/login', { schema: { body: { type: 'object', additionalProperties: false, required: ['token'], properties: { token: { type: 'string', minLength: 1, maxLength: 200 } } } } }, async (req, reply) => {
+    open.post(R.login.path, { schema: routeSchema(R.login) }, async (req, reply) => {
       const now = deps.clock.now();
       const r = takeToken(logins.get(req.ip), now, 10 / 60, 10);
       logins.set(req.ip, r.bucket);
@@ -123,43 +127,33 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
       reply.header('set-cookie', `fg_token=${token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200`);
       return { name: p.name, role: p.role };
     });
-    open.post('/api/logout', async (_req, reply) => reply.header('set-cookie', 'fg_token=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0').send({ ok: true }));
+    open.post(R.logout.path, async (_req, reply) => reply.header('set-cookie', 'fg_token=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0').send({ ok: true }));
+
+    // The API described: OpenAPI 3.1 generated from the zod schemas of contracts/api.ts.
+    const doc = openApi(`floodgate alerts API · ${deps.city ?? ''}`);
+    open.get(R.openapi.path, async () => doc);
+    open.get(R.docs.path, async (_req, reply) => reply.headers(security).type('text/html; charset=utf-8').send(docsPage(doc)));
   }
 
   async function alertRoutes(secured: FastifyInstance): Promise<void> {
-    secured.get(
-      '/api/alerts',
-      {
-        schema: {
-          querystring: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              state: { type: 'string', enum: ['firing', 'resolved'] },
-              limit: { type: 'integer', minimum: 1, maximum: 1000, default: 200 },
-            },
-          },
-        },
-      },
-      async (req) => {
-        const q = req.query as { state?: 'firing' | 'resolved'; limit: number };
-        return { alerts: deps.store.listAlerts(q) };
-      },
-    );
+    secured.get(R.alerts.path, { schema: routeSchema(R.alerts) }, async (req) => {
+      const q = req.query as { state?: 'firing' | 'resolved'; limit: number };
+      return { alerts: deps.store.listAlerts(q) };
+    });
 
-    secured.get('/api/alerts/:id', { schema: { params: { type: 'object', properties: { id: { type: 'string', maxLength: 300 } } } } }, async (req, reply) => {
+    secured.get(R.alert.path, { schema: routeSchema(R.alert) }, async (req, reply) => {
       const { id } = req.params as { id: string };
       const alert = deps.store.getAlert(id);
       if (!alert) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
       return { alert: { ...alert, silenced: deps.silenced?.(alert) ?? false }, audit: deps.store.auditOf(id) };
     });
 
-    secured.get('/api/me', async (req) => req.principal);
+    secured.get(R.me.path, async (req) => req.principal);
 
-    secured.get('/api/overview', async () => overview());
+    secured.get(R.overview.path, async () => overview());
 
     // Live updates for the console (server-sent events): a snapshot now and after every change.
-    secured.get('/api/stream', async (req, reply) => {
+    secured.get(R.stream.path, async (req, reply) => {
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -180,59 +174,29 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
       });
     });
 
-    secured.post(
-      '/api/alerts/:id/ack',
-      {
-        preHandler: need('officer'),
-        schema: {
-          params: { type: 'object', properties: { id: { type: 'string', maxLength: 300 } } },
-          body: {
-            type: ['object', 'null'],
-            additionalProperties: false,
-            properties: { by: { type: 'string', minLength: 1, maxLength: 100 }, note: { type: 'string', maxLength: 1000 } },
-          },
-        },
-      },
-      async (req, reply) => {
-        const { id } = req.params as { id: string };
-        const body = (req.body ?? {}) as { by?: string; note?: string };
-        if (!deps.store.getAlert(id)) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
-        // Who acknowledged is who is logged in; only the admin token may name someone (a phone call logged by an admin).
-        const by = req.principal!.role === 'admin' && body.by ? body.by : req.principal!.name;
-        const acked = deps.store.ack(id, isoWithOffset(deps.clock.now()), by, body.note ?? null);
-        if (acked) deps.changed?.();
-        // Idempotent: acknowledging twice keeps the first acknowledgement and says so.
-        return { alert: deps.store.getAlert(id), alreadyAcknowledged: !acked };
-      },
-    );
+    secured.post(R.ack.path, { preHandler: need('officer'), schema: routeSchema(R.ack) }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const body = (req.body ?? {}) as { by?: string; note?: string };
+      if (!deps.store.getAlert(id)) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
+      // Who acknowledged is who is logged in; only the admin token may name someone (a phone call logged by an admin).
+      const by = req.principal!.role === 'admin' && body.by ? body.by : req.principal!.name;
+      const acked = deps.store.ack(id, isoWithOffset(deps.clock.now()), by, body.note ?? null);
+      if (acked) deps.changed?.();
+      // Idempotent: acknowledging twice keeps the first acknowledgement and says so.
+      return { alert: deps.store.getAlert(id), alreadyAcknowledged: !acked };
+    });
 
-    secured.get(
-      '/api/notices',
-      {
-        schema: {
-          querystring: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              status: { type: 'string', enum: ['pending', 'delivered', 'failed'] },
-              limit: { type: 'integer', minimum: 1, maximum: 1000, default: 200 },
-            },
-          },
-        },
-      },
-      async (req) => {
-        const q = req.query as { status?: 'pending' | 'delivered' | 'failed'; limit: number };
-        return { notices: deps.store.listNotices(q).map(noticeView) };
-      },
-    );
+    secured.get(R.sensors.path, { schema: routeSchema(R.sensors) }, async (req) => {
+      const q = req.query as { q?: string; kind?: 'water-level' | 'rain' | 'ponding'; district?: string; limit: number };
+      return { sensors: (deps.sensors?.(q) ?? []).map((s) => ({ ...s, ts: s.ts === null ? null : isoWithOffset(s.ts), lastSeen: s.lastSeen === null ? null : isoWithOffset(s.lastSeen) })) };
+    });
 
-    const seqParams = { type: 'object', properties: { seq: { type: 'integer', minimum: 1 } } };
+    secured.get(R.notices.path, { schema: routeSchema(R.notices) }, async (req) => {
+      const q = req.query as { status?: 'pending' | 'delivered' | 'failed'; limit: number };
+      return { notices: deps.store.listNotices(q).map(noticeView) };
+    });
 
-    // One notice to one recipient, with its delivery history (attempt, time, status, latency).
-    const idParams = { type: 'object', properties: { id: { type: 'string', maxLength: 300 } } };
-    const text = (name: string) => ({ type: 'object', additionalProperties: false, required: [name], properties: { [name]: { type: 'string', minLength: 1, maxLength: 1000 } } });
-
-    secured.post('/api/alerts/:id/notes', { preHandler: need('officer'), schema: { params: idParams, body: text('note') } }, async (req, reply) => {
+    secured.post(R.note.path, { preHandler: need('officer'), schema: routeSchema(R.note) }, async (req, reply) => {
       const { id } = req.params as { id: string };
       if (!deps.store.getAlert(id)) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
       deps.store.addNote(id, isoWithOffset(deps.clock.now()), req.principal!.name, (req.body as { note: string }).note);
@@ -240,7 +204,7 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
       return { audit: deps.store.auditOf(id) };
     });
 
-    secured.post('/api/alerts/:id/resolve', { preHandler: need('officer'), schema: { params: idParams, body: text('reason') } }, async (req, reply) => {
+    secured.post(R.resolve.path, { preHandler: need('officer'), schema: routeSchema(R.resolve) }, async (req, reply) => {
       const { id } = req.params as { id: string };
       const a = deps.store.getAlert(id);
       if (!a) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
@@ -249,44 +213,24 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
     });
 
     // Silences / maintenance windows by sensor, site or district (optionally one rule), with an expiry.
-    secured.get('/api/silences', async () => ({ active: deps.store.activeSilences(deps.clock.now()).map(silenceView), recent: deps.store.recentSilences(50).map(silenceView) }));
-    secured.post(
-      '/api/silences',
-      {
-        preHandler: need('officer'),
-        schema: {
-          body: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['minutes', 'reason'],
-            properties: {
-              ruleId: { type: 'string', minLength: 1, maxLength: 64 },
-              sensor: { type: 'string', minLength: 1, maxLength: 64 },
-              site: { type: 'string', minLength: 1, maxLength: 64 },
-              district: { type: 'string', minLength: 1, maxLength: 64 },
-              minutes: { type: 'integer', minimum: 1, maximum: 7 * 24 * 60 },
-              reason: { type: 'string', minLength: 1, maxLength: 500 },
-            },
-          },
-        },
-      },
-      async (req, reply) => {
-        const b = req.body as { ruleId?: string; sensor?: string; site?: string; district?: string; minutes: number; reason: string };
-        if (!b.sensor && !b.site && !b.district) return apiError(reply, 400, 'BAD_REQUEST', 'a silence names a sensor, a site or a district (a whole city is never silenced)');
-        const now = deps.clock.now();
-        const id = deps.store.addSilence({ ruleId: b.ruleId ?? null, sensor: b.sensor ?? null, site: b.site ?? null, district: b.district ?? null, until: now + b.minutes * 60_000, reason: b.reason, createdBy: req.principal!.name, createdAt: now });
-        deps.changed?.();
-        return reply.code(201).send({ silence: silenceView(deps.store.recentSilences(50).find((s) => s.id === id)!) });
-      },
-    );
-    secured.delete('/api/silences/:sid', { preHandler: need('officer'), schema: { params: { type: 'object', properties: { sid: { type: 'integer', minimum: 1 } } } } }, async (req, reply) => {
+    secured.get(R.silences.path, async () => ({ active: deps.store.activeSilences(deps.clock.now()).map(silenceView), recent: deps.store.recentSilences(50).map(silenceView) }));
+    secured.post(R.silence.path, { preHandler: need('officer'), schema: routeSchema(R.silence) }, async (req, reply) => {
+      const b = req.body as { ruleId?: string; sensor?: string; site?: string; district?: string; minutes: number; reason: string };
+      if (!b.sensor && !b.site && !b.district) return apiError(reply, 400, 'BAD_REQUEST', 'a silence names a sensor, a site or a district (a whole city is never silenced)');
+      const now = deps.clock.now();
+      const id = deps.store.addSilence({ ruleId: b.ruleId ?? null, sensor: b.sensor ?? null, site: b.site ?? null, district: b.district ?? null, until: now + b.minutes * 60_000, reason: b.reason, createdBy: req.principal!.name, createdAt: now });
+      deps.changed?.();
+      return reply.code(201).send({ silence: silenceView(deps.store.recentSilences(50).find((s) => s.id === id)!) });
+    });
+    secured.delete(R.unsilence.path, { preHandler: need('officer'), schema: routeSchema(R.unsilence) }, async (req, reply) => {
       const { sid } = req.params as { sid: number };
       if (!deps.store.endSilence(sid, deps.clock.now())) return apiError(reply, 404, 'NOT_FOUND', `no active silence ${sid}`);
       deps.changed?.();
       return { ended: sid };
     });
 
-    secured.get('/api/notices/:seq', { schema: { params: seqParams } }, async (req, reply) => {
+    // One notice to one recipient, with its delivery history (attempt, time, status, latency).
+    secured.get(R.notice.path, { schema: routeSchema(R.notice) }, async (req, reply) => {
       const { seq } = req.params as { seq: number };
       const n = deps.store.getNotice(seq);
       if (!n) return apiError(reply, 404, 'NOT_FOUND', `no notice ${seq}`);
@@ -295,7 +239,7 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
     });
 
     // Send a failed notice again (and the failed ones behind it for that underpass and recipient).
-    secured.post('/api/notices/:seq/resend', { preHandler: need('officer'), schema: { params: seqParams } }, async (req, reply) => {
+    secured.post(R.resend.path, { preHandler: need('officer'), schema: routeSchema(R.resend) }, async (req, reply) => {
       const { seq } = req.params as { seq: number };
       const n = deps.store.getNotice(seq);
       if (!n) return apiError(reply, 404, 'NOT_FOUND', `no notice ${seq}`);
@@ -306,4 +250,16 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
       return { resent };
     });
   }
+}
+
+/** /docs: the OpenAPI document as a readable page (no external viewer, no CDN). */
+function docsPage(doc: Record<string, unknown>): string {
+  const rows: string[] = [];
+  for (const [path, ops] of Object.entries(doc['paths'] as Record<string, Record<string, { summary: string; 'x-floodgate-role'?: string; parameters: Array<{ name: string; in: string }>; requestBody?: unknown }>>)) {
+    for (const [method, op] of Object.entries(ops)) {
+      const params = op.parameters.map((p) => `${p.name} (${p.in})`).join(', ');
+      rows.push(`<tr><td><code>${method.toUpperCase()} ${escapeHtml(path)}</code></td><td>${escapeHtml(op['x-floodgate-role'] ?? 'open')}</td><td>${escapeHtml(op.summary)}${params ? `<br><small>${escapeHtml(params)}</small>` : ''}${op.requestBody ? '<br><small>JSON body</small>' : ''}</td></tr>`);
+    }
+  }
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>floodgate API</title><link rel="stylesheet" href="/console.css"></head><body><main><h1>floodgate alerts API</h1><p>Machine-readable: <a href="/docs/openapi.json">/docs/openapi.json</a> (OpenAPI 3.1). Errors are <code>{"error":{"code","message"}}</code>.</p><table><thead><tr><th>route</th><th>role</th><th>what</th></tr></thead><tbody>${rows.join('')}</tbody></table></main></body></html>`;
 }

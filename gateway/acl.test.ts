@@ -74,7 +74,8 @@ describe('canSubscribe', () => {
     [rules, 'sensors/ponding/+/reading', true],
     [rules, 'floodgate/rejects/#', false],
     [alerts, 'floodgate/alerts/+/+', true],
-    [alerts, 'sensors/+/+/reading', false],
+    [alerts, 'sensors/+/+/reading', true], // the console's latest values and sparklines
+    [alerts, 'sensors/#', false],
     [sim, 'floodgate/#', true],
     [sim, '#', false],
     [lab, 'test/#', true],

@@ -16,7 +16,8 @@ export const SERVICE_ROLES = {
   },
   alerts: {
     publish: ['floodgate/alerts/#', 'floodgate/notices/#'],
-    subscribe: ['floodgate/alerts/#', 'floodgate/ingest/#', 'sensors/+/+/status', '$SYS/#'],
+    // Readings too: the console shows each sensor's latest value and a 6-hour sparkline.
+    subscribe: ['floodgate/alerts/#', 'floodgate/ingest/#', 'sensors/+/+/reading', 'sensors/+/+/status', '$SYS/#'],
   },
   /** Simulators and test rigs that speak for many devices over one connection. */
   'simulator-admin': {

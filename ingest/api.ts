@@ -4,31 +4,16 @@
  * server mounts inside its authenticated scope.
  */
 import type { FastifyInstance } from 'fastify';
+import { API_ROUTES, routeSchema } from '../contracts/api.ts';
 import { isoWithOffset } from '../lib/time.ts';
 import type { Spool } from './spool.ts';
 
 export function ingestRoutes(spool: Spool) {
   return async function routes(app: FastifyInstance): Promise<void> {
-    app.get(
-      '/api/rejects',
-      {
-        schema: {
-          querystring: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              sensor: { type: 'string', maxLength: 64 },
-              reason: { type: 'string', maxLength: 64, description: 'a reject code, e.g. PAYLOAD_INVALID, STORE_REFUSED' },
-              limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-            },
-          },
-        },
-      },
-      async (req) => {
+    app.get(API_ROUTES.rejects.path, { schema: routeSchema(API_ROUTES.rejects) }, async (req) => {
         const q = req.query as { sensor?: string; reason?: string; limit: number };
         const rows = spool.listRejects({ sensor: q.sensor, code: q.reason, limit: q.limit });
         return { rejects: rows.map((r) => ({ ...r, at: isoWithOffset(r.at), ts: r.ts === null ? null : isoWithOffset(r.ts) })) };
-      },
-    );
+    });
   };
 }

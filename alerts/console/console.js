@@ -10,6 +10,7 @@ const I18N = {
     reason: '原因', ack: '确认', recipient: '接收方', action: '动作', status: '状态', note: '备注', doAck: '确认',
     ackedBy: '已确认', badToken: '令牌无效', silenced: '已静默', escalated: '已升级', resolve: '解除', resolveReason: '解除原因（必填）', silences: '静默', tooMany: '尝试过多，请稍候', viewer: '只读', officer: '值班员', admin: '管理员',
     pending: '待发', delivered: '已送达', failed: '失败',
+    sensors: '传感器', search: '编号或名称', sensor: '传感器', site: '位置', lastSeen: '最后上报', spark: '近6小时',
   },
   en: {
     title: 'Flood duty console', offline: 'offline', online: 'live', logout: 'Log out', token: 'Access token', login: 'Log in',
@@ -18,6 +19,7 @@ const I18N = {
     reason: 'Reason', ack: 'Acknowledge', recipient: 'Recipient', action: 'Action', status: 'Status', note: 'note', doAck: 'Ack',
     ackedBy: 'acknowledged by', badToken: 'Unknown token', silenced: 'silenced', escalated: 'escalated', resolve: 'Resolve', resolveReason: 'Why resolve by hand? (required)', silences: 'Silences', tooMany: 'Too many attempts; wait a minute', viewer: 'viewer', officer: 'officer', admin: 'admin',
     pending: 'pending', delivered: 'delivered', failed: 'failed',
+    sensors: 'Sensors', search: 'id or name', sensor: 'Sensor', site: 'Site', lastSeen: 'Last seen', spark: 'Last 6 h',
   },
 };
 let lang = localStorage.getItem('fg-lang') === 'en' ? 'en' : 'zh';
@@ -30,6 +32,7 @@ const t = (k) => I18N[lang][k] ?? k;
 function translate() {
   document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
   for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
   $('lang').textContent = lang === 'zh' ? 'EN' : '中文';
   if (me) $('me').textContent = `${me.name} · ${t(me.role)}`;
   if (last) render(last);
@@ -130,6 +133,50 @@ function render(s) {
   }
 }
 
+const SVG = 'http://www.w3.org/2000/svg';
+/** A sparkline as an inline SVG polyline (no library): gaps where nothing was heard. */
+function sparkline(values) {
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', '0 0 144 28');
+  svg.setAttribute('class', 'spark');
+  const known = values.filter((v) => v !== null);
+  if (known.length === 0) return svg;
+  const lo = Math.min(...known);
+  const hi = Math.max(...known);
+  const y = (v) => 26 - ((v - lo) / (hi - lo || 1)) * 24;
+  let points = [];
+  const flush = () => {
+    if (points.length === 0) return;
+    const line = document.createElementNS(SVG, 'polyline');
+    line.setAttribute('points', points.join(' '));
+    svg.appendChild(line);
+    points = [];
+  };
+  values.forEach((v, i) => (v === null ? flush() : points.push(`${i * 2},${y(v).toFixed(1)}`)));
+  flush();
+  return svg;
+}
+
+let sensorTimer;
+async function loadSensors() {
+  const q = $('sensor-q').value.trim();
+  const r = await fetch(`/api/sensors?limit=50${q ? `&q=${encodeURIComponent(q)}` : ''}`);
+  if (!r.ok) return;
+  const { sensors } = await r.json();
+  const body = $('sensors').tBodies[0];
+  body.replaceChildren();
+  for (const s of sensors) {
+    const tr = document.createElement('tr');
+    tr.dataset.sensorId = s.id;
+    cell(tr, s.id);
+    cell(tr, s.name || s.site);
+    cell(tr, s.value === null ? '–' : `${s.value} ${s.unit}`);
+    cell(tr, s.lastSeen ? s.lastSeen.slice(11, 19) : '–');
+    cell(tr, '').appendChild(sparkline(s.spark));
+    body.appendChild(tr);
+  }
+}
+
 async function refresh() {
   const r = await fetch('/api/overview');
   if (r.status === 401) return showLogin();
@@ -143,6 +190,8 @@ function connect() {
     $('live').dataset.i18n = 'online';
     $('live').textContent = t('online');
     render(JSON.parse(e.data));
+    clearTimeout(sensorTimer);
+    sensorTimer = setTimeout(loadSensors, 300);
   });
   stream.onerror = () => {
     $('live').className = 'live off';
@@ -183,6 +232,10 @@ $('login-form').addEventListener('submit', async (e) => {
   }
 });
 $('logout').addEventListener('click', () => fetch('/api/logout', { method: 'POST' }).then(showLogin));
+$('sensor-q').addEventListener('input', () => {
+  clearTimeout(sensorTimer);
+  sensorTimer = setTimeout(loadSensors, 200);
+});
 $('lang').addEventListener('click', () => {
   lang = lang === 'zh' ? 'en' : 'zh';
   localStorage.setItem('fg-lang', lang);

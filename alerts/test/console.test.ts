@@ -80,6 +80,21 @@ describe('console in Chromium', { timeout: 90_000 }, () => {
     await context.close();
   });
 
+  it('shows a sensor\'s latest value and its sparkline, found by the search box', async () => {
+    const dev = await stack.device('PD-002');
+    const t0 = Math.floor(Date.now() / 300_000) * 300_000 - 60 * 60_000;
+    for (let i = 0; i <= 12; i++) await dev.publishAsync('sensors/ponding/PD-002/reading', JSON.stringify({ ts: t0 + i * 5 * 60_000, seq: i, depth_cm: [2, 3, 5, 9, 14, 20, 26, 31, 29, 24, 18, 12, 8][i] }), { qos: 1 });
+    const { context, page } = await login('li');
+    await page.fill('#sensor-q', 'PD-002');
+    const row = page.locator('tr[data-sensor-id="PD-002"]');
+    await row.waitFor();
+    await expect.poll(() => row.textContent()).toContain('8 cm');
+    expect(await page.locator('#sensors tbody tr').count()).toBe(1);
+    const points = await row.locator('svg.spark polyline').first().getAttribute('points');
+    expect(points!.split(' ').length).toBe(13);
+    await context.close();
+  });
+
   it('a viewer sees the alerts but cannot acknowledge', async () => {
     await fire({ alertId: 'underpass-closure:UP-004:1', ruleId: 'underpass-closure', subjectId: 'UP-004' });
     const { context, page } = await login('li');

@@ -1,0 +1,111 @@
+/**
+ * The alerts HTTP API as data: every route's inputs as zod schemas, its role and its purpose. The
+ * routes validate with JSON Schemas generated from these (`routeSchema`), and the OpenAPI document
+ * served at /docs is generated from the same table (`openApi`), so the two cannot drift apart
+ * (alerts/test/openapi.test.ts compares it with the routes fastify actually registered).
+ */
+import { z } from 'zod';
+
+const Id = z.string().min(1).max(300);
+const Limit = z.coerce.number().int().min(1).max(1000).default(200);
+const Text = (max: number) => z.string().min(1).max(max);
+
+export const LoginBody = z.strictObject({ token: Text(200) });
+export const AlertListQuery = z.strictObject({ state: z.enum(['firing', 'resolved']).optional(), limit: Limit });
+export const AlertIdParams = z.object({ id: Id });
+export const AckBody = z.strictObject({ by: Text(100).optional(), note: z.string().max(1000).optional() }).nullable();
+export const NoteBody = z.strictObject({ note: Text(1000) });
+export const ResolveBody = z.strictObject({ reason: Text(1000) });
+export const SilenceBody = z.strictObject({
+  ruleId: Text(64).optional(),
+  sensor: Text(64).optional(),
+  site: Text(64).optional(),
+  district: Text(64).optional(),
+  minutes: z.number().int().min(1).max(7 * 24 * 60),
+  reason: Text(500),
+});
+export const SilenceIdParams = z.object({ sid: z.coerce.number().int().min(1) });
+export const NoticeListQuery = z.strictObject({ status: z.enum(['pending', 'delivered', 'failed']).optional(), limit: Limit });
+export const NoticeSeqParams = z.object({ seq: z.coerce.number().int().min(1) });
+export const SensorListQuery = z.strictObject({ q: z.string().max(64).optional(), kind: z.enum(['water-level', 'rain', 'ponding']).optional(), district: z.string().max(64).optional(), limit: Limit });
+export const RejectListQuery = z.strictObject({ sensor: z.string().max(64).optional(), reason: z.string().max(64).optional(), limit: Limit });
+
+export interface ApiRoute {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** fastify path syntax (`:id`); OpenAPI gets `{id}`. */
+  path: string;
+  summary: string;
+  /** null: open; otherwise the least role that may call it. */
+  role: null | 'viewer' | 'officer' | 'admin';
+  params?: z.ZodType;
+  query?: z.ZodType;
+  body?: z.ZodType;
+}
+
+export const API_ROUTES = {
+  health: { method: 'GET', path: '/healthz', summary: 'Health: 200, or 503 with the failing checks', role: null },
+  login: { method: 'POST', path: '/api/login', summary: 'Log in with a token: sets the console session cookie (10 attempts a minute per address)', role: null, body: LoginBody },
+  logout: { method: 'POST', path: '/api/logout', summary: 'Log out: clears the session cookie', role: null },
+  me: { method: 'GET', path: '/api/me', summary: 'Who you are: name and role', role: 'viewer' },
+  overview: { method: 'GET', path: '/api/overview', summary: 'The city on one screen: underpasses closed, rivers above warning, districts in rainstorm, sensors offline, notices failed', role: 'viewer' },
+  stream: { method: 'GET', path: '/api/stream', summary: 'Server-sent events: a snapshot now and after every change', role: 'viewer' },
+  alerts: { method: 'GET', path: '/api/alerts', summary: 'Alerts, newest first', role: 'viewer', query: AlertListQuery },
+  alert: { method: 'GET', path: '/api/alerts/:id', summary: 'One alert, whether a silence covers it, and its audit trail', role: 'viewer', params: AlertIdParams },
+  ack: { method: 'POST', path: '/api/alerts/:id/ack', summary: 'Acknowledge as the logged-in user, with a note (idempotent)', role: 'officer', params: AlertIdParams, body: AckBody },
+  note: { method: 'POST', path: '/api/alerts/:id/notes', summary: 'Add a note to the audit trail', role: 'officer', params: AlertIdParams, body: NoteBody },
+  resolve: { method: 'POST', path: '/api/alerts/:id/resolve', summary: 'Resolve by hand with a reason (a closure sends its reopen)', role: 'officer', params: AlertIdParams, body: ResolveBody },
+  silences: { method: 'GET', path: '/api/silences', summary: 'Silences in force and recent ones', role: 'viewer' },
+  silence: { method: 'POST', path: '/api/silences', summary: 'Silence a sensor, site or district (optionally one rule) for some minutes', role: 'officer', body: SilenceBody },
+  unsilence: { method: 'DELETE', path: '/api/silences/:sid', summary: 'End a silence early', role: 'officer', params: SilenceIdParams },
+  notices: { method: 'GET', path: '/api/notices', summary: 'Notices (one per recipient) with delivery state', role: 'viewer', query: NoticeListQuery },
+  notice: { method: 'GET', path: '/api/notices/:seq', summary: 'One notice with its delivery history (attempt, time, status, latency)', role: 'viewer', params: NoticeSeqParams },
+  resend: { method: 'POST', path: '/api/notices/:seq/resend', summary: 'Send a failed notice again (and the failed ones behind it)', role: 'officer', params: NoticeSeqParams },
+  sensors: { method: 'GET', path: '/api/sensors', summary: 'Sensors with their latest value, last seen and a 6-hour sparkline', role: 'viewer', query: SensorListQuery },
+  rejects: { method: 'GET', path: '/api/rejects', summary: "Ingest's dead letters: refused readings with their reasons", role: 'viewer', query: RejectListQuery },
+  metrics: { method: 'GET', path: '/metrics', summary: 'Prometheus text format', role: 'viewer' },
+  docs: { method: 'GET', path: '/docs', summary: 'This API, described', role: null },
+  openapi: { method: 'GET', path: '/docs/openapi.json', summary: 'OpenAPI 3.1 document of this API', role: null },
+} as const satisfies Record<string, ApiRoute>;
+
+/** A zod schema as the JSON Schema fastify validates with (draft 7, the input side of coercions). */
+export function jsonSchema(s: z.ZodType): Record<string, unknown> {
+  const { $schema: _s, ...rest } = z.toJSONSchema(s, { target: 'draft-7', io: 'input' }) as Record<string, unknown>;
+  return rest;
+}
+
+/** fastify's `schema` option for a route of the table. */
+export function routeSchema(r: ApiRoute): Record<string, unknown> {
+  return {
+    ...(r.params ? { params: jsonSchema(r.params) } : {}),
+    ...(r.query ? { querystring: jsonSchema(r.query) } : {}),
+    ...(r.body ? { body: jsonSchema(r.body) } : {}),
+  };
+}
+
+/** The OpenAPI 3.1 document of the API (JSON Schema 2020-12 is OpenAPI 3.1's own dialect). */
+export function openApi(title: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  const error = { description: 'Error', content: { 'application/json': { schema: { type: 'object', properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] } } } } } };
+  for (const r of Object.values(API_ROUTES) as ApiRoute[]) {
+    const path = r.path.replace(/:(\w+)/g, '{$1}');
+    const params = (where: 'path' | 'query', s: z.ZodType | undefined) => {
+      if (!s) return [];
+      const js = z.toJSONSchema(s, { io: 'input' }) as { properties?: Record<string, unknown>; required?: string[] };
+      return Object.entries(js.properties ?? {}).map(([name, schema]) => ({ name, in: where, required: where === 'path' || (js.required ?? []).includes(name), schema }));
+    };
+    paths[path] ??= {};
+    paths[path]![r.method.toLowerCase()] = {
+      summary: r.summary,
+      ...(r.role ? { security: [{ bearer: [] }, { session: [] }], 'x-floodgate-role': r.role } : { security: [] }),
+      parameters: [...params('path', r.params), ...params('query', r.query)],
+      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(r.body, { io: 'input' }) } } } } : {}),
+      responses: { '200': { description: 'OK' }, ...(r.role ? { '401': error, '403': error } : {}), '400': error, '404': error },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title, version: '1', description: 'Every error is {"error":{"code","message"}} with a stable code. Writes need the officer role.' },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, session: { type: 'apiKey', in: 'cookie', name: 'fg_token' } } },
+    paths,
+  };
+}
