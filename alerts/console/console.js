@@ -10,6 +10,7 @@ const I18N = {
     reason: '原因', ack: '确认', recipient: '接收方', action: '动作', status: '状态', note: '备注', doAck: '确认',
     ackedBy: '已确认', badToken: '令牌无效', silenced: '已静默', escalated: '已升级', resolve: '解除', resolveReason: '解除原因（必填）', silences: '静默', tooMany: '尝试过多，请稍候', viewer: '只读', officer: '值班员', admin: '管理员',
     pending: '待发', delivered: '已送达', failed: '失败',
+    district: '区', silenceTarget: '编号', silenceReason: '原因（必填）', addSilence: '静默', until: '至', end: '结束', noSilences: '无静默',
     sensors: '传感器', search: '编号或名称', sensor: '传感器', site: '位置', lastSeen: '最后上报', spark: '近6小时',
   },
   en: {
@@ -19,6 +20,7 @@ const I18N = {
     reason: 'Reason', ack: 'Acknowledge', recipient: 'Recipient', action: 'Action', status: 'Status', note: 'note', doAck: 'Ack',
     ackedBy: 'acknowledged by', badToken: 'Unknown token', silenced: 'silenced', escalated: 'escalated', resolve: 'Resolve', resolveReason: 'Why resolve by hand? (required)', silences: 'Silences', tooMany: 'Too many attempts; wait a minute', viewer: 'viewer', officer: 'officer', admin: 'admin',
     pending: 'pending', delivered: 'delivered', failed: 'failed',
+    district: 'District', silenceTarget: 'id', silenceReason: 'reason (required)', addSilence: 'Silence', until: 'until', end: 'End', noSilences: 'No silences',
     sensors: 'Sensors', search: 'id or name', sensor: 'Sensor', site: 'Site', lastSeen: 'Last seen', spark: 'Last 6 h',
   },
 };
@@ -119,6 +121,29 @@ function render(s) {
     body.appendChild(tr);
   }
   $('no-alerts').hidden = s.firing.length > 0;
+
+  const sl = $('silence-list');
+  sl.replaceChildren();
+  $('silence-form').hidden = !canAck;
+  for (const x of s.silences ?? []) {
+    const li = document.createElement('li');
+    const what = [x.ruleId, x.sensor, x.site, x.district].filter(Boolean).join(' · ');
+    li.textContent = `${what} — ${x.reason} (${t('until')} ${x.until.slice(11, 16)}, ${x.createdBy}) `;
+    if (canAck) {
+      const end = document.createElement('button');
+      end.type = 'button';
+      end.textContent = t('end');
+      end.addEventListener('click', () => fetch(`/api/silences/${x.id}`, { method: 'DELETE' }));
+      li.appendChild(end);
+    }
+    sl.appendChild(li);
+  }
+  if ((s.silences ?? []).length === 0) {
+    const li = document.createElement('li');
+    li.className = 'quiet';
+    li.textContent = t('noSilences');
+    sl.appendChild(li);
+  }
 
   const nb = $('notices').tBodies[0];
   nb.replaceChildren();
@@ -232,6 +257,16 @@ $('login-form').addEventListener('submit', async (e) => {
   }
 });
 $('logout').addEventListener('click', () => fetch('/api/logout', { method: 'POST' }).then(showLogin));
+$('silence-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const body = { [$('silence-scope').value]: $('silence-target').value.trim(), minutes: Number($('silence-minutes').value), reason: $('silence-reason').value.trim() };
+  fetch('/api/silences', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => {
+    if (r.ok) {
+      $('silence-target').value = '';
+      $('silence-reason').value = '';
+    }
+  });
+});
 $('sensor-q').addEventListener('input', () => {
   clearTimeout(sensorTimer);
   sensorTimer = setTimeout(loadSensors, 200);

@@ -73,7 +73,16 @@ describe('console in Chromium', { timeout: 90_000 }, () => {
     await fire({ alertId: 'pump-advisory:UP-003:1', ruleId: 'pump-advisory', subjectId: 'UP-003', severity: 'warning', value: 12.5, threshold: 5, reason: 'pre-position pump trucks: yellow rain in huangpu and ponding up 10.6 cm within 15 min, now 12.5 cm' });
     await expect.poll(() => page.locator('#alerts tbody tr').count()).toBe(4);
     await expect.poll(() => page.textContent('#t-rain')).toBe('1');
+    await expect.poll(() => page.locator('#sensors tbody tr').count()).toBeGreaterThan(0);
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+    // A maintenance window from the page: the alert at that site is marked silenced.
+    await page.selectOption('#silence-scope', 'site');
+    await page.fill('#silence-target', 'UP-003');
+    await page.fill('#silence-reason', '泵站检修 pump maintenance');
+    await page.click('#silence-form button[type=submit]');
+    await expect.poll(() => page.textContent('#silence-list')).toContain('UP-003 — 泵站检修 pump maintenance');
+    await expect.poll(() => page.locator('tr[data-alert-id="pump-advisory:UP-003:1"] .badge.silenced').count()).toBe(1);
 
     await page.click('#lang');
     await expect.poll(() => page.textContent('h1')).toContain('Flood duty console');
