@@ -28,6 +28,7 @@ import { isoWithOffset } from '../lib/time.ts';
 import type { GatewayConfig } from './config.ts';
 import { lastAssignedPacketId, nextPacketId } from './packet-ids.ts';
 import { useExactDedupe } from './delivery-dedupe.ts';
+import { indexedMemoryPersistence } from './session-store.ts';
 
 export interface GatewayDeps {
   logger: Logger;
@@ -159,7 +160,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       ? levelPersistence(new Level(config.persistence.dir))
       : config.persistence.type === 'redis'
         ? redisPersistence({ conn: new Redis(config.persistence.url) })
-        : undefined;
+        : indexedMemoryPersistence();
   const mq = config.mq.type === 'redis' ? mqemitterRedis({ connectionString: config.mq.url }) : undefined;
   const broker = await Aedes.createBroker({
     ...(persistence ? { persistence } : {}),
