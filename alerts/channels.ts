@@ -67,22 +67,17 @@ export function dingtalkSign(secret: string, timestampMs: number): string {
   return encodeURIComponent(createHmac('sha256', secret).update(`${timestampMs}\n${secret}`).digest('base64'));
 }
 
+/** A channel speaking floodgate's signed POST: the answer is its HTTP status. */
+const signed = (format: ChannelFormat, contentType: string): Channel => ({
+  format,
+  request: (t, id, body, now) => ({ url: t.url, headers: signedHeaders(contentType, t.secret, id, body, now) }),
+  interpret: (status, _b, retryAfter, now) => byStatus(status, retryAfter, now),
+});
+
 export const CHANNELS: Record<ChannelFormat, Channel> = {
-  json: {
-    format: 'json',
-    request: (t, id, body, now) => ({ url: t.url, headers: signedHeaders(JSON_TYPE, t.secret, id, body, now) }),
-    interpret: (status, _b, retryAfter, now) => byStatus(status, retryAfter, now),
-  },
-  cap: {
-    format: 'cap',
-    request: (t, id, body, now) => ({ url: t.url, headers: signedHeaders(CAP_CONTENT_TYPE, t.secret, id, body, now) }),
-    interpret: (status, _b, retryAfter, now) => byStatus(status, retryAfter, now),
-  },
-  webhook: {
-    format: 'webhook',
-    request: (t, id, body, now) => ({ url: t.url, headers: signedHeaders(JSON_TYPE, t.secret, id, body, now) }),
-    interpret: (status, _b, retryAfter, now) => byStatus(status, retryAfter, now),
-  },
+  json: signed('json', JSON_TYPE),
+  cap: signed('cap', CAP_CONTENT_TYPE),
+  webhook: signed('webhook', JSON_TYPE),
   // WeCom group robot: the key is in the URL; errcode 45009 = frequency limit (20 messages/min).
   wecom: {
     format: 'wecom',

@@ -11,7 +11,7 @@ const BUCKET_MS = 5 * 60_000;
 export const SPARK_BUCKETS = 72;
 const FIELD: Record<SensorKind, { field: string; unit: string }> = { ponding: { field: 'depth_cm', unit: 'cm' }, 'water-level': { field: 'level_m', unit: 'm' }, rain: { field: 'rain_mm', unit: 'mm' } };
 
-interface Entry {
+interface Sensor {
   id: string;
   kind: SensorKind;
   site: string;
@@ -20,20 +20,15 @@ interface Entry {
   value: number | null;
   ts: number | null;
   lastSeen: number | null;
+}
+
+interface Entry extends Sensor {
   /** bucket index (epoch / 5 min) → highest value in it */
   buckets: Map<number, number>;
 }
 
-export interface SensorView {
-  id: string;
-  kind: SensorKind;
-  site: string;
-  name: string;
-  district: string;
-  value: number | null;
+export interface SensorView extends Sensor {
   unit: string;
-  ts: number | null;
-  lastSeen: number | null;
   /** SPARK_BUCKETS values, oldest first; null where nothing was heard. */
   spark: Array<number | null>;
 }
