@@ -64,7 +64,7 @@ export async function up(): Promise<void> {
     [
       `floodgate up: ${registry.sensors.length} sensors at ${registry.sites.length} sites in ${registry.districts.length} districts`,
       `  MQTT gateway   mqtt://${g.gateway.host}:${gateway.port}`,
-      `  HTTP API       http://${alertsConfig.host}:${alerts.port}  (token: ${env['FLOODGATE_API_TOKEN'] ? '$FLOODGATE_API_TOKEN' : `${dataDir}/api.token`})`,
+      `  console + API  http://${alertsConfig.host === '0.0.0.0' ? '127.0.0.1' : alertsConfig.host}:${alerts.port}/  (admin token: ${env['FLOODGATE_API_TOKEN'] ? '$FLOODGATE_API_TOKEN' : `${dataDir}/api.token`}; officers: floodgate users add NAME --role officer)`,
       `  readings       ${ingest.sink.name === 'influxdb' ? `InfluxDB ${i.ingest.influx?.url}` : `embedded store ${i.ingest.embeddedPath}`}`,
       `  police         ${alertsConfig.policeUrl}  (HMAC secret: ${env['FLOODGATE_POLICE_SECRET'] ? '$FLOODGATE_POLICE_SECRET' : `${dataDir}/police.secret`})`,
       `Ctrl-C stops.`,
