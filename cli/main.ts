@@ -194,10 +194,17 @@ its topics, devices (username = client id = sensor id) only their own. See docs/
   sim: {
     summary: 'run a simulator scenario against the gateway, as real devices',
     usage: `floodgate sim --scenario underpass-storm [options]
+       floodgate sim replay FILE [--speed N] [--no-shift] [--url U] [--data-dir D]
 
 Scenarios:
   underpass-storm   a handful of underpass ponding sensors through a storm that crosses 25 cm
                     and drains; 90 simulated minutes replayed in about 20 s of wall time
+
+Replay: recorded readings (NDJSON or CSV, as floodgate backtest reads them) sent by each sensor
+as itself, paced by simulated time: --speed N simulated minutes per wall minute (default 60).
+The recording is shifted to end now (ingest refuses readings older than its maximum age);
+--no-shift keeps its timestamps. Example:
+  floodgate sim replay examples/backtest/storm-2026-07-01.ndjson --speed 600
 
 Options:
   --scenario NAME   required
@@ -215,8 +222,30 @@ Options:
       url: { type: 'string' },
       'data-dir': { type: 'string' },
       json: { type: 'boolean', default: false },
+      speed: { type: 'string', default: '60' },
+      'no-shift': { type: 'boolean', default: false },
     },
-    async run(v) {
+    positionals: true,
+    async run(v, positionals) {
+      const url = (v['url'] as string | undefined) ?? process.env['FLOODGATE_MQTT_URL'] ?? 'mqtt://127.0.0.1:1883';
+      if (positionals[0] === 'replay') {
+        const file = positionals[1];
+        if (!file) throw new Error('floodgate sim replay FILE: the recording to replay is required');
+        const speed = Number(v['speed']);
+        if (!(speed > 0 && speed <= 1_000_000)) throw new Error('--speed must be a number above 0 (simulated minutes per wall minute)');
+        const { readFileSync } = await import('node:fs');
+        const { parseRecording } = await import('../contracts/recording.ts');
+        const { replayReadings } = await import('../simulators/replay.ts');
+        const files = dataFiles((v['data-dir'] as string | undefined) ?? process.env['FLOODGATE_DATA_DIR'] ?? './data');
+        const registry = loadRegistry(files.registry);
+        const kinds = new Map(registry.sensors.map((s) => [s.id, s.kind]));
+        const { readings, problems } = parseRecording(readFileSync(file, 'utf8'), file.endsWith('.csv') ? 'csv' : 'ndjson', (id) => kinds.get(id));
+        for (const p of problems.slice(0, 20)) process.stderr.write(`${file}:${p.line}: ${p.message} (skipped)\n`);
+        const r = await replayReadings(readings, { mqttUrl: url, speed, shift: !v['no-shift'] }, { registry, provisioning: loadProvisioning(files.provisioning), clock: systemClock });
+        print(v['json'] ? JSON.stringify(r) : `replay: ${r.published} readings from ${r.sensors} sensors acknowledged by the gateway, ${r.simulatedMin} simulated min in ${(r.wallMs / 1000).toFixed(1)} s${r.skipped ? `, ${r.skipped} skipped (no secret)` : ''}${problems.length ? `, ${problems.length} bad lines skipped` : ''}`);
+        return;
+      }
+      if (positionals.length > 0) throw new Error(`floodgate sim: unknown action ${JSON.stringify(positionals[0])}; see floodgate sim --help`);
       if (v['scenario'] !== 'underpass-storm') throw new Error(`--scenario must be underpass-storm (got ${v['scenario'] ?? 'nothing'}); see floodgate sim --help`);
       const int = (name: string, min: number, max: number) => {
         const n = Number(v[name]);
@@ -228,7 +257,7 @@ Options:
       const { runUnderpassStorm, summaryLine } = await import('../simulators/underpass-storm.ts');
       const summary = await runUnderpassStorm(
         {
-          mqttUrl: (v['url'] as string | undefined) ?? process.env['FLOODGATE_MQTT_URL'] ?? 'mqtt://127.0.0.1:1883',
+          mqttUrl: url,
           sensors: int('sensors', 1, 500),
           stepMs: int('step-ms', 0, 60_000),
           seed: int('seed', 0, 2 ** 31),
