@@ -193,12 +193,21 @@ its topics, devices (username = client id = sensor id) only their own. See docs/
   },
   sim: {
     summary: 'run a simulator scenario against the gateway, as real devices',
-    usage: `floodgate sim --scenario underpass-storm [options]
+    usage: `floodgate sim --list
+       floodgate sim --scenario NAME|FILE.yaml [--speed N] [--expect [--api URL] [--token T]] [options]
+       floodgate sim --scenario underpass-storm [--sensors N] [--step-ms MS] [--seed S]
        floodgate sim replay FILE [--speed N] [--no-shift] [--url U] [--data-dir D]
 
-Scenarios:
-  underpass-storm   a handful of underpass ponding sensors through a storm that crosses 25 cm
-                    and drains; 90 simulated minutes replayed in about 20 s of wall time
+Scenarios are YAML files (simulators/scenarios/, or a path): districts, a Shanghai design storm,
+underpasses as reservoirs with pumps (which may fail), what the system should do. They run as
+real devices at --speed simulated minutes per wall minute (default 600). With --expect the
+run's expectations are checked against the running system's alerts API (default
+$FLOODGATE_API_URL or http://127.0.0.1:8080, token $FLOODGATE_API_TOKEN or DATA_DIR/api.token):
+exit 1 and a line per mismatch when something expected did not happen (--wait S: how long
+to give the system to catch up, default 30).
+
+  underpass-storm   (built in) a handful of underpass ponding sensors through a storm that
+                    crosses 25 cm and drains; 90 simulated minutes in about 20 s of wall time
 
 Replay: recorded readings (NDJSON or CSV, as floodgate backtest reads them) sent by each sensor
 as itself, paced by simulated time: --speed N simulated minutes per wall minute (default 60).
@@ -222,8 +231,13 @@ Options:
       url: { type: 'string' },
       'data-dir': { type: 'string' },
       json: { type: 'boolean', default: false },
-      speed: { type: 'string', default: '60' },
+      speed: { type: 'string' },
       'no-shift': { type: 'boolean', default: false },
+      list: { type: 'boolean', default: false },
+      expect: { type: 'boolean', default: false },
+      api: { type: 'string' },
+      token: { type: 'string' },
+      wait: { type: 'string', default: '30' },
     },
     positionals: true,
     async run(v, positionals) {
@@ -231,7 +245,7 @@ Options:
       if (positionals[0] === 'replay') {
         const file = positionals[1];
         if (!file) throw new Error('floodgate sim replay FILE: the recording to replay is required');
-        const speed = Number(v['speed']);
+        const speed = Number(v['speed'] ?? 60);
         if (!(speed > 0 && speed <= 1_000_000)) throw new Error('--speed must be a number above 0 (simulated minutes per wall minute)');
         const { readFileSync } = await import('node:fs');
         const { parseRecording } = await import('../contracts/recording.ts');
@@ -246,6 +260,34 @@ Options:
         return;
       }
       if (positionals.length > 0) throw new Error(`floodgate sim: unknown action ${JSON.stringify(positionals[0])}; see floodgate sim --help`);
+      const sc = await import('../simulators/scenario.ts');
+      if (v['list']) {
+        print('underpass-storm  (built in) a handful of underpasses through a storm that crosses 25 cm and drains');
+        for (const x of sc.listScenarios()) print(`${x.name.padEnd(16)} ${x.description}`);
+        return;
+      }
+      if (v['scenario'] && v['scenario'] !== 'underpass-storm') {
+        const scenario = sc.loadScenario(v['scenario'] as string);
+        const speed = Number(v['speed'] ?? 600);
+        if (!(speed > 0 && speed <= 1_000_000)) throw new Error('--speed must be a number above 0 (simulated minutes per wall minute)');
+        const dataDir = (v['data-dir'] as string | undefined) ?? process.env['FLOODGATE_DATA_DIR'] ?? './data';
+        const files = dataFiles(dataDir);
+        const { runScenario, checkExpectations } = await import('../simulators/run-scenario.ts');
+        const since = Date.now();
+        const r = await runScenario(scenario, { mqttUrl: url, speed }, { registry: loadRegistry(files.registry), provisioning: loadProvisioning(files.provisioning), clock: systemClock });
+        print(v['json'] ? JSON.stringify(r) : `${r.scenario}: ${r.published} readings from ${r.sensors} sensors acknowledged by the gateway, ${r.simulatedMin} simulated min in ${(r.wallMs / 1000).toFixed(1)} s; peak ponding ${Object.entries(r.peaks).map(([k, p]) => `${k} ${p.toFixed(0)} cm`).join(', ')}`);
+        if (!v['expect']) return;
+        const { readFileSync, existsSync } = await import('node:fs');
+        const tokenFile = join(dataDir, 'api.token');
+        const token = (v['token'] as string | undefined) ?? process.env['FLOODGATE_API_TOKEN'] ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
+        if (!token) throw new Error(`--expect needs the API token: --token, $FLOODGATE_API_TOKEN or ${tokenFile}`);
+        const waitS = Number(v['wait']);
+        if (!(waitS >= 0 && waitS <= 3600)) throw new Error('--wait must be 0..3600 seconds');
+        const problems = await checkExpectations(scenario, { url: (v['api'] as string | undefined) ?? process.env['FLOODGATE_API_URL'] ?? 'http://127.0.0.1:8080', token }, waitS * 1000, since);
+        if (problems.length > 0) throw new Error(`${scenario.name}: expectations not met:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+        print(`${scenario.name}: every expectation met (${scenario.expect.closed.length} closures, ${scenario.expect.open.length} left open, ${scenario.expect.alerts.length} alerts)`);
+        return;
+      }
       if (v['scenario'] !== 'underpass-storm') throw new Error(`--scenario must be underpass-storm (got ${v['scenario'] ?? 'nothing'}); see floodgate sim --help`);
       const int = (name: string, min: number, max: number) => {
         const n = Number(v[name]);

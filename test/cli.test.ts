@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, tempDir } from './helpers/servers.ts';
@@ -183,6 +183,18 @@ describe('README quick start: police-receiver, up, sim', () => {
     const res = await fetch(`http://127.0.0.1:${httpPort}/api/notices?status=delivered`, { headers: { authorization: `Bearer ${token}` } });
     const { notices } = (await res.json()) as { notices: Array<{ action: string; subjectId: string }> };
     expect(notices.map((n) => `${n.subjectId}:${n.action}`).sort()).toEqual(['UP-001:close', 'UP-001:reopen', 'UP-002:close', 'UP-002:reopen']);
+
+    // Every scenario file's expectations hold against this running system (its own districts each).
+    for (const scenario of ['pump-failure', 'district-storm']) {
+      const run1 = run(['sim', '--scenario', scenario, '--speed', '3000', '--expect', '--url', `mqtt://127.0.0.1:${mqttPort}`, '--api', `http://127.0.0.1:${httpPort}`], { cwd: dir.path });
+      expect(await run1.exit, `${scenario}: ${run1.stderr()}`).toBe(0);
+      expect(run1.stdout()).toContain(`${scenario}: every expectation met`);
+    }
+    // And a mismatch is a non-zero exit that says what did not happen.
+    writeFileSync(join(dir.path, 'wrong.yaml'), readFileSync(join(ROOT, 'simulators/scenarios/pump-failure.yaml'), 'utf8').replace('closed: [UP-020]', 'closed: [UP-020, UP-022]'));
+    const wrong = run(['sim', '--scenario', join(dir.path, 'wrong.yaml'), '--speed', '3000', '--expect', '--wait', '3', '--url', `mqtt://127.0.0.1:${mqttPort}`, '--api', `http://127.0.0.1:${httpPort}`], { cwd: dir.path });
+    expect(await wrong.exit).toBe(1);
+    expect(wrong.stderr()).toContain('UP-022 did not close');
 
     // Both stop cleanly on SIGTERM (what docker stop and Ctrl-C send).
     up.child.kill('SIGTERM');

@@ -1,0 +1,91 @@
+/**
+ * Scenarios as files (simulators/scenarios/*.yaml, validated here): which part of the city, what
+ * weather and what fails — driven by the physics of simulators/physics.ts through real MQTT
+ * devices — and what the system should do about it (`expect`), which `floodgate sim --expect`
+ * checks against the running system's API.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { FloodgateError } from '../lib/errors.ts';
+
+const minutes = z.number().int().min(0).max(7 * 24 * 60);
+
+export const Scenario = z.strictObject({
+  name: z.string().regex(/^[a-z0-9-]{1,40}$/),
+  description: z.string().min(1).max(500),
+  seed: z.number().int().min(0).default(1),
+  durationMin: z.number().int().min(1).max(24 * 60),
+  /** The part of the city that runs (district ids), and how many sensors of each kind per district. */
+  districts: z.array(z.string().min(1)).min(1),
+  underpassesPerDistrict: z.number().int().min(0).max(100).default(4),
+  gaugesPerDistrict: z.number().int().min(0).max(100).default(2),
+  rain: z
+    .strictObject({
+      returnPeriodYears: z.number().min(1).max(1000),
+      durationMin: z.number().int().min(5).max(24 * 60),
+      peak: z.number().gt(0).lt(1).default(0.37),
+      startMin: minutes.default(0),
+      /** The cell moves: each next district in `districts` gets the storm this much later. */
+      moveMinPerDistrict: minutes.default(0),
+      tipMm: z.union([z.literal(0.1), z.literal(0.2), z.literal(0.5)]).default(0.5),
+    })
+    .optional(),
+  underpass: z
+    .strictObject({
+      basinM2: z.number().positive().default(800),
+      catchmentM2: z.number().positive().default(15_000),
+      runoff: z.number().gt(0).max(1).default(0.9),
+      pumpM3PerMin: z.number().min(0).default(6),
+      /** Pumps that stop: site id and the scenario minute. */
+      pumpFailures: z.array(z.strictObject({ site: z.string().min(1), atMin: minutes })).default([]),
+    })
+    .default({ basinM2: 800, catchmentM2: 15_000, runoff: 0.9, pumpM3PerMin: 6, pumpFailures: [] }),
+  /** What the system should do (checked by --expect). */
+  expect: z
+    .strictObject({
+      /** Underpasses that must close (an underpass-closure alert for the site). */
+      closed: z.array(z.string().min(1)).default([]),
+      /** Underpasses that must not close. */
+      open: z.array(z.string().min(1)).default([]),
+      /** Other alerts that must fire: rule and subject. */
+      alerts: z.array(z.strictObject({ rule: z.string().min(1), subject: z.string().min(1) })).default([]),
+    })
+    .default({ closed: [], open: [], alerts: [] }),
+});
+export type Scenario = z.infer<typeof Scenario>;
+
+export const SCENARIO_DIR = fileURLToPath(new URL('./scenarios/', import.meta.url));
+
+export function parseScenario(text: string, source: string): Scenario {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new FloodgateError('CONFIG_INVALID', `scenario ${source}: not YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const r = Scenario.safeParse(raw);
+  if (!r.success) throw new FloodgateError('CONFIG_INVALID', `scenario ${source} refused:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(top)'}: ${i.message}`).join('\n')}`);
+  return r.data;
+}
+
+/** A scenario by name (the bundled ones) or by path to a YAML file. */
+export function loadScenario(nameOrPath: string): Scenario {
+  const path = /[/.]/.test(nameOrPath) ? nameOrPath : join(SCENARIO_DIR, `${nameOrPath}.yaml`);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new FloodgateError('CONFIG_INVALID', `no scenario ${nameOrPath} (${path}); floodgate sim --list shows them`);
+  }
+  return parseScenario(text, path);
+}
+
+export function listScenarios(): Scenario[] {
+  return readdirSync(SCENARIO_DIR)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => loadScenario(join(SCENARIO_DIR, f)));
+}
