@@ -45,3 +45,15 @@ describe('pump-failure, simulated', () => {
     expect(rain).toBeLessThanOrEqual(46.3);
   });
 });
+
+describe('typhoon-surge, simulated', () => {
+  it('lifts Wusong and Huangpu Park over their warning levels at the surge, not before', () => {
+    const s = loadScenario('typhoon-surge');
+    const { readings } = simulateScenario(s, city, END);
+    const levels = (id: string) => readings.filter((r) => r.sensorId === id).map((r) => r.fields['level_m']!);
+    expect(Math.max(...levels('WL-001'))).toBeGreaterThan(4.8); // Wusong
+    expect(Math.max(...levels('WL-002'))).toBeGreaterThan(4.55); // Huangpu Park
+    expect(levels('WL-001')[0]).toBeLessThan(4.8); // the first hours are an ordinary tide
+    expect(simulateScenario(s, city, END)).toEqual(simulateScenario(s, city, END));
+  });
+});

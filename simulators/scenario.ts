@@ -43,6 +43,23 @@ export const Scenario = z.strictObject({
       pumpFailures: z.array(z.strictObject({ site: z.string().min(1), atMin: minutes })).default([]),
     })
     .default({ basinM2: 800, catchmentM2: 15_000, runoff: 0.9, pumpM3PerMin: 6, pumpFailures: [] }),
+  /** River / tide stations (water-level sites) and the tide they see (physics.ts#tideLevel). */
+  tide: z
+    .strictObject({
+      stations: z.array(z.string().min(1)).min(1),
+      meanM: z.number(),
+      amplitudeM: z.number().min(0),
+      highWaterAtMin: z.number(),
+      springNeap: z.number().min(0).max(1).default(0.2),
+      springAtMin: z.number().default(0),
+      overtide: z.number().min(0).max(0.5).default(0.15),
+      surgeM: z.number().min(0).optional(),
+      surgeAtMin: z.number().optional(),
+      surgeHours: z.number().positive().optional(),
+      /** Level rise per mm of rain over the previous 6 hours in the first district. */
+      rainResponseMPerMm: z.number().min(0).optional(),
+    })
+    .optional(),
   /** What the system should do (checked by --expect). */
   expect: z
     .strictObject({

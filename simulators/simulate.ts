@@ -8,7 +8,7 @@
 import type { Reading } from '../contracts/index.ts';
 import { indexRegistry, type Registry } from '../config/registry.ts';
 import { prng } from '../lib/prng.ts';
-import { depthCm, measure, pondStep, rainBetween, shouldReport, tipBucket, type DesignStorm, type Underpass } from './physics.ts';
+import { depthCm, measure, pondStep, rainBetween, shouldReport, tideLevel, tipBucket, type DesignStorm, type Underpass } from './physics.ts';
 import type { Scenario } from './scenario.ts';
 
 export interface Simulation {
@@ -70,6 +70,18 @@ export function simulateScenario(s: Scenario, registry: Registry, endMs: number)
       }
     }
   });
+  if (s.tide) {
+    const { stations, ...tide } = s.tide;
+    for (const station of stations) {
+      const sensor = registry.sensors.find((x) => x.site === station && x.kind === 'water-level');
+      if (!sensor) throw new Error(`scenario ${s.name}: no water-level sensor at ${station}`);
+      sensors.push(sensor.id);
+      for (let t = 0, seq = 0; t < s.durationMin; t += 5, seq++) {
+        const level = tideLevel(tide, t, rainIn(0, t - 360, 360));
+        readings.push({ kind: 'water-level', sensorId: sensor.id, ts: t0 + t * 60_000, seq, fields: { level_m: measure(level, 0.01, 0.01, rand) } });
+      }
+    }
+  }
   readings.sort((a, b) => a.ts - b.ts || (a.sensorId < b.sensorId ? -1 : 1));
   return { readings, peaks, sensors };
 }

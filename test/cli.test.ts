@@ -149,7 +149,7 @@ describe('README quick start: police-receiver, up, sim', () => {
     dir.remove();
   });
 
-  it('ends with a close and a reopen printed by the receiver and listed as delivered', { timeout: 240_000 }, async () => {
+  it('ends with a close and a reopen printed by the receiver and listed as delivered', { timeout: 420_000 }, async () => {
     const [mqttPort, httpPort, policePort] = [await freePort(), await freePort(), await freePort()];
     const env = {
       FLOODGATE_MQTT_PORT: String(mqttPort),
@@ -185,7 +185,7 @@ describe('README quick start: police-receiver, up, sim', () => {
     expect(notices.map((n) => `${n.subjectId}:${n.action}`).sort()).toEqual(['UP-001:close', 'UP-001:reopen', 'UP-002:close', 'UP-002:reopen']);
 
     // Every scenario file's expectations hold against this running system (its own districts each).
-    for (const scenario of ['pump-failure', 'district-storm']) {
+    for (const scenario of ['pump-failure', 'district-storm', 'typhoon-surge']) {
       const run1 = run(['sim', '--scenario', scenario, '--speed', '3000', '--expect', '--url', `mqtt://127.0.0.1:${mqttPort}`, '--api', `http://127.0.0.1:${httpPort}`], { cwd: dir.path });
       expect(await run1.exit, `${scenario}: ${run1.stderr()}`).toBe(0);
       expect(run1.stdout()).toContain(`${scenario}: every expectation met`);
