@@ -3,7 +3,7 @@
  * notices for the traffic police in the same transaction, delivers them from the outbox, and
  * serves the duty officers' API.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { EventEmitter } from 'node:events';
 import { watchAndReload } from '../lib/watch-registry.ts';
 import { authenticate, loadUsers } from './users.ts';
@@ -222,7 +222,10 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     forceCloseConnections: true,
     // Unknown fields are refused with a 400, not silently dropped (fastify's default strips them).
     ajv: { customOptions: { removeAdditional: false } },
+    // Errors fastify raises before any route (a malformed URL, say) keep the API's error shape.
+    frameworkErrors: (err, _req, reply) => void (reply as unknown as FastifyReply).code(400).send({ error: { code: 'BAD_REQUEST', message: err.message } }),
   });
+  app.setNotFoundHandler((req, reply) => void reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } }));
   // Users and roles (api-users.json, managed by `floodgate users`), reloaded when the file changes.
   let users = loadUsers(config.usersPath);
   const usersWatch = watchAndReload(config.usersPath, 'users', loadUsers, (u) => {

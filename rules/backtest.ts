@@ -53,7 +53,13 @@ export const LabelFile = z.strictObject({
 export type LabelFile = z.infer<typeof LabelFile>;
 
 export function parseLabels(text: string): LabelFile {
-  const r = LabelFile.safeParse(parseYaml(text));
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new FloodgateError('CONFIG_INVALID', `labels refused: not YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const r = LabelFile.safeParse(raw);
   if (!r.success) throw new FloodgateError('CONFIG_INVALID', `labels refused:\n${r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
   return r.data;
 }

@@ -33,6 +33,7 @@ describe('rules file', () => {
     ['unknown site', 'version: 1\nsites:\n  UP-999: { underpass: { closeCm: 27 } }\n', ['r.yaml:3 sites.UP-999: site UP-999 is not in the registry']],
     ['bad site override, all problems at once', 'version: 1\nsites:\n  UP-001:\n    underpass: { closeCm: -1 }\n  UP-002:\n    underpass: { reopenHoldS: x }\n', ['r.yaml:4 sites.UP-001.underpass.closeCm', 'r.yaml:6 sites.UP-002.underpass.reopenHoldS']],
     ['wrong version', 'version: 2\n', ['r.yaml:1 version: version must be 1']],
+    ['an alias to nothing (found by the fuzz suite)', '*!', ['r.yaml']],
   ])('refuses %s with a clear message', (_case, text, parts) => {
     let message = '';
     try {

@@ -34,7 +34,14 @@ export function parseRules(text: string, name: string, sites: Site[]): LoadedRul
     }
     return `${name}:1`;
   };
-  const parsed = RulesFile.safeParse(doc.toJS() ?? {});
+  let raw: unknown;
+  try {
+    raw = doc.toJS() ?? {};
+  } catch (err) {
+    // An alias to nothing (`*x`) and the like fail only when the document is built.
+    throw new FloodgateError('RULES_INVALID', `rules file refused:\n  ${name}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const parsed = RulesFile.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => {
       const path = i.path as Array<string | number>;

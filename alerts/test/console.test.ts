@@ -95,10 +95,10 @@ describe('console in Chromium', { timeout: 90_000 }, () => {
     for (let i = 0; i <= 12; i++) await dev.publishAsync('sensors/ponding/PD-002/reading', JSON.stringify({ ts: t0 + i * 5 * 60_000, seq: i, depth_cm: [2, 3, 5, 9, 14, 20, 26, 31, 29, 24, 18, 12, 8][i] }), { qos: 1 });
     const { context, page } = await login('li');
     await page.fill('#sensor-q', 'PD-002');
+    // The unfiltered board lists PD-002 too: wait for the search to narrow it down.
+    await expect.poll(() => page.locator('#sensors tbody tr').count()).toBe(1);
     const row = page.locator('tr[data-sensor-id="PD-002"]');
-    await row.waitFor();
     await expect.poll(() => row.textContent()).toContain('8 cm');
-    expect(await page.locator('#sensors tbody tr').count()).toBe(1);
     const points = await row.locator('svg.spark polyline').first().getAttribute('points');
     expect(points!.split(' ').length).toBe(13);
     await context.close();

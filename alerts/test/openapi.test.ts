@@ -30,6 +30,15 @@ describe('OpenAPI', () => {
     expect(page.body).toContain('POST /api/alerts/{id}/ack');
   });
 
+  it('an unknown route and a malformed URL keep the error shape', async () => {
+    const missing = await stack.alerts.app.inject({ url: '/api/nothing-here', headers: { authorization: `Bearer ${stack.apiToken}` } });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
+    const bad = await stack.alerts.app.inject({ url: '/api/alerts/%E0%A4%A', headers: { authorization: `Bearer ${stack.apiToken}` } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ error: { code: 'BAD_REQUEST' } });
+  });
+
   it.each([
     ['a silence of 0 minutes', { method: 'POST' as const, url: '/api/silences', payload: { site: 'UP-001', minutes: 0, reason: 'x' } }],
     ['an unknown field', { method: 'POST' as const, url: '/api/silences', payload: { site: 'UP-001', minutes: 5, reason: 'x', city: 'all' } }],
