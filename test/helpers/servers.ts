@@ -25,6 +25,20 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * freePort() can lose a race: another test's server may take the port before ours binds it. A
+ * server that exits with "address already in use" is started again on fresh ports.
+ */
+export async function onFreshPorts<T>(start: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (i >= attempts || !/address already in use|EADDRINUSE/i.test((err as Error).message)) throw err;
+    }
+  }
+}
+
 export function requireBinary(bin: string, debianPackage: string): string {
   for (const dir of [...(process.env['PATH'] ?? '').split(':'), '/usr/sbin', '/sbin']) {
     const p = join(dir, bin);
@@ -85,9 +99,13 @@ export interface VictoriaMetrics {
  * uses. It answers 204 even for malformed lines, so tests also check vm_rows_invalid_total.
  */
 export async function startVictoriaMetrics(opts: { port?: number } = {}): Promise<VictoriaMetrics> {
+  return opts.port !== undefined ? startVictoriaMetricsOn(opts.port) : onFreshPorts(async () => startVictoriaMetricsOn(await freePort()));
+}
+
+async function startVictoriaMetricsOn(port: number): Promise<VictoriaMetrics> {
   const bin = requireBinary('victoria-metrics', 'victoria-metrics');
   const dir = tempDir('vm');
-  const port = opts.port ?? (await freePort());
+
   const url = `http://127.0.0.1:${port}`;
   const launch = async () => {
     const p = startProcess(bin, [
@@ -100,7 +118,13 @@ export async function startVictoriaMetrics(opts: { port?: number } = {}): Promis
     await waitForHttp(`${url}/health`, p.proc, p.logs);
     return p.proc;
   };
-  let proc = await launch();
+  let proc: ChildProcess;
+  try {
+    proc = await launch();
+  } catch (err) {
+    dir.remove();
+    throw err;
+  }
   return {
     /** Stop the server (data kept); `start()` brings it back on the same port and data. */
     async pause() {
@@ -146,7 +170,11 @@ export interface InfluxDB1 {
  * Real InfluxDB 1.x (Debian influxdb 1.6): no /api/v2/write, but the same line-protocol parser
  * as InfluxDB, so bodies POSTed to /write and read back with InfluxQL prove our escaping.
  */
-export async function startInfluxDB1(): Promise<InfluxDB1> {
+export function startInfluxDB1(): Promise<InfluxDB1> {
+  return onFreshPorts(startInfluxDB1Once);
+}
+
+async function startInfluxDB1Once(): Promise<InfluxDB1> {
   const bin = requireBinary('influxd', 'influxdb');
   const dir = tempDir('influx1');
   const [httpPort, rpcPort] = [await freePort(), await freePort()];
@@ -172,7 +200,12 @@ bind-address = "127.0.0.1:${rpcPort}"
   );
   const { proc, logs } = startProcess(bin, ['run', '-config', conf]);
   const url = `http://127.0.0.1:${httpPort}`;
-  await waitForHttp(`${url}/ping`, proc, logs);
+  try {
+    await waitForHttp(`${url}/ping`, proc, logs);
+  } catch (err) {
+    dir.remove();
+    throw err;
+  }
   const query = async (db: string, q: string) => {
     const res = await fetch(`${url}/query?${new URLSearchParams({ db, q, epoch: 'ms' })}`, { method: 'POST' });
     return res.json();
@@ -216,7 +249,11 @@ export interface Mosquitto {
  * A real Mosquitto (Debian package): with password authentication and an ACL file, or anonymous
  * (`users` omitted) as a plain reference broker for benchmarks.
  */
-export async function startMosquitto(opts: { users?: Record<string, string>; acl?: string; extra?: string[] } = {}): Promise<Mosquitto> {
+export function startMosquitto(opts: { users?: Record<string, string>; acl?: string; extra?: string[] } = {}): Promise<Mosquitto> {
+  return onFreshPorts(() => startMosquittoOnce(opts));
+}
+
+async function startMosquittoOnce(opts: { users?: Record<string, string>; acl?: string; extra?: string[] }): Promise<Mosquitto> {
   const bin = requireBinary('mosquitto', 'mosquitto');
   const dir = tempDir('mosquitto');
   const port = await freePort();
@@ -263,7 +300,11 @@ export interface RedisServer {
 }
 
 /** A real Redis (Debian redis-server), no persistence to disk, on a free port. */
-export async function startRedis(): Promise<RedisServer> {
+export function startRedis(): Promise<RedisServer> {
+  return onFreshPorts(startRedisOnce);
+}
+
+async function startRedisOnce(): Promise<RedisServer> {
   const bin = requireBinary('redis-server', 'redis-server');
   const dir = tempDir('redis');
   const port = await freePort();
