@@ -250,7 +250,6 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       changes.emit('change');
       return true;
     },
-    silenced: (a) => silenced(a) !== undefined,
     onChange: (listener) => {
       changes.on('change', listener);
       return () => changes.off('change', listener);

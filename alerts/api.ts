@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { serviceHttp, type Principal } from '../lib/http-auth.ts';
 import { takeToken, type Bucket } from '../lib/token-bucket.ts';
 import { roleAtLeast, type Role } from './users.ts';
+import { silenceFor } from './transitions.ts';
 import { API_ROUTES as R, openApi, routeSchema } from '../contracts/api.ts';
 import type { Registry as Metrics } from '../lib/metrics.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -22,8 +23,6 @@ export interface ApiDeps {
   authenticate(token: string | undefined): Principal | null;
   /** Resolve a firing alert by hand (with its notices); false when it is not firing. */
   resolveManually?(alertId: string, by: string, reason: string): boolean;
-  /** Whether a silence covers this alert now. */
-  silenced?(a: { ruleId: string; subjectId: string; sensorId: string }): boolean;
   /** Tell the live stream that something changed through the API (an acknowledgement, a resend). */
   changed?(): void;
   /** Subscribe to changes of alerts and notices (the console's live stream); returns unsubscribe. */
@@ -89,11 +88,14 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
     };
   }
   function snapshot() {
+    const now = deps.clock.now();
+    const silences = deps.store.activeSilences(now);
     return {
       at: isoWithOffset(deps.clock.now()),
       overview: overview(),
-      firing: deps.store.listAlerts({ state: 'firing', limit: 300 }).map((a) => ({ ...a, silenced: deps.silenced?.(a) ?? false })),
-      silences: deps.store.activeSilences(deps.clock.now()).map(silenceView),
+      // One read of the silences per snapshot; each alert record carries its site and district.
+      firing: deps.store.listAlerts({ state: 'firing', limit: 300 }).map((a) => ({ ...a, silenced: silenceFor(a, silences, now) !== undefined })),
+      silences: silences.map(silenceView),
       resolved: deps.store.listAlerts({ state: 'resolved', limit: 30 }),
       notices: deps.store.listNotices({ limit: 30 }).map((n) => ({ seq: n.seq, noticeId: n.noticeId, recipient: n.recipient, subjectId: n.subjectId, action: n.action, status: n.status, attempts: n.attempts, lastError: n.lastError, createdAt: isoWithOffset(n.createdAt) })),
     };
@@ -145,7 +147,8 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
       const { id } = req.params as { id: string };
       const alert = deps.store.getAlert(id);
       if (!alert) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
-      return { alert: { ...alert, silenced: deps.silenced?.(alert) ?? false }, audit: deps.store.auditOf(id) };
+      const now = deps.clock.now();
+      return { alert: { ...alert, silenced: silenceFor(alert, deps.store.activeSilences(now), now) !== undefined }, audit: deps.store.auditOf(id) };
     });
 
     secured.get(R.me.path, async (req) => req.principal);
