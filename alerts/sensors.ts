@@ -4,12 +4,11 @@
  * the readings the alerts service sees (QoS 0: a display, not a record — InfluxDB is the record).
  * Kept in memory: after a restart the sparklines fill again.
  */
-import type { Reading, SensorKind } from '../contracts/index.ts';
+import { MAIN_FIELD, type Reading, type SensorKind } from '../contracts/index.ts';
 import { indexRegistry, type Registry } from '../config/registry.ts';
 
 const BUCKET_MS = 5 * 60_000;
 export const SPARK_BUCKETS = 72;
-const FIELD: Record<SensorKind, { field: string; unit: string }> = { ponding: { field: 'depth_cm', unit: 'cm' }, 'water-level': { field: 'level_m', unit: 'm' }, rain: { field: 'rain_mm', unit: 'mm' } };
 
 interface Sensor {
   id: string;
@@ -43,7 +42,7 @@ export function createSensorBoard(registry: Registry) {
   return {
     observe(r: Reading, arrivalMs: number): void {
       const e = entries.get(r.sensorId);
-      const v = r.fields[FIELD[r.kind].field];
+      const v = r.fields[MAIN_FIELD[r.kind].field];
       if (!e || v === undefined) return;
       e.lastSeen = arrivalMs;
       if (e.ts === null || r.ts >= e.ts) {
@@ -67,7 +66,7 @@ export function createSensorBoard(registry: Registry) {
         // "last seen" says how long ago that arrived.
         const end = e.ts === null ? last : Math.floor(e.ts / BUCKET_MS);
         const spark = Array.from({ length: SPARK_BUCKETS }, (_, i) => e.buckets.get(end - SPARK_BUCKETS + 1 + i) ?? null);
-        out.push({ id: e.id, kind: e.kind, site: e.site, name: e.name, district: e.district, value: e.value, unit: FIELD[e.kind].unit, ts: e.ts, lastSeen: e.lastSeen, spark });
+        out.push({ id: e.id, kind: e.kind, site: e.site, name: e.name, district: e.district, value: e.value, unit: MAIN_FIELD[e.kind].unit, ts: e.ts, lastSeen: e.lastSeen, spark });
         if (out.length >= f.limit) break;
       }
       return out;

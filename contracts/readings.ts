@@ -24,6 +24,13 @@ export const RainReading = z.object({
 });
 export const PondingReading = z.object({ ...common, depth_cm: z.number().min(0).max(500) });
 
+/** The field that carries each kind's measurement, and its unit (the rest is metadata). */
+export const MAIN_FIELD = {
+  ponding: { field: 'depth_cm', unit: 'cm' },
+  'water-level': { field: 'level_m', unit: 'm' },
+  rain: { field: 'rain_mm', unit: 'mm' },
+} as const satisfies Record<SensorKind, { field: string; unit: string }>;
+
 export const READING_SCHEMAS = {
   'water-level': WaterLevelReading,
   rain: RainReading,

@@ -7,10 +7,8 @@
  */
 import { FloodgateError } from '../lib/errors.ts';
 import type { SensorKind } from './kinds.ts';
-import { parseReadingPayload, type Reading } from './readings.ts';
+import { MAIN_FIELD, parseReadingPayload, type Reading } from './readings.ts';
 import { parseSensorTopic } from './topics.ts';
-
-const MAIN_FIELD: Record<SensorKind, string> = { ponding: 'depth_cm', 'water-level': 'level_m', rain: 'rain_mm' };
 
 export interface InputProblem {
   line: number;
@@ -61,7 +59,7 @@ export function parseRecording(text: string, format: 'ndjson' | 'csv', kindOf: (
     const payload: Record<string, unknown> = { ts: /^\d+$/.test(row['ts']!) ? Number(row['ts']) : row['ts'] };
     for (const [h, v] of Object.entries(row)) {
       if (h === 'sensor' || h === 'ts' || v === '') continue;
-      payload[h === 'value' && kind ? MAIN_FIELD[kind] : h] = Number(v);
+      payload[h === 'value' && kind ? MAIN_FIELD[kind].field : h] = Number(v);
     }
     if (kind === 'rain' && payload['interval_s'] === undefined) payload['interval_s'] = 60;
     add(i + 2, sensor, payload);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Reading, SensorKind } from '../contracts/index.ts';
+import { MAIN_FIELD, type Reading } from '../contracts/index.ts';
 import type { Site } from '../config/registry.ts';
 import { addRain, districtLevel, rainTotals, evaluate, newEngineState, newRainState, nextShownLevel, rainLevel, tick, type EngineContext, type EngineState, type SensorInfo, type Transition } from './engine.ts';
 import { compileRules, RulesFile } from './spec.ts';
@@ -28,10 +28,9 @@ function context(file: unknown = { version: 1, defaults: { underpass: { reopenHo
   return { sensor: (id) => byId.get(id), rules: (id) => rules.get(id), districtMinGauges: 3 };
 }
 
-const FIELD: Record<SensorKind, string> = { ponding: 'depth_cm', 'water-level': 'level_m', rain: 'rain_mm' };
 const reading = (sensorId: string, min: number, v: number, extra: Record<string, number> = {}): Reading => {
   const kind = SENSORS.find((s) => s.id === sensorId)!.kind;
-  return { kind, sensorId, ts: T0 + min * MIN, seq: undefined, fields: { [FIELD[kind]]: v, ...(kind === 'rain' ? { interval_s: 60 } : {}), ...extra } };
+  return { kind, sensorId, ts: T0 + min * MIN, seq: undefined, fields: { [MAIN_FIELD[kind].field]: v, ...(kind === 'rain' ? { interval_s: 60 } : {}), ...extra } };
 };
 
 /** Feed [sensor, minute, value] readings (arrival = sensor time); return "rule state@minute" per transition. */

@@ -13,7 +13,7 @@
  * minute buckets. The decisions themselves are pure: `stepFsm` (fsm.ts) returns a new phase
  * object only when something changed, and the rule functions below only read their inputs.
  */
-import { ALERT_RULES, type Reading, type SensorKind } from '../contracts/index.ts';
+import { ALERT_RULES, MAIN_FIELD, type Reading, type SensorKind } from '../contracts/index.ts';
 import { alertIdFor, NORMAL, stepFsm, type Fsm, type Hold } from './fsm.ts';
 import { RAIN_LEVELS, RAIN_WINDOWS, type RainLevel, type RainWindow, type SiteRules } from './spec.ts';
 
@@ -357,7 +357,7 @@ export function evaluate(state: EngineState, reading: Reading, now: number, ctx:
 
   if (info.kind === 'rain') evaluateRain(state, s, info, reading, rules, ctx, late, out);
   else {
-    const v = info.kind === 'ponding' ? (reading.fields['depth_cm'] ?? 0) : (reading.fields['level_m'] ?? 0);
+    const v = reading.fields[MAIN_FIELD[info.kind].field] ?? 0;
     const q = assessQuality(s, info.kind, ts, v, rules.health);
     s.step = q.step;
     if (q.spikeAt !== undefined) out.flags.push({ sensorId: info.id, ts: q.spikeAt, reason: 'spike' });
