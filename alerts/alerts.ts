@@ -119,8 +119,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
   }
 
   /** The silence covering an alert now, if any (silenced alerts page nobody and never escalate). */
-  function silenced(a: Pick<AlertEvent, 'ruleId' | 'subjectId' | 'sensorId'>) {
-    const place = placeOf(a.subjectId);
+  function silenced(a: Pick<AlertEvent, 'ruleId' | 'subjectId' | 'sensorId'>, place = placeOf(a.subjectId)) {
     return silenceFor({ ...a, site: place.site ?? null, district: place.district ?? null }, store.activeSilences(deps.clock.now()), deps.clock.now());
   }
 
@@ -128,10 +127,10 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
    * Messages for the duty officers' channels that carry this rule (and district): tier-1 channels
    * for every transition; an escalation goes to the tier-2 channels (or, without any, to tier 1).
    */
-  function dutyMessages(event: AlertEvent, state: 'firing' | 'update' | 'resolved' | 'escalated'): NewNotice[] {
+  function dutyMessages(event: AlertEvent, state: 'firing' | 'update' | 'resolved' | 'escalated', place = placeOf(event.subjectId)): NewNotice[] {
     const channels = deps.registry.dutyChannels ?? [];
-    if (channels.length === 0 || silenced(event)) return [];
-    const place = placeOf(event.subjectId);
+    if (channels.length === 0) return [];
+    if (silenced(event, place)) return [];
     const tier2 = channels.some((c) => c.tier === 2);
     const message: DutyMessage = { alertId: event.alertId, ruleId: event.ruleId, subjectId: event.subjectId, place: place.text, state, severity: event.severity, ...(event.level ? { level: event.level } : {}), value: event.value, unit: event.unit, reason: event.reason, observedAt: event.observedAt };
     return channels
@@ -193,7 +192,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       const nowIso = isoWithOffset(deps.clock.now());
       if (decision.kind === 'open') {
         const place = placeOf(event.subjectId);
-        store.openAlert(event, nowIso, [...buildNotices(event, decision.notice), ...dutyMessages(event, 'firing')], deps.clock.now(), { ...(place.site ? { site: place.site } : {}), ...(place.district ? { district: place.district } : {}) });
+        store.openAlert(event, nowIso, [...buildNotices(event, decision.notice), ...dutyMessages(event, 'firing', place)], deps.clock.now(), { ...(place.site ? { site: place.site } : {}), ...(place.district ? { district: place.district } : {}) });
         alog.warn({ value: event.value, reason: event.reason }, 'alert firing');
       } else if (decision.kind === 'resolve') {
         store.resolveAlert(event, nowIso, [...buildNotices(event, decision.notice), ...dutyMessages(event, 'resolved')], deps.clock.now());

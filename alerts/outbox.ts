@@ -59,9 +59,10 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     m.failed.inc();
     deps.onChange?.();
     const nowIso = isoWithOffset(clock.now());
-    if (store.getAlert(escalationId(n))?.state === 'firing') return; // a resent notice failing again: already escalated
+    const existing = store.getAlert(escalationId(n));
+    if (existing?.state === 'firing') return; // a resent notice failing again: already escalated
     // A closure the police never received is a duty officer's problem now: raise it as an alert.
-    if (store.getAlert(escalationId(n))) {
+    if (existing) {
       // Failed again after a resend: the resolved escalation comes back.
       store.refireAlert(escalationId(n), `${n.action} notice for ${n.subjectId} to ${n.recipient} failed again: ${error}`, nowIso);
       return;
@@ -122,7 +123,10 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       if (due.length === 0) return;
       // One notice per underpass and recipient at a time, in order; the rest in parallel.
       const heads = new Map<string, NoticeRecord>();
-      for (const n of due) if (!heads.has(`${n.subjectId}\u0000${n.recipient}`)) heads.set(`${n.subjectId}\u0000${n.recipient}`, n);
+      for (const n of due) {
+        const lane = `${n.subjectId}\u0000${n.recipient}`;
+        if (!heads.has(lane)) heads.set(lane, n);
+      }
       await Promise.all([...heads.values()].map(deliver));
       if (closed) return;
     }
