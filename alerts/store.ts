@@ -339,10 +339,16 @@ export function openAlertStore(path: string) {
     addSilence: (s: Omit<Silence, 'id' | 'endedAt'>) => Number(q.addSilence.run(s).lastInsertRowid),
     endSilence: (id: number, nowMs: number) => q.endSilence.run(nowMs, id).changes === 1,
 
-    listAlerts(filter: { state?: AlertState; limit: number }): AlertRecord[] {
-      const where = filter.state ? 'WHERE state = ?' : '';
-      const args = filter.state ? [filter.state, filter.limit] : [filter.limit];
-      return db.prepare(`SELECT ${ALERT_COLS} FROM alerts ${where} ORDER BY updated_at DESC LIMIT ?`).all(...args) as AlertRecord[];
+    listAlerts(filter: { state?: AlertState; rule?: string; subject?: string; limit: number }): AlertRecord[] {
+      const conds: string[] = [];
+      const args: Array<string | number> = [];
+      for (const [col, v] of [['state', filter.state], ['rule_id', filter.rule], ['subject_id', filter.subject]] as const) {
+        if (v === undefined) continue;
+        conds.push(`${col} = ?`);
+        args.push(v);
+      }
+      const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
+      return db.prepare(`SELECT ${ALERT_COLS} FROM alerts ${where} ORDER BY updated_at DESC LIMIT ?`).all(...args, filter.limit) as AlertRecord[];
     },
 
     listNotices(filter: { status?: NoticeStatus; limit: number }): NoticeRecord[] {

@@ -49,7 +49,7 @@ embedded store under FLOODGATE_DATA_DIR (default ./data). On first start the bun
     summary: 'provision the demo city into the data dir (registry + device secrets)',
     usage: `floodgate provision [--data-dir DIR]
 
-Writes DIR/registry.json (salted scrypt hashes only) and DIR/provisioning.json (device secrets,
+Writes DIR/registry.json (salted hashes only) and DIR/provisioning.json (device secrets,
 mode 0600) from config/demo-city.json. Existing files are kept. docker-compose runs this once.`,
     options: { 'data-dir': { type: 'string' } },
     async run(v) {
@@ -67,7 +67,7 @@ mode 0600) from config/demo-city.json. Existing files are kept. docker-compose r
   floodgate devices revoke ID                         refused at once; a connected device is disconnected
   floodgate devices list [--kind KIND] [--json]
 
-Only a salted scrypt hash of a secret is stored. A running gateway picks up the change within a
+Only a salted hash of a secret is stored. A running gateway picks up the change within a
 second (a broken registry file is refused and the previous one stays in force).
 
 Options:

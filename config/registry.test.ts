@@ -72,10 +72,18 @@ describe('secret hashes', () => {
   it('verifies the right secret only, with a fresh salt each time', async () => {
     const a = await hashSecret('correct horse');
     const b = await hashSecret('correct horse');
-    expect(a).toMatch(/^scrypt\$16384\$8\$1\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
+    expect(a).toMatch(/^sha256\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
     expect(a).not.toBe(b);
     expect(await verifySecret('correct horse', a)).toBe(true);
     expect(await verifySecret('correct horsf', a)).toBe(false);
     expect(await verifySecret('correct horse', 'plaintext')).toBe(false);
+    expect(await verifySecret('correct horse', 'sha256$$')).toBe(false);
+  });
+
+  it('still verifies the scrypt hashes of registries written by earlier versions', async () => {
+    const old = await hashSecret('correct horse', { scheme: 'scrypt', N: 1024 });
+    expect(old).toMatch(/^scrypt\$1024\$8\$1\$/);
+    expect(await verifySecret('correct horse', old)).toBe(true);
+    expect(await verifySecret('correct horsf', old)).toBe(false);
   });
 });

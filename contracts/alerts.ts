@@ -14,7 +14,7 @@ export const AlertEvent = z.object({
   sensorId: z.string().min(1).max(64),
   state: z.enum(['firing', 'resolved']),
   severity: z.enum(['info', 'warning', 'critical']),
-  /** Rain rules: the Shanghai rainstorm level; a change while firing is a new event of the same alertId. */
+  /** Rain and gale rules: the warning signal's colour; a change while firing is a new event of the same alertId. */
   level: z.enum(['blue', 'yellow', 'orange', 'red']).optional(),
   value: z.number(),
   threshold: z.number(),
@@ -36,6 +36,7 @@ export const ALERT_RULES = {
   waterLevelRise: 'water-level-rise',
   rainstorm: 'rainstorm',
   districtRainstorm: 'district-rainstorm',
+  gale: 'gale',
   sensorOffline: 'sensor-offline',
   sensorBattery: 'sensor-battery',
   sensorDataQuality: 'sensor-data-quality',

@@ -11,7 +11,12 @@ const Limit = z.coerce.number().int().min(1).max(1000).default(200);
 const Text = (max: number) => z.string().min(1).max(max);
 
 export const LoginBody = z.strictObject({ token: Text(200) });
-export const AlertListQuery = z.strictObject({ state: z.enum(['firing', 'resolved']).optional(), limit: Limit });
+export const AlertListQuery = z.strictObject({
+  state: z.enum(['firing', 'resolved']).optional(),
+  rule: z.string().max(64).optional(),
+  subject: z.string().max(64).optional(),
+  limit: Limit,
+});
 export const AlertIdParams = z.object({ id: Id });
 export const AckBody = z.strictObject({ by: Text(100).optional(), note: z.string().max(1000).optional() }).nullable();
 export const NoteBody = z.strictObject({ note: Text(1000) });

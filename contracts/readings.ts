@@ -21,6 +21,9 @@ export const RainReading = z.object({
   ...common,
   rain_mm: z.number().min(0).max(500),
   interval_s: z.number().int().min(1).max(86_400),
+  /** Stations with an anemometer: 10-minute mean wind and the strongest gust of the interval (m/s). */
+  wind_ms: z.number().min(0).max(120).optional(),
+  gust_ms: z.number().min(0).max(150).optional(),
 });
 export const PondingReading = z.object({ ...common, depth_cm: z.number().min(0).max(500) });
 

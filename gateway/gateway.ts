@@ -75,7 +75,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const resuming = new WeakSet<Client>();
   const serviceDigest = sha256(deps.serviceSecret);
   /**
-   * scrypt costs ~40 ms of CPU per check. After a secret matched a stored hash once, remember a
+   * scrypt (registries of earlier versions) costs ~40 ms of CPU per check. After a secret matched a stored hash once, remember a
    * fast digest of it keyed by that hash (a rotation changes the hash, which invalidates it): a
    * city-wide reconnect storm then costs microseconds per device, not minutes of CPU.
    */
@@ -183,7 +183,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
         clog.warn({ reason: err.message }, 'refused connection');
         done(err, false);
       };
-      // Cheap checks before the expensive one (scrypt).
+      // Cheap checks before the secret check (scrypt for registries of earlier versions).
       if (broker.connectedClients >= limits.maxConnections) {
         return refuse('refused', authError(`connection limit ${limits.maxConnections} reached`, SERVER_UNAVAILABLE), 'connections');
       }

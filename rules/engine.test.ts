@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAIN_FIELD, type Reading } from '../contracts/index.ts';
 import type { Site } from '../config/registry.ts';
-import { addRain, districtLevel, rainTotals, evaluate, newEngineState, newRainState, nextShownLevel, rainLevel, tick, type EngineContext, type EngineState, type SensorInfo, type Transition } from './engine.ts';
+import { addRain, districtLevel, rainTotals, evaluate, newEngineState, newRainState, nextShownLevel, rainLevel, tick, windLevel, type EngineContext, type EngineState, type SensorInfo, type Transition } from './engine.ts';
 import { compileRules, RulesFile } from './spec.ts';
 
 const MIN = 60_000;
@@ -239,6 +239,34 @@ describe('district rainstorm', () => {
     for (const m of [400, 431]) for (const g of ['RG-1', 'RG-2', 'RG-3']) series.push([g, m, 0]);
     const ctx = context({ version: 1, defaults: { health: { range: { rainMmPerMin: 60 } } } });
     expect(run(series, ctx, newEngineState(), 'district-rainstorm').out).toEqual(['district-rainstorm firing blue@0', 'district-rainstorm resolved@431']);
+  });
+});
+
+describe('gale (rain stations with an anemometer)', () => {
+  const levels = context().rules('RS-1')!.wind.levels;
+  it.each<[number, number, number]>([
+    [3, 5, -1],
+    [10.7, 13.8, -1], // just under force 6 mean and force 7 gusts
+    [10.8, 0, 0], // mean alone reaches blue
+    [5, 13.9, 0], // a gust alone reaches blue
+    [17.2, 18, 1],
+    [12, 28.5, 2],
+    [33, 40, 3],
+  ])('mean %s m/s, gust %s m/s → level %s', (mean, gust, level) => {
+    expect(windLevel(mean, gust, levels)).toBe(level);
+  });
+
+  it('a gust front: blue → yellow under one alert id, down only after the hold, then clears', () => {
+    const w = (min: number, mean: number, gust: number): [string, number, number, Record<string, number>] => ['RG-1', min, 0, { wind_ms: mean, gust_ms: gust }];
+    const { out, all } = run([w(0, 4, 6), w(5, 12, 16), w(10, 16, 22), w(15, 12, 15), w(40, 11, 14), w(50, 11, 14), w(60, 4, 6), w(80, 3, 5), w(95, 3, 5)], context(), newEngineState(), 'gale');
+    // yellow holds 30 min after the wind eased to blue (min 15 → 50); blue clears 30 min after min 60.
+    expect(out).toEqual(['gale firing blue@5', 'gale firing yellow@10', 'gale firing blue@50', 'gale resolved@95']);
+    const ids = new Set(all.filter((t) => t.ruleId === 'gale').map((t) => t.alertId));
+    expect(ids.size).toBe(1);
+  });
+
+  it('a station without an anemometer never raises a gale alert', () => {
+    expect(run([['RG-1', 0, 3], ['RG-1', 5, 3]], context(), newEngineState(), 'gale').out).toEqual([]);
   });
 });
 

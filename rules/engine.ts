@@ -95,6 +95,8 @@ export interface SensorState {
   wlRise?: Fsm;
   // rain
   rain?: RainState;
+  /** Gale signal shown for a station with an anemometer (-1 none). */
+  wind?: { shown: number; belowSince?: number; alertId?: string };
 }
 
 export interface DistrictState {
@@ -355,8 +357,10 @@ export function evaluate(state: EngineState, reading: Reading, now: number, ctx:
     }
   }
 
-  if (info.kind === 'rain') evaluateRain(state, s, info, reading, rules, ctx, late, out);
-  else {
+  if (info.kind === 'rain') {
+    if (!late && (reading.fields['wind_ms'] !== undefined || reading.fields['gust_ms'] !== undefined)) evaluateWind(s, info, reading, rules.wind, out);
+    evaluateRain(state, s, info, reading, rules, ctx, late, out);
+  } else {
     const v = reading.fields[MAIN_FIELD[info.kind].field] ?? 0;
     const q = assessQuality(s, info.kind, ts, v, rules.health);
     s.step = q.step;
@@ -534,6 +538,46 @@ function evaluateRain(state: EngineState, s: SensorState, info: SensorInfo, read
     out.transitions.push({ ...base, alertId: r.alertId, state: 'firing', severity: RAIN_SEVERITY[next.shown]!, level, value: round(cause.mm, 1), threshold: cause.threshold, reason: `${level}: ${round(cause.mm, 1)} mm in ${cause.window} (≥ ${cause.threshold} mm)${was >= 0 ? `, was ${RAIN_LEVELS[was]}` : ''}` });
   }
   districtRain(state, info, next.shown, at, ctx, out);
+}
+
+/** Gale signal of a station: the highest level its mean wind or its gust reached (either suffices). */
+export function windLevel(meanMs: number, gustMs: number, levels: SiteRules['wind']['levels']): number {
+  for (let i = RAIN_LEVELS.length - 1; i >= 0; i--) {
+    const th = levels[RAIN_LEVELS[i]!];
+    if (meanMs >= th.meanMs || gustMs >= th.gustMs) return i;
+  }
+  return -1;
+}
+
+function evaluateWind(s: SensorState, info: SensorInfo, reading: Reading, wr: SiteRules['wind'], out: Out): void {
+  const mean = reading.fields['wind_ms'] ?? 0;
+  const gust = reading.fields['gust_ms'] ?? mean;
+  const w = s.wind ?? { shown: -1 };
+  s.wind = w;
+  const ts = reading.ts;
+  const next = nextShownLevel(w.shown, w.belowSince, windLevel(mean, gust, wr.levels), ts, wr.clearHoldS);
+  w.belowSince = next.belowSince;
+  if (next.shown === w.shown) return;
+  const was = w.shown;
+  w.shown = next.shown;
+  const base = { ruleId: RULE_IDS.gale, subjectId: info.id, sensorId: info.id, unit: 'm/s', ts, value: gust };
+  if (next.shown < 0) {
+    out.transitions.push({ ...base, alertId: w.alertId!, state: 'resolved', severity: RAIN_SEVERITY[was]!, threshold: 0, reason: `wind below the blue gale level for ${wr.clearHoldS / 60} min` });
+    w.alertId = undefined;
+    return;
+  }
+  w.alertId ??= alertIdFor(RULE_IDS.gale, info.id, ts);
+  const level = RAIN_LEVELS[next.shown]!;
+  const th = wr.levels[level];
+  out.transitions.push({
+    ...base,
+    alertId: w.alertId,
+    state: 'firing',
+    severity: RAIN_SEVERITY[next.shown]!,
+    level,
+    threshold: gust >= th.gustMs ? th.gustMs : th.meanMs,
+    reason: `${level} gale: gusts ${gust} m/s, mean ${mean} m/s (≥ ${th.gustMs} gust or ${th.meanMs} mean)${was >= 0 ? `, was ${RAIN_LEVELS[was]}` : ''}`,
+  });
 }
 
 function maxLevel(d: DistrictState): number {

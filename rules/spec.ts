@@ -72,6 +72,26 @@ export const RainRule = z.strictObject({
   districtMinGauges: z.number().int().min(1).max(1000).default(3),
 });
 
+const WindThreshold = z.strictObject({ meanMs: positive, gustMs: positive });
+
+/**
+ * Gale warning signals (大风预警信号) from the rain stations' anemometers, by Beaufort force in
+ * m/s: blue = mean force 6 (10.8) or gusts force 7 (13.9); yellow = 8 (17.2) or 9 (20.8);
+ * orange = 10 (24.5) or 11 (28.5); red = 12 (32.7) or 13 (37.0). A level is reached by either.
+ */
+export const WindRule = z.strictObject({
+  levels: z
+    .strictObject({
+      blue: WindThreshold.default({ meanMs: 10.8, gustMs: 13.9 }),
+      yellow: WindThreshold.default({ meanMs: 17.2, gustMs: 20.8 }),
+      orange: WindThreshold.default({ meanMs: 24.5, gustMs: 28.5 }),
+      red: WindThreshold.default({ meanMs: 32.7, gustMs: 37 }),
+    })
+    .default({ blue: { meanMs: 10.8, gustMs: 13.9 }, yellow: { meanMs: 17.2, gustMs: 20.8 }, orange: { meanMs: 24.5, gustMs: 28.5 }, red: { meanMs: 32.7, gustMs: 37 } }),
+  /** A station's level goes down only after the wind stayed below it this long. */
+  clearHoldS: seconds.default(1800),
+});
+
 export const HealthRule = z.strictObject({
   /** Offline: nothing arrived for offlineFactor × the kind's expected interval. */
   expectedIntervalS: z
@@ -119,6 +139,7 @@ const kinds = {
   underpass: UnderpassRule,
   waterLevel: WaterLevelRule,
   rain: RainRule,
+  wind: WindRule,
   health: HealthRule,
   advisory: AdvisoryRule,
 };
@@ -128,6 +149,7 @@ const SiteOverride = z.strictObject({
   underpass: z.record(z.string(), z.unknown()).optional(),
   waterLevel: z.record(z.string(), z.unknown()).optional(),
   rain: z.record(z.string(), z.unknown()).optional(),
+  wind: z.record(z.string(), z.unknown()).optional(),
   health: z.record(z.string(), z.unknown()).optional(),
   advisory: z.record(z.string(), z.unknown()).optional(),
 });
@@ -139,6 +161,7 @@ export const RulesFile = z.strictObject({
       underpass: UnderpassRule.default(UnderpassRule.parse({})),
       waterLevel: WaterLevelRule.default(WaterLevelRule.parse({})),
       rain: RainRule.default(RainRule.parse({})),
+      wind: WindRule.default(WindRule.parse({})),
       health: HealthRule.default(HealthRule.parse({})),
       advisory: AdvisoryRule.default(AdvisoryRule.parse({})),
     })
@@ -146,6 +169,7 @@ export const RulesFile = z.strictObject({
       underpass: UnderpassRule.parse({}),
       waterLevel: WaterLevelRule.parse({}),
       rain: RainRule.parse({}),
+      wind: WindRule.parse({}),
       health: HealthRule.parse({}),
       advisory: AdvisoryRule.parse({}),
     }),
@@ -155,6 +179,7 @@ export type RulesFile = z.infer<typeof RulesFile>;
 export type UnderpassRule = z.infer<typeof UnderpassRule>;
 export type WaterLevelRule = z.infer<typeof WaterLevelRule>;
 export type RainRule = z.infer<typeof RainRule>;
+export type WindRule = z.infer<typeof WindRule>;
 export type HealthRule = z.infer<typeof HealthRule>;
 export type AdvisoryRule = z.infer<typeof AdvisoryRule>;
 
@@ -163,6 +188,7 @@ export interface SiteRules {
   underpass: UnderpassRule;
   waterLevel: WaterLevelRule;
   rain: RainRule;
+  wind: WindRule;
   health: HealthRule;
   advisory: AdvisoryRule;
 }

@@ -128,6 +128,34 @@ export function tideLevel(tide: Tide, t: number, rain6hMm = 0): number {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Wind: the gust front of a thunderstorm
+
+export interface GustFront {
+  /** Background mean wind (m/s) before the front. */
+  baseMs: number;
+  /** Peak gust (m/s) as the front passes, and the 10-minute mean wind at that moment. */
+  peakGustMs: number;
+  peakMeanMs: number;
+  /** The front arrives this many minutes before the rain does, and dies down with this e-folding time. */
+  leadMin: number;
+  decayMin: number;
+}
+
+/**
+ * Mean wind and gust (m/s) `t` minutes after the rain began at a place (negative: before). The
+ * outflow of a thunderstorm cell reaches the ground ahead of its rain: the wind jumps within a
+ * couple of minutes, peaks, then decays back to the background wind.
+ */
+export function gustFrontWind(w: GustFront, t: number): { meanMs: number; gustMs: number } {
+  const since = t + w.leadMin;
+  if (since < 0) return { meanMs: w.baseMs, gustMs: w.baseMs * 1.4 };
+  const ramp = Math.min(1, since / 2);
+  const decay = Math.exp(-Math.max(0, since - 2) / w.decayMin);
+  const k = ramp * decay;
+  return { meanMs: w.baseMs + (w.peakMeanMs - w.baseMs) * k, gustMs: w.baseMs * 1.4 + (w.peakGustMs - w.baseMs * 1.4) * k };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Sensors
 
 /** A standard normal draw from a seeded uniform source (Box–Muller). */

@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { topics, type Reading } from '../contracts/index.ts';
 import type { Provisioning, Registry } from '../config/registry.ts';
 import type { Clock } from '../lib/clock.ts';
+import { payloadOf, type Send } from './faults.ts';
 
 export interface ReplayOptions {
   mqttUrl: string;
@@ -41,39 +42,94 @@ export function schedule(readings: Reading[], nowMs: number, o: Pick<ReplayOptio
   return sorted.map((r) => ({ atMs: (r.ts - first) / o.speed, reading: { ...r, ts: r.ts + shift } }));
 }
 
-export async function replayReadings(readings: Reading[], o: ReplayOptions, deps: { registry: Registry; provisioning: Provisioning; clock: Clock }): Promise<ReplaySummary> {
+export async function replayReadings(readings: Reading[], o: ReplayOptions, deps: ReplayDeps): Promise<ReplaySummary> {
+  const plan = schedule(readings, deps.clock.now(), o);
+  const sends: Send[] = plan.map(({ reading }) => ({ sendTs: reading.ts, sensorId: reading.sensorId, kind: reading.kind, payload: JSON.stringify(payloadOf(reading)), readings: 1, ts: reading.ts }));
+  const r = await sendAsDevices(sends, new Map(), { mqttUrl: o.mqttUrl, speed: o.speed }, deps);
+  return { ...r, shiftedByMs: plan.length ? plan[0]!.reading.ts - readings.reduce((m, x) => Math.min(m, x.ts), Infinity) : 0 };
+}
+
+export interface ReplayDeps {
+  registry: Registry;
+  provisioning: Provisioning;
+  clock: Clock;
+  /** Every message sent, as NDJSON lines `{topic, payload}` (`floodgate backtest` and `sim replay` read them). */
+  record?: (line: string) => void;
+}
+
+export interface SendSummary extends Omit<ReplaySummary, 'shiftedByMs'> {
+  /** Messages (a batch is one) and the valid readings in them. */
+  messages: number;
+  /** Logins refused as the scenario asked (wrong-credentials faults). */
+  refusedLogins: number;
+  /** Wrong logins the gateway accepted: a security fault; must be 0. */
+  acceptedWrongLogins: number;
+}
+
+/**
+ * Send `sends` (sorted by send time) as the devices themselves, paced so that `speed` simulated
+ * minutes pass per wall minute. Devices in `wrongLogins` first try a wrong secret that many times.
+ */
+export async function sendAsDevices(sends: Send[], wrongLogins: Map<string, number>, o: { mqttUrl: string; speed: number }, deps: ReplayDeps): Promise<SendSummary> {
   const started = deps.clock.now();
-  const plan = schedule(readings, started, o);
   const kinds = new Map(deps.registry.sensors.map((s) => [s.id, s.kind]));
-  const ids = [...new Set(plan.map((p) => p.reading.sensorId))].filter((id) => kinds.has(id) && deps.provisioning.sensors[id]);
+  const ids = [...new Set(sends.map((p) => p.sensorId))].filter((id) => kinds.has(id) && deps.provisioning.sensors[id]);
   const clients = new Map<string, MqttClient>();
+  let refusedLogins = 0;
+  let acceptedWrongLogins = 0;
   try {
-    // Connect a few at a time: each login costs the gateway a scrypt check.
-    for (let i = 0; i < ids.length; i += 16) {
+    for (const [id, n] of wrongLogins) {
+      for (let k = 0; k < n; k++) {
+        try {
+          const c = await mqtt.connectAsync(o.mqttUrl, { protocolVersion: 4, clientId: id, username: id, password: `wrong-${k}-${deps.provisioning.sensors[id] ?? ''}`, clean: true, reconnectPeriod: 0, connectTimeout: 15_000 });
+          acceptedWrongLogins++;
+          await c.endAsync(true);
+        } catch {
+          refusedLogins++;
+        }
+      }
+    }
+    // Connect a few at a time: a city's worth of CONNECTs at once would only queue in the gateway.
+    for (let i = 0; i < ids.length; i += 32) {
       await Promise.all(
-        ids.slice(i, i + 16).map(async (id) => {
+        ids.slice(i, i + 32).map(async (id) => {
           const c = await mqtt.connectAsync(o.mqttUrl, { protocolVersion: 4, clientId: id, username: id, password: deps.provisioning.sensors[id], clean: true, reconnectPeriod: 500, connectTimeout: 15_000 });
           clients.set(id, c);
         }),
       );
     }
     let published = 0;
+    let messages = 0;
     let skipped = 0;
+    const first = sends[0]?.sendTs ?? 0;
     const t0 = performance.now();
-    for (const { atMs, reading } of plan) {
-      const client = clients.get(reading.sensorId);
+    // Each device publishes in order; devices run side by side, so one slow PUBACK does not hold
+    // up the city (at --speed 60 the whole demo city sends ~1,000 messages a second).
+    const inFlight = new Set<Promise<void>>();
+    const chains = new Map<string, Promise<void>>();
+    for (const s of sends) {
+      const client = clients.get(s.sensorId);
       if (!client) {
-        skipped++;
+        skipped += s.readings;
         continue;
       }
-      const wait = atMs - (performance.now() - t0);
+      const wait = (s.sendTs - first) / o.speed - (performance.now() - t0);
       if (wait > 5) await sleep(wait);
-      const payload = { ts: reading.ts, ...(reading.seq !== undefined ? { seq: reading.seq } : {}), ...reading.fields };
-      await client.publishAsync(topics.reading(reading.kind, reading.sensorId), JSON.stringify(payload), { qos: 1 });
-      published++;
+      const topic = topics.reading(s.kind, s.sensorId);
+      deps.record?.(JSON.stringify({ topic, payload: s.payload }));
+      const p = (chains.get(s.sensorId) ?? Promise.resolve()).then(async () => {
+        await client.publishAsync(topic, s.payload, { qos: 1 });
+        published += s.readings;
+        messages++;
+      });
+      chains.set(s.sensorId, p);
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+      if (inFlight.size >= 2000) await Promise.race(inFlight);
     }
-    const span = plan.length ? plan[plan.length - 1]!.reading.ts - plan[0]!.reading.ts : 0;
-    return { sensors: clients.size, published, skipped, simulatedMin: Math.round(span / 60_000), wallMs: deps.clock.now() - started, shiftedByMs: plan.length ? plan[0]!.reading.ts - [...readings].sort((a, b) => a.ts - b.ts)[0]!.ts : 0 };
+    await Promise.all(inFlight);
+    const span = sends.length ? sends.reduce((m, x) => Math.max(m, x.ts), -Infinity) - sends.reduce((m, x) => Math.min(m, x.ts), Infinity) : 0;
+    return { sensors: clients.size, published, messages, skipped, refusedLogins, acceptedWrongLogins, simulatedMin: Math.round(span / 60_000), wallMs: deps.clock.now() - started };
   } finally {
     await Promise.all([...clients.values()].map((c) => c.endAsync()));
   }

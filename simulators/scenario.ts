@@ -10,18 +10,25 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { FloodgateError } from '../lib/errors.ts';
+import { Fault } from './faults.ts';
 
 const minutes = z.number().int().min(0).max(7 * 24 * 60);
+const perDistrict = z.union([z.number().int().min(0).max(1000), z.literal('all')]);
 
 export const Scenario = z.strictObject({
   name: z.string().regex(/^[a-z0-9-]{1,40}$/),
   description: z.string().min(1).max(500),
   seed: z.number().int().min(0).default(1),
   durationMin: z.number().int().min(1).max(24 * 60),
-  /** The part of the city that runs (district ids), and how many sensors of each kind per district. */
-  districts: z.array(z.string().min(1)).min(1),
-  underpassesPerDistrict: z.number().int().min(0).max(100).default(4),
-  gaugesPerDistrict: z.number().int().min(0).max(100).default(2),
+  /**
+   * The part of the city that runs: district ids (a moving storm reaches them in this order), or
+   * `all` (every district, west to east). Per district: how many sensors of each kind, or `all`.
+   */
+  districts: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]),
+  underpassesPerDistrict: perDistrict.default(4),
+  gaugesPerDistrict: perDistrict.default(2),
+  /** River gauges (water-level stations that are not tide stations of `tide`), per district. */
+  riversPerDistrict: perDistrict.default(0),
   rain: z
     .strictObject({
       returnPeriodYears: z.number().min(1).max(1000),
@@ -41,8 +48,26 @@ export const Scenario = z.strictObject({
       pumpM3PerMin: z.number().min(0).default(6),
       /** Pumps that stop: site id and the scenario minute. */
       pumpFailures: z.array(z.strictObject({ site: z.string().min(1), atMin: minutes })).default([]),
+      /** Sites differ: each site's catchment and pump capacity vary by up to ± this fraction (seeded by its id). */
+      variation: z.number().min(0).max(0.9).default(0),
     })
-    .default({ basinM2: 800, catchmentM2: 15_000, runoff: 0.9, pumpM3PerMin: 6, pumpFailures: [] }),
+    .default({ basinM2: 800, catchmentM2: 15_000, runoff: 0.9, pumpM3PerMin: 6, pumpFailures: [], variation: 0 }),
+  /** River gauges: their level sits this far below the station's warning level and rises with rain. */
+  river: z
+    .strictObject({ belowWarningM: z.number().default(1.2), rainResponseMPerMm: z.number().min(0).default(0.004) })
+    .default({ belowWarningM: 1.2, rainResponseMPerMm: 0.004 }),
+  /** A thunderstorm's gust front (physics.ts#gustFrontWind), measured by the rain stations' anemometers. */
+  wind: z
+    .strictObject({
+      baseMs: z.number().min(0).max(60).default(3),
+      peakGustMs: z.number().min(0).max(90),
+      peakMeanMs: z.number().min(0).max(90),
+      leadMin: z.number().min(0).max(120).default(5),
+      decayMin: z.number().positive().max(600).default(20),
+    })
+    .optional(),
+  /** Faults on demand (faults.ts): what the sensors and their links do wrong. */
+  faults: z.array(Fault).default([]),
   /** River / tide stations (water-level sites) and the tide they see (physics.ts#tideLevel). */
   tide: z
     .strictObject({
@@ -69,8 +94,12 @@ export const Scenario = z.strictObject({
       open: z.array(z.string().min(1)).default([]),
       /** Other alerts that must fire: rule and subject. */
       alerts: z.array(z.strictObject({ rule: z.string().min(1), subject: z.string().min(1) })).default([]),
+      /** At least this many alerts of a rule (any subject), e.g. a city-wide storm's closures. */
+      atLeast: z.array(z.strictObject({ rule: z.string().min(1), count: z.number().int().min(1) })).default([]),
+      /** Alerts that must not fire (rule and subject): what a fault must not cause. */
+      absent: z.array(z.strictObject({ rule: z.string().min(1), subject: z.string().min(1) })).default([]),
     })
-    .default({ closed: [], open: [], alerts: [] }),
+    .default({ closed: [], open: [], alerts: [], atLeast: [], absent: [] }),
 });
 export type Scenario = z.infer<typeof Scenario>;
 

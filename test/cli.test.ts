@@ -160,7 +160,7 @@ describe('README quick start: police-receiver, up, sim', () => {
     procs.push(receiver);
     const up = run(['up'], { cwd: dir.path, env });
     procs.push(up);
-    // First start provisions 1,207 device secrets (scrypt) before the services listen.
+    // First start provisions 1,207 device secrets before the services listen.
     await eventually(() => up.stdout().includes('Ctrl-C stops.'), `floodgate up to start\n${up.stderr()}`, 180_000);
     expect(up.stdout()).toContain('1207 sensors');
 
