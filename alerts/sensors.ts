@@ -36,6 +36,7 @@ export function createSensorBoard(registry: Registry) {
   const index = indexRegistry(registry);
   const entries = new Map<string, Entry>();
   for (const s of registry.sensors) {
+    if (s.loadTest) continue; // ten thousand synthetic gauges are not the city's sensors
     const site = index.site(s.site);
     entries.set(s.id, { id: s.id, kind: s.kind, site: s.site, name: site?.name ?? '', district: site?.district ?? '', value: null, ts: null, lastSeen: null, buckets: new Map() });
   }

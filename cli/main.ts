@@ -47,15 +47,25 @@ embedded store under FLOODGATE_DATA_DIR (default ./data). On first start the bun
   alerts: service('alerts', 'run the alerts service: alert store, HTTP API, signed police notices', () => import('../alerts/main.ts')),
   provision: {
     summary: 'provision the demo city into the data dir (registry + device secrets)',
-    usage: `floodgate provision [--data-dir DIR]
+    usage: `floodgate provision [--data-dir DIR] [--load-devices N]
 
 Writes DIR/registry.json (salted hashes only) and DIR/provisioning.json (device secrets,
-mode 0600) from config/demo-city.json. Existing files are kept. docker-compose runs this once.`,
-    options: { 'data-dir': { type: 'string' } },
+mode 0600) from config/demo-city.json. Existing files are kept. docker-compose runs this once.
+
+--load-devices N adds load-test devices LD-00001 … LD-N (rain gauges at a synthetic site
+LOADTEST, flagged loadTest: stored by ingest, ignored by the rules and the console) for
+floodgate sim load. Running services pick them up within a second.`,
+    options: { 'data-dir': { type: 'string' }, 'load-devices': { type: 'string' } },
     async run(v) {
       const dir = (v['data-dir'] as string | undefined) ?? process.env['FLOODGATE_DATA_DIR'] ?? './data';
       const { files, created } = await ensureProvisioned(dir);
       print(created ? `provisioned ${files.registry} and ${files.provisioning}` : `already provisioned: ${files.registry}`);
+      if (v['load-devices'] === undefined) return;
+      const n = Number(v['load-devices']);
+      if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new Error('--load-devices must be an integer in 1..100000');
+      const { provisionLoadDevices } = await import('../config/registry.ts');
+      const r = await provisionLoadDevices(dir, n);
+      print(`load-test devices: ${r.added} added, ${r.total} in the registry`);
     },
   },
   devices: {
@@ -192,42 +202,50 @@ its topics, devices (username = client id = sensor id) only their own. See docs/
     },
   },
   sim: {
-    summary: 'run a simulator scenario against the gateway, as real devices',
+    summary: 'simulate sensors against the gateway as real devices: scenarios, replay, load',
     usage: `floodgate sim --list
-       floodgate sim --scenario NAME|FILE.yaml [--speed N] [--expect [--api URL] [--token T]] [options]
-       floodgate sim --scenario underpass-storm [--sensors N] [--step-ms MS] [--seed S]
-       floodgate sim replay FILE [--speed N] [--no-shift] [--url U] [--data-dir D]
+       floodgate sim --scenario NAME|FILE.yaml [--speed N] [--expect] [--record FILE] [--predict]
+       floodgate sim load --sensors N --rate R --duration D [--record FILE]
+       floodgate sim replay FILE [--speed N] [--no-shift]
 
-Scenarios are YAML files (simulators/scenarios/, or a path): districts, a Shanghai design storm,
-underpasses as reservoirs with pumps (which may fail), what the system should do. They run as
-real devices at --speed simulated minutes per wall minute (default 600). With --expect the
-run's expectations are checked against the running system's alerts API (default
-$FLOODGATE_API_URL or http://127.0.0.1:8080, token $FLOODGATE_API_TOKEN or DATA_DIR/api.token):
-exit 1 and a line per mismatch when something expected did not happen (--wait S: how long
-to give the system to catch up, default 30).
+Scenarios are YAML files (simulators/scenarios/, or a path; docs/simulators.md): districts or
+the whole city, a Shanghai design storm moving across them, gust fronts, underpasses as
+reservoirs with pumps (which may fail), tide and river gauges, faults on demand (dropouts,
+store-and-forward outages, vehicle spikes, flat lines, clock skew, duplicates, reordering,
+malformed payloads, wrong secrets, battery drain) and what the system should do. They run as
+real devices, each with its own connection and secret, at --speed simulated minutes per wall
+minute (default 600; the whole city runs at 60 and up). Readings are stamped in simulated time,
+ending now.
 
-  underpass-storm   (built in) a handful of underpass ponding sensors through a storm that
-                    crosses 25 cm and drains; 90 simulated minutes in about 20 s of wall time
+  --expect          check the scenario's expectations against the running system's alerts API
+                    (--api URL, default $FLOODGATE_API_URL or http://127.0.0.1:8080; --token T,
+                    default $FLOODGATE_API_TOKEN or DATA_DIR/api.token; --wait S to catch up,
+                    default 30): exit 1 and a line per mismatch
+  --predict         no system needed: what the rules engine would raise on the scenario, offline
+  --record FILE     every message sent, as NDJSON {topic, payload} (floodgate backtest and
+                    floodgate sim replay read it)
+
+Load: N load-test devices (floodgate provision --load-devices N adds them; the rules and the
+console ignore them) send R readings/s in all for D (seconds, or 90s, 5m) at QoS 1; a progress
+line every second (sent, acked, errors, rate) and a final report (connections held, rate reached,
+publish → PUBACK p50/p99).
 
 Replay: recorded readings (NDJSON or CSV, as floodgate backtest reads them) sent by each sensor
-as itself, paced by simulated time: --speed N simulated minutes per wall minute (default 60).
-The recording is shifted to end now (ingest refuses readings older than its maximum age);
---no-shift keeps its timestamps. Example:
-  floodgate sim replay examples/backtest/storm-2026-07-01.ndjson --speed 600
+as itself, paced by simulated time: --speed N (default 60). The recording is shifted to end now
+(ingest refuses readings older than its maximum age); --no-shift keeps its timestamps.
+
+  floodgate sim --scenario underpass-storm --sensors N --step-ms MS [--seed S]
+                    the walking skeleton's quick storm (first N underpasses, MS per simulated minute)
 
 Options:
-  --scenario NAME   required
-  --sensors N       number of underpasses (first N ponding sensors), default 5
-  --step-ms MS      wall time per simulated minute, default 200
-  --seed N          storm seed, default 1
   --url URL         gateway, default $FLOODGATE_MQTT_URL or mqtt://127.0.0.1:1883
   --data-dir DIR    where registry.json and provisioning.json are, default $FLOODGATE_DATA_DIR or ./data
-  --json            print the full summary as JSON instead of one line`,
+  --json            print the summary as JSON instead of lines`,
     options: {
       scenario: { type: 'string' },
-      sensors: { type: 'string', default: '5' },
-      'step-ms': { type: 'string', default: '200' },
-      seed: { type: 'string', default: '1' },
+      sensors: { type: 'string' },
+      'step-ms': { type: 'string' },
+      seed: { type: 'string' },
       url: { type: 'string' },
       'data-dir': { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -235,6 +253,10 @@ Options:
       'no-shift': { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
       expect: { type: 'boolean', default: false },
+      predict: { type: 'boolean', default: false },
+      record: { type: 'string' },
+      rate: { type: 'string' },
+      duration: { type: 'string' },
       api: { type: 'string' },
       token: { type: 'string' },
       wait: { type: 'string', default: '30' },
@@ -242,71 +264,129 @@ Options:
     positionals: true,
     async run(v, positionals) {
       const url = (v['url'] as string | undefined) ?? process.env['FLOODGATE_MQTT_URL'] ?? 'mqtt://127.0.0.1:1883';
-      if (positionals[0] === 'replay') {
-        const file = positionals[1];
-        if (!file) throw new Error('floodgate sim replay FILE: the recording to replay is required');
-        const speed = Number(v['speed'] ?? 60);
+      const dataDir = (v['data-dir'] as string | undefined) ?? process.env['FLOODGATE_DATA_DIR'] ?? './data';
+      const files = dataFiles(dataDir);
+      const speedOf = (def: number) => {
+        const speed = Number(v['speed'] ?? def);
         if (!(speed > 0 && speed <= 1_000_000)) throw new Error('--speed must be a number above 0 (simulated minutes per wall minute)');
-        const { readFileSync } = await import('node:fs');
-        const { parseRecording } = await import('../contracts/recording.ts');
-        const { replayReadings } = await import('../simulators/replay.ts');
-        const files = dataFiles((v['data-dir'] as string | undefined) ?? process.env['FLOODGATE_DATA_DIR'] ?? './data');
-        const registry = loadRegistry(files.registry);
-        const kinds = new Map(registry.sensors.map((s) => [s.id, s.kind]));
-        const { readings, problems } = parseRecording(readFileSync(file, 'utf8'), file.endsWith('.csv') ? 'csv' : 'ndjson', (id) => kinds.get(id));
-        for (const p of problems.slice(0, 20)) process.stderr.write(`${file}:${p.line}: ${p.message} (skipped)\n`);
-        const r = await replayReadings(readings, { mqttUrl: url, speed, shift: !v['no-shift'] }, { registry, provisioning: loadProvisioning(files.provisioning), clock: systemClock });
-        print(v['json'] ? JSON.stringify(r) : `replay: ${r.published} readings from ${r.sensors} sensors acknowledged by the gateway, ${r.simulatedMin} simulated min in ${(r.wallMs / 1000).toFixed(1)} s${r.skipped ? `, ${r.skipped} skipped (no secret)` : ''}${problems.length ? `, ${problems.length} bad lines skipped` : ''}`);
-        return;
-      }
-      if (positionals.length > 0) throw new Error(`floodgate sim: unknown action ${JSON.stringify(positionals[0])}; see floodgate sim --help`);
-      const sc = await import('../simulators/scenario.ts');
-      if (v['list']) {
-        print('underpass-storm  (built in) a handful of underpasses through a storm that crosses 25 cm and drains');
-        for (const x of sc.listScenarios()) print(`${x.name.padEnd(16)} ${x.description}`);
-        return;
-      }
-      if (v['scenario'] && v['scenario'] !== 'underpass-storm') {
+        return speed;
+      };
+      const { openRecorder } = await import('../simulators/record.ts');
+      const recorder = openRecorder(v['record'] as string | undefined);
+      try {
+        if (positionals[0] === 'replay') {
+          const file = positionals[1];
+          if (!file) throw new Error('floodgate sim replay FILE: the recording to replay is required');
+          const speed = speedOf(60);
+          const { readFileSync } = await import('node:fs');
+          const { parseRecording } = await import('../contracts/recording.ts');
+          const { replayReadings } = await import('../simulators/replay.ts');
+          const registry = loadRegistry(files.registry);
+          const kinds = new Map(registry.sensors.map((s) => [s.id, s.kind]));
+          const { readings, problems } = parseRecording(readFileSync(file, 'utf8'), file.endsWith('.csv') ? 'csv' : 'ndjson', (id) => kinds.get(id));
+          for (const p of problems.slice(0, 20)) process.stderr.write(`${file}:${p.line}: ${p.message} (skipped)\n`);
+          const r = await replayReadings(readings, { mqttUrl: url, speed, shift: !v['no-shift'] }, { registry, provisioning: loadProvisioning(files.provisioning), clock: systemClock, record: recorder?.write });
+          print(v['json'] ? JSON.stringify(r) : `replay: ${r.published} readings from ${r.sensors} sensors acknowledged by the gateway, ${r.simulatedMin} simulated min in ${(r.wallMs / 1000).toFixed(1)} s${r.skipped ? `, ${r.skipped} skipped (no secret)` : ''}${problems.length ? `, ${problems.length} bad lines skipped` : ''}`);
+          return;
+        }
+        if (positionals[0] === 'load') {
+          const { runLoad, progressLine, reportLines } = await import('../simulators/load.ts');
+          const { parseDuration } = await import('../lib/duration.ts');
+          const n = Number(v['sensors']);
+          const rate = Number(v['rate']);
+          if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new Error('--sensors must be an integer in 1..100000');
+          if (!(rate > 0 && rate <= 1_000_000)) throw new Error('--rate must be readings per second above 0');
+          const durationS = parseDuration(v['duration'] as string | undefined, '--duration');
+          const tty = process.stderr.isTTY;
+          const r = await runLoad(
+            { mqttUrl: url, sensors: n, ratePerS: rate, durationS },
+            {
+              registry: loadRegistry(files.registry),
+              provisioning: loadProvisioning(files.provisioning),
+              clock: systemClock,
+              record: recorder?.write,
+              onProgress: (p) => process.stderr.write(tty ? `\r\x1b[K${progressLine(p)}` : `${progressLine(p)}\n`),
+            },
+          );
+          if (tty) process.stderr.write('\n');
+          print(v['json'] ? JSON.stringify(r) : reportLines(r).join('\n'));
+          if (r.errors > 0 || r.connectErrors > 0) throw new Error(`load: ${r.errors} errors, ${r.connectErrors} connections failed`);
+          return;
+        }
+        if (positionals.length > 0) throw new Error(`floodgate sim: unknown action ${JSON.stringify(positionals[0])}; see floodgate sim --help`);
+        const sc = await import('../simulators/scenario.ts');
+        if (v['list']) {
+          for (const x of sc.listScenarios()) print(`${x.name.padEnd(16)} ${x.description}`);
+          return;
+        }
+        if (!v['scenario']) throw new Error('floodgate sim: --scenario NAME, --list, load or replay; see floodgate sim --help');
+        const quick = v['sensors'] !== undefined || v['step-ms'] !== undefined || v['seed'] !== undefined;
+        if (quick) {
+          if (v['scenario'] !== 'underpass-storm') throw new Error('--sensors, --step-ms and --seed belong to the quick underpass-storm; scenario files set their own');
+          return await quickStorm(v, url, files);
+        }
         const scenario = sc.loadScenario(v['scenario'] as string);
-        const speed = Number(v['speed'] ?? 600);
-        if (!(speed > 0 && speed <= 1_000_000)) throw new Error('--speed must be a number above 0 (simulated minutes per wall minute)');
-        const dataDir = (v['data-dir'] as string | undefined) ?? process.env['FLOODGATE_DATA_DIR'] ?? './data';
-        const files = dataFiles(dataDir);
-        const { runScenario, checkExpectations } = await import('../simulators/run-scenario.ts');
-        const since = Date.now();
-        const r = await runScenario(scenario, { mqttUrl: url, speed }, { registry: loadRegistry(files.registry), provisioning: loadProvisioning(files.provisioning), clock: systemClock });
-        print(v['json'] ? JSON.stringify(r) : `${r.scenario}: ${r.published} readings from ${r.sensors} sensors acknowledged by the gateway, ${r.simulatedMin} simulated min in ${(r.wallMs / 1000).toFixed(1)} s; peak ponding ${Object.entries(r.peaks).map(([k, p]) => `${k} ${p.toFixed(0)} cm`).join(', ')}`);
-        if (!v['expect']) return;
+        if (v['predict']) {
+          const { simulateScenario } = await import('../simulators/simulate.ts');
+          const { predictAlerts } = await import('../simulators/run-scenario.ts');
+          const { loadRules, DEFAULT_RULES_PATH } = await import('../rules/load.ts');
+          const { engineContext } = await import('../rules/rules.ts');
+          const { BUNDLED_CITY } = await import('../config/registry.ts');
+          const { existsSync } = await import('node:fs');
+          const registry = loadRegistry(existsSync(files.registry) ? files.registry : BUNDLED_CITY);
+          const sim = simulateScenario(scenario, registry, Date.now());
+          const fired = predictAlerts(sim, engineContext(registry, loadRules(process.env['FLOODGATE_RULES'] ?? DEFAULT_RULES_PATH, registry.sites)));
+          if (v['json']) {
+            print(JSON.stringify({ scenario: scenario.name, sensors: sim.sensors.length, messages: sim.plan.sends.length, faults: sim.plan.effects, alerts: fired }));
+            return;
+          }
+          print(`${scenario.name}: ${sim.sensors.length} sensors, ${sim.plan.sends.length} messages${Object.keys(sim.plan.effects).length ? `; faults ${JSON.stringify(sim.plan.effects)}` : ''}; the rules engine would raise:`);
+          for (const [rule, subjects] of Object.entries(fired)) print(`  ${rule.padEnd(20)} ${String(subjects.length).padStart(4)}  ${subjects.slice(0, 12).join(' ')}${subjects.length > 12 ? ' …' : ''}`);
+          return;
+        }
+        const speed = speedOf(600);
+        const { runScenario, checkExpectations, staleOverlap } = await import('../simulators/run-scenario.ts');
+        const { scenarioDistricts } = await import('../simulators/simulate.ts');
         const { readFileSync, existsSync } = await import('node:fs');
         const tokenFile = join(dataDir, 'api.token');
         const token = (v['token'] as string | undefined) ?? process.env['FLOODGATE_API_TOKEN'] ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
-        if (!token) throw new Error(`--expect needs the API token: --token, $FLOODGATE_API_TOKEN or ${tokenFile}`);
+        if (v['expect'] && !token) throw new Error(`--expect needs the API token: --token, $FLOODGATE_API_TOKEN or ${tokenFile}`);
+        const api = { url: (v['api'] as string | undefined) ?? process.env['FLOODGATE_API_URL'] ?? 'http://127.0.0.1:8080', token: token ?? '' };
+        const registry = loadRegistry(files.registry);
+        const since = Date.now();
+        const r = await runScenario(scenario, { mqttUrl: url, speed }, {
+          registry,
+          provisioning: loadProvisioning(files.provisioning),
+          clock: systemClock,
+          record: recorder?.write,
+          // With the API at hand, say so when an earlier run makes this one's start stale.
+          beforeSend: async (sim) => {
+            if (!v['expect']) return;
+            const warning = await staleOverlap(sim, scenarioDistricts(scenario, registry), api).catch(() => '');
+            if (warning) process.stderr.write(`${scenario.name}: ${warning}\n`);
+          },
+        });
+        const peaks = Object.entries(r.peaks);
+        const faults = Object.entries(r.faults);
+        print(
+          v['json']
+            ? JSON.stringify(r)
+            : `${r.scenario}: ${r.published} readings in ${r.messages} messages from ${r.sensors} sensors acknowledged by the gateway, ${r.simulatedMin} simulated min in ${(r.wallMs / 1000).toFixed(1)} s` +
+                (peaks.length ? `; peak ponding ${peaks.length > 8 ? `above 25 cm at ${peaks.filter(([, p]) => p > 25).length} of ${peaks.length} underpasses` : peaks.map(([k, p]) => `${k} ${p.toFixed(0)} cm`).join(', ')}` : '') +
+                (faults.length ? `; faults ${faults.map(([k, n]) => `${k} ${n}`).join(', ')}` : '') +
+                (r.refusedLogins ? `; ${r.refusedLogins} wrong logins refused` : ''),
+        );
+        if (r.acceptedWrongLogins > 0) throw new Error(`${scenario.name}: the gateway accepted ${r.acceptedWrongLogins} logins with a wrong secret`);
+        if (!v['expect']) return;
         const waitS = Number(v['wait']);
         if (!(waitS >= 0 && waitS <= 3600)) throw new Error('--wait must be 0..3600 seconds');
-        const problems = await checkExpectations(scenario, { url: (v['api'] as string | undefined) ?? process.env['FLOODGATE_API_URL'] ?? 'http://127.0.0.1:8080', token }, waitS * 1000, since);
+        const problems = await checkExpectations(scenario, api, waitS * 1000, since);
         if (problems.length > 0) throw new Error(`${scenario.name}: expectations not met:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-        print(`${scenario.name}: every expectation met (${scenario.expect.closed.length} closures, ${scenario.expect.open.length} left open, ${scenario.expect.alerts.length} alerts)`);
-        return;
+        const e = scenario.expect;
+        print(`${scenario.name}: every expectation met (${e.closed.length} closures, ${e.reopened.length} reopened, ${e.open.length} left open, ${e.alerts.length} alerts, ${e.atLeast.length} counts, ${e.absent.length} absent)`);
+      } finally {
+        await recorder?.close();
       }
-      if (v['scenario'] !== 'underpass-storm') throw new Error(`--scenario must be underpass-storm (got ${v['scenario'] ?? 'nothing'}); see floodgate sim --help`);
-      const int = (name: string, min: number, max: number) => {
-        const n = Number(v[name]);
-        if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in ${min}..${max}`);
-        return n;
-      };
-      const dir = (v['data-dir'] as string | undefined) ?? process.env['FLOODGATE_DATA_DIR'] ?? './data';
-      const files = dataFiles(dir);
-      const { runUnderpassStorm, summaryLine } = await import('../simulators/underpass-storm.ts');
-      const summary = await runUnderpassStorm(
-        {
-          mqttUrl: url,
-          sensors: int('sensors', 1, 500),
-          stepMs: int('step-ms', 0, 60_000),
-          seed: int('seed', 0, 2 ** 31),
-        },
-        { registry: loadRegistry(files.registry), provisioning: loadProvisioning(files.provisioning), clock: systemClock, logger: createLogger({ name: 'sim' }) },
-      );
-      print(v['json'] ? JSON.stringify(summary) : summaryLine(summary));
     },
   },
   backtest: {
@@ -452,4 +532,19 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     fail(err);
   }
+}
+
+/** The walking skeleton's quick storm (`--scenario underpass-storm --sensors N --step-ms MS`). */
+async function quickStorm(v: Record<string, string | boolean | undefined>, url: string, files: ReturnType<typeof dataFiles>): Promise<void> {
+  const int = (name: string, def: number, min: number, max: number) => {
+    const n = Number(v[name] ?? def);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in ${min}..${max}`);
+    return n;
+  };
+  const { runUnderpassStorm, summaryLine } = await import('../simulators/underpass-storm.ts');
+  const summary = await runUnderpassStorm(
+    { mqttUrl: url, sensors: int('sensors', 5, 1, 500), stepMs: int('step-ms', 200, 0, 60_000), seed: int('seed', 1, 0, 2 ** 31) },
+    { registry: loadRegistry(files.registry), provisioning: loadProvisioning(files.provisioning), clock: systemClock, logger: createLogger({ name: 'sim' }) },
+  );
+  print(v['json'] ? JSON.stringify(summary) : summaryLine(summary));
 }

@@ -53,10 +53,18 @@ export async function up(): Promise<void> {
   const clock = systemClock;
 
   const gateway = await createGateway(g.gateway, { logger, metrics, registry, serviceSecret, clock });
-  const registryWatch = watchRegistry(g.shared.registryPath, (r) => gateway.updateRegistry(r), logger);
   const mqttUrl = `mqtt://127.0.0.1:${gateway.port}`;
   const ingest = await createIngest({ ...i.ingest, mqttUrl }, { logger, metrics, registry, serviceSecret, clock });
   const rules = await createRules({ ...r.rules, mqttUrl }, { logger, metrics, registry, serviceSecret, clock });
+  const registryWatch = watchRegistry(
+    g.shared.registryPath,
+    (next) => {
+      gateway.updateRegistry(next);
+      ingest.updateRegistry(next);
+      rules.updateRegistry(next);
+    },
+    logger,
+  );
   const alertsConfig = resolveAlertsConfig(a, env, registry, logger);
   const alerts = await createAlerts({ ...alertsConfig, mqttUrl }, { logger, metrics, registry, serviceSecret, clock, extraRoutes: [ingestRoutes(ingest.spool)] });
 

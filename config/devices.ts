@@ -53,3 +53,28 @@ export function deviceState(s: Sensor, nowMs: number): string {
   if (s.previousValidUntil && Date.parse(s.previousValidUntil) > nowMs) return `rotating (old secret valid until ${s.previousValidUntil})`;
   return 'active';
 }
+
+export const LOAD_SITE = 'LOADTEST';
+export const loadDeviceId = (i: number) => `LD-${String(i).padStart(5, '0')}`;
+
+/**
+ * Load-test devices LD-00001 … LD-<n> (`floodgate provision --load-devices N`): rain gauges at one
+ * synthetic site, flagged `loadTest` so the rules and the console ignore them while the gateway
+ * and ingest treat them like any device. `secrets` gives each new device its secret and hash
+ * (the caller stores the secrets); devices already there are kept as they are.
+ */
+export function withLoadDevices(registry: Registry, n: number, secretFor: (id: string) => { hash: string }): { registry: Registry; added: string[] } {
+  const sites = registry.sites.some((s) => s.id === LOAD_SITE)
+    ? registry.sites
+    : [...registry.sites, { id: LOAD_SITE, kind: 'rain-station' as const, name: 'load test', road: '', district: registry.districts[0]!.id, lat: registry.sites[0]?.lat ?? 0, lon: registry.sites[0]?.lon ?? 0 }];
+  const have = new Set(registry.sensors.map((s) => s.id));
+  const added: string[] = [];
+  const sensors = [...registry.sensors];
+  for (let i = 1; i <= n; i++) {
+    const id = loadDeviceId(i);
+    if (have.has(id)) continue;
+    sensors.push({ id, kind: 'rain', site: LOAD_SITE, secretHash: secretFor(id).hash, loadTest: true });
+    added.push(id);
+  }
+  return { registry: Registry.parse({ ...registry, sites, sensors }), added };
+}

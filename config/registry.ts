@@ -60,6 +60,8 @@ export const Sensor = z.object({
   previousValidUntil: z.iso.datetime({ offset: true }).optional(),
   /** A revoked device is refused at once and disconnected if connected. */
   revoked: z.boolean().optional(),
+  /** A load-test device (`floodgate provision --load-devices N`, `floodgate sim load`): its readings are stored like any other, the rules and the console ignore it. */
+  loadTest: z.boolean().optional(),
 });
 export type Sensor = z.infer<typeof Sensor>;
 
@@ -213,9 +215,15 @@ function scrypt(secret: string, salt: Buffer, keyLen: number, opts: ScryptOption
 
 const hmac = (salt: Buffer, secret: string) => createHmac('sha256', salt).update(secret).digest();
 
-export async function hashSecret(secret: string, o: { scheme?: 'sha256' | 'scrypt'; N?: number } = {}): Promise<string> {
+/** The salted HMAC-SHA-256 form, synchronously (provisioning ten thousand load-test devices). */
+export function hashSecretSync(secret: string): string {
   const salt = randomBytes(16);
-  if ((o.scheme ?? 'sha256') === 'sha256') return ['sha256', salt.toString('base64'), hmac(salt, secret).toString('base64')].join('$');
+  return ['sha256', salt.toString('base64'), hmac(salt, secret).toString('base64')].join('$');
+}
+
+export async function hashSecret(secret: string, o: { scheme?: 'sha256' | 'scrypt'; N?: number } = {}): Promise<string> {
+  if ((o.scheme ?? 'sha256') === 'sha256') return hashSecretSync(secret);
+  const salt = randomBytes(16);
   const N = o.N ?? SCRYPT.N;
   const key = await scrypt(secret, salt, SCRYPT.keyLen, { N, r: SCRYPT.r, p: SCRYPT.p });
   return ['scrypt', N, SCRYPT.r, SCRYPT.p, salt.toString('base64'), key.toString('base64')].join('$');
@@ -328,4 +336,27 @@ export function loadProvisioning(path: string): Provisioning {
   const r = Provisioning.safeParse(json);
   if (!r.success) throw new FloodgateError('REGISTRY_INVALID', `invalid provisioning file ${path}: ${r.error.issues[0]?.message}`);
   return r.data;
+}
+
+/**
+ * Add load-test devices to a provisioned data dir (`floodgate provision --load-devices N`): their
+ * secrets into provisioning.json, their hashes into registry.json (written in that order, so a
+ * crash in between leaves secrets without devices, never devices nobody can log in as). Running
+ * services pick the registry change up within a second.
+ */
+export async function provisionLoadDevices(dataDir: string, n: number): Promise<{ added: number; total: number }> {
+  const { withLoadDevices } = await import('./devices.ts');
+  const files = dataFiles(dataDir);
+  const registry = loadRegistry(files.registry);
+  const provisioning = loadProvisioning(files.provisioning);
+  const secrets: Record<string, string> = {};
+  const next = withLoadDevices(registry, n, (id) => {
+    const secret = newSecret();
+    secrets[id] = secret;
+    return { hash: hashSecretSync(secret) };
+  });
+  if (next.added.length === 0) return { added: 0, total: registry.sensors.filter((s) => s.loadTest).length };
+  writeAtomic(files.provisioning, JSON.stringify({ ...provisioning, sensors: { ...provisioning.sensors, ...secrets } }, null, 2) + '\n', 0o600);
+  writeAtomic(files.registry, JSON.stringify(next.registry, null, 2) + '\n', 0o644);
+  return { added: next.added.length, total: next.registry.sensors.filter((s) => s.loadTest).length };
 }

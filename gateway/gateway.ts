@@ -29,6 +29,7 @@ import type { GatewayConfig } from './config.ts';
 import { lastAssignedPacketId, nextPacketId } from './packet-ids.ts';
 import { useExactDedupe } from './delivery-dedupe.ts';
 import { indexedMemoryPersistence } from './session-store.ts';
+import { guardMq } from './mq-guard.ts';
 
 export interface GatewayDeps {
   logger: Logger;
@@ -274,11 +275,25 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       done(null, sub);
     },
   });
+  // aedes' in-process bus recurses once per queued message (a backlog of a few thousand kills
+  // the process) and shifts its queue in O(n) (a large backlog drains at a crawl): mq-guard.ts.
+  guardMq((broker as unknown as { mq: unknown }).mq);
+
+  /** A device revoked or removed from the registry since it logged in is disconnected at once. */
+  const disconnectIfRevoked = (sensorId: string, client: Client): boolean => {
+    const s = index.sensor(sensorId);
+    if (s && !s.revoked) return false;
+    m.revoked.inc();
+    log.warn({ sensorId }, 'device revoked or removed from the registry: disconnecting');
+    client.close();
+    return true;
+  };
 
   broker.on('clientReady', (client) => {
     m.clients.set(broker.connectedClients);
     const p = principals.get(client);
     if (p?.type !== 'device') return;
+    if (disconnectIfRevoked(p.sensorId, client)) return; // revoked while its session was set up
     live.set(p.sensorId, client);
     lastSeen.set(p.sensorId, deps.clock.now());
     m.devices.set(live.size);
@@ -349,13 +364,11 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       index = indexRegistry(registry);
       const hashes = new Set(registry.sensors.flatMap((s) => [s.secretHash, s.previousSecretHash]).filter(Boolean));
       for (const h of verified.keys()) if (!hashes.has(h)) verified.delete(h);
-      for (const [sensorId, client] of live) {
-        const s = index.sensor(sensorId);
-        if (!s || s.revoked) {
-          m.revoked.inc();
-          log.warn({ sensorId }, 'device revoked or removed from the registry: disconnecting');
-          client.close();
-        }
+      // Every connected client, not only the ready ones: a device whose CONNACK is out but whose
+      // session is still being set up ('clientReady' not yet emitted) is disconnected too.
+      for (const client of Object.values((broker as unknown as { clients: Record<string, Client> }).clients)) {
+        const p = principals.get(client);
+        if (p?.type === 'device') disconnectIfRevoked(p.sensorId, client);
       }
       log.info({ sensors: registry.sensors.length }, 'registry updated');
     },

@@ -39,6 +39,8 @@ export interface IngestHandle {
   spool: Spool;
   drain: Drain;
   client: MqttClient;
+  /** The registry file changed: readings of new devices are stored from now on. */
+  updateRegistry(next: Registry): void;
   close(): Promise<void>;
 }
 
@@ -46,7 +48,9 @@ export const SPOOL_ALARM_TOPIC = 'floodgate/ingest/spool';
 
 export async function createIngest(config: IngestConfig, deps: IngestDeps): Promise<IngestHandle> {
   const log = deps.logger.child({ component: 'ingest' });
-  const index = indexRegistry(deps.registry);
+  // Replaced as a whole when the registry file changes (updateRegistry): a device added while
+  // running is stored at once, not refused as unknown until a restart.
+  let index = indexRegistry(deps.registry);
   const sink = deps.sink ?? (config.influx ? createInfluxSink(config.influx) : createEmbeddedSink(config.embeddedPath));
   const spool = openSpool(config.spoolPath, { sync: config.spoolSync, dedupeWindowMs: config.dedupeWindowMs, seqToleranceMs: config.seqToleranceMs });
   const m = {
@@ -222,6 +226,9 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
     spool,
     drain,
     client,
+    updateRegistry(next: Registry) {
+      index = indexRegistry(next);
+    },
     async close() {
       closing = true;
       clearInterval(spoolTimer);

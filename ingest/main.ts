@@ -2,6 +2,7 @@ import { createLogger } from '../lib/logger.ts';
 import { createMetricsRegistry } from '../lib/metrics.ts';
 import { loadSharedDeps } from '../lib/shared-config.ts';
 import { systemClock } from '../lib/clock.ts';
+import { watchRegistry } from '../lib/watch-registry.ts';
 import { closeOnSignal, opsServerFromEnv } from '../cli/process.ts';
 import { ingestConfigFromEnv } from './config.ts';
 import { createIngest } from './ingest.ts';
@@ -18,5 +19,6 @@ export async function main(): Promise<void> {
     health: () => ({ ok: handle.client.connected, checks: { mqtt: handle.client.connected } }),
     routes: [ingestRoutes(handle.spool)],
   });
-  await closeOnSignal([...ops, handle], logger);
+  const watch = watchRegistry(shared.registryPath, (r) => handle.updateRegistry(r), logger);
+  await closeOnSignal([...ops, watch, handle], logger);
 }

@@ -2,6 +2,7 @@ import { createLogger } from '../lib/logger.ts';
 import { createMetricsRegistry } from '../lib/metrics.ts';
 import { loadSharedDeps } from '../lib/shared-config.ts';
 import { systemClock } from '../lib/clock.ts';
+import { watchRegistry } from '../lib/watch-registry.ts';
 import { closeOnSignal } from '../cli/process.ts';
 import { rulesConfigFromEnv } from './config.ts';
 import { createRules } from './rules.ts';
@@ -11,5 +12,6 @@ export async function main(): Promise<void> {
   const { rules, shared } = rulesConfigFromEnv(process.env);
   const { registry, serviceSecret } = loadSharedDeps(shared);
   const handle = await createRules(rules, { logger, metrics: createMetricsRegistry({ defaults: true }), registry, serviceSecret, clock: systemClock });
-  await closeOnSignal([handle], logger);
+  const watch = watchRegistry(shared.registryPath, (r) => handle.updateRegistry(r), logger);
+  await closeOnSignal([watch, handle], logger);
 }

@@ -35,6 +35,8 @@ export interface RulesHandle {
   state(sensorId: string): SensorState | undefined;
   /** The rules in force. */
   rules(): LoadedRules;
+  /** The registry file changed: new devices and sites take part from the next reading. */
+  updateRegistry(next: Registry): void;
   close(): Promise<void>;
 }
 
@@ -45,7 +47,8 @@ export function engineContext(registry: Registry, rules: LoadedRules): EngineCon
   const sensors = new Map<string, SensorInfo>();
   for (const s of registry.sensors) {
     const site = index.site(s.site);
-    if (site) sensors.set(s.id, { id: s.id, kind: s.kind, siteId: site.id, district: site.district });
+    // Load-test devices (floodgate sim load) exercise the gateway and ingest, never the alerts.
+    if (site && !s.loadTest) sensors.set(s.id, { id: s.id, kind: s.kind, siteId: site.id, district: site.district });
   }
   return { sensor: (id) => sensors.get(id), rules: (id) => rules.sites.get(id), districtMinGauges: rules.file.defaults.rain.districtMinGauges };
 }
@@ -70,8 +73,9 @@ export function toAlertEvent(t: Transition, now: number): AlertEvent {
 
 export async function createRules(config: RulesConfig, deps: RulesDeps): Promise<RulesHandle> {
   const log = deps.logger.child({ component: 'rules' });
-  let loaded = loadRules(config.rulesPath, deps.registry.sites);
-  let ctx = engineContext(deps.registry, loaded);
+  let registry = deps.registry;
+  let loaded = loadRules(config.rulesPath, registry.sites);
+  let ctx = engineContext(registry, loaded);
   const store = openStateStore(config.statePath);
   const state: EngineState = store.load();
   const m = {
@@ -214,10 +218,10 @@ export async function createRules(config: RulesConfig, deps: RulesDeps): Promise
   const watch = watchAndReload(
     config.rulesPath,
     'rules',
-    (p) => loadRules(p, deps.registry.sites),
+    (p) => loadRules(p, registry.sites),
     (next) => {
       loaded = next;
-      ctx = engineContext(deps.registry, next);
+      ctx = engineContext(registry, next);
       m.reloads.inc({ result: 'ok' });
       log.info({ path: next.path, sites: next.sites.size }, 'rules reloaded');
     },
@@ -233,6 +237,19 @@ export async function createRules(config: RulesConfig, deps: RulesDeps): Promise
   return {
     state: (id) => state.sensors.get(id),
     rules: () => loaded,
+    updateRegistry(next: Registry) {
+      // New devices and sites get the rules in force; a rules file that names a site the new
+      // registry lacks keeps the previous registry (logged), as a refused rules file would.
+      try {
+        const rules = loadRules(loaded.path, next.sites);
+        registry = next;
+        loaded = rules;
+        ctx = engineContext(registry, rules);
+      } catch (err) {
+        m.reloads.inc({ result: 'refused' });
+        log.error({ err }, 'registry change refused: the rules file does not fit it');
+      }
+    },
     async close() {
       if (closed) return;
       closed = true;

@@ -6,7 +6,10 @@ import type { Provisioning, Registry } from '../config/registry.ts';
 import type { Clock } from '../lib/clock.ts';
 import { sendAsDevices, type SendSummary } from './replay.ts';
 import type { Scenario } from './scenario.ts';
-import { simulateScenario } from './simulate.ts';
+import { simulateScenario, type Simulation } from './simulate.ts';
+import { parseReadingPayload } from '../contracts/index.ts';
+import { replay } from '../rules/backtest.ts';
+import type { EngineContext } from '../rules/engine.ts';
 
 export interface ScenarioRun extends SendSummary {
   scenario: string;
@@ -21,10 +24,11 @@ export interface ScenarioRun extends SendSummary {
 export async function runScenario(
   s: Scenario,
   o: { mqttUrl: string; speed: number },
-  deps: { registry: Registry; provisioning: Provisioning; clock: Clock; record?: (line: string) => void },
+  deps: { registry: Registry; provisioning: Provisioning; clock: Clock; record?: (line: string) => void; beforeSend?: (sim: Simulation) => Promise<void> },
 ): Promise<ScenarioRun> {
   // The storm ends now: every reading is a real, recent reading for the system under test.
   const sim = simulateScenario(s, deps.registry, deps.clock.now());
+  await deps.beforeSend?.(sim);
   const r = await sendAsDevices(sim.plan.sends, sim.plan.wrongLogins, o, deps);
   return { scenario: s.name, ...r, peaks: sim.peaks, gusts: sim.gusts, faults: sim.plan.effects };
 }
@@ -39,7 +43,7 @@ export async function checkExpectations(s: Scenario, api: { url: string; token: 
   const e = s.expect;
   const rules = [...new Set(['underpass-closure', ...e.alerts.map((x) => x.rule), ...e.atLeast.map((x) => x.rule), ...e.absent.map((x) => x.rule)])];
   for (;;) {
-    const alerts: Array<{ ruleId: string; subjectId: string; openedAt: number | null }> = [];
+    const alerts: Array<{ ruleId: string; subjectId: string; state: string; openedAt: number | null }> = [];
     // One query per rule named: a city-wide storm has more alerts than one page holds.
     for (const rule of rules) {
       const res = await fetch(`${api.url.replace(/\/$/, '')}/api/alerts?rule=${encodeURIComponent(rule)}&limit=1000`, { headers: { authorization: `Bearer ${api.token}` } });
@@ -51,6 +55,7 @@ export async function checkExpectations(s: Scenario, api: { url: string; token: 
     // What must happen may still be on its way; what must not happen is only known at the end.
     const missing = [
       ...e.closed.filter((site) => !has('underpass-closure', site)).map((site) => `${site} did not close`),
+      ...e.reopened.filter((site) => !alerts.some((x) => x.ruleId === 'underpass-closure' && x.subjectId === site && x.state === 'resolved')).map((site) => `${site} did not reopen`),
       ...e.alerts.filter((a) => !has(a.rule, a.subject)).map((a) => `no ${a.rule} alert for ${a.subject}`),
       ...e.atLeast.filter((a) => count(a.rule) < a.count).map((a) => `only ${count(a.rule)} subjects with a ${a.rule} alert, expected at least ${a.count}`),
     ];
@@ -62,4 +67,43 @@ export async function checkExpectations(s: Scenario, api: { url: string; token: 
     if (missing.length === 0 || Date.now() >= deadline) return problems;
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/**
+ * What the rules engine would raise on a scenario, offline (`floodgate sim --predict`): the
+ * devices' messages parsed as ingest parses them (malformed ones drop out), then the backtest
+ * replay. Subjects per rule that fired. A reordered or skewed reading is replayed at its own
+ * timestamp here, so a live run may differ where a fault changes the arrival order.
+ */
+export function predictAlerts(sim: Simulation, ctx: EngineContext): Record<string, string[]> {
+  const readings = sim.plan.sends.flatMap((s) => parseReadingPayload(s.kind, s.sensorId, s.payload).readings);
+  const fired: Record<string, Set<string>> = {};
+  for (const t of replay(readings, ctx).transitions) if (t.state === 'firing') (fired[t.ruleId] ??= new Set()).add(t.subjectId);
+  return Object.fromEntries(Object.entries(fired).map(([k, v]) => [k, [...v].sort()]));
+}
+
+/**
+ * The rules judge on sensor time and ignore a reading older than the sensor's newest. A scenario
+ * is stamped backwards from now (its last reading is "now"), so running it on sensors that
+ * already reported within its duration — another scenario a few minutes ago — makes its first
+ * part stale. Returns a warning naming how many sensors overlap (empty: none), from the sensor
+ * board of the running system (`GET /api/sensors`, latest timestamp per sensor).
+ */
+export async function staleOverlap(sim: Simulation, districts: string[], api: { url: string; token: string }): Promise<string> {
+  const mine = new Set(sim.sensors);
+  let newest = 0;
+  let overlapping = 0;
+  for (const d of districts) {
+    const res = await fetch(`${api.url.replace(/\/$/, '')}/api/sensors?district=${encodeURIComponent(d)}&limit=1000`, { headers: { authorization: `Bearer ${api.token}` } });
+    if (!res.ok) return '';
+    for (const s of ((await res.json()) as { sensors: Array<{ id: string; ts: string | null }> }).sensors) {
+      const ts = s.ts === null ? NaN : Date.parse(s.ts);
+      if (!mine.has(s.id) || !(ts >= sim.t0)) continue;
+      overlapping++;
+      newest = Math.max(newest, ts);
+    }
+  }
+  if (overlapping === 0) return '';
+  const minutes = Math.ceil((newest - sim.t0) / 60_000);
+  return `warning: ${overlapping} of this scenario's ${mine.size} sensors already reported readings up to ${minutes} simulated minutes into it (an earlier run); the rules ignore a sensor's older readings, so its first ${minutes} minutes there will count for nothing — wait ${minutes} min or run it on a fresh system`;
 }

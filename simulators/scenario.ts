@@ -38,6 +38,12 @@ export const Scenario = z.strictObject({
       /** The cell moves: each next district in `districts` gets the storm this much later. */
       moveMinPerDistrict: minutes.default(0),
       tipMm: z.union([z.literal(0.1), z.literal(0.2), z.literal(0.5)]).default(0.5),
+      /**
+       * A thunderstorm cell is narrower than the city: the districts on its track get the full
+       * storm (and its gust front), the others this fraction of it. No track: every district.
+       */
+      track: z.array(z.string().min(1)).min(1).optional(),
+      outsideTrack: z.number().min(0).max(1).default(0.2),
     })
     .optional(),
   underpass: z
@@ -90,6 +96,8 @@ export const Scenario = z.strictObject({
     .strictObject({
       /** Underpasses that must close (an underpass-closure alert for the site). */
       closed: z.array(z.string().min(1)).default([]),
+      /** Underpasses that must close and, by the end of the run, reopen. */
+      reopened: z.array(z.string().min(1)).default([]),
       /** Underpasses that must not close. */
       open: z.array(z.string().min(1)).default([]),
       /** Other alerts that must fire: rule and subject. */
@@ -99,7 +107,7 @@ export const Scenario = z.strictObject({
       /** Alerts that must not fire (rule and subject): what a fault must not cause. */
       absent: z.array(z.strictObject({ rule: z.string().min(1), subject: z.string().min(1) })).default([]),
     })
-    .default({ closed: [], open: [], alerts: [], atLeast: [], absent: [] }),
+    .default({ closed: [], reopened: [], open: [], alerts: [], atLeast: [], absent: [] }),
 });
 export type Scenario = z.infer<typeof Scenario>;
 

@@ -61,12 +61,15 @@ export function simulateScenario(s: Scenario, registry: Registry, endMs: number)
   const sensors: string[] = [];
   const storm: DesignStorm | undefined = s.rain && { returnPeriodYears: s.rain.returnPeriodYears, durationMin: s.rain.durationMin, peak: s.rain.peak };
   const startOf = (districtIdx: number) => (s.rain ? s.rain.startMin + districtIdx * s.rain.moveMinPerDistrict : 0);
+  const districts = scenarioDistricts(s, registry);
+  const track = s.rain?.track && new Set(s.rain.track);
+  /** How much of the storm a district gets (1 on the cell's track). */
+  const share = (districtIdx: number) => (!track || track.has(districts[districtIdx]!) ? 1 : s.rain!.outsideTrack);
   const rainIn = (districtIdx: number, t: number, dt: number) => {
     if (!storm || !s.rain) return 0;
     const off = startOf(districtIdx);
-    return rainBetween(storm, t - off, t - off + dt, 0.1);
+    return share(districtIdx) * rainBetween(storm, t - off, t - off + dt, 0.1);
   };
-  const districts = scenarioDistricts(s, registry);
   const tideStations = new Set(s.tide?.stations ?? []);
 
   districts.forEach((d, di) => {
@@ -109,10 +112,12 @@ export function simulateScenario(s: Scenario, registry: Registry, endMs: number)
         carry = tip.carryMm;
         const fields: Record<string, number> = { rain_mm: tip.reportedMm, interval_s: 300 };
         if (s.wind) {
-          // The station reports the 10-minute mean and the strongest gust of its interval.
+          // The station reports the 10-minute mean and the strongest gust of its interval; off the
+          // cell's track the front arrives weakened like the rain.
+          const w = { ...s.wind, peakGustMs: s.wind.baseMs * 1.4 + (s.wind.peakGustMs - s.wind.baseMs * 1.4) * share(di), peakMeanMs: s.wind.baseMs + (s.wind.peakMeanMs - s.wind.baseMs) * share(di) };
           let gust = 0;
-          for (let m = t - 5; m < t; m++) gust = Math.max(gust, gustFrontWind(s.wind, m - startOf(di)).gustMs);
-          fields['wind_ms'] = measure(gustFrontWind(s.wind, t - startOf(di)).meanMs, 0.3, 0.1, rand, 0);
+          for (let m = t - 5; m < t; m++) gust = Math.max(gust, gustFrontWind(w, m - startOf(di)).gustMs);
+          fields['wind_ms'] = measure(gustFrontWind(w, t - startOf(di)).meanMs, 0.3, 0.1, rand, 0);
           fields['gust_ms'] = measure(gust, 0.5, 0.1, rand, 0);
           gusts[g.id] = Math.max(gusts[g.id] ?? 0, gust);
         }

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, tempDir } from './helpers/servers.ts';
 import { eventually, smallCity } from './helpers/stack.ts';
 import { saveRegistry } from '../config/registry.ts';
+import Database from 'better-sqlite3';
 
 const BIN = fileURLToPath(new URL('../bin/floodgate.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -155,6 +156,8 @@ describe('README quick start: police-receiver, up, sim', () => {
       FLOODGATE_MQTT_PORT: String(mqttPort),
       FLOODGATE_HTTP_PORT: String(httpPort),
       FLOODGATE_POLICE_URL: `http://127.0.0.1:${policePort}/notices`,
+      // Scenarios replayed at --speed 3000 send a storm-cadence sensor's minute every 20 ms.
+      FLOODGATE_DEVICE_RATE: '100',
     };
     const receiver = run(['police-receiver', '--port', String(policePort)], { cwd: dir.path });
     procs.push(receiver);
@@ -185,11 +188,16 @@ describe('README quick start: police-receiver, up, sim', () => {
     expect(notices.map((n) => `${n.subjectId}:${n.action}`).sort()).toEqual(['UP-001:close', 'UP-001:reopen', 'UP-002:close', 'UP-002:reopen']);
 
     // Every scenario file's expectations hold against this running system (its own districts each).
-    for (const scenario of ['pump-failure', 'district-storm', 'typhoon-surge']) {
+    // (The whole-city thunderstorm runs on a fresh system below: it shares every district.)
+    for (const scenario of ['pump-failure', 'district-storm', 'typhoon-surge', 'underpass-storm', 'sensor-faults']) {
       const run1 = run(['sim', '--scenario', scenario, '--speed', '3000', '--expect', '--url', `mqtt://127.0.0.1:${mqttPort}`, '--api', `http://127.0.0.1:${httpPort}`], { cwd: dir.path });
       expect(await run1.exit, `${scenario}: ${run1.stderr()}`).toBe(0);
       expect(run1.stdout()).toContain(`${scenario}: every expectation met`);
+      expect(run1.stderr()).not.toContain('warning'); // no scenario reuses another's sensors
     }
+    // The sensor-faults scenario's broken payloads were refused with a reason, its wrong logins too.
+    const rejects = (await (await fetch(`http://127.0.0.1:${httpPort}/api/rejects?limit=1000`, { headers: { authorization: `Bearer ${token}` } })).json()) as { rejects: Array<{ sensor: string }> };
+    expect(new Set(rejects.rejects.map((r) => r.sensor))).toEqual(new Set(['PD-071', 'PD-072']));
     // And a mismatch is a non-zero exit that says what did not happen.
     writeFileSync(join(dir.path, 'wrong.yaml'), readFileSync(join(ROOT, 'simulators/scenarios/pump-failure.yaml'), 'utf8').replace('closed: [UP-020]', 'closed: [UP-020, UP-022]'));
     const wrong = run(['sim', '--scenario', join(dir.path, 'wrong.yaml'), '--speed', '3000', '--expect', '--wait', '3', '--url', `mqtt://127.0.0.1:${mqttPort}`, '--api', `http://127.0.0.1:${httpPort}`], { cwd: dir.path });
@@ -205,5 +213,58 @@ describe('README quick start: police-receiver, up, sim', () => {
     const provisioning = JSON.parse(readFileSync(`${dir.path}/data/provisioning.json`, 'utf8')) as { sensors: Record<string, string>; serviceSecret: string };
     const logs = up.stdout() + up.stderr() + receiver.stderr() + sim.stderr();
     for (const secret of [token, provisioning.serviceSecret, provisioning.sensors['PD-001']!]) expect(logs).not.toContain(secret);
+  });
+});
+
+describe('a whole city in a storm, and a load test, on a fresh system', () => {
+  const dir = tempDir('cli-city');
+  const procs: Proc[] = [];
+  afterAll(async () => {
+    for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    dir.remove();
+  });
+
+  it('thunderstorm (1,207 devices at --speed 240) meets its expectations; load devices added while running are stored, never alerted', { timeout: 300_000 }, async () => {
+    const [mqttPort, httpPort, policePort] = [await freePort(), await freePort(), await freePort()];
+    const env = { FLOODGATE_MQTT_PORT: String(mqttPort), FLOODGATE_HTTP_PORT: String(httpPort), FLOODGATE_POLICE_URL: `http://127.0.0.1:${policePort}/notices`, FLOODGATE_DEVICE_RATE: '100' };
+    const receiver = run(['police-receiver', '--port', String(policePort)], { cwd: dir.path });
+    procs.push(receiver);
+    const up = run(['up'], { cwd: dir.path, env });
+    procs.push(up);
+    await eventually(() => up.stdout().includes('Ctrl-C stops.'), `floodgate up to start\n${up.stderr()}`, 60_000);
+    const at = ['--url', `mqtt://127.0.0.1:${mqttPort}`, '--api', `http://127.0.0.1:${httpPort}`];
+
+    const storm = run(['sim', '--scenario', 'thunderstorm', '--speed', '240', '--expect', ...at], { cwd: dir.path });
+    expect(await storm.exit, storm.stderr()).toBe(0);
+    expect(storm.stdout()).toMatch(/^thunderstorm: \d+ readings in \d+ messages from 1207 sensors acknowledged/);
+    expect(storm.stdout()).toContain('thunderstorm: every expectation met');
+
+    // Load-test devices provisioned into the running system: gateway, ingest and rules pick the
+    // registry change up; the readings are stored; the rules raise nothing for them.
+    const prov = run(['provision', '--load-devices', '200'], { cwd: dir.path });
+    expect(await prov.exit, prov.stderr()).toBe(0);
+    expect(prov.stdout()).toContain('load-test devices: 200 added, 200 in the registry');
+    await new Promise((r) => setTimeout(r, 2500)); // the registry watchers poll every second
+    const load = run(['sim', 'load', '--sensors', '200', '--rate', '500', '--duration', '3s', '--json', '--record', join(dir.path, 'load.ndjson'), '--url', `mqtt://127.0.0.1:${mqttPort}`], { cwd: dir.path });
+    expect(await load.exit, load.stderr()).toBe(0);
+    const report = JSON.parse(load.stdout()) as { connected: number; sent: number; acked: number; errors: number };
+    expect(report).toMatchObject({ connected: 200, errors: 0 });
+    expect(report.acked).toBe(report.sent);
+    expect(load.stderr()).toMatch(/sending \d+ s: 200 connected, \d+ sent, \d+ acked, 0 errors/); // the progress line
+    expect(readFileSync(join(dir.path, 'load.ndjson'), 'utf8').trim().split('\n')).toHaveLength(report.sent);
+    const token = readFileSync(`${dir.path}/data/api.token`, 'utf8').trim();
+    const store = new Database(join(dir.path, 'data/readings.db'), { readonly: true });
+    try {
+      await eventually(() => (store.prepare("SELECT count(*) AS n FROM readings WHERE sensor LIKE 'LD-%'").get() as { n: number }).n === report.sent, `all ${report.sent} load readings in the store`);
+    } finally {
+      store.close();
+    }
+    const alerts = (await (await fetch(`http://127.0.0.1:${httpPort}/api/alerts?limit=1000`, { headers: { authorization: `Bearer ${token}` } })).json()) as { alerts: Array<{ sensorId: string }> };
+    expect(alerts.alerts.filter((a) => a.sensorId.startsWith('LD-'))).toEqual([]);
+
+    up.child.kill('SIGTERM');
+    receiver.child.kill('SIGTERM');
+    expect(await up.exit).toBe(0);
+    await receiver.exit;
   });
 });
