@@ -9,7 +9,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { Level } from 'level';
 import levelPersistence from 'aedes-persistence-level';
@@ -96,6 +96,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     revoked: counter(deps.metrics, 'floodgate_gateway_revocations_total', 'Devices disconnected because they were revoked or removed'),
     clients: gauge(deps.metrics, 'floodgate_gateway_clients', 'Connected MQTT clients'),
     devices: gauge(deps.metrics, 'floodgate_gateway_devices_online', 'Connected devices'),
+    faults: counter(deps.metrics, 'floodgate_gateway_faults_total', 'Background faults (a publish the store refused), logged', ['where']),
   };
   const limitGauges = gauge(deps.metrics, 'floodgate_gateway_limit', 'Configured gateway limits', ['limit']);
   for (const [k, v] of Object.entries(limits)) limitGauges.set({ limit: k }, v);
@@ -257,7 +258,22 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
         lastSeen.set(principal.sensorId, now);
       }
       m.published.inc({ principal: principal.type });
-      done(null);
+      if (packet.qos !== 1) return done(null);
+      // aedes answers a QoS 1 PUBLISH with PUBACK first and stores it in its subscribers'
+      // sessions afterwards: a broker killed in between has acknowledged a message it never
+      // kept, and the device will not resend it. [MQTT-4.3.2-2] only requires the PUBACK to
+      // follow "ownership" — so floodgate takes ownership first: publish (stored in every
+      // persistent session, enqueueOffline before emitPacket) and only then let aedes write the
+      // PUBACK; its own publish of the same packet is then skipped (publishedFirst).
+      publishFirst(packet as PublishPacket, client, (err) => {
+        if (err) {
+          m.faults.inc({ where: 'publish' });
+          log.error({ err, topic: packet.topic }, 'could not store a publish; not acknowledged');
+          return done(err); // not acknowledged: the device resends after reconnecting
+        }
+        publishedFirst.add(packet);
+        done(null);
+      });
     },
     authorizeSubscribe: (client, sub, done) => {
       const principal = principals.get(client);
@@ -275,6 +291,19 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       done(null, sub);
     },
   });
+  // The runtime signature is publish(packet, client?, done) (aedes.js); the typings omit the client.
+  type RawPublish = (packet: PublishPacket, client: Client | null, done: (err?: Error) => void) => void;
+  const publishFirst = broker.publish.bind(broker) as unknown as RawPublish;
+  /** QoS 1 packets already published (stored) before their PUBACK: aedes' own publish skips them. */
+  const publishedFirst = new WeakSet<object>();
+  (broker as unknown as { publish: (packet: PublishPacket, client: Client | null | ((err?: Error) => void), done?: (err?: Error) => void) => void }).publish = (packet, client, done) => {
+    if (typeof client === 'function') return publishFirst(packet, null, client);
+    if (publishedFirst.has(packet)) {
+      publishedFirst.delete(packet);
+      return done?.();
+    }
+    return publishFirst(packet, client, done ?? (() => {}));
+  };
   // aedes' in-process bus recurses once per queued message (a backlog of a few thousand kills
   // the process) and shifts its queue in O(n) (a large backlog drains at a crawl): mq-guard.ts.
   guardMq((broker as unknown as { mq: unknown }).mq);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { averageIntensity, chicagoIntensity, depthCm, designDepth, M2_PERIOD_MIN, measure, pondStep, rainBetween, shouldReport, tideLevel, tipBucket, type Tide, type Underpass } from './physics.ts';
+import { averageIntensity, chicagoIntensity, depthCm, designDepth, gustFrontWind, M2_PERIOD_MIN, measure, pondStep, rainBetween, shouldReport, tideLevel, tipBucket, type Tide, type Underpass } from './physics.ts';
 import { prng } from '../lib/prng.ts';
 
 describe('Shanghai design storm', () => {
@@ -109,6 +109,23 @@ describe('tide', () => {
     const peak = (t: Tide, rain = 0) => Math.max(...Array.from({ length: 24 * 60 }, (_, m) => tideLevel(t, m, rain)));
     expect(peak(wusong)).toBeLessThan(4.8);
     expect(peak({ ...wusong, surgeM: 0.9, surgeAtMin: 12.42 * 60, surgeHours: 10, rainResponseMPerMm: 0.002 }, 80)).toBeGreaterThan(4.8);
+  });
+});
+
+describe('gust front', () => {
+  const w = { baseMs: 3, peakGustMs: 25, peakMeanMs: 13, leadMin: 6, decayMin: 15 };
+  it.each<[number, number, number]>([
+    [-20, 3, 4.2], // before the front: the background wind
+    [-6, 3, 4.2], // the front reaches the station 6 min before the rain …
+    [-4, 13, 25], // … and peaks within two minutes
+    [11, 3 + 10 * Math.exp(-1), 4.2 + 20.8 * Math.exp(-1)], // one e-folding time later
+  ])('minute %s after the rain began: mean %s m/s, gust %s m/s', (t, mean, gust) => {
+    const v = gustFrontWind(w, t);
+    expect(v.meanMs).toBeCloseTo(mean, 6);
+    expect(v.gustMs).toBeCloseTo(gust, 6);
+  });
+  it('decays back to the background wind', () => {
+    expect(gustFrontWind(w, 300).gustMs).toBeCloseTo(4.2, 3);
   });
 });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BUNDLED_CITY, loadRegistry } from '../config/registry.ts';
 import { listScenarios, loadScenario, parseScenario } from './scenario.ts';
 import { simulateScenario } from './simulate.ts';
+import { parseReadingPayload } from '../contracts/index.ts';
 
 const city = loadRegistry(BUNDLED_CITY);
 const END = Date.parse('2026-07-01T20:00:00+08:00');
@@ -55,5 +56,28 @@ describe('typhoon-surge, simulated', () => {
     expect(Math.max(...levels('WL-002'))).toBeGreaterThan(4.55); // Huangpu Park
     expect(levels('WL-001')[0]).toBeLessThan(4.8); // the first hours are an ordinary tide
     expect(simulateScenario(s, city, END)).toEqual(simulateScenario(s, city, END));
+  });
+});
+
+describe('thunderstorm (the whole city), simulated', () => {
+  const s = loadScenario('thunderstorm');
+  const sim = simulateScenario(s, city, END);
+  it('runs every sensor of the demo city, deterministically', () => {
+    expect(sim.sensors).toHaveLength(city.sensors.length);
+    expect(new Set(sim.readings.map((r) => r.sensorId)).size).toBe(1207);
+    expect(simulateScenario(s, city, END).readings.slice(0, 500)).toEqual(sim.readings.slice(0, 500));
+  });
+  it('floods its track and leaves the west dry; gusts on the track, a breeze off it', () => {
+    for (const id of s.expect.closed) expect(sim.peaks[id]).toBeGreaterThan(40);
+    for (const id of s.expect.open) expect(sim.peaks[id]).toBeLessThan(10);
+    expect(sim.gusts['RG-191']).toBeGreaterThan(20.8); // yellow gale (force 9 gusts) on the track
+    const westGauge = city.sensors.find((x) => x.kind === 'rain' && city.sites.find((y) => y.id === x.site)?.district === 'qingpu')!;
+    expect(sim.gusts[westGauge.id]).toBeLessThan(13.9); // below blue off the track
+  });
+  it('reports wind only from rain stations, and every reading passes the device contract', () => {
+    const windy = sim.readings.filter((r) => r.fields['gust_ms'] !== undefined);
+    expect(windy.length).toBeGreaterThan(0);
+    expect(windy.every((r) => r.kind === 'rain')).toBe(true);
+    for (const send of sim.plan.sends.slice(0, 2000)) expect(parseReadingPayload(send.kind, send.sensorId, send.payload).errors).toEqual([]);
   });
 });
