@@ -15,24 +15,66 @@
  */
 export const REMEMBER = 4096;
 
-interface DeliverableClient {
-  duplicates: Record<string, number>;
-  deliverQoS(packet: { brokerId?: string; brokerCounter?: number }, cb: () => void): void;
+interface DeliverablePacket {
+  brokerId?: string;
+  brokerCounter?: number;
 }
 
-/** Install on a client before its subscriptions are bound (aedes `preConnect`). */
-export function useExactDedupe(client: DeliverableClient): void {
+interface DeliverableClient {
+  duplicates: Record<string, number>;
+  deliverQoS(packet: DeliverablePacket, cb: () => void): void;
+}
+
+export interface DeliveryControl {
+  /** A stored message went out from the session queue (aedes' emptyQueue): not to be sent again. */
+  markDelivered(packet: DeliverablePacket): void;
+  /** The stored queue is sent (aedes 'clientReady'): deliveries held meanwhile go out, in order. */
+  ready(): void;
+}
+
+const keyOf = (p: DeliverablePacket) => (p.brokerId && p.brokerCounter !== undefined ? `${p.brokerId}:${p.brokerCounter}` : undefined);
+
+/**
+ * Install on a client before its subscriptions are bound (aedes `preConnect`).
+ *
+ * `holdUntilReady` (a resumed persistent session): aedes sends the session's stored messages
+ * (emptyQueue) while new messages are already delivered straight to the client, so a new message
+ * overtook stored older ones of the same topic — against [MQTT-4.6.0-6] (every topic is an
+ * Ordered Topic) and fatal for a consumer that ignores older readings. New messages are stored
+ * in the session before they are delivered (aedes enqueueOffline), so until the stored queue is
+ * sent they are only held here; then those the queue did not already carry go out, in order.
+ */
+export function useExactDedupe(client: DeliverableClient, o: { holdUntilReady?: boolean } = {}): DeliveryControl {
   // Neutralise aedes' ordering check: every read says "nothing delivered yet".
   client.duplicates = new Proxy(Object.create(null) as Record<string, number>, { get: () => 0, set: () => true, deleteProperty: () => true });
   const seen = new Set<string>();
+  const remember = (key: string) => {
+    seen.add(key);
+    if (seen.size > REMEMBER) seen.delete(seen.values().next().value!);
+  };
+  let held: DeliverablePacket[] | undefined = o.holdUntilReady ? [] : undefined;
   const deliver = client.deliverQoS;
   client.deliverQoS = function deliverOnce(packet, cb) {
-    if (packet.brokerId && packet.brokerCounter !== undefined) {
-      const key = `${packet.brokerId}:${packet.brokerCounter}`;
+    if (held) {
+      held.push(packet);
+      return setImmediate(cb); // stored in the session already: the bus need not wait
+    }
+    const key = keyOf(packet);
+    if (key) {
       if (seen.has(key)) return setImmediate(cb);
-      seen.add(key);
-      if (seen.size > REMEMBER) seen.delete(seen.values().next().value!);
+      remember(key);
     }
     deliver.call(this, packet, cb);
+  };
+  return {
+    markDelivered(packet) {
+      const key = keyOf(packet);
+      if (key) remember(key);
+    },
+    ready() {
+      const h = held;
+      held = undefined;
+      for (const p of h ?? []) client.deliverQoS(p, () => {});
+    },
   };
 }

@@ -27,7 +27,7 @@ import type { Clock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
 import type { GatewayConfig } from './config.ts';
 import { lastAssignedPacketId, nextPacketId } from './packet-ids.ts';
-import { useExactDedupe } from './delivery-dedupe.ts';
+import { useExactDedupe, type DeliveryControl } from './delivery-dedupe.ts';
 import { indexedMemoryPersistence } from './session-store.ts';
 import { guardMq } from './mq-guard.ts';
 
@@ -74,6 +74,10 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     (broker as unknown as { persistence: { outgoingStream(c: Client): AsyncIterable<{ messageId?: number }> } }).persistence.outgoingStream(client);
   /** Connections asking to resume a persistent session (clean=false). */
   const resuming = new WeakSet<Client>();
+  /** Per client: the end of its last QoS 1 publish (they are stored one after another). */
+  const publishing = new WeakMap<Client, Promise<void>>();
+  /** Per client: its exact dedupe and, for a resumed session, the hold until its queue is sent. */
+  const deliveries = new WeakMap<Client, DeliveryControl>();
   const serviceDigest = sha256(deps.serviceSecret);
   /**
    * scrypt (registries of earlier versions) costs ~40 ms of CPU per check. After a secret matched a stored hash once, remember a
@@ -174,7 +178,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     preConnect: (client, packet, done) => {
       keepalives.set(client, packet.keepalive ?? 0);
       if (packet.clean === false) resuming.add(client);
-      useExactDedupe(client as unknown as Parameters<typeof useExactDedupe>[0]);
+      deliveries.set(client, useExactDedupe(client as unknown as Parameters<typeof useExactDedupe>[0], { holdUntilReady: packet.clean === false }));
       done(null, true);
     },
     authenticate: (client, username, password, done) => {
@@ -265,15 +269,26 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       // follow "ownership" — so floodgate takes ownership first: publish (stored in every
       // persistent session, enqueueOffline before emitPacket) and only then let aedes write the
       // PUBACK; its own publish of the same packet is then skipped (publishedFirst).
-      publishFirst(packet as PublishPacket, client, (err) => {
-        if (err) {
-          m.faults.inc({ where: 'publish' });
-          log.error({ err, topic: packet.topic }, 'could not store a publish; not acknowledged');
-          return done(err); // not acknowledged: the device resends after reconnecting
-        }
-        publishedFirst.add(packet);
-        done(null);
-      });
+      // One at a time per client: aedes handles the packets of one socket read concurrently, and
+      // with an asynchronous store their enqueues finish in any order — a client's messages must
+      // reach the bus and the sessions in the order it sent them [MQTT-4.6.0-6].
+      const prev = publishing.get(client) ?? Promise.resolve();
+      const mine = prev.then(
+        () =>
+          new Promise<void>((resolve) =>
+            publishFirst(packet as PublishPacket, client, (err) => {
+              resolve();
+              if (err) {
+                m.faults.inc({ where: 'publish' });
+                log.error({ err, topic: packet.topic }, 'could not store a publish; not acknowledged');
+                return done(err); // not acknowledged: the device resends after reconnecting
+              }
+              publishedFirst.add(packet);
+              done(null);
+            }),
+          ),
+      );
+      publishing.set(client, mine);
     },
     authorizeSubscribe: (client, sub, done) => {
       const principal = principals.get(client);
@@ -318,7 +333,28 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     return true;
   };
 
+  // Every QoS 1 delivery to a persistent session passes outgoingUpdate (the message gets its
+  // packet id in the store) and is written when that resolves. With an asynchronous store
+  // (LevelDB, Redis) those updates finish in any order, and so did the writes: a client's
+  // messages overtook each other [MQTT-4.6.0-6]. One update at a time per client keeps the order
+  // (gateway/test/resume-order.test.ts). A message sent from a resumed session's queue is also
+  // remembered, so the deliveries held meanwhile (delivery-dedupe.ts) do not send it twice.
+  const store = (broker as unknown as { persistence: { outgoingUpdate(c: Client, p: object): Promise<unknown> } }).persistence;
+  const outgoingUpdate = store.outgoingUpdate.bind(store);
+  const updating = new WeakMap<Client, Promise<unknown>>();
+  store.outgoingUpdate = (c, p) => {
+    deliveries.get(c)?.markDelivered(p);
+    const run = () => outgoingUpdate(c, p);
+    const next = (updating.get(c) ?? Promise.resolve()).then(run, run);
+    updating.set(
+      c,
+      next.catch(() => {}), // the caller handles its own failure; the chain goes on
+    );
+    return next;
+  };
+
   broker.on('clientReady', (client) => {
+    deliveries.get(client)?.ready();
     m.clients.set(broker.connectedClients);
     const p = principals.get(client);
     if (p?.type !== 'device') return;
