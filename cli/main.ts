@@ -377,6 +377,7 @@ Options:
                 (r.refusedLogins ? `; ${r.refusedLogins} wrong logins refused` : ''),
         );
         if (r.acceptedWrongLogins > 0) throw new Error(`${scenario.name}: the gateway accepted ${r.acceptedWrongLogins} logins with a wrong secret`);
+        if (r.failed > 0) throw new Error(`${scenario.name}: ${r.failed} messages could not be published`);
         if (!v['expect']) return;
         const waitS = Number(v['wait']);
         if (!(waitS >= 0 && waitS <= 3600)) throw new Error('--wait must be 0..3600 seconds');

@@ -336,7 +336,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   // Every QoS 1 delivery to a persistent session passes outgoingUpdate (the message gets its
   // packet id in the store) and is written when that resolves. With an asynchronous store
   // (LevelDB, Redis) those updates finish in any order, and so did the writes: a client's
-  // messages overtook each other [MQTT-4.6.0-6]. One update at a time per client keeps the order
+  // messages overtook each other [MQTT-4.6.0-6]. The updates still run side by side, but each
+  // resolves only after the client's previous one: writes go out in delivery order
   // (gateway/test/resume-order.test.ts). A message sent from a resumed session's queue is also
   // remembered, so the deliveries held meanwhile (delivery-dedupe.ts) do not send it twice.
   const store = (broker as unknown as { persistence: { outgoingUpdate(c: Client, p: object): Promise<unknown> } }).persistence;
@@ -344,13 +345,16 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const updating = new WeakMap<Client, Promise<unknown>>();
   store.outgoingUpdate = (c, p) => {
     deliveries.get(c)?.markDelivered(p);
-    const run = () => outgoingUpdate(c, p);
-    const next = (updating.get(c) ?? Promise.resolve()).then(run, run);
+    const op = outgoingUpdate(c, p);
+    const inOrder = (updating.get(c) ?? Promise.resolve()).then(
+      () => op,
+      () => op,
+    );
     updating.set(
       c,
-      next.catch(() => {}), // the caller handles its own failure; the chain goes on
+      inOrder.catch(() => {}), // the caller handles its own failure; the order holds for the rest
     );
-    return next;
+    return inOrder;
   };
 
   broker.on('clientReady', (client) => {

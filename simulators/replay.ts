@@ -60,6 +60,8 @@ export interface ReplayDeps {
 export interface SendSummary extends Omit<ReplaySummary, 'shiftedByMs'> {
   /** Messages (a batch is one) and the valid readings in them. */
   messages: number;
+  /** Messages whose publish failed (the device's connection closed for good). */
+  failed: number;
   /** Logins refused as the scenario asked (wrong-credentials faults). */
   refusedLogins: number;
   /** Wrong logins the gateway accepted: a security fault; must be 0. */
@@ -105,8 +107,20 @@ export async function sendAsDevices(sends: Send[], wrongLogins: Map<string, numb
     const t0 = performance.now();
     // Each device publishes in order; devices run side by side, so one slow PUBACK does not hold
     // up the city (at --speed 60 the whole demo city sends ~1,000 messages a second).
-    const inFlight = new Set<Promise<void>>();
+    // At most 2,000 messages await their PUBACK at once (a counter, not a race over promises:
+    // that cost O(n) per message and held the whole city's handlers in memory).
     const chains = new Map<string, Promise<void>>();
+    let pending = 0;
+    let failed = 0;
+    let wake: (() => void) | undefined;
+    const settle = () => {
+      pending--;
+      if (wake && pending < 2000) {
+        const w = wake;
+        wake = undefined;
+        w();
+      }
+    };
     for (const s of sends) {
       const client = clients.get(s.sensorId);
       if (!client) {
@@ -117,19 +131,25 @@ export async function sendAsDevices(sends: Send[], wrongLogins: Map<string, numb
       if (wait > 5) await sleep(wait);
       const topic = topics.reading(s.kind, s.sensorId);
       deps.record?.(JSON.stringify({ topic, payload: s.payload }));
-      const p = (chains.get(s.sensorId) ?? Promise.resolve()).then(async () => {
-        await client.publishAsync(topic, s.payload, { qos: 1 });
-        published += s.readings;
-        messages++;
-      });
+      pending++;
+      const p = (chains.get(s.sensorId) ?? Promise.resolve())
+        .then(() => client.publishAsync(topic, s.payload, { qos: 1 }))
+        .then(
+          () => {
+            published += s.readings;
+            messages++;
+          },
+          () => {
+            failed++;
+          },
+        )
+        .finally(settle);
       chains.set(s.sensorId, p);
-      inFlight.add(p);
-      void p.finally(() => inFlight.delete(p));
-      if (inFlight.size >= 2000) await Promise.race(inFlight);
+      if (pending >= 2000) await new Promise<void>((r) => (wake = r));
     }
-    await Promise.all(inFlight);
+    await Promise.all(chains.values());
     const span = sends.length ? sends.reduce((m, x) => Math.max(m, x.ts), -Infinity) - sends.reduce((m, x) => Math.min(m, x.ts), Infinity) : 0;
-    return { sensors: clients.size, published, messages, skipped, refusedLogins, acceptedWrongLogins, simulatedMin: Math.round(span / 60_000), wallMs: deps.clock.now() - started };
+    return { sensors: clients.size, published, messages, failed, skipped, refusedLogins, acceptedWrongLogins, simulatedMin: Math.round(span / 60_000), wallMs: deps.clock.now() - started };
   } finally {
     await Promise.all([...clients.values()].map((c) => c.endAsync()));
   }

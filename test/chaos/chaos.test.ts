@@ -21,7 +21,7 @@
  * Also checked over the whole run: no secret or token appears in any log line of any service.
  *
  *   npm test             the short version (speed 240: 30 s of storm, outages of 8 s)
- *   npm run test:chaos   at length (CHAOS_SPEED=60: 2 minutes of storm, outages of 40 s, every
+ *   npm run test:chaos   at length (CHAOS_SPEED=60: 2 minutes of storm, outages of a minute, every
  *                        service killed twice); CHAOS_SEED picks other moments
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,7 +44,7 @@ import { eventually, testLogger } from '../helpers/stack.ts';
 const BIN = fileURLToPath(new URL('../../bin/floodgate.js', import.meta.url));
 const LONG = process.env['CHAOS_LONG'] === '1';
 const SPEED = Number(process.env['CHAOS_SPEED'] ?? (LONG ? 60 : 240));
-const OUTAGE_S = Number(process.env['CHAOS_OUTAGE_S'] ?? (LONG ? 40 : 8));
+const OUTAGE_S = Number(process.env['CHAOS_OUTAGE_S'] ?? (LONG ? 60 : 8));
 const SEED = Number(process.env['CHAOS_SEED'] ?? 20261128);
 const SERVICES = ['gateway', 'ingest', 'rules', 'alerts'] as const;
 type Service = (typeof SERVICES)[number];
@@ -79,7 +79,6 @@ describe('chaos during a city-wide storm', { timeout: LONG ? 1_200_000 : 400_000
     FLOODGATE_DEVICE_RATE: '200',
     FLOODGATE_RULES_TICK_S: '1',
     FLOODGATE_OUTBOX_POLL_MS: '200',
-    FLOODGATE_NOTICE_TIMEOUT_MS: '2000',
     FLOODGATE_POLICE_URL: police.url,
     FLOODGATE_POLICE_SECRET: POLICE_SECRET,
     FLOODGATE_API_TOKEN: API_TOKEN,
@@ -160,6 +159,7 @@ describe('chaos during a city-wide storm', { timeout: LONG ? 1_200_000 : 400_000
       police.failNext(0, 503);
     } });
     plan.sort((a, b) => a.atMs - b.atMs);
+    if (process.env['CHAOS_FAULTS'] === '0') plan.length = 0; // the same run without faults, for comparison
 
     // Faults run one after another on their own timeline while the storm is sent.
     const log: string[] = [];
