@@ -73,11 +73,11 @@ export function startProcess(bin: string, args: string[], env?: NodeJS.ProcessEn
   return { proc, logs: () => out };
 }
 
-export async function stopProcess(proc: ChildProcess): Promise<void> {
+export async function stopProcess(proc: ChildProcess, graceMs = 5000): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   proc.kill('SIGTERM');
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+  const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
 }
@@ -126,9 +126,15 @@ async function startVictoriaMetricsOn(port: number): Promise<VictoriaMetrics> {
     throw err;
   }
   return {
-    /** Stop the server (data kept); `start()` brings it back on the same port and data. */
+    /**
+     * Stop the server (data kept); `start()` brings it back on the same port and data. A graceful
+     * stop: VictoriaMetrics answers 204 before rows reach the disk and keeps the newest in memory,
+     * so a SIGKILL (stopProcess' fallback after 5 s, reached on a busy machine) loses acknowledged
+     * rows — its durability, not the writer's.
+     */
     async pause() {
-      await stopProcess(proc);
+      await fetch(`${url}/internal/force_flush`).catch(() => undefined);
+      await stopProcess(proc, 60_000);
     },
     async start() {
       proc = await launch();
