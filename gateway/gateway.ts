@@ -346,6 +346,9 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   store.outgoingUpdate = (c, p) => {
     deliveries.get(c)?.markDelivered(p);
     const op = outgoingUpdate(c, p);
+    // Observed at once: a failure (the store closing under a shutdown) is the caller's, through
+    // inOrder; it must not count as unhandled while the previous update is still pending.
+    op.catch(() => {});
     const inOrder = (updating.get(c) ?? Promise.resolve()).then(
       () => op,
       () => op,
