@@ -61,7 +61,8 @@ for (const name of wanted.length ? wanted : scenarios) {
       '```',
       r.out.trim(),
       '```',
-      ...tables.map((f) => `\n${readFileSync(f, 'utf8').replace(/^# .*\n/, '').trim()}`),
+      // A table the scenario already printed is not repeated.
+      ...tables.map((f) => readFileSync(f, 'utf8').replace(/^# .*\n/, '').trim()).filter((t) => !r.out.includes(t.split('\n').find((l) => l.startsWith('|')) ?? t)).map((t) => `\n${t}`),
     ].join('\n'),
   );
 }
