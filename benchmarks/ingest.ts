@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { saveRegistry } from '../config/registry.ts';
 import { freePort, startProcess, startVictoriaMetrics, stopProcess, tempDir, waitForTcp } from '../test/helpers/servers.ts';
 import { smallCity } from '../test/helpers/stack.ts';
+import { percentile } from '../lib/stats.ts';
 
 const TOTAL = Number(process.env['BENCH_READINGS'] ?? 200_000);
 const PUBLISHERS = Number(process.env['BENCH_PUBLISHERS'] ?? 20);
@@ -203,12 +204,11 @@ async function main() {
     await poller;
     const endToEnd = (visible[pub.at.length - 1]! - tStart) / 1000;
     const lags = Array.from(pub.at, (p, i) => visible[i]! - p).sort((a, b) => a - b);
-    const pct = (q: number) => lags[Math.min(lags.length - 1, Math.floor(q * lags.length))]!;
     const exported = await vm.export('ponding_depth_cm');
     const stored = exported.reduce((a, s) => a + s.values.length, 0);
     const ingRate = pub.at.length / endToEnd;
     log(`ingest end to end: ${stored} readings in VictoriaMetrics of ${pub.at.length} published; ${endToEnd.toFixed(2)} s = ${Math.round(ingRate)} readings/s`);
-    log(`lag published → visible: p50 ${pct(0.5).toFixed(0)} ms, p99 ${pct(0.99).toFixed(0)} ms; ingest peak RSS ${rssPeak.toFixed(0)} MB`);
+    log(`lag published → visible: p50 ${percentile(lags, 50).toFixed(0)} ms, p99 ${percentile(lags, 99).toFixed(0)} ms; ingest peak RSS ${rssPeak.toFixed(0)} MB`);
     await stopProcess(ing.proc);
 
     // (c) The same load through Node-RED 4.1 (mqtt in → function → influxdb out) into a fresh VictoriaMetrics.
@@ -219,7 +219,7 @@ async function main() {
       `|---|---|---|---|`,
       `| raw QoS 1 delivery (gateway → one subscriber, no ingest), clean session | ${Math.round(rawRate)} | ${got}/${TOTAL} | same broker, same client code |`,
       `| raw QoS 1 delivery, persistent session (as ingest's) | ${Math.round(rawPersistent.rate)} | ${rawPersistent.got}/${TOTAL} | the broker keeps unacknowledged messages in the session store |`,
-      `| floodgate ingest (gateway → ingest → VictoriaMetrics) | ${Math.round(ingRate)} | ${stored}/${pub.at.length} in the store | lag p50 ${pct(0.5).toFixed(0)} ms, p99 ${pct(0.99).toFixed(0)} ms; peak RSS ${rssPeak.toFixed(0)} MB |`,
+      `| floodgate ingest (gateway → ingest → VictoriaMetrics) | ${Math.round(ingRate)} | ${stored}/${pub.at.length} in the store | lag p50 ${percentile(lags, 50).toFixed(0)} ms, p99 ${percentile(lags, 99).toFixed(0)} ms; peak RSS ${rssPeak.toFixed(0)} MB |`,
       ...(nr ? [`| Node-RED 4.1.8 + node-red-contrib-influxdb 0.7.0 (gateway → Node-RED → VictoriaMetrics) | ${Math.round(nr.rate)} | ${nr.stored}/${nr.published} in the store | peak RSS ${nr.rssPeak.toFixed(0)} MB |`] : []),
       '',
       `ingest / raw broker: ${((ingRate / rawRate) * 100).toFixed(0)}% (clean session), ${((ingRate / rawPersistent.rate) * 100).toFixed(0)}% (persistent session).` + (nr ? ` ingest / Node-RED: ${(ingRate / nr.rate).toFixed(1)}×.` : ''),

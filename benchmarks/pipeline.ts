@@ -19,7 +19,8 @@ import { createPoliceReceiver } from '../alerts/receiver/police-receiver.ts';
 import { topics } from '../contracts/index.ts';
 import { systemClock } from '../lib/clock.ts';
 import { createLogger } from '../lib/logger.ts';
-import { runLoad, percentile, type LoadReport } from '../simulators/load.ts';
+import { runLoad, type LoadReport } from '../simulators/load.ts';
+import { percentile } from '../lib/stats.ts';
 import { freePort, startProcess, stopProcess, tempDir, waitForTcp } from '../test/helpers/servers.ts';
 
 const CLOSURES = Number(process.env['BENCH_CLOSURES'] ?? 40);

@@ -25,6 +25,7 @@ import { DEFAULT_RULES_PATH, loadRules } from '../rules/load.ts';
 import { engineContext } from '../rules/rules.ts';
 import { freePort, startProcess, stopProcess, tempDir, waitForTcp } from '../test/helpers/servers.ts';
 import { smallCity } from '../test/helpers/stack.ts';
+import { percentile } from '../lib/stats.ts';
 
 const DAYS = Number(process.env['BENCH_RULES_DAYS'] ?? 1);
 const LOAD = Number(process.env['BENCH_RULES_LOAD'] ?? 5000);
@@ -32,10 +33,7 @@ const PROBES = Number(process.env['BENCH_RULES_PROBES'] ?? 10);
 const CYCLES = Number(process.env['BENCH_RULES_CYCLES'] ?? 10);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const log = (s: string) => process.stdout.write(s + '\n');
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
+const pct = (xs: number[], p: number) => percentile([...xs].sort((a, b) => a - b), p);
 
 /** One simulated day per BENCH_RULES_DAYS for the whole demo city, in time order. */
 function cityDay(): Reading[] {

@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { topics } from '../contracts/index.ts';
 import type { Provisioning, Registry } from '../config/registry.ts';
 import type { Clock } from '../lib/clock.ts';
+import { percentile } from '../lib/stats.ts';
 
 export interface LoadOptions {
   mqttUrl: string;
@@ -74,11 +75,6 @@ export function loadDevices(registry: Registry, provisioning: Provisioning, n: n
   const ids = registry.sensors.filter((s) => s.loadTest && !s.revoked && provisioning.sensors[s.id]).map((s) => s.id);
   if (ids.length < n) throw new Error(`${n} load-test devices needed, ${ids.length} provisioned: run floodgate provision --load-devices ${n} (with the same --data-dir)`);
   return ids.slice(0, n);
-}
-
-export function percentile(sorted: Float64Array | number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 export async function runLoad(o: LoadOptions, deps: LoadDeps): Promise<LoadReport> {
