@@ -70,3 +70,48 @@ describe('order across a resumed session', { timeout: 60_000 }, () => {
     expect(outOfOrder).toBe(0);
   });
 });
+
+describe('order across a gateway restart (LevelDB)', { timeout: 60_000 }, () => {
+  it('broker ids sort by start time, so a session queue spanning a restart comes back in publish order', async () => {
+    const { sortableBrokerId } = await import('../gateway.ts');
+    // Every later start sorts after every earlier one (aedes' own ids are random UUIDs).
+    const ids = [0, 1, 999, 1_000_000, Date.parse('2026-11-28T00:00:00Z'), Date.parse('2099-01-01T00:00:00Z')].map(sortableBrokerId);
+    expect([...ids].sort()).toEqual(ids);
+
+    const city = await smallCity(1);
+    const dir = tempDir('restart-order');
+    const limits = { ...DEFAULT_LIMITS, deviceRatePerS: 100_000, deviceBurst: 100_000 };
+    let gw: GatewayHandle | undefined;
+    const start = async () =>
+      createGateway(gatewayConfig({ limits, persistence: { type: 'level', dir: dir.path } }), { logger: testLogger, metrics: createMetricsRegistry(), registry: city.registry, serviceSecret: city.provisioning.serviceSecret, clock: systemClock });
+    try {
+      const seqs: number[] = [];
+      let n = 0;
+      // Three gateway lives, each queueing 100 readings for the offline rules session.
+      for (let life = 0; life < 3; life++) {
+        gw = await start();
+        const url = `mqtt://127.0.0.1:${gw.port}`;
+        if (life === 0) {
+          const first = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'floodgate-rules', username: 'svc-rules', password: city.provisioning.serviceSecret, clean: false, reconnectPeriod: 0 });
+          await first.subscribeAsync(topics.allReadings, { qos: 1 });
+          await first.endAsync();
+        }
+        const dev = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'PD-001', username: 'PD-001', password: city.provisioning.sensors['PD-001'], reconnectPeriod: 0 });
+        for (let i = 0; i < 100; i++, n++) await dev.publishAsync(topics.reading('ponding', 'PD-001'), JSON.stringify({ ts: 1_800_000_000_000 + n, seq: n, depth_cm: 1 }), { qos: 1 });
+        await dev.endAsync();
+        if (life < 2) {
+          await gw.close();
+          await new Promise((r) => setTimeout(r, 5)); // a later start: a later id
+        }
+      }
+      const back = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw!.port}`, { protocolVersion: 4, clientId: 'floodgate-rules', username: 'svc-rules', password: city.provisioning.serviceSecret, clean: false, reconnectPeriod: 0 });
+      back.on('message', (_t, p) => seqs.push((JSON.parse(p.toString()) as { seq: number }).seq));
+      await eventually(() => seqs.length >= 300, `300 readings queued over three gateway lives (have ${seqs.length})`);
+      expect(seqs).toEqual(Array.from({ length: 300 }, (_, i) => i));
+      await back.endAsync();
+    } finally {
+      await gw?.close();
+      dir.remove();
+    }
+  });
+});
