@@ -19,7 +19,7 @@ import { isoWithOffset } from '../lib/time.ts';
 import { watchAndReload } from '../lib/watch-registry.ts';
 import { evaluate, newSensorState, RULE_IDS, tick, type EngineContext, type EngineState, type SensorInfo, type SensorState, type Transition } from './engine.ts';
 import { loadRules, type LoadedRules } from './load.ts';
-import { openStateStore } from './state-store.ts';
+import { openStateStore, serializeDistrict, serializeSensor } from './state-store.ts';
 import type { RulesConfig } from './config.ts';
 
 export interface RulesDeps {
@@ -125,6 +125,15 @@ export async function createRules(config: RulesConfig, deps: RulesDeps): Promise
     sensor: string;
     district?: string;
     published: Promise<void>;
+    /**
+     * The sensor's (and district's) state right after this message, serialized now. The group's
+     * commit saves these, not the live state: by commit time the live state may already hold
+     * later readings whose alert events are still on their way, and a save of those followed by
+     * a SIGKILL lost the events for good (the redelivered readings were stale against the saved
+     * state) — the chaos suite's closures that never reached the police.
+     */
+    sensorJson: string;
+    districtJson?: string;
   }
 
   // The engine updates its state in place as it evaluates. If a group's events or save fail, the
@@ -175,7 +184,15 @@ export async function createRules(config: RulesConfig, deps: RulesDeps): Promise
       }
       transitions.push(...out.transitions);
     }
-    return { sensor: info.id, ...(info.kind === 'rain' ? { district: info.district } : {}), published: publish(transitions) };
+    const sensorState = state.sensors.get(info.id);
+    const districtState = info.kind === 'rain' ? state.districts.get(info.district) : undefined;
+    return {
+      sensor: info.id,
+      ...(info.kind === 'rain' ? { district: info.district } : {}),
+      published: publish(transitions),
+      sensorJson: sensorState ? serializeSensor(sensorState) : '',
+      ...(districtState ? { districtJson: serializeDistrict(districtState) } : {}),
+    };
   }
 
   // A reading is acknowledged only after its alert events were acknowledged by the broker and the
@@ -190,7 +207,14 @@ export async function createRules(config: RulesConfig, deps: RulesDeps): Promise
       // Saves run in group order; once one failed, the later ones fail without saving.
       const run = commits.then(async () => {
         await Promise.all(done.map((i) => i.published));
-        store.save(state, new Set(done.map((i) => i.sensor)), new Set(done.flatMap((i) => (i.district ? [i.district] : []))));
+        // The latest snapshot of each sensor and district within the group.
+        const sensors = new Map<string, string>();
+        const districts = new Map<string, string>();
+        for (const i of done) {
+          if (i.sensorJson) sensors.set(i.sensor, i.sensorJson);
+          if (i.district && i.districtJson) districts.set(i.district, i.districtJson);
+        }
+        store.saveSerialized(sensors, districts);
         m.sensors.set(state.sensors.size);
       });
       commits = run;

@@ -70,7 +70,13 @@ export function openStateStore(path: string) {
       if (d) q.district.run(id, serializeDistrict(d));
     }
   });
+  const saveSerialized = db.transaction((sensors: Map<string, string>, districts: Map<string, string>) => {
+    for (const [id, json] of sensors) q.sensor.run(id, json);
+    for (const [id, json] of districts) q.district.run(id, json);
+  });
   return {
+    /** Save state serialized earlier (snapshots taken as readings were evaluated), in one transaction. */
+    saveSerialized: (sensors: Map<string, string>, districts: Map<string, string>) => saveSerialized(sensors, districts),
     /** Save the named sensors' and districts' state in one transaction (durable on return). */
     save: (state: EngineState, sensors: Iterable<string>, districts: Iterable<string>) => save(state, sensors, districts),
     load(): EngineState {

@@ -246,6 +246,17 @@ describe('chaos during a city-wide storm', { timeout: LONG ? 1_200_000 : 400_000
     const wantOrder = orderOf(want);
     const outOfOrder = [...orderOf(got.filter((id) => wantSet.has(id))).entries()].filter(([site, ids]) => ids.join() !== (wantOrder.get(site) ?? []).slice(0, ids.length).join()).map(([site]) => site);
     const redeliveries = police.received.filter((n) => n.duplicate).length;
+    // What the alerts service says of each missing notice (status, attempts, last error): a
+    // failed run explains itself.
+    const why: string[] = [];
+    if (missing.length > 0) {
+      const res = await fetch(`http://127.0.0.1:${httpPort}/api/notices?limit=1000`, { headers: { authorization: `Bearer ${API_TOKEN}` } }).catch(() => undefined);
+      const known = res?.ok ? ((await res.json()) as { notices: Array<{ noticeId: string; status: string; attempts: number; lastError: string | null; nextAttemptAt: string }> }).notices : [];
+      for (const id of missing.slice(0, 10)) {
+        const n = known.find((x) => x.noticeId === id);
+        why.push(`    ${id}: ${n ? `${n.status}, ${n.attempts} attempts, next ${n.nextAttemptAt}, last error ${n.lastError ?? '-'}` : 'unknown to the alerts service'}`);
+      }
+    }
 
     const secrets = [API_TOKEN, POLICE_SECRET, provisioning.serviceSecret, ...Object.values(provisioning.sensors)];
     const leaking = allLogs.filter((l) => secrets.some((s) => l.includes(s)));
@@ -261,6 +272,7 @@ describe('chaos during a city-wide storm', { timeout: LONG ? 1_200_000 : 400_000
       `  notices missing: ${missing.length}`,
       `  notices duplicated: ${unexpected.length + (got.length - new Set(got).size)}`,
       `  notices out of order: ${outOfOrder.length}`,
+      ...why,
       `  police re-deliveries of a notice id (answered as duplicates): ${redeliveries}`,
       `  log lines scanned for ${secrets.length} secrets: ${allLogs.length}, leaking: ${leaking.length}`,
     ];
