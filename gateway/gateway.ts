@@ -341,7 +341,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   // Every QoS 1 delivery to a persistent session passes outgoingUpdate (the message gets its
   // packet id in the store) and is written when that resolves. With an asynchronous store
   // (LevelDB, Redis) those updates finish in any order, and so did the writes: a client's
-  // messages overtook each other [MQTT-4.6.0-6]. The updates still run side by side, but each
+  // messages overtook each other [MQTT-4.6.0-6]. There the updates still run side by side, but each
   // resolves only after the client's previous one: writes go out in delivery order
   // (gateway/test/resume-order.test.ts). A message sent from a resumed session's queue is also
   // remembered, so the deliveries held meanwhile (delivery-dedupe.ts) do not send it twice.
@@ -350,6 +350,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const updating = new WeakMap<Client, Promise<unknown>>();
   store.outgoingUpdate = (c, p) => {
     deliveries.get(c)?.markDelivered(p);
+    // The memory store resolves its updates in call order already (as its enqueues, above).
+    if (!asyncStore) return outgoingUpdate(c, p);
     const op = outgoingUpdate(c, p);
     // Observed at once: a failure (the store closing under a shutdown) is the caller's, through
     // inOrder; it must not count as unhandled while the previous update is still pending.
