@@ -8,7 +8,7 @@
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +23,37 @@ const SOAK_S = Number(process.env['BENCH_SOAK_S'] ?? 0);
 const SOAK_RATE = Number(process.env['BENCH_SOAK_RATE'] ?? 10_000);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const log = (s: string) => process.stdout.write(s + '\n');
+/** CPU seconds (user + system) a process has used so far: /proc/<pid>/stat utime + stime, in 1/100 s. */
+const cpuOf = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+};
+/** CPU seconds per thread name (main thread, V8 GC helpers, libuv pool: where the process CPU went). */
+const threadsCpu = (pid: number): string => {
+  const by = new Map<string, number>();
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+    const name = `${stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))}${t === String(pid) ? "(main)" : ""}`;
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    by.set(`${name} user`, (by.get(`${name} user`) ?? 0) + Number(f[11]) / 100);
+    by.set(`${name} sys`, (by.get(`${name} sys`) ?? 0) + Number(f[12]) / 100);
+  }
+  return [...by].map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+};
+const selfCpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+/** CPU time per process over a phase, in µs per reading: where a 2-core machine's time goes. */
+function cpuMeter(procs: Record<string, () => number>) {
+  const start = Object.fromEntries(Object.entries(procs).map(([k, f]) => [k, f()]));
+  return (readings: number): string => {
+    const parts = Object.entries(procs).map(([k, f]) => [k, ((f() - start[k]!) * 1e6) / readings] as const);
+    const total = parts.reduce((a, [, v]) => a + v, 0);
+    return `CPU µs per reading: ${parts.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}; total ${total.toFixed(1)}`;
+  };
+}
 const status = (pid: number, key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 async function main() {
@@ -147,7 +178,7 @@ async function main() {
     // (a) The raw QoS 1 delivery rate of the same broker and client: one subscriber, no ingest —
     // with a clean session, and with a persistent one like ingest's (the broker then keeps every
     // unacknowledged message in the session store: the rate ingest can reach at best).
-    async function raw(clean: boolean): Promise<{ rate: number; got: number }> {
+    async function raw(clean: boolean): Promise<{ rate: number; got: number; cpuLine: string }> {
       const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${gwPort}`, { protocolVersion: 4, clientId: clean ? 'bench-raw' : 'bench-raw-persistent', clean, username: 'svc-ingest', password: city.provisioning.serviceSecret, reconnectPeriod: 0 });
       let got = 0;
       let lastAt = 0;
@@ -156,14 +187,17 @@ async function main() {
         lastAt = performance.now();
       });
       await sub.subscribeAsync('sensors/+/+/reading', { qos: 1 });
+      const cpu = cpuMeter({ gateway: () => cpuOf(gw.proc.pid!), 'publishers + subscriber': selfCpu });
       const t0 = performance.now();
       await publish();
       while (got < TOTAL && performance.now() - lastAt < 5000) await sleep(20);
+      const cpuLine = cpu(got);
       const rate = got / ((lastAt - t0) / 1000);
       if (!clean) await sub.unsubscribeAsync('sensors/+/+/reading'); // leave no session that queues the next runs
       await sub.endAsync();
       log(`raw broker QoS 1 delivery, ${clean ? 'clean' : 'persistent'} session: ${got}/${TOTAL} in ${((lastAt - t0) / 1000).toFixed(2)} s = ${Math.round(rate)} readings/s`);
-      return { rate, got };
+      log(`  ${cpuLine}`);
+      return { rate, got, cpuLine };
     }
     const rawClean = await raw(true);
     const rawPersistent = await raw(false);
@@ -171,7 +205,7 @@ async function main() {
     const got = rawClean.got;
 
     // (b) Through ingest into VictoriaMetrics.
-    const profile = process.env['BENCH_PROFILE'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_PROFILE']}`] : [];
+    const profile = [...(process.env['BENCH_PROFILE'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_PROFILE']}`] : []), ...(process.env['BENCH_INGEST_NODE_ARGS']?.split(' ').filter(Boolean) ?? [])];
     const ing = startProcess(process.execPath, [...profile, join(ROOT, 'bin/floodgate.js'), 'ingest'], {
       ...env,
       INFLUX_URL: vm.url,
@@ -196,10 +230,12 @@ async function main() {
         await sleep(100);
       }
     })();
+    const cpu = cpuMeter({ gateway: () => cpuOf(gw.proc.pid!), ingest: () => cpuOf(ing.proc.pid!), VictoriaMetrics: () => cpuOf(vm.pid), 'publishers + poller': selfCpu });
     const tStart = performance.now();
     const pub = await publish();
     const deadline = performance.now() + 120_000;
     while (seen < pub.at.length && performance.now() < deadline) await sleep(50);
+    const ingCpuLine = cpu(pub.at.length);
     stop = true;
     await poller;
     const endToEnd = (visible[pub.at.length - 1]! - tStart) / 1000;
@@ -209,6 +245,8 @@ async function main() {
     const ingRate = pub.at.length / endToEnd;
     log(`ingest end to end: ${stored} readings in VictoriaMetrics of ${pub.at.length} published; ${endToEnd.toFixed(2)} s = ${Math.round(ingRate)} readings/s`);
     log(`lag published → visible: p50 ${percentile(lags, 50).toFixed(0)} ms, p99 ${percentile(lags, 99).toFixed(0)} ms; ingest peak RSS ${rssPeak.toFixed(0)} MB`);
+    log(`  ${ingCpuLine}`);
+    if (process.env['BENCH_THREADS']) log(`  ingest threads (CPU s): ${threadsCpu(ing.proc.pid!)}`);
     await stopProcess(ing.proc);
 
     // (c) The same load through Node-RED 4.1 (mqtt in → function → influxdb out) into a fresh VictoriaMetrics.
@@ -223,6 +261,11 @@ async function main() {
       ...(nr ? [`| Node-RED 4.1.8 + node-red-contrib-influxdb 0.7.0 (gateway → Node-RED → VictoriaMetrics) | ${Math.round(nr.rate)} | ${nr.stored}/${nr.published} in the store | peak RSS ${nr.rssPeak.toFixed(0)} MB |`] : []),
       '',
       `ingest / raw broker: ${((ingRate / rawRate) * 100).toFixed(0)}% (clean session), ${((ingRate / rawPersistent.rate) * 100).toFixed(0)}% (persistent session).` + (nr ? ` ingest / Node-RED: ${(ingRate / nr.rate).toFixed(1)}×.` : ''),
+      '',
+      `Where the two cores went (${TOTAL} readings; a phase = first publish to last delivery / last reading visible):`,
+      `- raw, clean session: ${rawClean.cpuLine}`,
+      `- raw, persistent session: ${rawPersistent.cpuLine}`,
+      `- ingest: ${ingCpuLine}`,
     ].join('\n');
     log('\n' + table);
     writeFileSync(join(ROOT, 'benchmarks/results-ingest.md'), `# Ingest benchmark, ${new Date().toISOString()}\n\n${TOTAL} readings from ${PUBLISHERS} devices, QoS 1, 16 in flight each.\n\n${table}\n`);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseAlertTopic, parseSensorTopic, topics } from './topics.ts';
 import { checkTimestamp, parseReadingPayload } from './index.ts';
-import { parseReadingPayload as parse } from './readings.ts';
+import { FAST_RULES, fastReading, parseReadingPayload as parse, READING_SCHEMAS } from './readings.ts';
+import fc from 'fast-check';
 import { signNotice, verifyNotice } from './notice.ts';
 
 describe('topics', () => {
@@ -108,5 +109,62 @@ describe('notice signatures', () => {
     const r = verifyNotice({ secret: 's3cret', timestampHeader: String(ts), signatureHeader: sig, body, nowMs: now, ...override });
     if (reason === null) expect(r).toEqual({ ok: true });
     else expect(r.ok === false && r.reason).toContain(reason);
+  });
+});
+
+describe('the fast path of reading validation', () => {
+  // Whatever fastReading accepts, the zod schema must accept with the same reading — key order
+  // included — and the fast path must take the common shapes (or it is no fast path).
+  const T = 1_780_000_000_000;
+  const value = fc.oneof(
+    fc.constantFrom(0, -0, 1, 3.61, 25, 60, 60.0001, 120, 150, 150.5, 500, 500.01, 86_400, 86_401, -1, -20, 30, 30.5, 2 ** 53, Number.POSITIVE_INFINITY, 0.5),
+    fc.double({ min: -1000, max: 100_000, noNaN: true }),
+    fc.integer({ min: -10, max: 100_000 }),
+    fc.constantFrom(null, '5', true, [], {}),
+  );
+  const ts = fc.oneof(
+    fc.constantFrom(T, 946_684_800_000, 946_684_799_999, 1_780_000_000, T + 0.5, '2026-07-01T10:00:00+08:00', '2026-07-01T10:00:00', null),
+    fc.integer({ min: 900_000_000_000, max: 2_000_000_000_000 }),
+  );
+
+  it.each(['ponding', 'water-level', 'rain'] as const)('%s: agrees with zod on random input', (kind) => {
+    // Mostly well-formed readings with a few things wrong, so both answers are exercised.
+    const fieldKeys = Object.keys(READING_SCHEMAS[kind].shape).filter((k) => k !== 'ts');
+    const inRange = (k: string) => {
+      const r = FAST_RULES[kind]!.find((x) => x.key === k)!;
+      return r.int ? fc.integer({ min: r.min, max: Math.min(r.max, 2 ** 40) }) : fc.double({ min: r.min, max: r.max, noNaN: true });
+    };
+    const item = fc.record(
+      Object.fromEntries([
+        ['ts', fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 946_684_800_000, max: 2_000_000_000_000 }) }, ts)],
+        ...fieldKeys.map((k) => [k, fc.option(fc.oneof({ weight: 6, arbitrary: inRange(k) }, value), { freq: 4, nil: undefined })]),
+        ['extra', fc.option(value, { freq: 1, nil: undefined })],
+      ]),
+    );
+    let fastTaken = 0;
+    let fastRefused = 0;
+    fc.assert(
+      fc.property(item, (raw) => {
+        const input = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
+        const fast = fastReading(FAST_RULES[kind], kind, 'S-1', input);
+        const zod = READING_SCHEMAS[kind].safeParse(input);
+        if (fast === undefined) return void fastRefused++;
+        fastTaken++;
+        expect(zod.success, JSON.stringify(input)).toBe(true);
+        const { ts: zts, seq, ...rest } = zod.data as { ts: number; seq?: number } & Record<string, number>;
+        expect(JSON.stringify(fast)).toBe(JSON.stringify({ kind, sensorId: 'S-1', ts: zts, seq, fields: rest }));
+      }),
+      { seed: 20261201, numRuns: 5000 },
+    );
+    expect(fastTaken).toBeGreaterThan(500);
+    expect(fastRefused).toBeGreaterThan(500);
+  });
+
+  it.each([
+    ['ponding', { ts: T, seq: 3, depth_cm: 12.5, battery_v: 3.6 }],
+    ['water-level', { ts: T, level_m: 4.1 }],
+    ['rain', { ts: T, seq: 1, rain_mm: 0.5, interval_s: 300, wind_ms: 4, gust_ms: 9 }],
+  ] as const)('%s: takes a device’s usual reading', (kind, item) => {
+    expect(fastReading(FAST_RULES[kind], kind, 'S-1', item)).toBeDefined();
   });
 });

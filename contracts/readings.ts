@@ -88,9 +88,12 @@ export function parseReadingPayload(kind: SensorKind, sensorId: string, raw: Buf
     return { readings: [], errors: [], fatal: { code: 'PAYLOAD_INVALID', message: `batch of ${items.length} readings exceeds ${MAX_BATCH}` } };
   }
   const schema = READING_SCHEMAS[kind];
+  const rules = FAST_RULES[kind];
   const readings: Reading[] = [];
   const errors: ItemError[] = [];
   items.forEach((item, index) => {
+    const fast = fastReading(rules, kind, sensorId, item);
+    if (fast) return void readings.push(fast);
     const r = schema.safeParse(item);
     if (!r.success) {
       for (const issue of r.error.issues) errors.push({ index, path: issue.path.join('.'), message: issue.message });
@@ -102,6 +105,64 @@ export function parseReadingPayload(kind: SensorKind, sensorId: string, raw: Buf
     readings.push({ kind, sensorId, ts, seq, fields: numeric });
   });
   return { readings, errors };
+}
+
+/**
+ * The common case without zod: a plain object with an epoch-ms `ts` and only the schema's fields,
+ * each a number within its bounds. Everything else (ISO timestamps, unknown keys, anything out of
+ * range or of another type) goes to the zod schema, which decides and explains. The rules are read
+ * off the zod schemas, so the two cannot drift apart; contracts.test.ts checks on random input that
+ * whatever this accepts, zod accepts with the same output, key order included (the ingest spool
+ * compares serialized fields). Every service parses every reading: this is 3–4× faster than zod.
+ */
+export interface FieldRule {
+  key: string;
+  optional: boolean;
+  min: number;
+  max: number;
+  int: boolean;
+}
+
+/** epoch ms before 2000-01-01 is refused by `Timestamp` (seconds sent for ms). */
+const MIN_EPOCH_MS = 946_684_800_000;
+
+function fieldRules(schema: z.ZodObject): FieldRule[] | null {
+  const rules: FieldRule[] = [];
+  for (const [key, field] of Object.entries(schema.shape)) {
+    if (key === 'ts') continue;
+    const optional = field instanceof z.ZodOptional;
+    const inner = optional ? (field as z.ZodOptional).unwrap() : field;
+    if (!(inner instanceof z.ZodNumber) || inner.minValue === null || inner.maxValue === null) return null; // not a plain bounded number: zod only
+    rules.push({ key, optional, min: inner.minValue, max: inner.maxValue, int: inner.isInt });
+  }
+  return rules;
+}
+
+export const FAST_RULES = Object.fromEntries(Object.entries(READING_SCHEMAS).map(([kind, schema]) => [kind, fieldRules(schema)])) as Record<SensorKind, FieldRule[] | null>;
+
+export function fastReading(rules: FieldRule[] | null, kind: SensorKind, sensorId: string, item: unknown): Reading | undefined {
+  if (rules === null || typeof item !== 'object' || item === null || Array.isArray(item)) return undefined;
+  const o = item as Record<string, unknown>;
+  const ts = o['ts'];
+  if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || ts < MIN_EPOCH_MS) return undefined;
+  let known = 1;
+  let seq: number | undefined;
+  const fields: Record<string, number> = {};
+  for (const r of rules) {
+    const v = o[r.key];
+    if (v === undefined) {
+      if (!r.optional || r.key in o) return undefined;
+      continue;
+    }
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < r.min || v > r.max || (r.int && !Number.isSafeInteger(v))) return undefined;
+    known++;
+    if (r.key === 'seq') seq = v;
+    else fields[r.key] = v;
+  }
+  let keys = 0;
+  for (const k in o) if (Object.hasOwn(o, k)) keys++;
+  if (keys !== known) return undefined; // unknown keys: zod strips them, and says nothing; let it
+  return { kind, sensorId, ts, seq, fields };
 }
 
 /** Readings whose timestamp is too far in the future are refused: a clock fault, not data. */

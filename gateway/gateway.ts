@@ -4,6 +4,7 @@
  * `svc-<role>` with the service secret; in lab mode anonymous tools get a sandbox.
  */
 import { createServer, type Server, type AddressInfo } from 'node:net';
+import { batchWrites } from './write-batch.ts';
 import { createServer as createTlsServer } from 'node:tls';
 import { createServer as createHttpServer } from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -392,7 +393,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   broker.on('connectionError', (client, err) => log.debug({ clientId: client?.id, err: err.message }, 'connection error'));
 
   const handle = (conn: Duplex, req?: Parameters<Aedes['handle']>[1]) => {
-    const guarded = guardPacketSize(conn, limits.maxPacketBytes, (size) => {
+    const guarded = guardPacketSize(batchWrites(conn), limits.maxPacketBytes, (size) => {
       m.limitHits.inc({ limit: 'packet_size' });
       log.warn({ size, max: limits.maxPacketBytes }, 'packet too large; connection closed');
     });

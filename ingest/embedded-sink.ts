@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ReadingSink, SpoolRow } from './sink.ts';
+import { fieldsJson } from './spool.ts';
 
 /**
  * The embedded store used when no InfluxDB is configured, so `floodgate up` runs anywhere.
@@ -19,7 +20,7 @@ export function createEmbeddedSink(path: string): ReadingSink & { count(): numbe
     PRIMARY KEY (measurement, sensor, ts)) WITHOUT ROWID`);
   const upsert = db.prepare('INSERT OR REPLACE INTO readings (measurement, sensor, ts, site, district, fields) VALUES (?, ?, ?, ?, ?, ?)');
   const writeAll = db.transaction((rows: SpoolRow[]) => {
-    for (const r of rows) upsert.run(r.measurement, r.sensor, r.ts, r.site, r.district, r.fields);
+    for (const r of rows) upsert.run(r.measurement, r.sensor, r.ts, r.site, r.district, fieldsJson(r));
   });
   return {
     name: 'embedded',

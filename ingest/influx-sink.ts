@@ -1,5 +1,6 @@
 import { HttpError, InfluxDB, type WriteApi } from '@influxdata/influxdb-client';
 import { SinkError, type ReadingSink, type SpoolRow } from './sink.ts';
+import { lineOfRow } from './spool.ts';
 
 export interface InfluxConfig {
   url: string;
@@ -20,7 +21,7 @@ export function createInfluxSink(config: InfluxConfig): ReadingSink {
     batchSize: 1_000_000, // we hand over whole batches and flush them ourselves
     flushInterval: 0,
     maxRetries: 0,
-    gzipThreshold: 64 * 1024,
+    gzipThreshold: Number.MAX_SAFE_INTEGER,
     writeFailed(error) {
       return Promise.reject(error);
     },
@@ -28,7 +29,7 @@ export function createInfluxSink(config: InfluxConfig): ReadingSink {
   return {
     name: 'influxdb',
     async write(rows: SpoolRow[]) {
-      writeApi.writeRecords(rows.map((r) => r.line));
+      writeApi.writeRecords(rows.map(lineOfRow));
       try {
         await writeApi.flush();
       } catch (err) {

@@ -1,9 +1,11 @@
 /**
  * Readings → InfluxDB points. One measurement per kind, tags `sensor`, `site`, `district`,
- * float fields, millisecond timestamps from the sensor (DESIGN.md, Storage). Escaping is left to
- * the official client's Point (tested against real InfluxDB 1.x in ingest/test).
+ * float fields, millisecond timestamps from the sensor (DESIGN.md, Storage). Escaping is the
+ * official client's (`escape`); `lineOf` writes exactly what its Point writes (property-tested
+ * against it in line-protocol.test.ts, and against real InfluxDB 1.x in ingest/test), without
+ * building a Point per reading: the tag part of a series is escaped once and reused.
  */
-import { Point } from '@influxdata/influxdb-client';
+import { Point, escape } from '@influxdata/influxdb-client';
 import { MEASUREMENT, type Reading } from '../contracts/index.ts';
 import type { RegistryIndex } from '../config/registry.ts';
 
@@ -13,9 +15,19 @@ export interface PointTags {
   district: string;
 }
 
+/** Tags per sensor, per registry (a new registry index starts afresh): shared, never mutated. */
+const tagCache = new WeakMap<RegistryIndex, Map<string, PointTags>>();
+
 export function tagsFor(reading: Reading, index: RegistryIndex): PointTags {
-  const site = index.siteOfSensor(reading.sensorId);
-  return { sensor: reading.sensorId, site: tagValue(site?.name ?? ''), district: tagValue(site?.district ?? '') };
+  let bySensor = tagCache.get(index);
+  if (!bySensor) tagCache.set(index, (bySensor = new Map()));
+  let tags = bySensor.get(reading.sensorId);
+  if (!tags) {
+    const site = index.siteOfSensor(reading.sensorId);
+    tags = Object.freeze({ sensor: reading.sensorId, site: tagValue(site?.name ?? ''), district: tagValue(site?.district ?? '') });
+    bySensor.set(reading.sensorId, tags);
+  }
+  return tags;
 }
 
 /**
@@ -43,4 +55,43 @@ export function toLine(reading: Reading, tags: PointTags): string {
   // A Point without fields yields undefined; the contracts guarantee at least one field.
   if (line === undefined) throw new Error(`reading of ${reading.sensorId} has no fields`);
   return line;
+}
+
+/** Escaped `measurement,district=…,sensor=…,site=…` per series (bounded: cleared when large). */
+const prefixes = new Map<string, string>();
+
+/**
+ * Line protocol, ms precision: the same text as `toPoint(...).toLineProtocol()` — tags and fields
+ * sorted by key, empty tag values left out, floats as `String(n)`, `seq` as an integer field.
+ */
+export function lineOf(measurement: string, tags: PointTags, fields: Readonly<Record<string, number>>, seq: number | undefined, ts: number): string {
+  const key = `${measurement}\u0000${tags.sensor}\u0000${tags.site}\u0000${tags.district}`;
+  let prefix = prefixes.get(key);
+  if (prefix === undefined) {
+    prefix = escape.measurement(measurement);
+    if (tags.district) prefix += `,district=${escape.tag(tags.district)}`;
+    if (tags.sensor) prefix += `,sensor=${escape.tag(tags.sensor)}`;
+    if (tags.site) prefix += `,site=${escape.tag(tags.site)}`;
+    if (prefixes.size >= 100_000) prefixes.clear();
+    prefixes.set(key, prefix);
+  }
+  const names = Object.keys(fields);
+  if (seq !== undefined && !('seq' in fields)) names.push('seq');
+  names.sort();
+  let body = '';
+  for (const name of names) {
+    if (!name) continue;
+    let value: string;
+    if (name === 'seq' && seq !== undefined) {
+      if (!Number.isFinite(seq) || seq <= -9223372036854776e3 || seq >= 9223372036854776e3) throw new Error(`invalid integer value for field 'seq': '${seq}'!`);
+      value = `${Math.floor(seq)}i`;
+    } else {
+      const v = fields[name]!;
+      if (!Number.isFinite(v)) throw new Error(`invalid float value for field '${name}': ${v}`);
+      value = String(v);
+    }
+    body += `${body ? ',' : ''}${escape.tag(name)}=${value}`;
+  }
+  if (!body) throw new Error(`reading of ${tags.sensor} has no fields`);
+  return `${prefix} ${body} ${Math.floor(ts)}`;
 }

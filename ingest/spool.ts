@@ -4,12 +4,25 @@
  * the batch that holds it. It also remembers which readings it has admitted (sensor + ts), so a
  * redelivered or duplicate reading never reaches the store twice (VictoriaMetrics, unlike
  * InfluxDB, keeps duplicates), and keeps the lines the store refused for good (dead letters).
+ *
+ * Layout (user_version 2). A row per reading cost five B-tree inserts and a delete (spool row,
+ * seen key + its age index, seq key + its age index): ~35 µs of a 2-core machine's CPU per reading,
+ * more than the broker spends delivering it (benchmarks/README.md). So the unit of storage is the
+ * commit group, not the reading:
+ * - `segments`: one row per committed group, its readings as one JSON body, numbered
+ *   `first`, `first + 1`, … (a reading's id). The drain reads whole segments from the head and
+ *   deletes them; removing part of one (a split batch) rewrites its remainder.
+ * - `admitted`: one row per series per group, holding that group's keys of the series
+ *   (ts, seq, values) and their ts range. In memory only the highest ts and seq admitted per
+ *   series are cached: a reading above them cannot be a copy — devices count up and clocks move
+ *   forward, so that is nearly every reading — and only the others (redeliveries, re-sends,
+ *   reordered readings) are looked up by ts range.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MEASUREMENT } from '../contracts/index.ts';
-import { toLine } from './line-protocol.ts';
+import { lineOf } from './line-protocol.ts';
 import type { StoredReading } from './sink.ts';
 
 export interface SpoolRow {
@@ -19,12 +32,18 @@ export interface SpoolRow {
   ts: number;
   site: string;
   district: string;
-  /** JSON of the numeric fields (plus seq). */
-  fields: string;
-  /** Line protocol, ms precision, computed once at admission. */
-  line: string;
+  /** The numeric fields. */
+  values: Record<string, number>;
+  /** The device's counter, stored as an integer field `seq`; null when it sent none. */
+  seq: number | null;
   receivedAt: number;
 }
+
+/** A spooled reading as line protocol (ms precision): what InfluxDB is sent. */
+export const lineOfRow = (r: SpoolRow): string => lineOf(r.measurement, r, r.values, r.seq ?? undefined, r.ts);
+
+/** A spooled reading's fields and seq as one JSON object (the embedded store's column). */
+export const fieldsJson = (r: SpoolRow): string => JSON.stringify(r.seq === null ? r.values : { ...r.values, seq: r.seq });
 
 export interface SpoolOptions {
   /** 'normal': survives a process crash (SIGKILL); 'full': also a power cut, at one fsync per message. */
@@ -53,7 +72,23 @@ export interface RejectRecord {
   data: string;
 }
 
-const COLS = `id, measurement, sensor, ts, site, district, fields, line, received_at AS receivedAt`;
+/**
+ * A reading in a segment body: [measurement, sensor, ts, site, district, fields, seq or null]. Its
+ * line protocol is written when it is read (the drain), not stored: half the bytes to write twice
+ * (WAL, then the database file) and to delete again.
+ */
+type Tuple = [string, string, number, string, string, Record<string, number>, number | null];
+/** An admission key: [ts, seq or null, values JSON or null (seq dedupe off)]. */
+type Key = [number, number | null, string | null];
+
+interface SegmentRow {
+  first: number;
+  n: number;
+  receivedAt: number;
+  body: string;
+}
+
+const SCHEMA_VERSION = 2;
 
 export function openSpool(path: string, opts: SpoolOptions) {
   mkdirSync(dirname(path), { recursive: true });
@@ -61,17 +96,12 @@ export function openSpool(path: string, opts: SpoolOptions) {
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
   db.exec(`
-    CREATE TABLE IF NOT EXISTS spool (
-      id INTEGER PRIMARY KEY AUTOINCREMENT, measurement TEXT NOT NULL, sensor TEXT NOT NULL, ts INTEGER NOT NULL,
-      site TEXT NOT NULL, district TEXT NOT NULL, fields TEXT NOT NULL, line TEXT NOT NULL, received_at INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS seen (
-      measurement TEXT NOT NULL, sensor TEXT NOT NULL, ts INTEGER NOT NULL, at INTEGER NOT NULL,
-      PRIMARY KEY (measurement, sensor, ts)) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS seen_at ON seen (at);
-    CREATE TABLE IF NOT EXISTS seen_seq (
-      measurement TEXT NOT NULL, sensor TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, fields TEXT NOT NULL,
-      at INTEGER NOT NULL, PRIMARY KEY (measurement, sensor, seq, ts)) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS seen_seq_at ON seen_seq (at);
+    CREATE TABLE IF NOT EXISTS segments (
+      first INTEGER PRIMARY KEY, n INTEGER NOT NULL, received_at INTEGER NOT NULL, body TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS admitted (
+      id INTEGER PRIMARY KEY, at INTEGER NOT NULL, measurement TEXT NOT NULL, sensor TEXT NOT NULL,
+      min_ts INTEGER NOT NULL, max_ts INTEGER NOT NULL, max_seq INTEGER, keys TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS admitted_series ON admitted (measurement, sensor, max_ts);
     -- Dead letters: every rejected reading, invalid at the door or refused by the store, with why.
     CREATE TABLE IF NOT EXISTS rejects (
       id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, sensor TEXT NOT NULL, kind TEXT NOT NULL,
@@ -80,90 +110,165 @@ export function openSpool(path: string, opts: SpoolOptions) {
     CREATE INDEX IF NOT EXISTS rejects_code ON rejects (code, id);
     CREATE INDEX IF NOT EXISTS rejects_at ON rejects (at);
   `);
+  migrateV1(db);
+  db.pragma(`user_version = ${SCHEMA_VERSION}`);
+
   const q = {
-    seen: db.prepare('INSERT OR IGNORE INTO seen (measurement, sensor, ts, at) VALUES (?, ?, ?, ?)'),
-    seqSeen: db.prepare('SELECT 1 FROM seen_seq WHERE measurement = ? AND sensor = ? AND seq = ? AND ts BETWEEN ? AND ? AND fields = ? LIMIT 1'),
-    seqAdd: db.prepare('INSERT OR IGNORE INTO seen_seq (measurement, sensor, seq, ts, fields, at) VALUES (?, ?, ?, ?, ?, ?)'),
-    seqPrune: db.prepare('DELETE FROM seen_seq WHERE at < ?'),
-    seqMax: db.prepare('SELECT max(seq) AS m FROM seen_seq WHERE measurement = ? AND sensor = ?'),
-    insert: db.prepare('INSERT INTO spool (measurement, sensor, ts, site, district, fields, line, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-    peek: db.prepare(`SELECT ${COLS} FROM spool ORDER BY id LIMIT ?`),
-    removeRange: db.prepare('DELETE FROM spool WHERE id BETWEEN ? AND ?'),
+    addSegment: db.prepare('INSERT INTO segments (first, n, received_at, body) VALUES (?, ?, ?, ?)'),
+    segments: db.prepare('SELECT first, n, received_at AS receivedAt, body FROM segments ORDER BY first'),
+    segmentsFrom: db.prepare('SELECT first, n, received_at AS receivedAt, body FROM segments WHERE first + n > ? AND first <= ? ORDER BY first'),
+    dropSegment: db.prepare('DELETE FROM segments WHERE first = ?'),
+    head: db.prepare('SELECT received_at AS receivedAt FROM segments ORDER BY first LIMIT 1'),
+    totals: db.prepare('SELECT coalesce(sum(n), 0) AS rows, coalesce(max(first + n), 1) AS next FROM segments'),
+    addKeys: db.prepare('INSERT INTO admitted (at, measurement, sensor, min_ts, max_ts, max_seq, keys) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    maxTs: db.prepare('SELECT max(max_ts) AS m FROM admitted WHERE measurement = ? AND sensor = ?'),
+    maxSeq: db.prepare('SELECT max(max_seq) AS m FROM admitted WHERE measurement = ? AND sensor = ?'),
+    keysAround: db.prepare('SELECT keys FROM admitted WHERE measurement = ? AND sensor = ? AND max_ts >= ? AND min_ts <= ?'),
+    pruneKeys: db.prepare('DELETE FROM admitted WHERE id < coalesce((SELECT id FROM admitted WHERE at >= ? ORDER BY id LIMIT 1), (SELECT max(id) + 1 FROM admitted))'),
     reject: db.prepare('INSERT INTO rejects (at, sensor, kind, ts, code, reason, data) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-    stats: db.prepare('SELECT count(*) AS rows, min(received_at) AS oldest FROM spool'),
-    prune: db.prepare('DELETE FROM seen WHERE at < ?'),
     deadCount: db.prepare("SELECT count(*) AS n FROM rejects WHERE code = 'STORE_REFUSED'"),
     pruneRejectsAge: db.prepare('DELETE FROM rejects WHERE at < ?'),
     pruneRejectsCount: db.prepare('DELETE FROM rejects WHERE id <= (SELECT max(id) FROM rejects) - ?'),
   };
 
+  const totals = q.totals.get() as { rows: number; next: number };
+  /** Readings in the spool, kept here so the once-a-second stats never scan the table. */
+  let rows = totals.rows;
+  /** The id of the next admitted reading. */
+  let nextId = totals.next;
+
   const seqTol = opts.seqToleranceMs ?? 0;
   /**
-   * The highest seq remembered per series (from the table on first sight, then kept up to date):
-   * a seq above it cannot be a copy, so the lookup is skipped — devices count up, so that is
-   * nearly every reading. Only a seq at or below it (a re-send, a rebooted counter) is looked up.
-   * Raised only, and only by what the table holds, so it never hides a remembered seq.
+   * Per series, the highest ts and seq remembered (read from the table on first sight, then raised
+   * as readings are admitted): a reading above both cannot be a copy, so no lookup. Raised only —
+   * also by a transaction that then rolls back — so they never hide a remembered key; a value too
+   * high costs a lookup, never a lost reading. Pruned keys leave them high for the same reason.
    */
-  const maxSeq = new Map<string, number>();
-  const highestSeq = (measurement: string, sensor: string): number => {
-    const key = `${measurement}\u0000${sensor}`;
-    let m = maxSeq.get(key);
-    if (m === undefined) {
-      m = (q.seqMax.get(measurement, sensor) as { m: number | null }).m ?? -1;
-      maxSeq.set(key, m);
+  const high = new Map<string, { ts: number; seq: number }>();
+  const highOf = (measurement: string, sensor: string, key: string) => {
+    let h = high.get(key);
+    if (!h) {
+      const ts = (q.maxTs.get(measurement, sensor) as { m: number | null }).m ?? -Infinity;
+      const seq = seqTol > 0 ? ((q.maxSeq.get(measurement, sensor) as { m: number | null }).m ?? -Infinity) : -Infinity;
+      h = { ts, seq };
+      high.set(key, h);
     }
-    return m;
+    return h;
   };
-  const admit = db.transaction((batch: StoredReading[], now: number) => {
-    let accepted = 0;
+
+  /** The remembered keys of a series whose ts range meets [from, to]: stored, and this group's. */
+  function* keysNear(measurement: string, sensor: string, from: number, to: number, group: Key[] | undefined): Generator<Key> {
+    for (const r of q.keysAround.iterate(measurement, sensor, from, to) as Iterable<{ keys: string }>) yield* JSON.parse(r.keys) as Key[];
+    if (group) yield* group;
+  }
+
+  /** Admit a group (inside a transaction): its segment and its keys. */
+  function admitGroup(batch: StoredReading[], now: number): { accepted: number; duplicates: number } {
     let duplicates = 0;
+    const tuples: Tuple[] = [];
+    /** This group's keys per series: written as one `admitted` row each. */
+    const groups = new Map<string, { measurement: string; sensor: string; keys: Key[]; minTs: number; maxTs: number; maxSeq: number | null }>();
     for (const { reading, tags } of batch) {
       const measurement = MEASUREMENT[reading.kind];
-      const values = seqTol > 0 && reading.seq !== undefined ? JSON.stringify(reading.fields) : undefined;
-      // Same seq and values near the same time = the same sample, re-stamped (see seqToleranceMs).
-      if (values !== undefined && reading.seq! <= highestSeq(measurement, tags.sensor) && q.seqSeen.get(measurement, tags.sensor, reading.seq, reading.ts - seqTol, reading.ts + seqTol, values)) {
-        duplicates++;
-        continue;
+      const series = `${measurement}\u0000${tags.sensor}`;
+      const h = highOf(measurement, tags.sensor, series);
+      const g = groups.get(series);
+      const seq = seqTol > 0 && reading.seq !== undefined ? reading.seq : null;
+      const values = seq !== null ? JSON.stringify(reading.fields) : null;
+      if (reading.ts <= h.ts || (seq !== null && seq <= h.seq)) {
+        // Possibly seen: same series and timestamp = the same point, admitted once whatever the
+        // redeliveries; same seq and values near the same time = the same sample, re-stamped.
+        const tol = seq !== null && seq <= h.seq ? seqTol : 0;
+        let copy = false;
+        for (const [ts, s, v] of keysNear(measurement, tags.sensor, reading.ts - tol, reading.ts + tol, g?.keys)) {
+          if (ts === reading.ts || (s !== null && s === seq && v === values && Math.abs(ts - reading.ts) <= seqTol)) {
+            copy = true;
+            break;
+          }
+        }
+        if (copy) {
+          duplicates++;
+          continue;
+        }
       }
-      // Same series and timestamp = the same point: admitted once, whatever the redeliveries.
-      if (q.seen.run(measurement, tags.sensor, reading.ts, now).changes === 0) {
-        duplicates++;
-        continue;
+      if (reading.ts > h.ts) h.ts = reading.ts;
+      if (seq !== null && seq > h.seq) h.seq = seq;
+      const key: Key = [reading.ts, seq, values];
+      if (g) {
+        g.keys.push(key);
+        if (reading.ts < g.minTs) g.minTs = reading.ts;
+        if (reading.ts > g.maxTs) g.maxTs = reading.ts;
+        if (seq !== null && (g.maxSeq === null || seq > g.maxSeq)) g.maxSeq = seq;
+      } else {
+        groups.set(series, { measurement, sensor: tags.sensor, keys: [key], minTs: reading.ts, maxTs: reading.ts, maxSeq: seq });
       }
-      if (values !== undefined) {
-        q.seqAdd.run(measurement, tags.sensor, reading.seq, reading.ts, values, now);
-        const key = `${measurement}\u0000${tags.sensor}`;
-        if (reading.seq! > (maxSeq.get(key) ?? -1)) maxSeq.set(key, reading.seq!);
-      }
-      const fields = reading.seq === undefined ? reading.fields : { ...reading.fields, seq: reading.seq };
-      q.insert.run(measurement, tags.sensor, reading.ts, tags.site, tags.district, JSON.stringify(fields), toLine(reading, tags), now);
-      accepted++;
+      tuples.push([measurement, tags.sensor, reading.ts, tags.site, tags.district, reading.fields, reading.seq ?? null]);
     }
-    return { accepted, duplicates };
-  });
-
+    for (const g of groups.values()) q.addKeys.run(now, g.measurement, g.sensor, g.minTs, g.maxTs, g.maxSeq, JSON.stringify(g.keys));
+    if (tuples.length > 0) {
+      // A rolled-back transaction leaves a gap in the ids: harmless, segments are found by range.
+      q.addSegment.run(nextId, tuples.length, now, JSON.stringify(tuples));
+      nextId += tuples.length;
+    }
+    return { accepted: tuples.length, duplicates };
+  }
+  const counted = (r: { accepted: number; duplicates: number }) => {
+    rows += r.accepted; // after the commit: a failed transaction adds nothing
+    return r;
+  };
+  const admit = db.transaction(admitGroup);
   /** One transaction for a group of messages: their readings and their rejects. */
   const commit = db.transaction((batch: StoredReading[], rejects: Array<Omit<RejectRecord, 'id' | 'at'>>, now: number) => {
     for (const r of rejects) q.reject.run(now, r.sensor, r.kind, r.ts, r.code, r.reason.slice(0, 2000), r.data.slice(0, 2000));
-    return admit(batch, now);
+    return admitGroup(batch, now);
+  });
+
+  const rowsOf = (s: SegmentRow): SpoolRow[] =>
+    (JSON.parse(s.body) as Tuple[]).map(([measurement, sensor, ts, site, district, values, seq], i) => ({ id: s.first + i, measurement, sensor, ts, site, district, values, seq, receivedAt: s.receivedAt }));
+
+  /** Remove the readings with ids in [from, to]; a segment only partly inside keeps the rest. */
+  const removeRange = db.transaction((from: number, to: number): number => {
+    let removed = 0;
+    for (const s of q.segmentsFrom.all(from, to) as SegmentRow[]) {
+      const last = s.first + s.n - 1;
+      q.dropSegment.run(s.first);
+      if (s.first >= from && last <= to) {
+        removed += s.n;
+        continue;
+      }
+      const tuples = JSON.parse(s.body) as Tuple[];
+      const before = tuples.slice(0, Math.max(0, from - s.first));
+      const after = tuples.slice(Math.min(s.n, to - s.first + 1));
+      if (before.length > 0) q.addSegment.run(s.first, before.length, s.receivedAt, JSON.stringify(before));
+      if (after.length > 0) q.addSegment.run(to + 1, after.length, s.receivedAt, JSON.stringify(after));
+      removed += s.n - before.length - after.length;
+    }
+    return removed;
   });
 
   const KIND_OF: Record<string, string> = Object.fromEntries(Object.entries(MEASUREMENT).map(([k, m]) => [m, k]));
   const deadLetter = db.transaction((rows: SpoolRow[], error: string, now: number) => {
-    for (const r of rows) q.reject.run(now, r.sensor, KIND_OF[r.measurement] ?? r.measurement, r.ts, 'STORE_REFUSED', error.slice(0, 2000), r.line);
+    for (const r of rows) q.reject.run(now, r.sensor, KIND_OF[r.measurement] ?? r.measurement, r.ts, 'STORE_REFUSED', error.slice(0, 2000), lineOfRow(r));
   });
 
   return {
     db,
     /** Durable on return (one transaction). Duplicates are dropped and counted. */
-    admit: (batch: StoredReading[], now: number) => admit(batch, now),
+    admit: (batch: StoredReading[], now: number) => counted(admit(batch, now)),
     /** Readings and rejects of a group of messages, durable on return (one transaction). */
-    commit: (batch: StoredReading[], rejects: Array<Omit<RejectRecord, 'id' | 'at'>>, now: number) => commit(batch, rejects, now),
+    commit: (batch: StoredReading[], rejects: Array<Omit<RejectRecord, 'id' | 'at'>>, now: number) => counted(commit(batch, rejects, now)),
     /** The oldest `limit` rows, in admission order. */
-    peek: (limit: number) => q.peek.all(limit) as SpoolRow[],
+    peek(limit: number): SpoolRow[] {
+      const out: SpoolRow[] = [];
+      for (const s of q.segments.iterate() as Iterable<SegmentRow>) {
+        out.push(...rowsOf(s));
+        if (out.length >= limit) break;
+      }
+      return out.length > limit ? out.slice(0, limit) : out;
+    },
     /** Remove a drained batch (rows are taken from the head, so a batch is an id range). */
-    remove: (rows: SpoolRow[]) => {
-      if (rows.length > 0) q.removeRange.run(rows[0]!.id, rows[rows.length - 1]!.id);
+    remove: (batch: SpoolRow[]) => {
+      if (batch.length > 0) rows -= removeRange(batch[0]!.id, batch[batch.length - 1]!.id);
     },
     /** A reading the store refused for good (code STORE_REFUSED, with the server's message). */
     deadLetter: (rows: SpoolRow[], error: string, now: number) => deadLetter(rows, error, now),
@@ -189,12 +294,79 @@ export function openSpool(path: string, opts: SpoolOptions) {
     /** Bounded retention: older than `maxAgeMs`, or beyond the newest `maxRows`. */
     pruneRejects: (now: number, maxAgeMs: number, maxRows: number) => q.pruneRejectsAge.run(now - maxAgeMs).changes + q.pruneRejectsCount.run(maxRows).changes,
     stats(now: number): { rows: number; oldestAgeMs: number; bytes: number } {
-      const s = q.stats.get() as { rows: number; oldest: number | null };
-      return { rows: s.rows, oldestAgeMs: s.oldest === null ? 0 : now - s.oldest, bytes: fileBytes(path) };
+      const head = rows > 0 ? (q.head.get() as { receivedAt: number } | undefined) : undefined;
+      return { rows, oldestAgeMs: head ? now - head.receivedAt : 0, bytes: fileBytes(path) };
     },
-    pruneSeen: (now: number) => q.prune.run(now - opts.dedupeWindowMs).changes + q.seqPrune.run(now - opts.dedupeWindowMs).changes,
+    /**
+     * Forget admission keys older than the dedupe window. Rows are numbered in admission order, so
+     * the old ones are a prefix: found by walking from the start, no index on `at` to maintain.
+     */
+    pruneSeen: (now: number) => q.pruneKeys.run(now - opts.dedupeWindowMs).changes,
     close: () => db.close(),
   };
+}
+
+/**
+ * A spool written by an earlier version (a row per reading in `spool`, keys in `seen` and
+ * `seen_seq`): its readings become segments, in order, and its keys admission rows, so nothing
+ * spooled is lost and duplicates are still dropped across the upgrade.
+ */
+function migrateV1(db: Database.Database): void {
+  const has = (t: string) => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t) !== undefined;
+  if (!has('spool') && !has('seen') && !has('seen_seq')) return;
+  db.transaction(() => {
+    if (has('spool')) {
+      const add = db.prepare('INSERT INTO segments (first, n, received_at, body) VALUES (?, ?, ?, ?)');
+      let chunk: Array<{ id: number; receivedAt: number; t: Tuple }> = [];
+      const flush = () => {
+        if (chunk.length === 0) return;
+        add.run(chunk[0]!.id, chunk.length, chunk[0]!.receivedAt, JSON.stringify(chunk.map((c) => c.t)));
+        chunk = [];
+      };
+      type V1Row = { id: number; measurement: string; sensor: string; ts: number; site: string; district: string; fields: string; receivedAt: number };
+      const old = db.prepare('SELECT id, measurement, sensor, ts, site, district, fields, received_at AS receivedAt FROM spool ORDER BY id').iterate() as Iterable<V1Row>;
+      for (const r of old) {
+        // A segment numbers its readings first, first + 1, …: a gap in the old ids starts a new one.
+        if (chunk.length > 0 && (r.id !== chunk[chunk.length - 1]!.id + 1 || chunk.length >= 1000)) flush();
+        const { seq, ...values } = JSON.parse(r.fields) as Record<string, number>;
+        chunk.push({ id: r.id, receivedAt: r.receivedAt, t: [r.measurement, r.sensor, r.ts, r.site, r.district, values, seq ?? null] });
+      }
+      flush();
+      db.exec('DROP TABLE spool');
+    }
+    const addKeys = db.prepare('INSERT INTO admitted (at, measurement, sensor, min_ts, max_ts, max_seq, keys) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    // Every migrated row gets the newest old key's time: pruning walks the rows in id order and
+    // stops at the first young one, so the time must not go down from row to row. The old keys are
+    // kept a little longer than the window, never shorter.
+    const newest = Math.max(
+      ...(['seen', 'seen_seq'] as const).filter(has).map((t) => (db.prepare(`SELECT coalesce(max(at), 0) AS m FROM ${t}`).get() as { m: number }).m),
+      0,
+    );
+    const copyKeys = (rows: Iterable<{ measurement: string; sensor: string; ts: number; seq: number | null; fields: string | null }>) => {
+      let cur: { measurement: string; sensor: string; keys: Key[]; maxSeq: number | null } | undefined;
+      const flush = () => {
+        if (!cur) return;
+        const ts = cur.keys.map((k) => k[0]);
+        addKeys.run(newest, cur.measurement, cur.sensor, Math.min(...ts), Math.max(...ts), cur.maxSeq, JSON.stringify(cur.keys));
+        cur = undefined;
+      };
+      for (const r of rows) {
+        if (cur && (cur.measurement !== r.measurement || cur.sensor !== r.sensor || cur.keys.length >= 500)) flush();
+        cur ??= { measurement: r.measurement, sensor: r.sensor, keys: [], maxSeq: null };
+        cur.keys.push([r.ts, r.seq, r.fields]);
+        if (r.seq !== null && (cur.maxSeq === null || r.seq > cur.maxSeq)) cur.maxSeq = r.seq;
+      }
+      flush();
+    };
+    if (has('seen')) {
+      copyKeys(db.prepare('SELECT measurement, sensor, ts, NULL AS seq, NULL AS fields FROM seen ORDER BY measurement, sensor, ts').iterate() as Iterable<never>);
+      db.exec('DROP TABLE seen');
+    }
+    if (has('seen_seq')) {
+      copyKeys(db.prepare('SELECT measurement, sensor, ts, seq, fields FROM seen_seq ORDER BY measurement, sensor, ts').iterate() as Iterable<never>);
+      db.exec('DROP TABLE seen_seq');
+    }
+  })();
 }
 
 function fileBytes(path: string): number {

@@ -15,7 +15,7 @@ describe('ingest', () => {
 
   const rows = (sensor: string) =>
     db.prepare('SELECT measurement, sensor, ts, site, district, fields FROM readings WHERE sensor = ? ORDER BY ts').all(sensor) as Array<
-      Pick<SpoolRow, 'measurement' | 'sensor' | 'ts' | 'site' | 'district' | 'fields'>
+      Pick<SpoolRow, 'measurement' | 'sensor' | 'ts' | 'site' | 'district'> & { fields: string }
     >;
 
   beforeAll(async () => {

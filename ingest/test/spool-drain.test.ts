@@ -1,7 +1,7 @@
 /** The spool (real SQLite files) and the drain's batch/retry/split behaviour. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { openSpool, type Spool, type SpoolRow } from '../spool.ts';
+import { lineOfRow, openSpool, type Spool, type SpoolRow } from '../spool.ts';
 import { createDrain } from '../drain.ts';
 import { SinkError, type ReadingSink } from '../sink.ts';
 import { createMetricsRegistry } from '../../lib/metrics.ts';
@@ -38,7 +38,7 @@ describe('spool', () => {
     expect(s.admit([reading('PD-1', 1, 99), reading('PD-2', 1)], 1001)).toEqual({ accepted: 1, duplicates: 1 });
     const rows = s.peek(10);
     expect(rows.map((r) => `${r.sensor}@${r.ts - T0}`)).toEqual(['PD-1@0', 'PD-1@60000', 'PD-2@60000']);
-    expect(rows[0]!.line).toBe(`ponding,district=d,sensor=PD-1,site=site\\ a depth_cm=0,seq=0i ${T0}`); // tags sorted, as InfluxDB prefers
+    expect(lineOfRow(rows[0]!)).toBe(`ponding,district=d,sensor=PD-1,site=site\\ a depth_cm=0,seq=0i ${T0}`); // tags sorted, as InfluxDB prefers
   });
 
   it.each([
@@ -94,7 +94,7 @@ describe('spool', () => {
     s.admit([0, 1, 2, 3, 4].map((i) => reading('PD-1', i)), 1000);
     expect(s.stats(6000)).toMatchObject({ rows: 5, oldestAgeMs: 5000 });
     s.remove(s.peek(3));
-    expect(s.peek(10).map((r) => JSON.parse(r.fields).seq)).toEqual([3, 4]);
+    expect(s.peek(10).map((r) => r.seq)).toEqual([3, 4]);
     expect(s.stats(6000).bytes).toBeGreaterThan(0);
   });
 
@@ -132,7 +132,7 @@ describe('drain', () => {
       async write(rows) {
         calls++;
         if (calls <= outages) throw new SinkError({ kind: 'http', status: 503, message: 'unavailable', retryAfterMs: undefined });
-        if (rows.some((r) => r.fields.includes('666'))) throw new SinkError({ kind: 'http', status: 400, message: 'partial write: field type conflict', retryAfterMs: undefined });
+        if (rows.some((r) => r.values['depth_cm'] === 666)) throw new SinkError({ kind: 'http', status: 400, message: 'partial write: field type conflict', retryAfterMs: undefined });
         written.push(...rows);
       },
       async close() {},
@@ -149,7 +149,7 @@ describe('drain', () => {
     const drain = createDrain({ spool, sink, logger: silentLogger, metrics, clock: systemClock, batchSize: 8, backoff: { baseMs: 5, maxMs: 20, minMs: 1 }, idleMs: 20 });
     try {
       await eventually(() => spool.stats(Date.now()).rows === 0, 'an empty spool');
-      expect(written.map((r) => JSON.parse(r.fields).depth_cm)).toEqual([0, 1, 2, 3, 4, 5, 7, 8, 9]);
+      expect(written.map((r) => r.values['depth_cm'])).toEqual([0, 1, 2, 3, 4, 5, 7, 8, 9]);
       expect(spool.deadLetters()).toBe(1);
       expect(spool.listRejects({ limit: 10 })).toEqual([
         expect.objectContaining({ sensor: 'PD-1', kind: 'ponding', ts: T0 + 6 * 60_000, code: 'STORE_REFUSED', reason: 'HTTP 400: partial write: field type conflict' }),

@@ -86,6 +86,8 @@ export async function stopProcess(proc: ChildProcess, graceMs = 5000): Promise<v
 
 export interface VictoriaMetrics {
   url: string;
+  /** The running server's process id (benchmarks read its CPU time). */
+  readonly pid: number;
   pause(): Promise<void>;
   start(): Promise<void>;
   /** Raw samples of every series whose name matches the regex, after a forced flush. */
@@ -140,6 +142,9 @@ async function startVictoriaMetricsOn(port: number): Promise<VictoriaMetrics> {
       proc = await launch();
     },
     url,
+    get pid() {
+      return proc.pid!;
+    },
     async export(nameRegex) {
       await fetch(`${url}/internal/force_flush`);
       const body = new URLSearchParams({ 'match[]': `{__name__=~"${nameRegex}"}`, start: '0' });

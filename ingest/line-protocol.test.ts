@@ -1,0 +1,42 @@
+/** lineOf writes what the official client's Point writes, for any tags and fields (property test). */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { lineOf, toLine } from './line-protocol.ts';
+import type { Reading } from '../contracts/index.ts';
+
+const T0 = Date.parse('2026-07-01T10:00:00+08:00');
+
+describe('lineOf', () => {
+  it('matches Point for the cases InfluxDB was tested with', () => {
+    const r: Reading = { kind: 'ponding', sensorId: 'PD-001', ts: T0, seq: 1, fields: { depth_cm: 27.5, battery_v: 3.61 } };
+    const tags = { sensor: 'PD-001', site: '中山北路 共和新路,下立交=1', district: 'jingan' };
+    expect(lineOf('ponding', tags, r.fields, r.seq, r.ts)).toBe(toLine(r, tags));
+    expect(lineOf('ponding', tags, r.fields, r.seq, r.ts)).toBe(`ponding,district=jingan,sensor=PD-001,site=中山北路\\ 共和新路\\,下立交\\=1 battery_v=3.61,depth_cm=27.5,seq=1i ${T0}`);
+  });
+
+  it('matches Point for any tag text, field names, values, seq and timestamp', () => {
+    const text = fc.string({ unit: fc.oneof(fc.constantFrom(' ', ',', '=', '"', "'", '\\', '\n', '\t', '浦', 'a', 'Z', '_'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 12 });
+    fc.assert(
+      fc.property(
+        fc.constantFrom('ponding', 'water_level', 'rainfall'),
+        fc.record({ sensor: text.filter((s) => s.length > 0), site: text, district: text }),
+        fc.dictionary(text.filter((s) => s.length > 0 && s !== 'seq'), fc.double({ noNaN: true, noDefaultInfinity: true }), { minKeys: 1, maxKeys: 4 }),
+        fc.option(fc.integer({ min: 0, max: 2 ** 40 }), { nil: undefined }),
+        fc.integer({ min: 0, max: 4_102_444_800_000 }),
+        (measurement, tags, fields, seq, ts) => {
+          const kind = ({ ponding: 'ponding', water_level: 'water-level', rainfall: 'rain' } as const)[measurement];
+          const reading = { kind, sensorId: tags.sensor, ts, seq, fields } as Reading;
+          expect(lineOf(measurement, tags, fields, seq, ts)).toBe(toLine(reading, tags));
+        },
+      ),
+      { seed: 20261201, numRuns: 2000 },
+    );
+  });
+
+  it.each([
+    ['NaN', Number.NaN],
+    ['Infinity', Number.POSITIVE_INFINITY],
+  ])('refuses a %s field, as Point does', (_name, v) => {
+    expect(() => lineOf('ponding', { sensor: 'PD-1', site: '', district: '' }, { depth_cm: v }, undefined, T0)).toThrow(/invalid float value/);
+  });
+});
