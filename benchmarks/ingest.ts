@@ -4,7 +4,7 @@
  * same broker and client with no ingest. Each part runs as its own process: `floodgate gateway`,
  * `floodgate ingest`, VictoriaMetrics.
  *
- *   npm run bench -- ingest      (BENCH_READINGS=200000 BENCH_PUBLISHERS=20)
+ *   npm run bench -- ingest      (BENCH_READINGS=200000 BENCH_PUBLISHERS=20 BENCH_ROUNDS=3)
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import { execFileSync } from 'node:child_process';
@@ -20,6 +20,7 @@ import { percentile } from '../lib/stats.ts';
 const TOTAL = Number(process.env['BENCH_READINGS'] ?? 200_000);
 const PUBLISHERS = Number(process.env['BENCH_PUBLISHERS'] ?? 20);
 const SOAK_S = Number(process.env['BENCH_SOAK_S'] ?? 0);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const SOAK_RATE = Number(process.env['BENCH_SOAK_RATE'] ?? 10_000);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const log = (s: string) => process.stdout.write(s + '\n');
@@ -100,10 +101,12 @@ async function main() {
         await Promise.all(
           Array.from({ length: 16 }, async () => {
             while (i < perDevice && n < TOTAL) {
-              const seq = i++;
-              // Distinct timestamps per round so every reading is a new point.
-              const ts = base + round * 10_000_000 + seq * 10;
-              await c.publishAsync(`sensors/ponding/${devices[k]}/reading`, JSON.stringify({ ts, seq, depth_cm: (seq % 500) / 10 }), { qos: 1 });
+              const j = i++;
+              // Distinct timestamps and counters per round so every reading is a new point (the
+              // same seq and value within 10 min would be dropped as a re-stamped copy).
+              const ts = base + round * (perDevice * 10 + 1000) + j * 10;
+              const seq = round * perDevice + j;
+              await c.publishAsync(`sensors/ponding/${devices[k]}/reading`, JSON.stringify({ ts, seq, depth_cm: (j % 500) / 10 }), { qos: 1 });
               at[n++] = performance.now();
             }
           }),
@@ -195,80 +198,109 @@ async function main() {
       const rate = got / ((lastAt - t0) / 1000);
       if (!clean) await sub.unsubscribeAsync('sensors/+/+/reading'); // leave no session that queues the next runs
       await sub.endAsync();
-      log(`raw broker QoS 1 delivery, ${clean ? 'clean' : 'persistent'} session: ${got}/${TOTAL} in ${((lastAt - t0) / 1000).toFixed(2)} s = ${Math.round(rate)} readings/s`);
-      log(`  ${cpuLine}`);
+      log(`  raw broker QoS 1 delivery, ${clean ? 'clean' : 'persistent'} session: ${got}/${TOTAL} in ${((lastAt - t0) / 1000).toFixed(2)} s = ${Math.round(rate)} readings/s`);
+      log(`    ${cpuLine}`);
       return { rate, got, cpuLine };
     }
-    const rawClean = await raw(true);
-    const rawPersistent = await raw(false);
-    const rawRate = rawClean.rate;
-    const got = rawClean.got;
 
-    // (b) Through ingest into VictoriaMetrics.
-    const profile = [...(process.env['BENCH_PROFILE'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_PROFILE']}`] : []), ...(process.env['BENCH_INGEST_NODE_ARGS']?.split(' ').filter(Boolean) ?? [])];
-    const ing = startProcess(process.execPath, [...profile, join(ROOT, 'bin/floodgate.js'), 'ingest'], {
-      ...env,
-      INFLUX_URL: vm.url,
-      INFLUX_TOKEN: 'vm',
-      INFLUX_ORG: 'floodgate',
-      INFLUX_BUCKET: 'readings',
-    });
-    await sleep(2000);
-    const rowsBefore = await vm.metric('vm_rows_inserted_total');
-    const visible = new Float64Array(TOTAL);
-    let seen = 0;
-    let rssPeak = 0;
-    let stop = false;
-    // Poll VictoriaMetrics' own insert counter (2 rows per reading: depth_cm and seq).
-    const poller = (async () => {
-      while (!stop) {
-        const rows = (await vm.metric('vm_rows_inserted_total')) - rowsBefore;
-        const now = performance.now();
-        const readings = Math.min(TOTAL, Math.floor(rows / 2));
-        while (seen < readings) visible[seen++] = now;
-        rssPeak = Math.max(rssPeak, status(ing.proc.pid!, 'VmRSS'));
-        await sleep(100);
-      }
-    })();
-    const cpu = cpuMeter({ gateway: () => cpuOf(gw.proc.pid!), ingest: () => cpuOf(ing.proc.pid!), VictoriaMetrics: () => cpuOf(vm.pid), 'publishers + poller': selfCpu });
-    const tStart = performance.now();
-    const pub = await publish();
-    const deadline = performance.now() + 120_000;
-    while (seen < pub.at.length && performance.now() < deadline) await sleep(50);
-    const ingCpuLine = cpu(pub.at.length);
-    stop = true;
-    await poller;
-    const endToEnd = (visible[pub.at.length - 1]! - tStart) / 1000;
-    const lags = Array.from(pub.at, (p, i) => visible[i]! - p).sort((a, b) => a - b);
+    // (b) Through ingest into VictoriaMetrics: a fresh `floodgate ingest` per round (its own
+    // session, removed afterwards so it queues nothing during the raw rounds).
+    async function throughIngest(r: number) {
+      const clientId = `bench-ingest-${r}`;
+      const profile = [...(process.env['BENCH_PROFILE'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_PROFILE']}`] : []), ...(process.env['BENCH_INGEST_NODE_ARGS']?.split(' ').filter(Boolean) ?? [])];
+      const ing = startProcess(process.execPath, [...profile, join(ROOT, 'bin/floodgate.js'), 'ingest'], {
+        ...env,
+        FLOODGATE_INGEST_CLIENT_ID: clientId,
+        INFLUX_URL: vm.url,
+        INFLUX_TOKEN: 'vm',
+        INFLUX_ORG: 'floodgate',
+        INFLUX_BUCKET: 'readings',
+      });
+      await sleep(3000); // started, connected, subscribed
+      const rowsBefore = await vm.metric('vm_rows_inserted_total');
+      const visible = new Float64Array(TOTAL);
+      let seen = 0;
+      let rssPeak = 0;
+      let stop = false;
+      // Poll VictoriaMetrics' own insert counter (2 rows per reading: depth_cm and seq).
+      const poller = (async () => {
+        while (!stop) {
+          const rows = (await vm.metric('vm_rows_inserted_total')) - rowsBefore;
+          const now = performance.now();
+          const readings = Math.min(TOTAL, Math.floor(rows / 2));
+          while (seen < readings) visible[seen++] = now;
+          rssPeak = Math.max(rssPeak, status(ing.proc.pid!, 'VmRSS'));
+          await sleep(100);
+        }
+      })();
+      const cpu = cpuMeter({ gateway: () => cpuOf(gw.proc.pid!), ingest: () => cpuOf(ing.proc.pid!), VictoriaMetrics: () => cpuOf(vm.pid), 'publishers + poller': selfCpu });
+      const tStart = performance.now();
+      const pub = await publish();
+      const deadline = performance.now() + 120_000;
+      while (seen < pub.at.length && performance.now() < deadline) await sleep(50);
+      const cpuLine = cpu(pub.at.length);
+      stop = true;
+      await poller;
+      const endToEnd = (visible[pub.at.length - 1]! - tStart) / 1000;
+      const lags = Array.from(pub.at, (p, i) => visible[i]! - p).sort((a, b) => a - b);
+      const rate = pub.at.length / endToEnd;
+      if (process.env['BENCH_THREADS']) log(`    ingest threads (CPU s): ${threadsCpu(ing.proc.pid!)}`);
+      await stopProcess(ing.proc);
+      // Remove its persistent session: a clean connection with the same client id ends it.
+      const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${gwPort}`, { protocolVersion: 4, clientId, clean: true, username: 'svc-ingest', password: city.provisioning.serviceSecret, reconnectPeriod: 0 });
+      await c.endAsync();
+      const p50 = percentile(lags, 50);
+      const p99 = percentile(lags, 99);
+      log(`  ingest end to end: ${seen} of ${pub.at.length} published visible in VictoriaMetrics; ${endToEnd.toFixed(2)} s = ${Math.round(rate)} readings/s (publishing took ${pub.seconds.toFixed(2)} s); lag p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms; peak RSS ${rssPeak.toFixed(0)} MB`);
+      log(`    ${cpuLine}`);
+      return { rate, seen, published: pub.at.length, p50, p99, rssPeak, cpuLine };
+    }
+
+    // Rounds alternate the three paths, so a slower or faster spell of this shared machine falls on
+    // all of them; the ratios are medians of per-round ratios.
+    const rounds: Array<{ clean: Awaited<ReturnType<typeof raw>>; persistent: Awaited<ReturnType<typeof raw>>; ingest: Awaited<ReturnType<typeof throughIngest>> }> = [];
+    for (let r = 1; r <= ROUNDS; r++) {
+      log(`round ${r} of ${ROUNDS}`);
+      const clean = await raw(true);
+      const persistent = await raw(false);
+      const ingest = await throughIngest(r);
+      rounds.push({ clean, persistent, ingest });
+    }
     const exported = await vm.export('ponding_depth_cm');
-    const stored = exported.reduce((a, s) => a + s.values.length, 0);
-    const ingRate = pub.at.length / endToEnd;
-    log(`ingest end to end: ${stored} readings in VictoriaMetrics of ${pub.at.length} published; ${endToEnd.toFixed(2)} s = ${Math.round(ingRate)} readings/s`);
-    log(`lag published → visible: p50 ${percentile(lags, 50).toFixed(0)} ms, p99 ${percentile(lags, 99).toFixed(0)} ms; ingest peak RSS ${rssPeak.toFixed(0)} MB`);
-    log(`  ${ingCpuLine}`);
-    if (process.env['BENCH_THREADS']) log(`  ingest threads (CPU s): ${threadsCpu(ing.proc.pid!)}`);
-    await stopProcess(ing.proc);
+    const stored = exported.reduce((a, x) => a + x.values.length, 0);
+    const published = rounds.reduce((a, x) => a + x.ingest.published, 0);
+    const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+    const byIngest = [...rounds].sort((a, b) => a.ingest.rate - b.ingest.rate);
+    const mid = byIngest[Math.floor(byIngest.length / 2)]!;
+    const ratioClean = rounds.map((x) => x.ingest.rate / x.clean.rate);
+    const ratioPersistent = rounds.map((x) => x.ingest.rate / x.persistent.rate);
+    const pct = (xs: number[]) => xs.map((x) => (x * 100).toFixed(0)).join(', ');
 
     // (c) The same load through Node-RED 4.1 (mqtt in → function → influxdb out) into a fresh VictoriaMetrics.
     const nr = process.env['BENCH_NODERED'] === '0' ? undefined : await nodeRedRun(publish, gwPort, city.provisioning.serviceSecret, dir.path);
     if (nr) log(`Node-RED: ${nr.stored} of ${nr.published} readings in VictoriaMetrics in ${nr.seconds.toFixed(2)} s = ${Math.round(nr.rate)} readings/s; peak RSS ${nr.rssPeak.toFixed(0)} MB`);
+    const ingRate = median(rounds.map((x) => x.ingest.rate));
     const table = [
-      `| path | readings/s | delivered | notes |`,
-      `|---|---|---|---|`,
-      `| raw QoS 1 delivery (gateway → one subscriber, no ingest), clean session | ${Math.round(rawRate)} | ${got}/${TOTAL} | same broker, same client code |`,
-      `| raw QoS 1 delivery, persistent session (as ingest's) | ${Math.round(rawPersistent.rate)} | ${rawPersistent.got}/${TOTAL} | the broker keeps unacknowledged messages in the session store |`,
-      `| floodgate ingest (gateway → ingest → VictoriaMetrics) | ${Math.round(ingRate)} | ${stored}/${pub.at.length} in the store | lag p50 ${percentile(lags, 50).toFixed(0)} ms, p99 ${percentile(lags, 99).toFixed(0)} ms; peak RSS ${rssPeak.toFixed(0)} MB |`,
-      ...(nr ? [`| Node-RED 4.1.8 + node-red-contrib-influxdb 0.7.0 (gateway → Node-RED → VictoriaMetrics) | ${Math.round(nr.rate)} | ${nr.stored}/${nr.published} in the store | peak RSS ${nr.rssPeak.toFixed(0)} MB |`] : []),
+      `${ROUNDS} rounds of ${TOTAL} readings from ${PUBLISHERS} devices (QoS 1, 16 in flight each), each round raw clean → raw persistent → ingest; rates are medians over the rounds.`,
       '',
-      `ingest / raw broker: ${((ingRate / rawRate) * 100).toFixed(0)}% (clean session), ${((ingRate / rawPersistent.rate) * 100).toFixed(0)}% (persistent session).` + (nr ? ` ingest / Node-RED: ${(ingRate / nr.rate).toFixed(1)}×.` : ''),
+      `| path | readings/s (median) | rounds | delivered | notes |`,
+      `|---|---|---|---|---|`,
+      `| raw QoS 1 delivery (gateway → one subscriber, no ingest), clean session | ${Math.round(median(rounds.map((x) => x.clean.rate)))} | ${rounds.map((x) => Math.round(x.clean.rate)).join(' / ')} | ${rounds.map((x) => x.clean.got).join(' / ')} of ${TOTAL} | same broker, same client code |`,
+      `| raw QoS 1 delivery, persistent session (as ingest's) | ${Math.round(median(rounds.map((x) => x.persistent.rate)))} | ${rounds.map((x) => Math.round(x.persistent.rate)).join(' / ')} | ${rounds.map((x) => x.persistent.got).join(' / ')} of ${TOTAL} | the broker keeps unacknowledged messages in the session store |`,
+      `| floodgate ingest (gateway → ingest → VictoriaMetrics) | ${Math.round(ingRate)} | ${rounds.map((x) => Math.round(x.ingest.rate)).join(' / ')} | ${stored}/${published} in the store | median round: lag p50 ${mid.ingest.p50.toFixed(0)} ms, p99 ${mid.ingest.p99.toFixed(0)} ms; peak RSS ${mid.ingest.rssPeak.toFixed(0)} MB |`,
+      ...(nr ? [`| Node-RED 4.1.8 + node-red-contrib-influxdb 0.7.0 (gateway → Node-RED → VictoriaMetrics) | ${Math.round(nr.rate)} | 1 | ${nr.stored}/${nr.published} in the store | peak RSS ${nr.rssPeak.toFixed(0)} MB |`] : []),
       '',
-      `Where the two cores went (${TOTAL} readings; a phase = first publish to last delivery / last reading visible):`,
-      `- raw, clean session: ${rawClean.cpuLine}`,
-      `- raw, persistent session: ${rawPersistent.cpuLine}`,
-      `- ingest: ${ingCpuLine}`,
+      `ingest / raw broker, median of per-round ratios: ${(median(ratioClean) * 100).toFixed(0)}% of the clean session (rounds ${pct(ratioClean)}), ${(median(ratioPersistent) * 100).toFixed(0)}% of the persistent session (rounds ${pct(ratioPersistent)}).` +
+        (nr ? ` ingest / Node-RED: ${(ingRate / nr.rate).toFixed(1)}×.` : ''),
+      '',
+      `Where the two cores went, median round (CPU time of each process over the phase / readings):`,
+      `- raw, clean session: ${mid.clean.cpuLine}`,
+      `- raw, persistent session: ${mid.persistent.cpuLine}`,
+      `- ingest: ${mid.ingest.cpuLine}`,
     ].join('\n');
     log('\n' + table);
-    writeFileSync(join(ROOT, 'benchmarks/results-ingest.md'), `# Ingest benchmark, ${new Date().toISOString()}\n\n${TOTAL} readings from ${PUBLISHERS} devices, QoS 1, 16 in flight each.\n\n${table}\n`);
+    if (stored !== published) throw new Error(`ingest lost readings: ${published - stored} of ${published} not in VictoriaMetrics`);
+    writeFileSync(join(ROOT, 'benchmarks/results-ingest.md'), `# Ingest benchmark, ${new Date().toISOString()}\n\n${table}\n`);
   } finally {
     await stopProcess(gw.proc);
     await vm.stop();

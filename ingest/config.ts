@@ -13,6 +13,7 @@ const IngestEnv = SharedEnv.extend({
   INFLUX_ORG: optionalString,
   INFLUX_BUCKET: optionalString,
   INFLUX_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  INFLUX_GZIP: z.enum(['0', '1', 'true', 'false', '']).default('0').transform((v) => v === '1' || v === 'true'),
   FLOODGATE_INGEST_CLIENT_ID: z.string().min(1).max(64).default('floodgate-ingest'),
   FLOODGATE_SPOOL_MAX_BYTES: z.coerce.number().int().min(1024 * 1024).default(1024 ** 3),
   FLOODGATE_SPOOL_SYNC: z.enum(['normal', 'full']).default('normal'),
@@ -20,6 +21,7 @@ const IngestEnv = SharedEnv.extend({
   FLOODGATE_DEDUPE_WINDOW_S: z.coerce.number().int().min(60).max(30 * 86_400).default(86_400),
   FLOODGATE_DEDUPE_SEQ_TOLERANCE_S: z.coerce.number().int().min(0).max(86_400).default(600),
   FLOODGATE_INGEST_GROUP_COMMIT: z.enum(['0', '1', 'true', 'false', '']).default('1').transform((v) => v === '1' || v === 'true'),
+  FLOODGATE_INGEST_COMMIT_MS: z.coerce.number().int().min(1).max(1000).default(20),
   FLOODGATE_MAX_READING_AGE_S: z.coerce.number().int().min(3600).max(10 * 365 * 86_400).default(30 * 86_400),
   FLOODGATE_REJECTS_RETENTION_S: z.coerce.number().int().min(60).max(365 * 86_400).default(7 * 86_400),
   FLOODGATE_METRICS_PORT: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional()),
@@ -57,6 +59,13 @@ export interface IngestConfig {
   maxReadingAgeMs: number;
   /** Commit and PUBACK groups of messages (one transaction per ≤500); false = one per message. */
   groupCommit: boolean;
+  /**
+   * How long a group waits for more messages before it commits. A spool transaction has a fixed
+   * cost of ~0.4 ms (its pages written to the WAL): at 20,000 readings/s a 2 ms wait made groups of
+   * ~40 and that cost 12 µs per reading; 20 ms makes groups of up to 500 (3 µs). The PUBACK waits
+   * as long; the reading is already on its way to the rules (they subscribe on their own).
+   */
+  commitDelayMs: number;
 }
 
 export const DEFAULT_WRITE_BACKOFF: BackoffPolicy = { baseMs: 250, maxMs: 30_000, minMs: 50 };
@@ -66,7 +75,7 @@ export function ingestConfigFromEnv(env: Record<string, string | undefined>): { 
   const shared = sharedFromEnv(e);
   const influx =
     e.INFLUX_URL && e.INFLUX_TOKEN && e.INFLUX_ORG && e.INFLUX_BUCKET
-      ? { url: e.INFLUX_URL, token: e.INFLUX_TOKEN, org: e.INFLUX_ORG, bucket: e.INFLUX_BUCKET, timeoutMs: e.INFLUX_TIMEOUT_MS }
+      ? { url: e.INFLUX_URL, token: e.INFLUX_TOKEN, org: e.INFLUX_ORG, bucket: e.INFLUX_BUCKET, timeoutMs: e.INFLUX_TIMEOUT_MS, gzip: e.INFLUX_GZIP }
       : undefined;
   return {
     ingest: {
@@ -84,6 +93,7 @@ export function ingestConfigFromEnv(env: Record<string, string | undefined>): { 
       rejectsRetentionMs: e.FLOODGATE_REJECTS_RETENTION_S * 1000,
       maxReadingAgeMs: e.FLOODGATE_MAX_READING_AGE_S * 1000,
       groupCommit: e.FLOODGATE_INGEST_GROUP_COMMIT,
+      commitDelayMs: e.FLOODGATE_INGEST_COMMIT_MS,
     },
     shared,
     metricsPort: e.FLOODGATE_METRICS_PORT,
@@ -107,6 +117,7 @@ export function ingestConfig(dir: string, overrides: Partial<IngestConfig> = {})
     rejectsRetentionMs: 7 * 86_400_000,
     maxReadingAgeMs: 30 * 86_400_000,
     groupCommit: true,
+    commitDelayMs: 20,
     ...overrides,
   };
 }

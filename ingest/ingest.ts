@@ -199,7 +199,7 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
   const acks = config.groupCommit
     ? groupCommitAcks<Accepted | null>(client, {
         maxBatch: 500,
-        maxDelayMs: 2,
+        maxDelayMs: config.commitDelayMs,
         logger: log,
         accept: (topic, payload) => (level === 'full' ? whenSpoolHasRoom().then(() => accept(topic, payload)) : accept(topic, payload)),
         commit,

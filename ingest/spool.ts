@@ -324,8 +324,8 @@ function migrateV1(db: Database.Database): void {
         chunk = [];
       };
       type V1Row = { id: number; measurement: string; sensor: string; ts: number; site: string; district: string; fields: string; receivedAt: number };
-      const old = db.prepare('SELECT id, measurement, sensor, ts, site, district, fields, received_at AS receivedAt FROM spool ORDER BY id').iterate() as Iterable<V1Row>;
-      for (const r of old) {
+      const page = db.prepare('SELECT id, measurement, sensor, ts, site, district, fields, received_at AS receivedAt FROM spool WHERE id > ? ORDER BY id LIMIT 5000');
+      for (const r of pages((after: V1Row | undefined) => page.all(after?.id ?? -1) as V1Row[])) {
         // A segment numbers its readings first, first + 1, …: a gap in the old ids starts a new one.
         if (chunk.length > 0 && (r.id !== chunk[chunk.length - 1]!.id + 1 || chunk.length >= 1000)) flush();
         const { seq, ...values } = JSON.parse(r.fields) as Record<string, number>;
@@ -334,6 +334,7 @@ function migrateV1(db: Database.Database): void {
       flush();
       db.exec('DROP TABLE spool');
     }
+    type KeyRow = { measurement: string; sensor: string; ts: number; seq: number | null; fields: string | null };
     const addKeys = db.prepare('INSERT INTO admitted (at, measurement, sensor, min_ts, max_ts, max_seq, keys) VALUES (?, ?, ?, ?, ?, ?, ?)');
     // Every migrated row gets the newest old key's time: pruning walks the rows in id order and
     // stops at the first young one, so the time must not go down from row to row. The old keys are
@@ -342,7 +343,7 @@ function migrateV1(db: Database.Database): void {
       ...(['seen', 'seen_seq'] as const).filter(has).map((t) => (db.prepare(`SELECT coalesce(max(at), 0) AS m FROM ${t}`).get() as { m: number }).m),
       0,
     );
-    const copyKeys = (rows: Iterable<{ measurement: string; sensor: string; ts: number; seq: number | null; fields: string | null }>) => {
+    const copyKeys = (rows: Iterable<KeyRow>) => {
       let cur: { measurement: string; sensor: string; keys: Key[]; maxSeq: number | null } | undefined;
       const flush = () => {
         if (!cur) return;
@@ -358,15 +359,30 @@ function migrateV1(db: Database.Database): void {
       }
       flush();
     };
+    // Read in pages (keyset on the primary key): a statement may not stay open while rows are
+    // written on the same connection, and the old tables may hold millions of keys.
     if (has('seen')) {
-      copyKeys(db.prepare('SELECT measurement, sensor, ts, NULL AS seq, NULL AS fields FROM seen ORDER BY measurement, sensor, ts').iterate() as Iterable<never>);
+      const page = db.prepare('SELECT measurement, sensor, ts, NULL AS seq, NULL AS fields FROM seen WHERE (measurement, sensor, ts) > (?, ?, ?) ORDER BY measurement, sensor, ts LIMIT 5000');
+      copyKeys(pages((a: KeyRow | undefined) => page.all(a?.measurement ?? '', a?.sensor ?? '', a?.ts ?? -Infinity) as KeyRow[]));
       db.exec('DROP TABLE seen');
     }
     if (has('seen_seq')) {
-      copyKeys(db.prepare('SELECT measurement, sensor, ts, seq, fields FROM seen_seq ORDER BY measurement, sensor, ts').iterate() as Iterable<never>);
+      const page = db.prepare('SELECT measurement, sensor, ts, seq, fields FROM seen_seq WHERE (measurement, sensor, seq, ts) > (?, ?, ?, ?) ORDER BY measurement, sensor, seq, ts LIMIT 5000');
+      copyKeys(pages((a: KeyRow | undefined) => page.all(a?.measurement ?? '', a?.sensor ?? '', a?.seq ?? -Infinity, a?.ts ?? -Infinity) as KeyRow[]));
       db.exec('DROP TABLE seen_seq');
     }
   })();
+}
+
+/** Every row of a paged query: `next(last row of the previous page)` until a page comes back empty. */
+function* pages<R>(next: (after: R | undefined) => R[]): Generator<R> {
+  let after: R | undefined;
+  for (;;) {
+    const page = next(after);
+    if (page.length === 0) return;
+    yield* page;
+    after = page[page.length - 1];
+  }
 }
 
 function fileBytes(path: string): number {

@@ -1,6 +1,7 @@
 /** The spool (real SQLite files) and the drain's batch/retry/split behaviour. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { lineOfRow, openSpool, type Spool, type SpoolRow } from '../spool.ts';
 import { createDrain } from '../drain.ts';
 import { SinkError, type ReadingSink } from '../sink.ts';
@@ -119,6 +120,59 @@ describe('spool', () => {
     const b = open(path);
     expect(b.peek(10)).toHaveLength(2);
     expect(b.admit([reading('PD-1', 1)], 1001).duplicates).toBe(1);
+  });
+});
+
+describe('spool written by an earlier version (a row per reading)', () => {
+  it('keeps every spooled reading, in order, and still drops copies of what it had admitted', () => {
+    const d = tempDir('spool-v1');
+    const path = join(d.path, 'spool.db');
+    // The version 1 layout, as the ingest of 2026-11-28 wrote it.
+    const v1 = new Database(path);
+    v1.exec(`
+      CREATE TABLE spool (id INTEGER PRIMARY KEY AUTOINCREMENT, measurement TEXT NOT NULL, sensor TEXT NOT NULL, ts INTEGER NOT NULL,
+        site TEXT NOT NULL, district TEXT NOT NULL, fields TEXT NOT NULL, line TEXT NOT NULL, received_at INTEGER NOT NULL);
+      CREATE TABLE seen (measurement TEXT NOT NULL, sensor TEXT NOT NULL, ts INTEGER NOT NULL, at INTEGER NOT NULL,
+        PRIMARY KEY (measurement, sensor, ts)) WITHOUT ROWID;
+      CREATE TABLE seen_seq (measurement TEXT NOT NULL, sensor TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, fields TEXT NOT NULL,
+        at INTEGER NOT NULL, PRIMARY KEY (measurement, sensor, seq, ts)) WITHOUT ROWID;`);
+    const add = v1.prepare('INSERT INTO spool (id, measurement, sensor, ts, site, district, fields, line, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    // Ids with a gap (a drained split batch), two sensors, one reading without seq.
+    for (const [id, sensor, i, seq] of [[3, 'PD-1', 0, 0], [4, 'PD-2', 0, 7], [5, 'PD-1', 1, 1], [9, 'PD-1', 2, null]] as const) {
+      add.run(id, 'ponding', sensor, T0 + i * 60_000, 'site a', 'd', JSON.stringify({ depth_cm: i, ...(seq === null ? {} : { seq }) }), 'unused', 1000 + id);
+    }
+    for (const [sensor, i] of [['PD-1', 0], ['PD-2', 0], ['PD-1', 1], ['PD-1', 2], ['PD-3', 5]] as const) v1.prepare('INSERT INTO seen VALUES (?, ?, ?, ?)').run('ponding', sensor, T0 + i * 60_000, 1500);
+    v1.prepare('INSERT INTO seen_seq VALUES (?, ?, ?, ?, ?, ?)').run('ponding', 'PD-3', 5, T0 + 5 * 60_000, JSON.stringify({ depth_cm: 5 }), 1500);
+    v1.close();
+
+    const s = openSpool(path, { sync: 'normal', dedupeWindowMs: 60_000, seqToleranceMs: 600_000 });
+    try {
+      const rows = s.peek(10);
+      expect(rows.map((r) => [r.id, r.sensor, r.ts - T0, r.values['depth_cm'], r.seq, r.receivedAt])).toEqual([
+        [3, 'PD-1', 0, 0, 0, 1003],
+        [4, 'PD-2', 0, 0, 7, 1003],
+        [5, 'PD-1', 60_000, 1, 1, 1003],
+        [9, 'PD-1', 120_000, 2, null, 1009],
+      ]);
+      expect(lineOfRow(rows[1]!)).toBe(`ponding,district=d,sensor=PD-2,site=site\\ a depth_cm=0,seq=7i ${T0}`);
+      expect(s.stats(2000).rows).toBe(4);
+      // Copies of admitted readings (same ts; same seq and values re-stamped) are still dropped.
+      expect(s.admit([reading('PD-1', 1), reading('PD-2', 0)], 2000)).toEqual({ accepted: 0, duplicates: 2 });
+      const restamped: StoredReading = { reading: { kind: 'ponding', sensorId: 'PD-3', ts: T0 + 5 * 60_000 + 90_000, seq: 5, fields: { depth_cm: 5 } }, tags: { sensor: 'PD-3', site: 'a', district: 'd' } };
+      expect(s.admit([restamped], 2000)).toEqual({ accepted: 0, duplicates: 1 });
+      expect(s.admit([reading('PD-1', 3)], 2000)).toEqual({ accepted: 1, duplicates: 0 });
+      s.remove(s.peek(3));
+      expect(s.peek(10).map((r) => r.id)).toEqual([9, 10]);
+      const tables = (s.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map((t) => t.name);
+      expect(tables).not.toContain('spool');
+      expect(tables).not.toContain('seen');
+      // The migrated keys are forgotten like the others once the window has passed.
+      expect(s.pruneSeen(1500 + 60_001)).toBeGreaterThan(0);
+      expect(s.admit([reading('PD-2', 0)], 70_000)).toEqual({ accepted: 1, duplicates: 0 });
+    } finally {
+      s.close();
+      d.remove();
+    }
   });
 });
 
