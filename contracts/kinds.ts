@@ -7,3 +7,8 @@ export const MEASUREMENT: Record<SensorKind, string> = {
   rain: 'rainfall',
   ponding: 'ponding',
 };
+
+/** Sensor kind per InfluxDB measurement: the inverse of MEASUREMENT. */
+export const KIND_OF_MEASUREMENT: Readonly<Record<string, SensorKind>> = Object.fromEntries(
+  (Object.entries(MEASUREMENT) as Array<[SensorKind, string]>).map(([kind, m]) => [m, kind]),
+);

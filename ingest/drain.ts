@@ -12,6 +12,7 @@ import type { Clock } from '../lib/clock.ts';
 import type { Spool, SpoolRow } from './spool.ts';
 import { SinkError, type ReadingSink } from './sink.ts';
 import { decideOnWriteFailure, splitBatch } from './write-outcome.ts';
+import { KIND_OF_MEASUREMENT } from '../contracts/index.ts';
 
 export interface DrainDeps {
   spool: Spool;
@@ -32,11 +33,18 @@ export interface Drain {
   close(): Promise<void>;
 }
 
+/** Rows per measurement, for the per-kind counter (a batch holds few kinds: a small map). */
+function countBy(rows: SpoolRow[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of rows) counts.set(r.measurement, (counts.get(r.measurement) ?? 0) + 1);
+  return counts;
+}
+
 export function createDrain(deps: DrainDeps): Drain {
   const { spool, sink, clock } = deps;
   const log = deps.logger.child({ component: 'drain' });
   const m = {
-    written: counter(deps.metrics, 'floodgate_ingest_written_total', 'Readings accepted by the store', ['sink']),
+    written: counter(deps.metrics, 'floodgate_ingest_written_total', 'Readings accepted by the store, by kind', ['sink', 'kind']),
     retries: counter(deps.metrics, 'floodgate_ingest_write_retries_total', 'Store writes retried', ['sink', 'reason']),
     dead: counter(deps.metrics, 'floodgate_ingest_dead_letters_total', 'Readings the store refused for good'),
     up: gauge(deps.metrics, 'floodgate_ingest_store_up', '1 when the last store write succeeded', ['sink']),
@@ -62,7 +70,7 @@ export function createDrain(deps: DrainDeps): Drain {
     try {
       await sink.write(rows);
       end();
-      m.written.inc({ sink: sink.name }, rows.length);
+      for (const [measurement, n] of countBy(rows)) m.written.inc({ sink: sink.name, kind: KIND_OF_MEASUREMENT[measurement] ?? measurement }, n);
       m.up.set({ sink: sink.name }, 1);
       return 'done';
     } catch (err) {

@@ -21,7 +21,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { MEASUREMENT } from '../contracts/index.ts';
+import { KIND_OF_MEASUREMENT, MEASUREMENT } from '../contracts/index.ts';
 import { lineOf } from './line-protocol.ts';
 import type { StoredReading } from './sink.ts';
 
@@ -246,9 +246,8 @@ export function openSpool(path: string, opts: SpoolOptions) {
     return removed;
   });
 
-  const KIND_OF: Record<string, string> = Object.fromEntries(Object.entries(MEASUREMENT).map(([k, m]) => [m, k]));
   const deadLetter = db.transaction((rows: SpoolRow[], error: string, now: number) => {
-    for (const r of rows) q.reject.run(now, r.sensor, KIND_OF[r.measurement] ?? r.measurement, r.ts, 'STORE_REFUSED', error.slice(0, 2000), lineOfRow(r));
+    for (const r of rows) q.reject.run(now, r.sensor, KIND_OF_MEASUREMENT[r.measurement] ?? r.measurement, r.ts, 'STORE_REFUSED', error.slice(0, 2000), lineOfRow(r));
   });
 
   return {

@@ -210,7 +210,7 @@ describe('drain', () => {
       ]);
       const text = await metrics.metrics();
       expect(text).toMatch(/floodgate_ingest_write_retries_total\{sink="scripted",reason="503"\} 3/);
-      expect(text).toMatch(/floodgate_ingest_written_total\{sink="scripted"\} 9/);
+      expect(text).toMatch(/floodgate_ingest_written_total\{sink="scripted",kind="ponding"\} 9/);
       expect(text).toMatch(/floodgate_ingest_dead_letters_total 1/);
     } finally {
       await drain.close();
