@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { watchAndReload } from '../lib/watch-registry.ts';
 import { authenticate, loadUsers } from './users.ts';
 import type { AddressInfo } from 'node:net';
-import { AlertEvent, ClosureNotice, parseReadingPayload, parseSensorTopic, topics } from '../contracts/index.ts';
+import { AlertEvent, ClosureNotice, INGEST_SPOOL_RULE, parseReadingPayload, parseSensorTopic, SpoolAlarm, topics } from '../contracts/index.ts';
 import { createSensorBoard } from './sensors.ts';
 import { indexRegistry, recipientsOf, type Registry } from '../config/registry.ts';
 import { ackAfter, connectService, endClient, startClient } from '../lib/mqtt.ts';
@@ -18,7 +18,7 @@ import type { Clock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from '../lib/backoff.ts';
 import { openAlertStore, type AlertStore, type NewNotice } from './store.ts';
-import { decideOnEvent, noticeIdFor, silenceFor } from './transitions.ts';
+import { alertSource, decideOnEvent, noticeIdFor, silenceFor, spoolAlarmEvent } from './transitions.ts';
 import { createOutbox, type Outbox } from './outbox.ts';
 import { createHttpNotifier, type Notifier } from './police-notifier.ts';
 import { toCap } from './cap.ts';
@@ -170,6 +170,30 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
   client.on('offline', () => (mqttUp = false));
   client.on('close', () => (mqttUp = false));
 
+  /** One alert event (from the rules, or raised here from ingest's spool alarm) into the store. */
+  function apply(event: AlertEvent): void {
+    const alog = log.child({ alertId: event.alertId, underpassId: event.subjectId });
+    const decision = decideOnEvent(store.getAlert(event.alertId), event);
+    m.events.inc({ outcome: decision.kind });
+    const nowIso = isoWithOffset(deps.clock.now());
+    if (decision.kind === 'open') {
+      const place = placeOf(event.subjectId);
+      store.openAlert(event, nowIso, [...buildNotices(event, decision.notice), ...dutyMessages(event, 'firing', place)], deps.clock.now(), { ...(place.site ? { site: place.site } : {}), ...(place.district ? { district: place.district } : {}) });
+      alog.warn({ value: event.value, reason: event.reason }, 'alert firing');
+    } else if (decision.kind === 'resolve') {
+      store.resolveAlert(event, nowIso, [...buildNotices(event, decision.notice), ...dutyMessages(event, 'resolved')], deps.clock.now(), alertSource(event.ruleId));
+      alog.info({ value: event.value }, 'alert resolved');
+    } else if (decision.kind === 'update') {
+      store.updateAlert(event, nowIso, dutyMessages(event, 'update'), deps.clock.now());
+      alog.warn({ severity: event.severity, level: event.level, value: event.value, reason: event.reason }, 'alert changed level');
+    } else {
+      alog.debug({ decision: decision.kind }, 'alert event changes nothing');
+      return;
+    }
+    outbox.wake();
+    changes.emit('change');
+  }
+
   ackAfter(
     client,
     async (topic, payload) => {
@@ -179,39 +203,31 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       } catch {
         json = undefined;
       }
+      if (topic === topics.ingestSpool) {
+        // ingest's spool is filling up (the store is down or slow): the duty officers hear of it.
+        if (payload.length === 0) return; // a retained alarm being cleared [MQTT-3.3.1-10]
+        const alarm = SpoolAlarm.safeParse(json);
+        if (!alarm.success) {
+          m.events.inc({ outcome: 'invalid' });
+          log.warn({ topic, issue: alarm.error.issues[0]?.message }, 'ignoring invalid spool alarm');
+          return;
+        }
+        const event = spoolAlarmEvent(alarm.data, store.listAlerts({ state: 'firing', rule: INGEST_SPOOL_RULE, limit: 1 })[0]);
+        if (event) apply(event);
+        return;
+      }
       const parsed = AlertEvent.safeParse(json);
       if (!parsed.success) {
         m.events.inc({ outcome: 'invalid' });
         log.warn({ topic, issue: parsed.error.issues[0]?.message }, 'ignoring invalid alert event');
         return;
       }
-      const event = parsed.data;
-      const alog = log.child({ alertId: event.alertId, underpassId: event.subjectId });
-      const decision = decideOnEvent(store.getAlert(event.alertId), event);
-      m.events.inc({ outcome: decision.kind });
-      const nowIso = isoWithOffset(deps.clock.now());
-      if (decision.kind === 'open') {
-        const place = placeOf(event.subjectId);
-        store.openAlert(event, nowIso, [...buildNotices(event, decision.notice), ...dutyMessages(event, 'firing', place)], deps.clock.now(), { ...(place.site ? { site: place.site } : {}), ...(place.district ? { district: place.district } : {}) });
-        alog.warn({ value: event.value, reason: event.reason }, 'alert firing');
-      } else if (decision.kind === 'resolve') {
-        store.resolveAlert(event, nowIso, [...buildNotices(event, decision.notice), ...dutyMessages(event, 'resolved')], deps.clock.now());
-        alog.info({ value: event.value }, 'alert resolved');
-      } else if (decision.kind === 'update') {
-        store.updateAlert(event, nowIso, dutyMessages(event, 'update'), deps.clock.now());
-        alog.warn({ severity: event.severity, level: event.level, value: event.value, reason: event.reason }, 'alert changed level');
-        changes.emit('change');
-      } else {
-        alog.debug({ decision: decision.kind }, 'alert event changes nothing');
-        return;
-      }
-      outbox.wake();
-      changes.emit('change');
+      apply(parsed.data);
     },
     log,
   );
   await startClient(client);
-  await client.subscribeAsync(topics.allAlerts, { qos: 1 });
+  await client.subscribeAsync([topics.allAlerts, topics.ingestSpool], { qos: 1 });
 
   const app: FastifyInstance = Fastify({
     // Request lines stay out of the service log (level warn): errors and slow faults still show.

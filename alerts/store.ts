@@ -8,7 +8,7 @@ import type { ChannelFormat, DutyMessage } from './channels.ts';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AlertEvent } from '../contracts/index.ts';
-import type { AlertState } from './transitions.ts';
+import { alertSource, type AlertState } from './transitions.ts';
 
 export interface AlertRecord {
   alertId: string;
@@ -290,7 +290,7 @@ export function openAlertStore(path: string) {
     /** Record a new firing alert and its notices (one per recipient; none for most rules), atomically. */
     openAlert: db.transaction((event: AlertEvent, nowIso: string, notices: NewNotice[], nowMs: number, place: { site?: string; district?: string } = {}) => {
       q.insertAlert.run({ ...event, level: event.level ?? null, firedAt: event.observedAt, updatedAt: nowIso, site: place.site ?? null, district: place.district ?? null, openedAt: nowMs });
-      q.audit.run(event.alertId, nowIso, event.ruleId === 'notice-delivery' ? 'outbox' : 'rules', 'fired', event.reason);
+      q.audit.run(event.alertId, nowIso, alertSource(event.ruleId), 'fired', event.reason);
       for (const n of notices) queue(n, nowMs);
     }),
 
@@ -304,7 +304,7 @@ export function openAlertStore(path: string) {
     updateAlert: db.transaction((event: AlertEvent, nowIso: string, notices: NewNotice[], nowMs: number) => {
       const changed = q.updateAlert.run({ alertId: event.alertId, severity: event.severity, level: event.level ?? null, value: event.value, threshold: event.threshold, reason: event.reason, updatedAt: nowIso }).changes === 1;
       if (changed) {
-        q.audit.run(event.alertId, nowIso, 'rules', 'changed', event.reason);
+        q.audit.run(event.alertId, nowIso, alertSource(event.ruleId), 'changed', event.reason);
         for (const n of notices) queue(n, nowMs);
       }
       return changed;

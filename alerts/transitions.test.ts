@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decideDelivery, decideOnEvent, silenceFor, type AlertRecordView } from './transitions.ts';
-import type { AlertEvent } from '../contracts/index.ts';
+import { decideDelivery, decideOnEvent, silenceFor, spoolAlarmEvent, type AlertRecordView } from './transitions.ts';
+import type { AlertEvent, SpoolAlarm } from '../contracts/index.ts';
 
 const ev = (state: 'firing' | 'resolved', ruleId = 'underpass-closure'): AlertEvent => ({
   alertId: 'a1',
@@ -69,5 +69,37 @@ describe('silenceFor', () => {
     ['ended early', s({ sensor: 'PD-007', endedAt: 1200 }), false],
   ])('%s', (_c, silence, covered) => {
     expect(silenceFor(alert, [silence], 1500) !== undefined).toBe(covered);
+  });
+});
+
+describe('spoolAlarmEvent', () => {
+  const alarm = (level: SpoolAlarm['level'], bytes: number): SpoolAlarm => ({ level, rows: bytes / 100, bytes, maxBytes: 1_000_000, oldestAgeS: 600, at: '2026-07-01T02:00:00+08:00' });
+  const firing = { alertId: 'ingest-spool:1782838800000' };
+  it.each<[string, SpoolAlarm, typeof firing | undefined, Partial<AlertEvent> | undefined]>([
+    ['ok with nothing firing: nothing to do', alarm('ok', 0), undefined, undefined],
+    ['warning opens a warning alert named after its first alarm', alarm('warning', 520_000), undefined, { alertId: `ingest-spool:${Date.parse('2026-07-01T02:00:00+08:00')}`, state: 'firing', severity: 'warning', level: 'yellow', value: 52, threshold: 50, unit: '%' }],
+    ['critical while firing keeps the episode and turns critical', alarm('critical', 810_000), firing, { alertId: firing.alertId, state: 'firing', severity: 'critical', level: 'orange', value: 81, threshold: 80 }],
+    ['full is critical and red', alarm('full', 1_000_000), firing, { alertId: firing.alertId, state: 'firing', severity: 'critical', level: 'red', value: 100, threshold: 100 }],
+    ['ok resolves the firing one', alarm('ok', 1_000), firing, { alertId: firing.alertId, state: 'resolved', value: 0 }],
+  ])('%s', (_n, a, f, expected) => {
+    const e = spoolAlarmEvent(a, f);
+    if (expected === undefined) return expect(e).toBeUndefined();
+    expect(e).toMatchObject({ ruleId: 'ingest-spool', subjectId: 'ingest', observedAt: a.at, ...expected });
+  });
+
+  it('each level change of a firing spool alert is an update, a retained copy a duplicate', () => {
+    const warning = spoolAlarmEvent(alarm('warning', 520_000), undefined)!;
+    const view = (e: AlertEvent): AlertRecordView => ({ alertId: e.alertId, state: e.state, severity: e.severity, level: e.level ?? null });
+    const critical = spoolAlarmEvent(alarm('critical', 810_000), warning)!;
+    const full = spoolAlarmEvent(alarm('full', 1_000_000), critical)!;
+    expect(decideOnEvent(undefined, warning)).toEqual({ kind: 'open', notice: null });
+    expect(decideOnEvent(view(warning), critical)).toEqual({ kind: 'update' });
+    expect(decideOnEvent(view(critical), full)).toEqual({ kind: 'update' });
+    expect(decideOnEvent(view(full), spoolAlarmEvent(alarm('full', 1_000_000), full)!)).toEqual({ kind: 'duplicate' });
+    expect(decideOnEvent(view(full), spoolAlarmEvent(alarm('ok', 0), full)!)).toEqual({ kind: 'resolve', notice: null });
+  });
+
+  it('says what is wrong and what to do, in words a duty officer can act on', () => {
+    expect(spoolAlarmEvent(alarm('full', 1_000_000), undefined)!.reason).toMatch(/spool is full: 10000 readings wait .* the oldest for 10 min\. Ingest has stopped acknowledging readings.*Alerts still work\./);
   });
 });

@@ -2,7 +2,7 @@
  * What an incoming alert event means for the alert record and for the police: pure decisions,
  * separated from storage and HTTP (the Grafana alerting way).
  */
-import type { AlertEvent } from '../contracts/index.ts';
+import { INGEST_SPOOL_RULE, type AlertEvent, type SpoolAlarm } from '../contracts/index.ts';
 
 export type AlertState = 'firing' | 'resolved';
 
@@ -35,6 +35,43 @@ export function decideOnEvent(existing: AlertRecordView | undefined, event: Aler
   if (!existing) return { kind: 'late-resolve' }; // never saw it fire: nothing was closed, nothing to reopen
   if (existing.state === 'resolved') return { kind: 'duplicate' };
   return { kind: 'resolve', notice: notifies ? 'reopen' : null };
+}
+
+/** Who raised an alert, for its audit trail: the outbox's and ingest's own alerts, or the rules. */
+export function alertSource(ruleId: string): 'outbox' | 'ingest' | 'rules' {
+  return ruleId === 'notice-delivery' ? 'outbox' : ruleId === INGEST_SPOOL_RULE ? 'ingest' : 'rules';
+}
+
+/**
+ * ingest's spool alarm as a duty-officer alert event: `warning` → a warning alert (yellow),
+ * `critical` → critical (orange), `full` → critical (red), `ok` → the firing one resolves. One episode keeps one alert id (the time its
+ * first alarm was raised), so a level change is an update and a retained copy a duplicate
+ * (decideOnEvent); undefined = nothing to do (`ok` with nothing firing).
+ */
+export function spoolAlarmEvent(alarm: SpoolAlarm, firing: Pick<AlertRecordView, 'alertId'> | undefined): AlertEvent | undefined {
+  const pct = Math.min(100, Math.round((100 * alarm.bytes) / alarm.maxBytes));
+  const waiting = `${alarm.rows} readings wait in ingest's spool (${pct}% of its ${Math.round(alarm.maxBytes / 2 ** 20)} MiB), the oldest for ${Math.round(alarm.oldestAgeS / 60)} min`;
+  const common = { ruleId: INGEST_SPOOL_RULE, subjectId: 'ingest', sensorId: 'ingest', value: pct, unit: '%', observedAt: alarm.at, changedAt: alarm.at };
+  if (alarm.level === 'ok') {
+    if (!firing) return undefined;
+    return { ...common, alertId: firing.alertId, state: 'resolved', severity: 'warning', threshold: 50, reason: `The store is taking readings again: ${waiting}.` };
+  }
+  const reason = {
+    warning: `The reading store (InfluxDB) is not keeping up: ${waiting}. Nothing is lost yet; ask IT to check the store.`,
+    critical: `The reading store (InfluxDB) has not taken readings for a while: ${waiting}. Nothing is lost yet; the store must be fixed before the spool is full.`,
+    full: `Ingest's spool is full: ${waiting}. Ingest has stopped acknowledging readings and the broker is holding them; charts and history fall behind until the store is fixed. Alerts still work.`,
+  }[alarm.level];
+  return {
+    ...common,
+    alertId: firing?.alertId ?? `${INGEST_SPOOL_RULE}:${Date.parse(alarm.at)}`, // URL-friendly: no '+' or ':' of a time zone
+    state: 'firing',
+    severity: alarm.level === 'warning' ? 'warning' : 'critical',
+    // The colour makes each level a change of the firing alert (decideOnEvent), so `full` after
+    // `critical`, both critical, still reaches the duty officers.
+    level: ({ warning: 'yellow', critical: 'orange', full: 'red' } as const)[alarm.level],
+    threshold: alarm.level === 'warning' ? 50 : alarm.level === 'critical' ? 80 : 100,
+    reason,
+  };
 }
 
 /** One logical notice per transition: the id is derived, so a replay maps to the same notice. */

@@ -113,7 +113,7 @@ export const DutyChannel = z.object({
   rules: z
     .array(z.string().min(1))
     .min(1)
-    .default(['underpass-closure', 'underpass-warning', 'water-level-danger', 'district-rainstorm', 'pump-advisory', 'notice-delivery']),
+    .default(['underpass-closure', 'underpass-warning', 'water-level-danger', 'district-rainstorm', 'pump-advisory', 'notice-delivery', 'ingest-spool']),
   /** Only these districts (default: all). */
   districts: z.array(Id).optional(),
   /** 1: every transition; 2: only escalations (critical alerts nobody acknowledged in time). */

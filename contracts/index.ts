@@ -4,3 +4,4 @@ export * from './readings.ts';
 export * from './status.ts';
 export * from './alerts.ts';
 export * from './notice.ts';
+export * from './ingest.ts';

@@ -19,6 +19,8 @@ export const topics = {
   status: (kind: SensorKind, sensorId: string) => `sensors/${kind}/${level(sensorId, 'sensor id')}/status`,
   config: (kind: SensorKind, sensorId: string) => `sensors/${kind}/${level(sensorId, 'sensor id')}/config`,
   reject: (kind: string, sensorId: string) => `floodgate/rejects/${kind}/${sensorId}`,
+  /** ingest's spool alarm (retained; contracts/ingest.ts). */
+  ingestSpool: 'floodgate/ingest/spool',
   alert: (ruleId: string, subjectId: string) =>
     `floodgate/alerts/${level(ruleId, 'rule id')}/${level(subjectId, 'subject id')}`,
   /** Subscriptions used by services. */

@@ -8,7 +8,7 @@
  * PUBACKs (the broker holds the rest); an alarm is published long before.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkTimestamp, parseReadingPayload, parseSensorTopic, topics, type ItemError, type RejectMessage } from '../contracts/index.ts';
+import { checkTimestamp, parseReadingPayload, parseSensorTopic, SpoolAlarm, topics, type ItemError, type RejectMessage } from '../contracts/index.ts';
 import { indexRegistry, type Registry } from '../config/registry.ts';
 import { ackAfter, connectService, endClient, groupCommitAcks, startClient, type MqttClient } from '../lib/mqtt.ts';
 import { counter, gauge, type Registry as Metrics } from '../lib/metrics.ts';
@@ -44,7 +44,7 @@ export interface IngestHandle {
   close(): Promise<void>;
 }
 
-export const SPOOL_ALARM_TOPIC = 'floodgate/ingest/spool';
+export const SPOOL_ALARM_TOPIC = topics.ingestSpool;
 
 export async function createIngest(config: IngestConfig, deps: IngestDeps): Promise<IngestHandle> {
   const log = deps.logger.child({ component: 'ingest' });
@@ -78,7 +78,8 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
     const now = spoolLevel(s.bytes, config.spoolMaxBytes);
     if (now !== level) {
       level = now;
-      const msg = { level: now, rows: s.rows, bytes: s.bytes, maxBytes: config.spoolMaxBytes, oldestAgeS: Math.round(s.oldestAgeMs / 1000), at: isoWithOffset(deps.clock.now()) };
+      // Parsed on the way out: the alerts service raises a duty-officer alert from it.
+      const msg = SpoolAlarm.parse({ level: now, rows: s.rows, bytes: s.bytes, maxBytes: config.spoolMaxBytes, oldestAgeS: Math.max(0, Math.round(s.oldestAgeMs / 1000)), at: isoWithOffset(deps.clock.now()) });
       (now === 'ok' ? log.info.bind(log) : log.warn.bind(log))(msg, `spool ${now}`);
       client.publish(SPOOL_ALARM_TOPIC, JSON.stringify(msg), { qos: 1, retain: true }, (err) => {
         if (err) log.warn({ err: err.message }, 'could not publish the spool alarm');

@@ -155,4 +155,37 @@ describe('alerts service', () => {
     const metrics = await stack.alerts.app.inject({ url: '/metrics', headers: auth() });
     expect(metrics.body).toMatch(/floodgate_alerts_events_total\{outcome="invalid"\} 1/);
   });
+
+  it("raises a duty-officer alert from ingest's spool alarm, follows its level, resolves it at ok", async () => {
+    // As ingest publishes it: retained, on floodgate/ingest/spool, with the ingest service account.
+    const ingest = await mqtt.connectAsync(stack.mqttUrl, { protocolVersion: 4, clientId: 'test-ingest-alarm', username: 'svc-ingest', password: stack.provisioning.serviceSecret });
+    const MiB = 2 ** 20;
+    const alarm = (level: string, bytes: number, at: string) =>
+      ingest.publishAsync('floodgate/ingest/spool', JSON.stringify({ level, rows: Math.round(bytes / 120), bytes, maxBytes: 100 * MiB, oldestAgeS: 900, at }), { qos: 1, retain: true });
+    const spoolAlert = async (state: 'firing' | 'resolved', check: (a: Record<string, unknown>) => boolean, what: string) =>
+      eventually(async () => {
+        const res = await stack.alerts.app.inject({ url: `/api/alerts?rule=ingest-spool&state=${state}`, headers: auth() });
+        return (res.json().alerts as Array<Record<string, unknown>>).find(check);
+      }, what);
+    try {
+      await alarm('warning', 55 * MiB, '2026-07-01T02:00:00+08:00');
+      const warning = await spoolAlert('firing', (a) => a['severity'] === 'warning', 'a warning alert');
+      expect(warning).toMatchObject({ ruleId: 'ingest-spool', level: 'yellow', value: 55, unit: '%' });
+      expect(warning['reason']).toMatch(/not keeping up: \d+ readings wait in ingest's spool \(55% of its 100 MiB\), the oldest for 15 min/);
+      await alarm('full', 100 * MiB, '2026-07-01T02:20:00+08:00');
+      const full = await spoolAlert('firing', (a) => a['level'] === 'red', 'the alert turned red');
+      expect(full).toMatchObject({ alertId: warning['alertId'], severity: 'critical', value: 100 });
+      await alarm('ok', 0, '2026-07-01T02:40:00+08:00');
+      const resolved = await spoolAlert('resolved', (a) => a['alertId'] === warning['alertId'], 'the alert resolved');
+      expect(resolved['reason']).toMatch(/taking readings again/);
+      const { audit } = (await stack.alerts.app.inject({ url: `/api/alerts/${encodeURIComponent(String(warning['alertId']))}`, headers: auth() })).json() as { audit: Array<{ who: string; action: string }> };
+      expect(audit.map((e) => `${e.who} ${e.action}`)).toEqual(['ingest fired', 'ingest changed', 'ingest resolved']);
+      // A malformed alarm is counted and ignored; the service keeps working.
+      await ingest.publishAsync('floodgate/ingest/spool', JSON.stringify({ level: 'nearly', bytes: -1 }), { qos: 1 });
+      await eventually(async () => /floodgate_alerts_events_total\{outcome="invalid"\} 2/.test((await stack.alerts.app.inject({ url: '/metrics', headers: auth() })).body), 'the invalid alarm counted');
+    } finally {
+      await ingest.publishAsync('floodgate/ingest/spool', '', { qos: 1, retain: true }); // clear the retained alarm
+      await ingest.endAsync();
+    }
+  });
 });
