@@ -1,7 +1,8 @@
+import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
 import { parseAlertTopic, parseSensorTopic, topics } from './topics.ts';
 import { checkTimestamp, parseReadingPayload } from './index.ts';
-import { FAST_RULES, fastReading, parseReadingPayload as parse, READING_SCHEMAS } from './readings.ts';
+import { FAST_RULES, fastReading, fieldRules, parseReadingPayload as parse, READING_SCHEMAS } from './readings.ts';
 import fc from 'fast-check';
 import { signNotice, verifyNotice } from './notice.ts';
 
@@ -166,5 +167,13 @@ describe('the fast path of reading validation', () => {
     ['rain', { ts: T, seq: 1, rain_mm: 0.5, interval_s: 300, wind_ms: 4, gust_ms: 9 }],
   ] as const)('%s: takes a device’s usual reading', (kind, item) => {
     expect(fastReading(FAST_RULES[kind], kind, 'S-1', item)).toBeDefined();
+  });
+
+  it.each([
+    ['an exclusive lower bound (.positive(): minValue reads 0)', z.number().positive().max(5)],
+    ['an exclusive upper bound', z.number().min(0).lt(5)],
+    ['a string', z.string()],
+  ])('leaves a schema with %s to zod', (_what, field) => {
+    expect(fieldRules(z.object({ ts: z.number(), x: field }))).toBeNull();
   });
 });

@@ -126,13 +126,17 @@ export interface FieldRule {
 /** epoch ms before 2000-01-01 is refused by `Timestamp` (seconds sent for ms). */
 const MIN_EPOCH_MS = 946_684_800_000;
 
-function fieldRules(schema: z.ZodObject): FieldRule[] | null {
+export function fieldRules(schema: z.ZodObject): FieldRule[] | null {
   const rules: FieldRule[] = [];
   for (const [key, field] of Object.entries(schema.shape)) {
     if (key === 'ts') continue;
     const optional = field instanceof z.ZodOptional;
     const inner = optional ? (field as z.ZodOptional).unwrap() : field;
     if (!(inner instanceof z.ZodNumber) || inner.minValue === null || inner.maxValue === null) return null; // not a plain bounded number: zod only
+    // minValue/maxValue do not say whether a bound is exclusive (`.positive()` reads as min 0):
+    // the JSON Schema view does. Exclusive bounds stay with zod.
+    const json = z.toJSONSchema(inner) as { exclusiveMinimum?: number; exclusiveMaximum?: number };
+    if (json.exclusiveMinimum !== undefined || json.exclusiveMaximum !== undefined) return null;
     rules.push({ key, optional, min: inner.minValue, max: inner.maxValue, int: inner.isInt });
   }
   return rules;

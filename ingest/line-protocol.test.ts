@@ -1,8 +1,19 @@
 /** lineOf writes what the official client's Point writes, for any tags and fields (property test). */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { lineOf, toLine } from './line-protocol.ts';
-import type { Reading } from '../contracts/index.ts';
+import { Point } from '@influxdata/influxdb-client';
+import { lineOf, type PointTags } from './line-protocol.ts';
+import { MEASUREMENT, type Reading } from '../contracts/index.ts';
+
+/** The oracle: the official client's Point, as ingest wrote every reading before lineOf. */
+function toLine(reading: Reading, tags: PointTags): string | undefined {
+  const p = new Point(MEASUREMENT[reading.kind]).tag('sensor', tags.sensor).timestamp(reading.ts);
+  if (tags.site) p.tag('site', tags.site);
+  if (tags.district) p.tag('district', tags.district);
+  for (const [name, value] of Object.entries(reading.fields)) p.floatField(name, value);
+  if (reading.seq !== undefined) p.intField('seq', reading.seq);
+  return p.toLineProtocol();
+}
 
 const T0 = Date.parse('2026-07-01T10:00:00+08:00');
 

@@ -2,11 +2,11 @@
  * Readings → InfluxDB points. One measurement per kind, tags `sensor`, `site`, `district`,
  * float fields, millisecond timestamps from the sensor (DESIGN.md, Storage). Escaping is the
  * official client's (`escape`); `lineOf` writes exactly what its Point writes (property-tested
- * against it in line-protocol.test.ts, and against real InfluxDB 1.x in ingest/test), without
- * building a Point per reading: the tag part of a series is escaped once and reused.
+ * against it in line-protocol.test.ts, and read back by a real InfluxDB 1.x in ingest/test),
+ * without building a Point per reading: the tag part of a series is escaped once and reused.
  */
-import { Point, escape } from '@influxdata/influxdb-client';
-import { MEASUREMENT, type Reading } from '../contracts/index.ts';
+import { escape } from '@influxdata/influxdb-client';
+import type { Reading } from '../contracts/index.ts';
 import type { RegistryIndex } from '../config/registry.ts';
 
 export interface PointTags {
@@ -40,28 +40,11 @@ export function tagValue(v: string): string {
   return v.replace(/[\u0000-\u001f\u007f]/g, ' ').replace(/\\+$/, '');
 }
 
-export function toPoint(reading: Reading, tags: PointTags): Point {
-  const p = new Point(MEASUREMENT[reading.kind]).tag('sensor', tags.sensor).timestamp(reading.ts);
-  if (tags.site) p.tag('site', tags.site);
-  if (tags.district) p.tag('district', tags.district);
-  for (const [name, value] of Object.entries(reading.fields)) p.floatField(name, value);
-  if (reading.seq !== undefined) p.intField('seq', reading.seq);
-  return p;
-}
-
-/** Line protocol with ms precision, one line per reading. */
-export function toLine(reading: Reading, tags: PointTags): string {
-  const line = toPoint(reading, tags).toLineProtocol();
-  // A Point without fields yields undefined; the contracts guarantee at least one field.
-  if (line === undefined) throw new Error(`reading of ${reading.sensorId} has no fields`);
-  return line;
-}
-
 /** Escaped `measurement,district=…,sensor=…,site=…` per series (bounded: cleared when large). */
 const prefixes = new Map<string, string>();
 
 /**
- * Line protocol, ms precision: the same text as `toPoint(...).toLineProtocol()` — tags and fields
+ * Line protocol, ms precision: the same text as the client's `Point#toLineProtocol()` — tags and fields
  * sorted by key, empty tag values left out, floats as `String(n)`, `seq` as an integer field.
  */
 export function lineOf(measurement: string, tags: PointTags, fields: Readonly<Record<string, number>>, seq: number | undefined, ts: number): string {

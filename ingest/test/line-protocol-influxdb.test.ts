@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startInfluxDB1, type InfluxDB1 } from '../../test/helpers/servers.ts';
-import { tagValue, toLine } from '../line-protocol.ts';
-import type { Reading } from '../../contracts/index.ts';
+import { lineOf, tagValue } from '../line-protocol.ts';
+import { MEASUREMENT, type Reading } from '../../contracts/index.ts';
 
 const T0 = Date.parse('2026-07-01T10:00:00+08:00');
 
@@ -39,7 +39,8 @@ describe('line protocol in real InfluxDB 1.x', () => {
   afterAll(() => influx?.stop());
 
   it('accepts every line we write (HTTP 204)', async () => {
-    const body = cases.map((c) => toLine(c.reading, { sensor: c.reading.sensorId, site: tagValue(c.site), district: c.district })).join('\n');
+    // lineOf: what the drain sends (ingest/spool.ts#lineOfRow).
+    const body = cases.map((c) => lineOf(MEASUREMENT[c.reading.kind], { sensor: c.reading.sensorId, site: tagValue(c.site), district: c.district }, c.reading.fields, c.reading.seq, c.reading.ts)).join('\n');
     const res = await influx.write('floodgate', body);
     expect(res.status, await res.text()).toBe(204);
   });
