@@ -59,7 +59,8 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
     duplicates: counter(deps.metrics, 'floodgate_ingest_duplicates_total', 'Readings dropped as duplicates (same sensor and ts, or same seq and values)'),
     rejects: counter(deps.metrics, 'floodgate_ingest_reject_messages_total', 'Reject messages published, by code', ['code']),
     spoolRows: gauge(deps.metrics, 'floodgate_ingest_spool_rows', 'Readings in the spool, not yet in the store'),
-    spoolBytes: gauge(deps.metrics, 'floodgate_ingest_spool_bytes', 'Spool size on disk'),
+    spoolBytes: gauge(deps.metrics, 'floodgate_ingest_spool_bytes', 'Bytes of the readings waiting in the spool (bounded by FLOODGATE_SPOOL_MAX_BYTES)'),
+    spoolFileBytes: gauge(deps.metrics, 'floodgate_ingest_spool_file_bytes', 'Spool database and WAL on disk (also dedupe keys, dead letters, free pages)'),
     spoolAge: gauge(deps.metrics, 'floodgate_ingest_spool_oldest_age_seconds', 'Age of the oldest reading in the spool'),
     spoolFullWaits: counter(deps.metrics, 'floodgate_ingest_spool_full_waits_total', 'Times admission waited because the spool was full'),
   };
@@ -74,6 +75,7 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
     const s = spool.stats(deps.clock.now());
     m.spoolRows.set(s.rows);
     m.spoolBytes.set(s.bytes);
+    m.spoolFileBytes.set(s.fileBytes);
     m.spoolAge.set(s.oldestAgeMs / 1000);
     const now = spoolLevel(s.bytes, config.spoolMaxBytes);
     if (now !== level) {
@@ -168,6 +170,9 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
     return { kind: t.kind, good, rejects };
   }
 
+  /** Checked per message, so the bound holds to within one commit group (the alarm runs once a second). */
+  const spoolFull = () => spool.heldBytes() >= config.spoolMaxBytes;
+
   async function whenSpoolHasRoom(): Promise<void> {
     // A full spool holds delivery: the broker keeps the message (and the ones behind it).
     while (!closing && checkSpool() === 'full') {
@@ -202,13 +207,13 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
         maxBatch: 500,
         maxDelayMs: config.commitDelayMs,
         logger: log,
-        accept: (topic, payload) => (level === 'full' ? whenSpoolHasRoom().then(() => accept(topic, payload)) : accept(topic, payload)),
+        accept: (topic, payload) => (spoolFull() ? whenSpoolHasRoom().then(() => accept(topic, payload)) : accept(topic, payload)),
         commit,
       })
     : (ackAfter(
         client,
         async (topic, payload) => {
-          if (level === 'full') await whenSpoolHasRoom();
+          if (spoolFull()) await whenSpoolHasRoom();
           commit([accept(topic, payload)]);
         },
         log,

@@ -119,7 +119,7 @@ export function openSpool(path: string, opts: SpoolOptions) {
     segmentsFrom: db.prepare('SELECT first, n, received_at AS receivedAt, body FROM segments WHERE first + n > ? AND first <= ? ORDER BY first'),
     dropSegment: db.prepare('DELETE FROM segments WHERE first = ?'),
     head: db.prepare('SELECT received_at AS receivedAt FROM segments ORDER BY first LIMIT 1'),
-    totals: db.prepare('SELECT coalesce(sum(n), 0) AS rows, coalesce(max(first + n), 1) AS next FROM segments'),
+    totals: db.prepare('SELECT coalesce(sum(n), 0) AS rows, coalesce(max(first + n), 1) AS next, coalesce(sum(length(CAST(body AS BLOB))), 0) AS bytes FROM segments'),
     addKeys: db.prepare('INSERT INTO admitted (at, measurement, sensor, min_ts, max_ts, max_seq, keys) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     maxTs: db.prepare('SELECT max(max_ts) AS m FROM admitted WHERE measurement = ? AND sensor = ?'),
     maxSeq: db.prepare('SELECT max(max_seq) AS m FROM admitted WHERE measurement = ? AND sensor = ?'),
@@ -131,9 +131,17 @@ export function openSpool(path: string, opts: SpoolOptions) {
     pruneRejectsCount: db.prepare('DELETE FROM rejects WHERE id <= (SELECT max(id) FROM rejects) - ?'),
   };
 
-  const totals = q.totals.get() as { rows: number; next: number };
+  const totals = q.totals.get() as { rows: number; next: number; bytes: number };
   /** Readings in the spool, kept here so the once-a-second stats never scan the table. */
   let rows = totals.rows;
+  /**
+   * Bytes of the readings waiting (segment bodies), kept like `rows`. The spool's bound and alarm
+   * go by this, not by the file: SQLite reuses freed pages but never shrinks its file, so after an
+   * outage had filled it, a file-size measure stayed "full" with nothing left to drain, and
+   * admission would have waited for room forever.
+   */
+  let held = totals.bytes;
+  const bodyBytes = (body: string) => Buffer.byteLength(body);
   /** The id of the next admitted reading. */
   let nextId = totals.next;
 
@@ -163,7 +171,7 @@ export function openSpool(path: string, opts: SpoolOptions) {
   }
 
   /** Admit a group (inside a transaction): its segment and its keys. */
-  function admitGroup(batch: StoredReading[], now: number): { accepted: number; duplicates: number } {
+  function admitGroup(batch: StoredReading[], now: number): { accepted: number; duplicates: number; bytes: number } {
     let duplicates = 0;
     const tuples: Tuple[] = [];
     /** This group's keys per series: written as one `admitted` row each. */
@@ -207,13 +215,16 @@ export function openSpool(path: string, opts: SpoolOptions) {
     for (const g of groups.values()) q.addKeys.run(now, g.measurement, g.sensor, g.minTs, g.maxTs, g.maxSeq, JSON.stringify(g.keys));
     if (tuples.length > 0) {
       // A rolled-back transaction leaves a gap in the ids: harmless, segments are found by range.
-      q.addSegment.run(nextId, tuples.length, now, JSON.stringify(tuples));
+      const body = JSON.stringify(tuples);
+      q.addSegment.run(nextId, tuples.length, now, body);
       nextId += tuples.length;
+      return { accepted: tuples.length, duplicates, bytes: bodyBytes(body) };
     }
-    return { accepted: tuples.length, duplicates };
+    return { accepted: 0, duplicates, bytes: 0 };
   }
-  const counted = (r: { accepted: number; duplicates: number }) => {
+  const counted = ({ bytes, ...r }: { accepted: number; duplicates: number; bytes: number }) => {
     rows += r.accepted; // after the commit: a failed transaction adds nothing
+    held += bytes;
     return r;
   };
   const admit = db.transaction(admitGroup);
@@ -227,23 +238,31 @@ export function openSpool(path: string, opts: SpoolOptions) {
     (JSON.parse(s.body) as Tuple[]).map(([measurement, sensor, ts, site, district, values, seq], i) => ({ id: s.first + i, measurement, sensor, ts, site, district, values, seq, receivedAt: s.receivedAt }));
 
   /** Remove the readings with ids in [from, to]; a segment only partly inside keeps the rest. */
-  const removeRange = db.transaction((from: number, to: number): number => {
+  const removeRange = db.transaction((from: number, to: number): { removed: number; bytes: number } => {
     let removed = 0;
+    let bytes = 0;
     for (const s of q.segmentsFrom.all(from, to) as SegmentRow[]) {
       const last = s.first + s.n - 1;
       q.dropSegment.run(s.first);
+      bytes += bodyBytes(s.body);
       if (s.first >= from && last <= to) {
         removed += s.n;
         continue;
       }
       const tuples = JSON.parse(s.body) as Tuple[];
+      const keep = (first: number, part: Tuple[]) => {
+        if (part.length === 0) return;
+        const body = JSON.stringify(part);
+        q.addSegment.run(first, part.length, s.receivedAt, body);
+        bytes -= bodyBytes(body);
+      };
       const before = tuples.slice(0, Math.max(0, from - s.first));
       const after = tuples.slice(Math.min(s.n, to - s.first + 1));
-      if (before.length > 0) q.addSegment.run(s.first, before.length, s.receivedAt, JSON.stringify(before));
-      if (after.length > 0) q.addSegment.run(to + 1, after.length, s.receivedAt, JSON.stringify(after));
+      keep(s.first, before);
+      keep(to + 1, after);
       removed += s.n - before.length - after.length;
     }
-    return removed;
+    return { removed, bytes };
   });
 
   const deadLetter = db.transaction((rows: SpoolRow[], error: string, now: number) => {
@@ -267,7 +286,10 @@ export function openSpool(path: string, opts: SpoolOptions) {
     },
     /** Remove a drained batch (rows are taken from the head, so a batch is an id range). */
     remove: (batch: SpoolRow[]) => {
-      if (batch.length > 0) rows -= removeRange(batch[0]!.id, batch[batch.length - 1]!.id);
+      if (batch.length === 0) return;
+      const r = removeRange(batch[0]!.id, batch[batch.length - 1]!.id);
+      rows -= r.removed;
+      held -= r.bytes;
     },
     /** A reading the store refused for good (code STORE_REFUSED, with the server's message). */
     deadLetter: (rows: SpoolRow[], error: string, now: number) => deadLetter(rows, error, now),
@@ -292,9 +314,16 @@ export function openSpool(path: string, opts: SpoolOptions) {
     },
     /** Bounded retention: older than `maxAgeMs`, or beyond the newest `maxRows`. */
     pruneRejects: (now: number, maxAgeMs: number, maxRows: number) => q.pruneRejectsAge.run(now - maxAgeMs).changes + q.pruneRejectsCount.run(maxRows).changes,
-    stats(now: number): { rows: number; oldestAgeMs: number; bytes: number } {
+    /** Bytes of the readings waiting (in memory: cheap enough to check per message). */
+    heldBytes: () => held,
+    /**
+     * `bytes`: the readings waiting (what the bound and the alarm go by); `fileBytes`: the database
+     * and its WAL on disk, which also hold the dedupe keys (for the dedupe window), the dead letters
+     * (for their retention) and free pages SQLite reuses.
+     */
+    stats(now: number): { rows: number; oldestAgeMs: number; bytes: number; fileBytes: number } {
       const head = rows > 0 ? (q.head.get() as { receivedAt: number } | undefined) : undefined;
-      return { rows, oldestAgeMs: head ? now - head.receivedAt : 0, bytes: fileBytes(path) };
+      return { rows, oldestAgeMs: head ? now - head.receivedAt : 0, bytes: held, fileBytes: fileBytes(path) };
     },
     /**
      * Forget admission keys older than the dedupe window. Rows are numbered in admission order, so

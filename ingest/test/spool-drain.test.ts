@@ -99,6 +99,31 @@ describe('spool', () => {
     expect(s.stats(6000).bytes).toBeGreaterThan(0);
   });
 
+  it('counts the bytes waiting exactly through admits, partial removes and a reopen; the file does not shrink', () => {
+    const d = tempDir('spool');
+    dirs.push(d);
+    const path = join(d.path, 'spool.db');
+    const a = openSpool(path, { sync: 'normal', dedupeWindowMs: 60_000 });
+    // What the segments really hold: the figure the bound and the alarm go by.
+    const inTable = (x: Spool) => (x.db.prepare('SELECT coalesce(sum(length(CAST(body AS BLOB))), 0) AS b FROM segments').get() as { b: number }).b;
+    a.admit(Array.from({ length: 300 }, (_, i) => reading('PD-1', i)), 1000);
+    a.admit(Array.from({ length: 300 }, (_, i) => ({ ...reading('PD-2', i), tags: { sensor: 'PD-2', site: '中山北路下立交', district: 'd' } })), 1001);
+    expect(a.heldBytes()).toBeGreaterThan(0);
+    expect(a.heldBytes()).toBe(inTable(a));
+    expect(a.stats(2000).bytes).toBe(a.heldBytes());
+    a.remove(a.peek(150)); // half of the first segment: it is rewritten with the rest
+    expect(a.heldBytes()).toBe(inTable(a));
+    a.remove(a.peek(300)); // the rest of the first and half of the second
+    expect(a.heldBytes()).toBe(inTable(a));
+    const fileBefore = a.stats(2000).fileBytes;
+    a.close();
+    const b = open(path);
+    expect(b.heldBytes()).toBe(inTable(b));
+    b.remove(b.peek(1000));
+    expect(b.stats(3000)).toMatchObject({ rows: 0, bytes: 0 });
+    expect(b.stats(3000).fileBytes).toBeGreaterThanOrEqual(fileBefore / 2); // pages are reused, not given back
+  });
+
   it('keeps rejects queryable by sensor and code, with bounded retention', () => {
     const s = open();
     for (let i = 0; i < 6; i++) s.recordReject({ sensor: `PD-${i % 2}`, kind: 'ponding', ts: null, code: i < 4 ? 'PAYLOAD_INVALID' : 'PAYLOAD_NOT_JSON', reason: `r${i}`, data: '{}' }, 1000 + i);

@@ -9,7 +9,7 @@ import { provision, type Registry, type Provisioning } from '../../config/regist
 import { createGateway, type GatewayHandle } from '../../gateway/gateway.ts';
 import { gatewayConfig, type GatewayConfig } from '../../gateway/config.ts';
 import { createIngest, type IngestHandle } from '../../ingest/ingest.ts';
-import { ingestConfig } from '../../ingest/config.ts';
+import { ingestConfig, type IngestConfig } from '../../ingest/config.ts';
 import { ingestRoutes } from '../../ingest/api.ts';
 import { createRules, type RulesHandle } from '../../rules/rules.ts';
 import { rulesConfig, type RulesConfig } from '../../rules/config.ts';
@@ -61,7 +61,7 @@ export interface Stack {
 }
 
 export async function startStack(
-  opts: { city?: { registry: Registry; provisioning: Provisioning }; influx?: InfluxConfig; sink?: ReadingSink; gateway?: Partial<GatewayConfig>; brokerUrl?: string; rules?: Partial<RulesConfig>; alerts?: Partial<AlertsConfig> } = {},
+  opts: { city?: { registry: Registry; provisioning: Provisioning }; influx?: InfluxConfig; sink?: ReadingSink; gateway?: Partial<GatewayConfig>; brokerUrl?: string; ingest?: Partial<IngestConfig>; rules?: Partial<RulesConfig>; alerts?: Partial<AlertsConfig> } = {},
 ): Promise<Stack> {
   const { registry, provisioning } = opts.city ?? (await smallCity());
   const dir = tempDir('stack');
@@ -80,7 +80,7 @@ export async function startStack(
     if (gateway) closers.push(gateway.close);
     const mqttUrl = opts.brokerUrl ?? `mqtt://127.0.0.1:${gateway!.port}`;
     const ingest = await createIngest(
-      ingestConfig(dir.path, { mqttUrl, influx: opts.influx }),
+      ingestConfig(dir.path, { mqttUrl, influx: opts.influx, ...opts.ingest }),
       { logger, metrics, registry, serviceSecret, clock, ...(opts.sink ? { sink: opts.sink } : {}) },
     );
     closers.push(ingest.close);
