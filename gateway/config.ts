@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { resolve } from 'node:path';
-import { parseConfig, portFromEnv, optionalString } from '../lib/env.ts';
+import { flagFromEnv, parseConfig, portFromEnv, optionalString } from '../lib/env.ts';
 import { SharedEnv, sharedFromEnv, type SharedConfig } from '../lib/shared-config.ts';
 import { DEFAULT_LIMITS, type GatewayLimits } from './limits.ts';
 
@@ -14,7 +14,7 @@ const GatewayEnv = SharedEnv.extend({
   FLOODGATE_TLS_CERT: optionalString,
   FLOODGATE_TLS_KEY: optionalString,
   FLOODGATE_MQTT_WS_PORT: optionalPort,
-  FLOODGATE_LAB_MODE: z.enum(['0', '1', 'true', 'false', '']).default('0').transform((v) => v === '1' || v === 'true'),
+  FLOODGATE_LAB_MODE: flagFromEnv(false),
   FLOODGATE_BROKER_PERSISTENCE: z
     .string()
     .regex(/^(memory|level:.+|rediss?:\/\/.+)$/, 'must be "memory", "level:<dir>" or a redis:// URL')

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { join } from 'node:path';
-import { parseConfig, optionalString } from '../lib/env.ts';
+import { flagFromEnv, parseConfig, optionalString } from '../lib/env.ts';
 import { SharedEnv, sharedFromEnv, type SharedConfig } from '../lib/shared-config.ts';
 import type { InfluxConfig } from './influx-sink.ts';
 import type { BackoffPolicy } from '../lib/backoff.ts';
@@ -13,14 +13,14 @@ const IngestEnv = SharedEnv.extend({
   INFLUX_ORG: optionalString,
   INFLUX_BUCKET: optionalString,
   INFLUX_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
-  INFLUX_GZIP: z.enum(['0', '1', 'true', 'false', '']).default('0').transform((v) => v === '1' || v === 'true'),
+  INFLUX_GZIP: flagFromEnv(false),
   FLOODGATE_INGEST_CLIENT_ID: z.string().min(1).max(64).default('floodgate-ingest'),
   FLOODGATE_SPOOL_MAX_BYTES: z.coerce.number().int().min(1024 * 1024).default(1024 ** 3),
   FLOODGATE_SPOOL_SYNC: z.enum(['normal', 'full']).default('normal'),
   FLOODGATE_INGEST_BATCH: z.coerce.number().int().min(1).max(100_000).default(5000),
   FLOODGATE_DEDUPE_WINDOW_S: z.coerce.number().int().min(60).max(30 * 86_400).default(86_400),
   FLOODGATE_DEDUPE_SEQ_TOLERANCE_S: z.coerce.number().int().min(0).max(86_400).default(600),
-  FLOODGATE_INGEST_GROUP_COMMIT: z.enum(['0', '1', 'true', 'false', '']).default('1').transform((v) => v === '1' || v === 'true'),
+  FLOODGATE_INGEST_GROUP_COMMIT: flagFromEnv(true),
   FLOODGATE_INGEST_COMMIT_MS: z.coerce.number().int().min(1).max(1000).default(20),
   FLOODGATE_MAX_READING_AGE_S: z.coerce.number().int().min(3600).max(10 * 365 * 86_400).default(30 * 86_400),
   FLOODGATE_REJECTS_RETENTION_S: z.coerce.number().int().min(60).max(365 * 86_400).default(7 * 86_400),

@@ -15,6 +15,13 @@ export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, what
 /** An integer env var in a TCP port range; 0 means "any free port" (tests). */
 export const portFromEnv = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
 
+/** An on/off env var: `1`/`true` on, `0`/`false`/empty off, unset = `def`; anything else is refused. */
+export const flagFromEnv = (def: boolean) =>
+  z
+    .enum(['0', '1', 'true', 'false', ''])
+    .default(def ? '1' : '0')
+    .transform((v) => v === '1' || v === 'true');
+
 /** Empty strings in the environment mean "unset". */
 export const optionalString = z
   .string()
