@@ -4,6 +4,8 @@
  * other 4xx mean the store refuses something in the batch: split it to isolate the bad line,
  * which goes to the dead letters with the server's message.
  */
+import type { SPOOL_LEVELS } from '../contracts/index.ts';
+
 export type WriteFailure =
   | { kind: 'http'; status: number; message: string; retryAfterMs: number | undefined }
   | { kind: 'network'; message: string };
@@ -23,9 +25,10 @@ export function splitBatch<T>(rows: T[]): [T[], T[]] {
   return [rows.slice(0, mid), rows.slice(mid)];
 }
 
-/** Spool fill state for the alarm: warn long before full. */
-export type SpoolLevel = 'ok' | 'warning' | 'critical' | 'full';
+/** The levels of the spool alarm, as its contract names them (contracts/ingest.ts). */
+export type SpoolLevel = (typeof SPOOL_LEVELS)[number];
 
+/** Spool fill state for the alarm: warn long before full. */
 export function spoolLevel(bytes: number, maxBytes: number): SpoolLevel {
   const f = bytes / maxBytes;
   if (f >= 1) return 'full';
