@@ -104,7 +104,7 @@ export function createDrain(deps: DrainDeps): Drain {
 
   async function loop() {
     while (!closed) {
-      const rows = spool.peek(deps.batchSize);
+      const rows = spool.peek(deps.batchSize, { wholeSegments: true });
       if (rows.length === 0) {
         for (const w of idleWaiters) w();
         idleWaiters = [];

@@ -1,4 +1,5 @@
 import mqtt, { type MqttClient, type IClientOptions, type IPublishPacket } from 'mqtt';
+import createDebug from 'debug';
 import type { Logger } from './logger.ts';
 
 export type { MqttClient };
@@ -13,6 +14,14 @@ export interface ServiceClientOptions {
   logger: Logger;
 }
 
+/**
+ * mqtt.js traces every packet through `debug('mqttjs:client')` (a dozen calls per message, each
+ * collecting its arguments into an array even when tracing is off): a service that receives tens of
+ * thousands of messages a second hands it a no-op instead, unless DEBUG=mqttjs* asks for the trace.
+ */
+const mqttTrace = createDebug('mqttjs:client');
+const noTrace = () => undefined;
+
 /** Connect a floodgate service to the broker; resolves after the first CONNACK. */
 export async function connectService(opts: ServiceClientOptions, extra: Partial<IClientOptions> = {}): Promise<MqttClient> {
   const client = mqtt.connect(opts.url, {
@@ -24,6 +33,7 @@ export async function connectService(opts: ServiceClientOptions, extra: Partial<
     reconnectPeriod: 1000,
     connectTimeout: 10_000,
     manualConnect: true,
+    log: mqttTrace.enabled ? mqttTrace : noTrace,
     ...extra,
   });
   const log = opts.logger.child({ mqtt: opts.clientId });

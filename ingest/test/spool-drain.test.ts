@@ -124,6 +124,46 @@ describe('spool', () => {
     expect(b.stats(3000).fileBytes).toBeGreaterThanOrEqual(fileBefore / 2); // pages are reused, not given back
   });
 
+  it('hands the drain whole segments: a batch stops short of one that would not fit, unless it is the first', () => {
+    const s = open();
+    s.admit([0, 1, 2].map((i) => reading('PD-1', i)), 1000);
+    s.admit([3, 4, 5].map((i) => reading('PD-1', i)), 1000);
+    expect(s.peek(5, { wholeSegments: true }).map((r) => r.seq)).toEqual([0, 1, 2]);
+    expect(s.peek(5).map((r) => r.seq)).toEqual([0, 1, 2, 3, 4]);
+    expect(s.peek(2, { wholeSegments: true }).map((r) => r.seq)).toEqual([0, 1]); // a first segment larger than the batch is cut
+    s.remove(s.peek(6, { wholeSegments: true }));
+    expect(s.stats(2000)).toMatchObject({ rows: 0, bytes: 0 });
+  });
+
+  it('reads segments beyond its memory from the file, in order, with the same content', () => {
+    const d = tempDir('spool');
+    dirs.push(d);
+    const path = join(d.path, 'spool.db');
+    // Room in memory for the first two segments only: the third and fourth come from the file.
+    const s = openSpool(path, { sync: 'normal', dedupeWindowMs: 60_000, cacheReadings: 4 });
+    spools.push(s);
+    for (const sensor of ['PD-1', 'PD-2', 'PD-3', 'PD-4']) s.admit([0, 1].map((i) => ({ ...reading(sensor, i), tags: { sensor, site: '中山北路下立交', district: 'd' } })), 1000);
+    const fromFile = open(path); // a second connection: nothing in memory
+    expect(s.peek(100)).toEqual(fromFile.peek(100));
+    expect(s.peek(100).map((r) => `${r.sensor}/${r.seq}`)).toEqual(['PD-1/0', 'PD-1/1', 'PD-2/0', 'PD-2/1', 'PD-3/0', 'PD-3/1', 'PD-4/0', 'PD-4/1']);
+    const inTable = () => (s.db.prepare('SELECT coalesce(sum(length(CAST(body AS BLOB))), 0) AS b FROM segments').get() as { b: number }).b;
+    s.remove(s.peek(5)); // two cached segments, one from the file, and half of one from the file
+    expect(s.heldBytes()).toBe(inTable());
+    s.admit([reading('PD-5', 0)], 1001); // memory has room again
+    expect(s.peek(100).map((r) => `${r.sensor}/${r.seq}`)).toEqual(['PD-3/1', 'PD-4/0', 'PD-4/1', 'PD-5/0']);
+    expect(s.peek(100)).toEqual(fromFile.peek(100));
+  });
+
+  it('keeps nothing of a commit that failed: no reading appears that is not in the file', () => {
+    const s = open();
+    s.admit([reading('PD-1', 0)], 1000);
+    const bad = { sensor: null as unknown as string, kind: 'ponding', ts: null, code: 'X', reason: 'r', data: '' }; // NOT NULL violated
+    expect(() => s.commit([reading('PD-1', 1)], [bad], 1000)).toThrow(/NOT NULL/);
+    expect(s.peek(10).map((r) => r.seq)).toEqual([0]);
+    expect(s.stats(1000).rows).toBe(1);
+    expect(s.commit([reading('PD-1', 1)], [], 1000)).toEqual({ accepted: 1, duplicates: 0 }); // not taken for a copy
+  });
+
   it('keeps rejects queryable by sensor and code, with bounded retention', () => {
     const s = open();
     for (let i = 0; i < 6; i++) s.recordReject({ sensor: `PD-${i % 2}`, kind: 'ponding', ts: null, code: i < 4 ? 'PAYLOAD_INVALID' : 'PAYLOAD_NOT_JSON', reason: `r${i}`, data: '{}' }, 1000 + i);
