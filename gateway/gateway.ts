@@ -57,6 +57,8 @@ export interface GatewayHandle {
 const SERVER_UNAVAILABLE = 3;
 const BAD_CREDENTIALS = 4;
 const NOT_AUTHORIZED = 5;
+/** A publish whose storing nobody waits for (the memory store: in call order anyway). */
+const noop = () => undefined;
 
 function authError(message: string, returnCode: number): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
@@ -277,23 +279,12 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       // follow "ownership" — so floodgate takes ownership first: publish (stored in every
       // persistent session, enqueueOffline before emitPacket) and only then let aedes write the
       // PUBACK; its own publish of the same packet is then skipped (publishedFirst).
-      const publish = (settled: () => void) =>
-        publishFirst(packet as PublishPacket, client, (err) => {
-          settled();
-          if (err) {
-            m.faults.inc({ where: 'publish' });
-            log.error({ err, topic: packet.topic }, 'could not store a publish; not acknowledged');
-            return done(err); // not acknowledged: the device resends after reconnecting
-          }
-          publishedFirst.add(packet);
-          done(null);
-        });
       // aedes handles the packets of one socket read concurrently. The memory store completes
       // their enqueues in call order; an asynchronous one (LevelDB, Redis) in any order — there a
       // client's publishes are stored one at a time, so they reach the bus and the sessions in
       // the order it sent them [MQTT-4.6.0-6] (gateway/test/resume-order.test.ts).
-      if (!asyncStore) return void publish(() => {});
-      const mine = (publishing.get(client) ?? Promise.resolve()).then(() => new Promise<void>((resolve) => publish(resolve)));
+      if (!asyncStore) return storeFirst(packet as PublishPacket, client, done, noop);
+      const mine = (publishing.get(client) ?? Promise.resolve()).then(() => new Promise<void>((resolve) => storeFirst(packet as PublishPacket, client, done, resolve)));
       publishing.set(client, mine);
     },
     authorizeSubscribe: (client, sub, done) => {
@@ -317,6 +308,23 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const publishFirst = broker.publish.bind(broker) as unknown as RawPublish;
   /** QoS 1 packets already published (stored) before their PUBACK: aedes' own publish skips them. */
   const publishedFirst = new WeakSet<object>();
+  /**
+   * Store a QoS 1 publish in every session, then let aedes acknowledge it (authorizePublish above).
+   * Declared once rather than as a closure per message: the tsx loader names each named function
+   * expression it creates (a defineProperty per message; see lib/mqtt.ts#groupCommitAcks).
+   */
+  function storeFirst(packet: PublishPacket, client: Client, done: (err: Error | null) => void, settled: () => void) {
+    publishFirst(packet, client, (err) => {
+      settled();
+      if (err) {
+        m.faults.inc({ where: 'publish' });
+        log.error({ err, topic: packet.topic }, 'could not store a publish; not acknowledged');
+        return done(err); // not acknowledged: the device resends after reconnecting
+      }
+      publishedFirst.add(packet);
+      done(null);
+    });
+  }
   (broker as unknown as { publish: (packet: PublishPacket, client: Client | null | ((err?: Error) => void), done?: (err?: Error) => void) => void }).publish = (packet, client, done) => {
     if (typeof client === 'function') return publishFirst(packet, null, client);
     if (publishedFirst.has(packet)) {

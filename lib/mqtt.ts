@@ -188,25 +188,35 @@ export function groupCommitAcks<T>(
 
   const fail = (err: unknown, topic: string) => redeliverLater(client, opts.logger, err, topic);
 
+  /**
+   * An accepted message joins the group. Declared once, not as a closure per message: the tsx
+   * loader names every named function expression it creates (esbuild keepNames, a
+   * defineProperty each), which cost ~2.5% of ingest's CPU at full rate (benchmarks/README.md).
+   */
+  function hold(item: T, p: IPublishPacket, callback: () => void) {
+    const entry: Held = { item, conn };
+    pending.push(entry);
+    if (p.qos === 1 && p.messageId !== undefined) awaitingAck.set(p.messageId, entry);
+    callback(); // mqtt.js produces the PUBACK synchronously here; the wrapper above holds it
+    if (pending.length >= opts.maxBatch) flush();
+    else timer ??= setTimeout(flush, opts.maxDelayMs);
+  }
+
   client.handleMessage = (packet, callback) => {
     if (packet.cmd !== 'publish') return callback();
     const p = packet as IPublishPacket;
-    const done = (item: T) => {
-      const entry: Held = { item, conn };
-      pending.push(entry);
-      if (p.qos === 1 && p.messageId !== undefined) awaitingAck.set(p.messageId, entry);
-      callback(); // mqtt.js produces the PUBACK synchronously here; the wrapper above holds it
-      if (pending.length >= opts.maxBatch) flush();
-      else timer ??= setTimeout(flush, opts.maxDelayMs);
-    };
     let r: T | Promise<T>;
     try {
       r = opts.accept(p.topic, Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload), p);
     } catch (err) {
       return fail(err, p.topic);
     }
-    if (r instanceof Promise) r.then(done, (err: unknown) => fail(err, p.topic));
-    else done(r);
+    if (r instanceof Promise)
+      r.then(
+        (item) => hold(item, p, callback),
+        (err: unknown) => fail(err, p.topic),
+      );
+    else hold(r, p, callback);
   };
   // A dropped connection voids the held PUBACKs (their message ids belong to that connection): the
   // items are still committed, the broker redelivers the messages, and the spool drops the copies.
