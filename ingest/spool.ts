@@ -127,7 +127,7 @@ export function openSpool(path: string, opts: SpoolOptions) {
     heads: db.prepare('SELECT first, n, received_at AS receivedAt FROM segments ORDER BY first'),
     headsFrom: db.prepare('SELECT first, n, received_at AS receivedAt FROM segments WHERE first + n > ? AND first <= ? ORDER BY first'),
     body: db.prepare('SELECT body FROM segments WHERE first = ?').pluck(),
-    bodyBytes: db.prepare('SELECT length(CAST(body AS BLOB)) FROM segments WHERE first = ?').pluck(),
+    bytesOf: db.prepare('SELECT octet_length(body) FROM segments WHERE first = ?').pluck(),
     dropSegment: db.prepare('DELETE FROM segments WHERE first = ?'),
     head: db.prepare('SELECT received_at AS receivedAt FROM segments ORDER BY first LIMIT 1'),
     totals: db.prepare('SELECT coalesce(sum(n), 0) AS rows, coalesce(max(first + n), 1) AS next, coalesce(sum(length(CAST(body AS BLOB))), 0) AS bytes FROM segments'),
@@ -285,11 +285,9 @@ export function openSpool(path: string, opts: SpoolOptions) {
     let bytes = 0;
     for (const s of q.headsFrom.all(from, to) as SegmentHead[]) {
       const last = s.first + s.n - 1;
-      const whole = s.first >= from && last <= to;
-      const c = uncache(s.first);
-      // A whole segment's body is not read back: its size is known, or SQLite has it in the record header.
-      const tuples = whole ? undefined : (c?.tuples ?? (JSON.parse(q.body.get(s.first) as string) as Tuple[]));
-      bytes += c?.bytes ?? (q.bodyBytes.get(s.first) as number);
+      // A whole segment is not parsed: its size comes from the cache, or from SQLite.
+      const tuples = s.first >= from && last <= to ? undefined : tuplesOf(s.first);
+      bytes += uncache(s.first)?.bytes ?? (q.bytesOf.get(s.first) as number);
       q.dropSegment.run(s.first);
       if (!tuples) {
         removed += s.n;
