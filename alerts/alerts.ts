@@ -43,12 +43,23 @@ export interface AlertsHandle {
   port: number;
   store: AlertStore;
   outbox: Outbox;
+  /**
+   * The registry file changed: notices for underpasses added since are addressed, the sensor board
+   * shows new sensors (and keeps what it knows of the others), duty channels follow. `policeSecrets`
+   * (secretRef → secret) replaces the secrets when given: a new district's variable is read by the
+   * caller, which owns the environment.
+   */
+  updateRegistry(next: Registry, policeSecrets?: Record<string, string>): void;
   close(): Promise<void>;
 }
 
 export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Promise<AlertsHandle> {
   const log = deps.logger.child({ component: 'alerts' });
-  const index = indexRegistry(deps.registry);
+  // Replaced as a whole when the registry file changes (updateRegistry), as in ingest and rules:
+  // a closure the rules raise for an underpass added while running must reach its police.
+  let registry = deps.registry;
+  let index = indexRegistry(registry);
+  let policeSecrets = config.policeSecrets;
   const store = openAlertStore(config.dbPath);
   const m = {
     events: counter(deps.metrics, 'floodgate_alerts_events_total', 'Alert events received, by outcome', ['outcome']),
@@ -63,7 +74,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     notifier: deps.notifier ?? createHttpNotifier({ timeoutMs: config.noticeTimeoutMs }),
     resolveTarget: (n) => {
       const url = n.url === '$FLOODGATE_POLICE_URL' ? config.policeUrl : n.url;
-      const secret = n.format === 'wecom' ? '' : config.policeSecrets[n.secretRef]; // a WeCom robot's key is in its URL
+      const secret = n.format === 'wecom' ? '' : policeSecrets[n.secretRef]; // a WeCom robot's key is in its URL
       if (secret === undefined) return { error: `no secret configured for ${n.secretRef}` };
       return { url, secret, format: n.format };
     },
@@ -104,7 +115,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
         // A reopen refers to the close it ends (CAP references: sender,identifier,sent).
         const close = action === 'reopen' ? store.findNotice(noticeIdFor(event.alertId, 'close'), r.id) : undefined;
         const sent = close && /<sent>([^<]+)<\/sent>/.exec(close.body)?.[1];
-        body = toCap(notice, { sender: config.capSender, senderName: deps.registry.city, ...(close && sent ? { references: { identifier: close.noticeId, sent } } : {}) });
+        body = toCap(notice, { sender: config.capSender, senderName: registry.city, ...(close && sent ? { references: { identifier: close.noticeId, sent } } : {}) });
       } else body = JSON.stringify(notice);
       return { noticeId, recipient: r.id, format: r.format, alertId: event.alertId, subjectId: site.id, action, url: r.url, secretRef: r.secretRef, body };
     });
@@ -128,7 +139,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
    * for every transition; an escalation goes to the tier-2 channels (or, without any, to tier 1).
    */
   function dutyMessages(event: AlertEvent, state: 'firing' | 'update' | 'resolved' | 'escalated', place = placeOf(event.subjectId)): NewNotice[] {
-    const channels = deps.registry.dutyChannels ?? [];
+    const channels = registry.dutyChannels ?? [];
     if (channels.length === 0) return [];
     if (silenced(event, place)) return [];
     const tier2 = channels.some((c) => c.tier === 2);
@@ -153,7 +164,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
 
   // The console's sensor board, fed by a second, QoS 0 connection: a display, never a record, and
   // its traffic never queues behind the alert events.
-  const board = createSensorBoard(deps.registry);
+  const board = createSensorBoard(registry);
   const view = await connectService({ url: config.mqttUrl, service: 'alerts', secret: deps.serviceSecret, clientId: `${config.clientId}-view`, clean: true, logger: log });
   view.on('message', (topic, payload) => {
     const t = parseSensorTopic(topic);
@@ -269,7 +280,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       changes.on('change', listener);
       return () => changes.off('change', listener);
     },
-    city: deps.registry.city,
+    city: registry.city, // the page title: a renamed city shows after a restart
     sensors: (f) => board.list(f, deps.clock.now()),
     health: () => ({ ok: mqttUp, checks: { mqtt: mqttUp, store: store.db.open } }),
     wakeOutbox: () => outbox.wake(),
@@ -318,6 +329,13 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     port,
     store,
     outbox,
+    updateRegistry(next, secrets) {
+      registry = next;
+      index = indexRegistry(next);
+      if (secrets) policeSecrets = secrets;
+      board.updateRegistry(next);
+      log.info({ sites: next.sites.length, sensors: next.sensors.length, districts: next.districts.length }, 'registry reloaded');
+    },
     async close() {
       clearInterval(escalation);
       clearInterval(paging);

@@ -5,6 +5,7 @@ import { systemClock } from '../lib/clock.ts';
 import { readOrCreateSecretFile } from '../lib/secret-file.ts';
 import { recipientsOf, type Registry } from '../config/registry.ts';
 import { closeOnSignal } from '../cli/process.ts';
+import { watchRegistry } from '../lib/watch-registry.ts';
 import { alertsConfigFromEnv, secretFiles, type AlertsConfig } from './config.ts';
 import { createAlerts } from './alerts.ts';
 
@@ -28,13 +29,22 @@ export function resolveAlertsConfig(
   };
   const apiToken = c.apiToken ?? fromFile(files.apiToken, 'API token');
   const policeSecret = c.policeSecret ?? fromFile(files.police, 'police HMAC secret');
+  return { ...c.partial, apiToken, policeSecrets: policeSecretsFor(registry, env, policeSecret), dataDir: c.shared.dataDir };
+}
+
+/**
+ * The secrets the registry's recipients and duty channels name (secretRef → value, from the
+ * environment), with the default police secret under FLOODGATE_POLICE_SECRET. Read again when the
+ * registry changes, so a district added later finds its secret if its variable is set.
+ */
+export function policeSecretsFor(registry: Registry, env: Record<string, string | undefined>, policeSecret: string): Record<string, string> {
   const policeSecrets: Record<string, string> = { FLOODGATE_POLICE_SECRET: policeSecret };
   const refs = new Set([...registry.districts.flatMap((d) => [d.police.secretRef, ...recipientsOf(d).map((r) => r.secretRef)]), ...(registry.dutyChannels ?? []).flatMap((c) => (c.secretRef ? [c.secretRef] : []))]);
   for (const ref of refs) {
     const v = env[ref];
     if (ref !== 'FLOODGATE_POLICE_SECRET' && v) policeSecrets[ref] = v;
   }
-  return { ...c.partial, apiToken, policeSecrets, dataDir: c.shared.dataDir };
+  return policeSecrets;
 }
 
 export async function main(): Promise<void> {
@@ -43,5 +53,6 @@ export async function main(): Promise<void> {
   const { registry, serviceSecret } = loadSharedDeps(parsed.shared);
   const config = resolveAlertsConfig(parsed, process.env, registry, logger);
   const handle = await createAlerts(config, { logger, metrics: createMetricsRegistry({ defaults: true }), registry, serviceSecret, clock: systemClock });
-  await closeOnSignal([handle], logger);
+  const watch = watchRegistry(parsed.shared.registryPath, (r) => handle.updateRegistry(r, policeSecretsFor(r, process.env, config.policeSecrets['FLOODGATE_POLICE_SECRET']!)), logger);
+  await closeOnSignal([watch, handle], logger);
 }

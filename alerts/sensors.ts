@@ -33,14 +33,24 @@ export interface SensorView extends Sensor {
 }
 
 export function createSensorBoard(registry: Registry) {
-  const index = indexRegistry(registry);
-  const entries = new Map<string, Entry>();
-  for (const s of registry.sensors) {
-    if (s.loadTest) continue; // ten thousand synthetic gauges are not the city's sensors
-    const site = index.site(s.site);
-    entries.set(s.id, { id: s.id, kind: s.kind, site: s.site, name: site?.name ?? '', district: site?.district ?? '', value: null, ts: null, lastSeen: null, buckets: new Map() });
+  let entries = new Map<string, Entry>();
+  /** The registry's sensors, in its order; what the board knows of a sensor still listed is kept. */
+  function load(r: Registry) {
+    const index = indexRegistry(r);
+    const next = new Map<string, Entry>();
+    for (const s of r.sensors) {
+      if (s.loadTest) continue; // ten thousand synthetic gauges are not the city's sensors
+      const site = index.site(s.site);
+      const known = entries.get(s.id);
+      const heard = known && known.kind === s.kind ? known : { value: null, ts: null, lastSeen: null, buckets: new Map<number, number>() };
+      next.set(s.id, { id: s.id, kind: s.kind, site: s.site, name: site?.name ?? '', district: site?.district ?? '', value: heard.value, ts: heard.ts, lastSeen: heard.lastSeen, buckets: heard.buckets });
+    }
+    entries = next;
   }
+  load(registry);
   return {
+    /** The registry changed: new sensors appear, removed ones go, moved ones show their new site. */
+    updateRegistry: load,
     observe(r: Reading, arrivalMs: number): void {
       const e = entries.get(r.sensorId);
       const v = r.fields[MAIN_FIELD[r.kind].field];

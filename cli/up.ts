@@ -11,7 +11,7 @@ import { gatewayConfigFromEnv } from '../gateway/config.ts';
 import { ingestConfigFromEnv } from '../ingest/config.ts';
 import { rulesConfigFromEnv } from '../rules/config.ts';
 import { alertsConfigFromEnv } from '../alerts/config.ts';
-import { resolveAlertsConfig } from '../alerts/main.ts';
+import { policeSecretsFor, resolveAlertsConfig } from '../alerts/main.ts';
 import { createGateway } from '../gateway/gateway.ts';
 import { createIngest } from '../ingest/ingest.ts';
 import { createRules } from '../rules/rules.ts';
@@ -56,17 +56,19 @@ export async function up(): Promise<void> {
   const mqttUrl = `mqtt://127.0.0.1:${gateway.port}`;
   const ingest = await createIngest({ ...i.ingest, mqttUrl }, { logger, metrics, registry, serviceSecret, clock });
   const rules = await createRules({ ...r.rules, mqttUrl }, { logger, metrics, registry, serviceSecret, clock });
+  const alertsConfig = resolveAlertsConfig(a, env, registry, logger);
+  const alerts = await createAlerts({ ...alertsConfig, mqttUrl }, { logger, metrics, registry, serviceSecret, clock, extraRoutes: [ingestRoutes(ingest.spool)] });
+  // Every service follows the registry file; watched once all of them exist.
   const registryWatch = watchRegistry(
     g.shared.registryPath,
     (next) => {
       gateway.updateRegistry(next);
       ingest.updateRegistry(next);
       rules.updateRegistry(next);
+      alerts.updateRegistry(next, policeSecretsFor(next, env, alertsConfig.policeSecrets['FLOODGATE_POLICE_SECRET']!));
     },
     logger,
   );
-  const alertsConfig = resolveAlertsConfig(a, env, registry, logger);
-  const alerts = await createAlerts({ ...alertsConfig, mqttUrl }, { logger, metrics, registry, serviceSecret, clock, extraRoutes: [ingestRoutes(ingest.spool)] });
 
   print(
     [

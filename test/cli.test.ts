@@ -240,7 +240,8 @@ describe('a whole city in a storm, and a load test, on a fresh system', () => {
     expect(storm.stdout()).toContain('thunderstorm: every expectation met');
 
     // Load-test devices provisioned into the running system: gateway, ingest and rules pick the
-    // registry change up; the readings are stored; the rules raise nothing for them.
+    // registry change up (alerts too: a failure there would crash `up`); the readings are stored; the
+    // rules raise nothing for them.
     const prov = run(['provision', '--load-devices', '200'], { cwd: dir.path });
     expect(await prov.exit, prov.stderr()).toBe(0);
     expect(prov.stdout()).toContain('load-test devices: 200 added, 200 in the registry');
