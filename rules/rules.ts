@@ -109,16 +109,19 @@ export async function createRules(config: RulesConfig, deps: RulesDeps): Promise
     ).then(() => undefined);
   }
 
-  /** Without saved state (first start, lost file), a retained closure alert still says a road is closed. */
-  function restoreFromRetained(payload: Buffer): void {
+  /**
+   * Without saved state (first start, lost file), a retained closure alert still says a road is
+   * closed. The restored state is saved with its group, like a reading's (see Evaluated).
+   */
+  function restoreFromRetained(payload: Buffer): Evaluated | null {
     const ev = AlertEvent.safeParse(safeJson(payload));
-    if (!ev.success || ev.data.ruleId !== RULE_IDS.underpassClosure || state.sensors.get(ev.data.sensorId)?.closure) return;
+    if (!ev.success || ev.data.ruleId !== RULE_IDS.underpassClosure || state.sensors.get(ev.data.sensorId)?.closure) return null;
     const ts = Date.parse(ev.data.observedAt);
     const s: SensorState = { ...(state.sensors.get(ev.data.sensorId) ?? newSensorState(deps.clock.now())), lastTs: ts };
     s.closure = ev.data.state === 'firing' ? { phase: 'firing', since: ts, count: 0, alertId: ev.data.alertId } : { phase: 'normal', since: 0, count: 0 };
     state.sensors.set(ev.data.sensorId, s);
-    store.save(state, [ev.data.sensorId], []);
     log.info({ sensorId: ev.data.sensorId, state: ev.data.state }, 'restored closure state from the retained alert');
+    return { sensor: ev.data.sensorId, published: Promise.resolve(), sensorJson: serializeSensor(s) };
   }
 
   interface Evaluated {
@@ -156,8 +159,7 @@ export async function createRules(config: RulesConfig, deps: RulesDeps): Promise
     if (tainted) throw new Error('engine state is being restored after a failed commit');
     if (parseAlertTopic(topic)) {
       // Only the retained copy (live copies of our own events carry retain=0 [MQTT-3.3.1-9]).
-      if (packet.retain) restoreFromRetained(payload);
-      return null;
+      return packet.retain ? restoreFromRetained(payload) : null;
     }
     const t = parseSensorTopic(topic);
     if (!t || t.leaf !== 'reading') return null;
@@ -229,14 +231,30 @@ export async function createRules(config: RulesConfig, deps: RulesDeps): Promise
   const ticker = setInterval(() => {
     const { transitions } = tick(state, deps.clock.now(), ctx);
     if (transitions.length === 0) return;
-    publish(transitions)
-      .then(() => store.save(state, transitions.map((t) => t.sensorId), []))
-      .catch((err: unknown) => {
-        // The offline flag is set in memory; the next tick does not repeat it, and a restart
-        // before the save re-detects the silence.
-        m.faults.inc({ where: 'tick' });
-        log.error({ err }, 'could not publish offline alerts');
-      });
+    // The silent sensors' state as of this tick, saved in commit order — not their live state once
+    // the events are out: a reading of one of them arriving meanwhile belongs to its own group,
+    // whose events may still be on their way, and a save of it followed by a crash lost them (the
+    // redelivered reading was stale against the saved state). Its group, later in the chain,
+    // saves it after its events.
+    const snapshot = new Map<string, string>();
+    for (const t of transitions) {
+      const s = state.sensors.get(t.sensorId);
+      if (s) snapshot.set(t.sensorId, serializeSensor(s));
+    }
+    const published = publish(transitions);
+    published.catch(() => undefined); // handled below, in order
+    const link = commits.then(() =>
+      published
+        .then(() => store.saveSerialized(snapshot, new Map()))
+        .catch((err: unknown) => {
+          // Not a failed commit (no reading waits on it): the offline flag is set in memory, the
+          // next tick does not repeat it, and a restart before the save re-detects the silence.
+          m.faults.inc({ where: 'tick' });
+          log.error({ err }, 'could not publish or save offline alerts');
+        }),
+    );
+    link.catch(() => undefined); // an earlier failed commit: the groups after it report that
+    commits = link;
   }, config.tickMs);
 
   const watch = watchAndReload(
@@ -281,6 +299,7 @@ export async function createRules(config: RulesConfig, deps: RulesDeps): Promise
       await watch.close();
       acks.flush();
       await acks.settled();
+      await commits.catch(() => undefined); // a tick's save too, before the store closes
       await endClient(sub);
       await endClient(pub);
       store.close();

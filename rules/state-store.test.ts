@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { addRain, newEngineState, newRainState, newSensorState, type EngineState } from './engine.ts';
-import { deserializeSensor, openStateStore, serializeSensor } from './state-store.ts';
+import { deserializeSensor, openStateStore, serializeDistrict, serializeSensor } from './state-store.ts';
 import { tempDir } from '../test/helpers/servers.ts';
 
 describe('rules state store', () => {
@@ -23,7 +23,7 @@ describe('rules state store', () => {
     expect(back).toEqual(state);
   });
 
-  it('saves what a message changed and loads it after a reopen', () => {
+  it('saves the snapshots it is given and loads them after a reopen', () => {
     const d = tempDir('rules-state');
     dirs.push(d);
     const path = join(d.path, 'state.db');
@@ -32,7 +32,7 @@ describe('rules state store', () => {
     state.sensors.set('PD-1', { ...newSensorState(1), lastTs: 42, closure: { phase: 'firing', since: 40, count: 0, alertId: 'x' } });
     state.sensors.set('PD-2', newSensorState(1)); // not saved: not named
     state.districts.set('d1', { gauges: new Map([['RG-1', 2]]), level: -1 });
-    a.save(state, ['PD-1'], ['d1']);
+    a.saveSerialized(new Map([['PD-1', serializeSensor(state.sensors.get('PD-1')!)]]), new Map([['d1', serializeDistrict(state.districts.get('d1')!)]]));
     a.close();
     const b = openStateStore(path);
     const loaded = b.load();

@@ -60,16 +60,6 @@ export function openStateStore(path: string) {
     sensor: db.prepare('INSERT INTO sensor_state (id, json) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET json = excluded.json'),
     district: db.prepare('INSERT INTO district_state (id, json) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET json = excluded.json'),
   };
-  const save = db.transaction((state: EngineState, sensors: Iterable<string>, districts: Iterable<string>) => {
-    for (const id of sensors) {
-      const s = state.sensors.get(id);
-      if (s) q.sensor.run(id, serializeSensor(s));
-    }
-    for (const id of districts) {
-      const d = state.districts.get(id);
-      if (d) q.district.run(id, serializeDistrict(d));
-    }
-  });
   const saveSerialized = db.transaction((sensors: Map<string, string>, districts: Map<string, string>) => {
     for (const [id, json] of sensors) q.sensor.run(id, json);
     for (const [id, json] of districts) q.district.run(id, json);
@@ -77,8 +67,6 @@ export function openStateStore(path: string) {
   return {
     /** Save state serialized earlier (snapshots taken as readings were evaluated), in one transaction. */
     saveSerialized: (sensors: Map<string, string>, districts: Map<string, string>) => saveSerialized(sensors, districts),
-    /** Save the named sensors' and districts' state in one transaction (durable on return). */
-    save: (state: EngineState, sensors: Iterable<string>, districts: Iterable<string>) => save(state, sensors, districts),
     load(): EngineState {
       const state: EngineState = { sensors: new Map(), districts: new Map() };
       for (const r of db.prepare('SELECT id, json FROM sensor_state').all() as Array<{ id: string; json: string }>) state.sensors.set(r.id, deserializeSensor(r.json));
