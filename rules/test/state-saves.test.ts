@@ -29,12 +29,18 @@ describe('rules state saves', () => {
     dir.remove();
   });
 
-  it('restores a closure from its retained alert when no state was saved, and saves it', async () => {
+  /** aedes over TCP with no auth (the rules log in as a service; nothing checks it here). */
+  async function plainBroker(authorizePublish?: AuthorizePublishHandler): Promise<string> {
     const broker = await Aedes.createBroker();
+    if (authorizePublish) broker.authorizePublish = authorizePublish;
     const server = createServer(broker.handle);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     cleanup.push(() => new Promise((r) => broker.close(() => server.close(r))));
-    const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  it('restores a closure from its retained alert when no state was saved, and saves it', async () => {
+    const url = await plainBroker();
     const city = await smallCity(1);
     const pd = city.registry.sensors.find((s) => s.kind === 'ponding')!;
     // What an earlier run left on the broker: the underpass is closed (retained), its state file is gone.
@@ -56,7 +62,6 @@ describe('rules state saves', () => {
 
   it('saves the state of the tick, not a reading whose events are still on their way', async () => {
     const seen: Array<{ rule: string; state: string }> = [];
-    const broker = await Aedes.createBroker();
     const authorizePublish: AuthorizePublishHandler = (_client, packet, done) => {
       if (!packet.topic.startsWith('floodgate/alerts/sensor-offline/')) return done(null);
       const { state } = JSON.parse(packet.payload.toString()) as { state: string };
@@ -64,11 +69,7 @@ describe('rules state saves', () => {
       if (state === 'firing') setTimeout(() => done(null), 400);
       else held.push(() => done(null));
     };
-    broker.authorizePublish = authorizePublish;
-    const server = createServer(broker.handle);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanup.push(() => new Promise((r) => broker.close(() => server.close(r))));
-    const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const url = await plainBroker(authorizePublish);
 
     const city = await smallCity(1);
     const sensor = city.registry.sensors.find((s) => s.kind === 'ponding')!.id;
