@@ -2,7 +2,7 @@
  * What an incoming alert event means for the alert record and for the police: pure decisions,
  * separated from storage and HTTP (the Grafana alerting way).
  */
-import { INGEST_SPOOL_RULE, type AlertEvent, type SpoolAlarm } from '../contracts/index.ts';
+import { INGEST_SPOOL_RULE, SPOOL_LEVEL_FROM, type AlertEvent, type SpoolAlarm } from '../contracts/index.ts';
 
 export type AlertState = 'firing' | 'resolved';
 
@@ -54,7 +54,7 @@ export function spoolAlarmEvent(alarm: SpoolAlarm, firing: Pick<AlertRecordView,
   const common = { ruleId: INGEST_SPOOL_RULE, subjectId: 'ingest', sensorId: 'ingest', value: pct, unit: '%', observedAt: alarm.at, changedAt: alarm.at };
   if (alarm.level === 'ok') {
     if (!firing) return undefined;
-    return { ...common, alertId: firing.alertId, state: 'resolved', severity: 'warning', threshold: 50, reason: `The store is taking readings again: ${waiting}.` };
+    return { ...common, alertId: firing.alertId, state: 'resolved', severity: 'warning', threshold: 100 * SPOOL_LEVEL_FROM.warning, reason: `The store is taking readings again: ${waiting}.` };
   }
   const reason = {
     warning: `The reading store (InfluxDB) is not keeping up: ${waiting}. Nothing is lost yet; ask IT to check the store.`,
@@ -69,7 +69,7 @@ export function spoolAlarmEvent(alarm: SpoolAlarm, firing: Pick<AlertRecordView,
     // The colour makes each level a change of the firing alert (decideOnEvent), so `full` after
     // `critical`, both critical, still reaches the duty officers.
     level: ({ warning: 'yellow', critical: 'orange', full: 'red' } as const)[alarm.level],
-    threshold: alarm.level === 'warning' ? 50 : alarm.level === 'critical' ? 80 : 100,
+    threshold: 100 * SPOOL_LEVEL_FROM[alarm.level],
     reason,
   };
 }

@@ -4,6 +4,12 @@ import { z } from 'zod';
 export const SPOOL_LEVELS = ['ok', 'warning', 'critical', 'full'] as const;
 
 /**
+ * The share of FLOODGATE_SPOOL_MAX_BYTES at which each level starts: ingest judges by it, and the
+ * alerts service states it as the duty-officer alert's threshold.
+ */
+export const SPOOL_LEVEL_FROM = { warning: 0.5, critical: 0.8, full: 1 } as const;
+
+/**
  * The spool alarm ingest publishes, retained, on `floodgate/ingest/spool` whenever the level
  * changes: the store (InfluxDB) is not keeping up and readings are piling up on ingest's disk.
  */

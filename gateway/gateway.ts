@@ -57,7 +57,7 @@ export interface GatewayHandle {
 const SERVER_UNAVAILABLE = 3;
 const BAD_CREDENTIALS = 4;
 const NOT_AUTHORIZED = 5;
-/** A publish whose storing nobody waits for (the memory store: in call order anyway). */
+/** Nothing to call back (a publish nobody waits for: a memory store keeps call order anyway). */
 const noop = () => undefined;
 
 function authError(message: string, returnCode: number): AuthenticateError {
@@ -331,7 +331,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       publishedFirst.delete(packet);
       return done?.();
     }
-    return publishFirst(packet, client, done ?? (() => {}));
+    return publishFirst(packet, client, done ?? noop);
   };
   // aedes' in-process bus recurses once per queued message (a backlog of a few thousand kills
   // the process) and shifts its queue in O(n) (a large backlog drains at a crawl): mq-guard.ts.

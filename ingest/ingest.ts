@@ -44,8 +44,6 @@ export interface IngestHandle {
   close(): Promise<void>;
 }
 
-export const SPOOL_ALARM_TOPIC = topics.ingestSpool;
-
 export async function createIngest(config: IngestConfig, deps: IngestDeps): Promise<IngestHandle> {
   const log = deps.logger.child({ component: 'ingest' });
   // Replaced as a whole when the registry file changes (updateRegistry): a device added while
@@ -83,7 +81,7 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
       // Parsed on the way out: the alerts service raises a duty-officer alert from it.
       const msg = SpoolAlarm.parse({ level: now, rows: s.rows, bytes: s.bytes, maxBytes: config.spoolMaxBytes, oldestAgeS: Math.max(0, Math.round(s.oldestAgeMs / 1000)), at: isoWithOffset(deps.clock.now()) });
       (now === 'ok' ? log.info.bind(log) : log.warn.bind(log))(msg, `spool ${now}`);
-      client.publish(SPOOL_ALARM_TOPIC, JSON.stringify(msg), { qos: 1, retain: true }, (err) => {
+      client.publish(topics.ingestSpool, JSON.stringify(msg), { qos: 1, retain: true }, (err) => {
         if (err) log.warn({ err: err.message }, 'could not publish the spool alarm');
       });
     }
@@ -171,7 +169,7 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
   }
 
   /** Checked per message, so the bound holds to within one commit group (the alarm runs once a second). */
-  const spoolFull = () => spool.heldBytes() >= config.spoolMaxBytes;
+  const spoolFull = () => spoolLevel(spool.heldBytes(), config.spoolMaxBytes) === 'full';
 
   async function whenSpoolHasRoom(): Promise<void> {
     // A full spool holds delivery: the broker keeps the message (and the ones behind it).

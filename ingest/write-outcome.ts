@@ -4,7 +4,7 @@
  * other 4xx mean the store refuses something in the batch: split it to isolate the bad line,
  * which goes to the dead letters with the server's message.
  */
-import type { SPOOL_LEVELS } from '../contracts/index.ts';
+import { SPOOL_LEVEL_FROM, type SPOOL_LEVELS } from '../contracts/index.ts';
 
 export type WriteFailure =
   | { kind: 'http'; status: number; message: string; retryAfterMs: number | undefined }
@@ -31,8 +31,8 @@ export type SpoolLevel = (typeof SPOOL_LEVELS)[number];
 /** Spool fill state for the alarm: warn long before full. */
 export function spoolLevel(bytes: number, maxBytes: number): SpoolLevel {
   const f = bytes / maxBytes;
-  if (f >= 1) return 'full';
-  if (f >= 0.8) return 'critical';
-  if (f >= 0.5) return 'warning';
+  if (f >= SPOOL_LEVEL_FROM.full) return 'full';
+  if (f >= SPOOL_LEVEL_FROM.critical) return 'critical';
+  if (f >= SPOOL_LEVEL_FROM.warning) return 'warning';
   return 'ok';
 }
