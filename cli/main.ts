@@ -2,6 +2,9 @@
  * `floodgate <command>`: dispatch and --help. Each command's options are parsed strictly, so a
  * typo is an error, not a silently ignored flag.
  */
+// First: the disabled `debug` traces of mqtt-packet become no-ops, which must happen before aedes
+// or mqtt load (lib/quiet-debug.ts).
+import '../lib/quiet-debug.ts';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
