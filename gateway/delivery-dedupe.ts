@@ -32,7 +32,32 @@ export interface DeliveryControl {
   ready(): void;
 }
 
-const keyOf = (p: DeliverablePacket) => (p.brokerId && p.brokerCounter !== undefined ? `${p.brokerId}:${p.brokerCounter}` : undefined);
+/**
+ * The last `capacity` keys added, for an O(1) "seen?": a ring of keys and a set of them. (A bare
+ * Set evicting its oldest entry through `values().next()` made an iterator per delivery.)
+ */
+export class RecentKeys<K> {
+  private readonly ring: Array<K | undefined>;
+  private readonly set = new Set<K>();
+  private at = 0;
+  constructor(private readonly capacity: number) {
+    this.ring = new Array<K | undefined>(capacity);
+  }
+  has(key: K): boolean {
+    return this.set.has(key);
+  }
+  add(key: K): void {
+    if (this.set.has(key)) return;
+    const old = this.ring[this.at];
+    if (old !== undefined) this.set.delete(old);
+    this.ring[this.at] = key;
+    this.set.add(key);
+    this.at = (this.at + 1) % this.capacity;
+  }
+  get size(): number {
+    return this.set.size;
+  }
+}
 
 /**
  * Install on a client before its subscriptions are bound (aedes `preConnect`).
@@ -43,15 +68,21 @@ const keyOf = (p: DeliverablePacket) => (p.brokerId && p.brokerCounter !== undef
  * Ordered Topic) and fatal for a consumer that ignores older readings. New messages are stored
  * in the session before they are delivered (aedes enqueueOffline), so until the stored queue is
  * sent they are only held here; then those the queue did not already carry go out, in order.
+ *
+ * `brokerId` (this broker's): its messages, nearly all of them, are keyed by their counter alone
+ * (a number: no string built per delivery); another instance's (a shared bus) by id and counter.
  */
-export function useExactDedupe(client: DeliverableClient, o: { holdUntilReady?: boolean } = {}): DeliveryControl {
-  // Neutralise aedes' ordering check: every read says "nothing delivered yet".
-  client.duplicates = new Proxy(Object.create(null) as Record<string, number>, { get: () => 0, set: () => true, deleteProperty: () => true });
-  const seen = new Set<string>();
-  const remember = (key: string) => {
-    seen.add(key);
-    if (seen.size > REMEMBER) seen.delete(seen.values().next().value!);
-  };
+export function useExactDedupe(client: DeliverableClient, o: { holdUntilReady?: boolean; brokerId?: string } = {}): DeliveryControl {
+  // Neutralise aedes' ordering check: every read says "nothing delivered yet", every write is
+  // dropped. This broker's id is an own accessor (aedes asks for it on every delivery; a Proxy
+  // trap is several times slower); any other id falls through to the Proxy behind it.
+  const anyId = new Proxy(Object.create(null) as Record<string, number>, { get: () => 0, set: () => true, deleteProperty: () => true });
+  const duplicates = Object.create(anyId) as Record<string, number>;
+  if (o.brokerId) Object.defineProperty(duplicates, o.brokerId, { get: () => 0, set: () => {}, configurable: true });
+  client.duplicates = duplicates;
+  const seen = new RecentKeys<number | string>(REMEMBER);
+  const keyOf = (p: DeliverablePacket) =>
+    p.brokerCounter === undefined || !p.brokerId ? undefined : p.brokerId === o.brokerId ? p.brokerCounter : `${p.brokerId}:${p.brokerCounter}`;
   let held: DeliverablePacket[] | undefined = o.holdUntilReady ? [] : undefined;
   const deliver = client.deliverQoS;
   client.deliverQoS = function deliverOnce(packet, cb) {
@@ -60,16 +91,16 @@ export function useExactDedupe(client: DeliverableClient, o: { holdUntilReady?: 
       return setImmediate(cb); // stored in the session already: the bus need not wait
     }
     const key = keyOf(packet);
-    if (key) {
+    if (key !== undefined) {
       if (seen.has(key)) return setImmediate(cb);
-      remember(key);
+      seen.add(key);
     }
     deliver.call(this, packet, cb);
   };
   return {
     markDelivered(packet) {
       const key = keyOf(packet);
-      if (key) remember(key);
+      if (key !== undefined) seen.add(key);
     },
     ready() {
       const h = held;

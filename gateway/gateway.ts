@@ -71,6 +71,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const { limits } = config;
   let index: RegistryIndex = indexRegistry(deps.registry);
   const principals = new WeakMap<Client, Principal>();
+  /** The topic a client last published to and was allowed (see authorizePublish). */
+  const allowedTopic = new WeakMap<Client, string>();
   const keepalives = new WeakMap<Client, number>();
   /** The stored outgoing queue of a client's session (aedes types do not expose the persistence). */
   const sessionQueue = (client: Client) =>
@@ -188,7 +190,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     preConnect: (client, packet, done) => {
       keepalives.set(client, packet.keepalive ?? 0);
       if (packet.clean === false) resuming.add(client);
-      deliveries.set(client, useExactDedupe(client as unknown as Parameters<typeof useExactDedupe>[0], { holdUntilReady: packet.clean === false }));
+      deliveries.set(client, useExactDedupe(client as unknown as Parameters<typeof useExactDedupe>[0], { holdUntilReady: packet.clean === false, brokerId: broker.id }));
       done(null, true);
     },
     authenticate: (client, username, password, done) => {
@@ -246,17 +248,22 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       if (!client) return done(null);
       const principal = principals.get(client);
       if (!principal) return done(new Error('not authenticated'));
-      if (topicLevels(packet.topic) > limits.maxTopicLevels) {
-        const d = { allow: false as const, reason: `topic has more than ${limits.maxTopicLevels} levels` };
-        denied(client, 'publish', packet.topic, d, 'topic_levels');
-        return done(new Error(d.reason));
-      }
-      const decision = canPublish(principal, packet.topic);
-      if (!decision.allow) {
-        // aedes closes the connection when this hook errors: the client is cut off, and the
-        // message is delivered to no one (so nothing of it is stored).
-        denied(client, 'publish', packet.topic, decision);
-        return done(new Error(decision.reason));
+      // The topic checks depend on the principal, fixed for the connection, and the topic alone;
+      // a device publishes to one topic again and again, so its last allowed one is not re-checked.
+      if (allowedTopic.get(client) !== packet.topic) {
+        if (topicLevels(packet.topic) > limits.maxTopicLevels) {
+          const d = { allow: false as const, reason: `topic has more than ${limits.maxTopicLevels} levels` };
+          denied(client, 'publish', packet.topic, d, 'topic_levels');
+          return done(new Error(d.reason));
+        }
+        const decision = canPublish(principal, packet.topic);
+        if (!decision.allow) {
+          // aedes closes the connection when this hook errors: the client is cut off, and the
+          // message is delivered to no one (so nothing of it is stored).
+          denied(client, 'publish', packet.topic, decision);
+          return done(new Error(decision.reason));
+        }
+        allowedTopic.set(client, packet.topic);
       }
       if (principal.type === 'device') {
         const now = deps.clock.now();
