@@ -1,6 +1,8 @@
-import { HttpError, InfluxDB, type WriteApi } from '@influxdata/influxdb-client';
+import { HttpError, InfluxDB, type SendOptions } from '@influxdata/influxdb-client';
 import { SinkError, type ReadingSink, type SpoolRow } from './sink.ts';
 import { lineOfRow } from './spool.ts';
+import { parseRetryAfter } from '../lib/backoff.ts';
+import { systemClock, type Clock } from '../lib/clock.ts';
 
 export interface InfluxConfig {
   url: string;
@@ -17,40 +19,45 @@ export interface InfluxConfig {
 }
 
 /**
- * InfluxDB 2.x/3.x (v2 write API) through the official client. The client's own retry buffer is
- * switched off (maxRetries 0, writeFailed rejects): it drops lines on close() and past
- * maxBufferLines, so durability stays in the spool, which removes rows only after this resolves.
+ * InfluxDB 2.x/3.x (v2 write API) through the official client's transport (auth, timeout, proxy,
+ * gzip, HttpError with Retry-After). Not through its WriteApi: that buffers lines and retries on
+ * its own, drops lines on close() and past maxBufferLines — durability stays in the spool, which
+ * removes rows only after this resolves — and measures every line's UTF-8 length in a JS loop
+ * (benchmarks/README.md). A batch is one request, sent as the WriteApi would send it.
  */
-export function createInfluxSink(config: InfluxConfig): ReadingSink {
+export function createInfluxSink(config: InfluxConfig, clock: Clock = systemClock): ReadingSink {
   const influx = new InfluxDB({ url: config.url, token: config.token, timeout: config.timeoutMs });
-  const writeApi: WriteApi = influx.getWriteApi(config.org, config.bucket, 'ms', {
-    batchSize: 1_000_000, // we hand over whole batches and flush them ourselves
-    flushInterval: 0,
-    maxRetries: 0,
+  const path = `/api/v2/write?org=${encodeURIComponent(config.org)}&bucket=${encodeURIComponent(config.bucket)}&precision=ms`;
+  const options: SendOptions = {
+    method: 'POST',
+    headers: { 'content-type': 'text/plain; charset=utf-8' },
     gzipThreshold: config.gzip ? 1000 : Number.MAX_SAFE_INTEGER, // the client's own default threshold is 1000 bytes
-    writeFailed(error) {
-      return Promise.reject(error);
-    },
-  });
+  };
   return {
     name: 'influxdb',
     async write(rows: SpoolRow[]) {
-      writeApi.writeRecords(rows.map(lineOfRow));
+      if (rows.length === 0) return;
+      let status = 0;
       try {
-        await writeApi.flush();
+        await influx.transport.request(path, rows.map(lineOfRow).join('\n'), options, (_headers, statusCode) => {
+          status = statusCode ?? 0;
+        });
       } catch (err) {
         if (err instanceof HttpError) {
           const message = (err.json as { message?: string } | undefined)?.message ?? err.body ?? err.message;
-          const retryAfter = err.retryAfter();
-          throw new SinkError({ kind: 'http', status: err.statusCode, message: String(message).slice(0, 500), retryAfterMs: retryAfter > 0 ? retryAfter : undefined });
+          // Not err.retryAfter(): that is the header's seconds (and 0 for an HTTP-date) [RFC 9110 §10.2.3].
+          const header = err.headers?.['retry-after'];
+          const retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header, clock.now());
+          throw new SinkError({ kind: 'http', status: err.statusCode, message: String(message).slice(0, 500), retryAfterMs });
         }
         const e = err as Error & { code?: string };
         throw new SinkError({ kind: 'network', message: e.code ?? e.message });
       }
+      // As the WriteApi: a write is accepted with 204 (or 201), anything else is a failure.
+      if (status !== 204 && status !== 201) throw new SinkError({ kind: 'http', status, message: `204 HTTP response status code expected, but ${status} returned`, retryAfterMs: undefined });
     },
     async close() {
-      // Nothing is pending here: every write() flushed before resolving.
-      await writeApi.close().catch(() => undefined);
+      // Nothing is pending here: every write() resolved before the drain removed its rows.
     },
   };
 }

@@ -49,7 +49,7 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
   // Replaced as a whole when the registry file changes (updateRegistry): a device added while
   // running is stored at once, not refused as unknown until a restart.
   let index = indexRegistry(deps.registry);
-  const sink = deps.sink ?? (config.influx ? createInfluxSink(config.influx) : createEmbeddedSink(config.embeddedPath));
+  const sink = deps.sink ?? (config.influx ? createInfluxSink(config.influx, deps.clock) : createEmbeddedSink(config.embeddedPath));
   const spool = openSpool(config.spoolPath, { sync: config.spoolSync, dedupeWindowMs: config.dedupeWindowMs, seqToleranceMs: config.seqToleranceMs });
   const m = {
     readings: counter(deps.metrics, 'floodgate_ingest_readings_total', 'Readings received, by kind and result', ['kind', 'result']),

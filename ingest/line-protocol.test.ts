@@ -25,6 +25,14 @@ describe('lineOf', () => {
     expect(lineOf('ponding', tags, r.fields, r.seq, r.ts)).toBe(`ponding,district=jingan,sensor=PD-001,site=中山北路\\ 共和新路\\,下立交\\=1 battery_v=3.61,depth_cm=27.5,seq=1i ${T0}`);
   });
 
+  it('a renamed site or district gets a new series prefix (the prefix is cached per sensor)', () => {
+    const fields = { depth_cm: 1 };
+    expect(lineOf('ponding', { sensor: 'PD-9', site: 'old', district: 'd1' }, fields, undefined, T0)).toBe(`ponding,district=d1,sensor=PD-9,site=old depth_cm=1 ${T0}`);
+    expect(lineOf('ponding', { sensor: 'PD-9', site: 'new', district: 'd1' }, fields, undefined, T0)).toBe(`ponding,district=d1,sensor=PD-9,site=new depth_cm=1 ${T0}`);
+    expect(lineOf('ponding', { sensor: 'PD-9', site: 'new', district: 'd2' }, fields, undefined, T0)).toBe(`ponding,district=d2,sensor=PD-9,site=new depth_cm=1 ${T0}`);
+    expect(lineOf('rainfall', { sensor: 'PD-9', site: 'new', district: 'd2' }, fields, undefined, T0)).toBe(`rainfall,district=d2,sensor=PD-9,site=new depth_cm=1 ${T0}`);
+  });
+
   it('matches Point for any tag text, field names, values, seq and timestamp', () => {
     const text = fc.string({ unit: fc.oneof(fc.constantFrom(' ', ',', '=', '"', "'", '\\', '\n', '\t', '浦', 'a', 'Z', '_'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 12 });
     fc.assert(

@@ -40,27 +40,53 @@ export function tagValue(v: string): string {
   return v.replace(/[\u0000-\u001f\u007f]/g, ' ').replace(/\\+$/, '');
 }
 
-/** Escaped `measurement,district=…,sensor=…,site=…` per series (bounded: cleared when large). */
-const prefixes = new Map<string, string>();
+/**
+ * Escaped `measurement,district=…,sensor=…,site=…` per measurement and sensor, with the site and
+ * district it was made for (a renamed site makes it again). Looked up by the strings themselves
+ * (their hashes are cached in them) rather than by a key built per call. Bounded: cleared when large.
+ */
+const prefixes = new Map<string, Map<string, { site: string; district: string; prefix: string }>>();
+
+function prefixOf(measurement: string, tags: PointTags): string {
+  let bySensor = prefixes.get(measurement);
+  if (!bySensor) prefixes.set(measurement, (bySensor = new Map()));
+  const known = bySensor.get(tags.sensor);
+  if (known && known.site === tags.site && known.district === tags.district) return known.prefix;
+  let prefix = escape.measurement(measurement);
+  if (tags.district) prefix += `,district=${escape.tag(tags.district)}`;
+  if (tags.sensor) prefix += `,sensor=${escape.tag(tags.sensor)}`;
+  if (tags.site) prefix += `,site=${escape.tag(tags.site)}`;
+  if (bySensor.size >= 100_000) bySensor.clear();
+  bySensor.set(tags.sensor, { site: tags.site, district: tags.district, prefix });
+  return prefix;
+}
+
+/** Field names escaped once (they come from the reading schemas: a small, fixed set). */
+const fieldNames = new Map<string, string>();
+function fieldName(name: string): string {
+  let escaped = fieldNames.get(name);
+  if (escaped === undefined) {
+    escaped = escape.tag(name);
+    if (fieldNames.size < 10_000) fieldNames.set(name, escaped);
+  }
+  return escaped;
+}
 
 /**
  * Line protocol, ms precision: the same text as the client's `Point#toLineProtocol()` — tags and fields
  * sorted by key, empty tag values left out, floats as `String(n)`, `seq` as an integer field.
  */
 export function lineOf(measurement: string, tags: PointTags, fields: Readonly<Record<string, number>>, seq: number | undefined, ts: number): string {
-  const key = `${measurement}\u0000${tags.sensor}\u0000${tags.site}\u0000${tags.district}`;
-  let prefix = prefixes.get(key);
-  if (prefix === undefined) {
-    prefix = escape.measurement(measurement);
-    if (tags.district) prefix += `,district=${escape.tag(tags.district)}`;
-    if (tags.sensor) prefix += `,sensor=${escape.tag(tags.sensor)}`;
-    if (tags.site) prefix += `,site=${escape.tag(tags.site)}`;
-    if (prefixes.size >= 100_000) prefixes.clear();
-    prefixes.set(key, prefix);
-  }
+  const prefix = prefixOf(measurement, tags);
   const names = Object.keys(fields);
   if (seq !== undefined && !('seq' in fields)) names.push('seq');
-  names.sort();
+  for (let i = 1; i < names.length; i++) {
+    // Readings are built in schema order: usually sorted already, and sorting is then skipped.
+    if (names[i - 1]! > names[i]!) {
+      names.sort();
+      break;
+    }
+  }
   let body = '';
   for (const name of names) {
     if (!name) continue;
@@ -73,7 +99,7 @@ export function lineOf(measurement: string, tags: PointTags, fields: Readonly<Re
       if (!Number.isFinite(v)) throw new Error(`invalid float value for field '${name}': ${v}`);
       value = String(v);
     }
-    body += `${body ? ',' : ''}${escape.tag(name)}=${value}`;
+    body += `${body ? ',' : ''}${fieldName(name)}=${value}`;
   }
   if (!body) throw new Error(`reading of ${tags.sensor} has no fields`);
   return `${prefix} ${body} ${Math.floor(ts)}`;
