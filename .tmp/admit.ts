@@ -6,7 +6,7 @@ const spool = openSpool(path, { sync: 'normal', dedupeWindowMs: 3600_000, seqTol
 const sensors = Array.from({ length: 20 }, (_, i) => `PD-${String(i + 1).padStart(3, '0')}`);
 const tags = sensors.map((s) => ({ sensor: s, site: '长寿路下立交' + s, district: '普陀区' }));
 let seq = 0; let ts = Date.now() - 3600_000;
-const N = 200_000, G = 500;
+const N = 200_000, G = Number(process.env.G ?? 500);
 const groups: any[][] = [];
 for (let g = 0; g < N / G; g++) {
   const batch = [];

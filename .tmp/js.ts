@@ -11,3 +11,7 @@ const keys2 = tuples.map((t) => [t[2], t[6], t[5]]);
 time('stringify keys (fields object)', () => JSON.stringify(keys2));
 time('series key template', () => { for (const t of tuples) `${t[0]}\u0000${t[1]}`; });
 time('bytelength', () => Buffer.byteLength(JSON.stringify(tuples)));
+const tuples2 = tuples.map((t) => [t[0], t[1], t[2], t[5], t[6]]);
+time('stringify tuples w/o site,district', () => JSON.stringify(tuples2));
+const tuples3 = tuples.map((t) => [t[0], t[1], t[2], 'Changshou Rd underpass', 'Putuo', t[5], t[6]]);
+time('stringify tuples ascii site', () => JSON.stringify(tuples3));

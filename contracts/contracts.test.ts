@@ -17,6 +17,10 @@ describe('topics', () => {
     ['floodgate/alerts/x/y', null],
   ])('parseSensorTopic(%s)', (topic, expected) => {
     expect(parseSensorTopic(topic)).toEqual(expected);
+    // Asked again (from the cache of parsed topics): the same answer, and one no caller can change.
+    const again = parseSensorTopic(`${topic}`);
+    expect(again).toEqual(expected);
+    if (again) expect(Object.isFrozen(again)).toBe(true);
   });
 
   it('round-trips builders and parsers', () => {

@@ -32,13 +32,30 @@ export const topics = {
 } as const;
 
 export interface SensorTopic {
-  kind: SensorKind;
-  sensorId: string;
-  leaf: SensorLeaf;
+  readonly kind: SensorKind;
+  readonly sensorId: string;
+  readonly leaf: SensorLeaf;
 }
+
+/**
+ * Parsed topics, shared (frozen): every service parses the topic of every reading, and a city's
+ * sensors use a few thousand topics over and over — a map lookup instead of a split and a regex
+ * test per message. Bounded: cleared when large.
+ */
+const parsedTopics = new Map<string, SensorTopic | null>();
+const PARSED_TOPICS_MAX = 50_000;
 
 /** Parse `sensors/{kind}/{id}/{leaf}`; null for anything else (including unknown kinds). */
 export function parseSensorTopic(topic: string): SensorTopic | null {
+  const known = parsedTopics.get(topic);
+  if (known !== undefined) return known;
+  const t = parseTopic(topic);
+  if (parsedTopics.size >= PARSED_TOPICS_MAX) parsedTopics.clear();
+  parsedTopics.set(topic, t && Object.freeze(t));
+  return t;
+}
+
+function parseTopic(topic: string): SensorTopic | null {
   const parts = topic.split('/');
   if (parts.length !== 4 || parts[0] !== 'sensors') return null;
   const [, kind, sensorId, leaf] = parts as [string, string, string, string];
