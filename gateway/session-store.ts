@@ -9,7 +9,7 @@
  * it is needed most: in the ingest benchmark 34% of the gateway's CPU went to those two scans.
  *
  * Here the queue is an insertion-ordered Map keyed by broker id + counter, with an index from
- * packet id to keys: every operation O(1), same semantics (the first entry in queue order with a
+ * packet id to keys (see Key): every operation O(1), same semantics (the first entry in queue order with a
  * packet id is the one a PUBACK clears). Everything else is the memory store's own. Checked with
  * aedes-persistence's own abstract test suite (gateway/test/session-store.test.ts).
  */
@@ -26,36 +26,60 @@ interface Stored {
   messageId?: number;
 }
 
-class OutgoingQueue {
-  /** `brokerId:brokerCounter` → packet, in queue order. */
-  readonly byKey = new Map<string, Stored>();
-  /** packet id → keys holding it, in queue order (after a wrap or a resume, more than one). */
-  readonly byId = new Map<number, string[]>();
+/**
+ * A queued message's key: its broker counter alone for the queue's home broker (the first id it
+ * sees: this broker, nearly always), `brokerId:counter` for another. No string is built per
+ * message on the common path; the two kinds of key cannot collide (a number is never a string).
+ */
+type Key = number | string;
 
-  private unindex(id: number | undefined, key: string) {
+class OutgoingQueue {
+  private home: string | undefined;
+  /** key → packet, in queue order. */
+  readonly byKey = new Map<Key, Stored>();
+  /** packet id → the key holding it or, after a wrap or a resume, the keys, in queue order. */
+  readonly byId = new Map<number, Key | Key[]>();
+
+  private keyOf(p: Stored): Key {
+    this.home ??= p.brokerId;
+    return p.brokerId === this.home ? p.brokerCounter : `${p.brokerId}:${p.brokerCounter}`;
+  }
+
+  private keysOf(id: number | undefined): Key[] {
+    const keys = id === undefined ? undefined : this.byId.get(id);
+    return keys === undefined ? [] : Array.isArray(keys) ? keys : [keys];
+  }
+
+  private unindex(id: number | undefined, key: Key) {
     if (id === undefined || id === null) return; // 0 is an id like any other here
     const keys = this.byId.get(id);
-    if (!keys) return;
+    if (keys === undefined) return;
+    if (!Array.isArray(keys)) {
+      if (keys === key) this.byId.delete(id);
+      return;
+    }
     const i = keys.indexOf(key);
     if (i >= 0) keys.splice(i, 1);
     if (keys.length === 0) this.byId.delete(id);
+    else if (keys.length === 1) this.byId.set(id, keys[0]!);
   }
 
-  private index(id: number | undefined, key: string) {
+  private index(id: number | undefined, key: Key) {
     if (id === undefined || id === null) return;
     const keys = this.byId.get(id);
-    if (keys) keys.push(key);
-    else this.byId.set(id, [key]);
+    if (keys === undefined) this.byId.set(id, key);
+    else if (Array.isArray(keys)) keys.push(key);
+    else this.byId.set(id, [keys, key]);
   }
 
   enqueue(p: Stored) {
-    const key = `${p.brokerId}:${p.brokerCounter}`;
+    const key = this.keyOf(p);
     this.byKey.set(key, p);
     this.index(p.messageId, key);
   }
 
   update(p: Stored): void {
-    const key = `${p.brokerId}:${p.brokerCounter}`;
+    const key = this.keyOf(p);
     const found = this.byKey.get(key);
     if (found) {
       this.unindex(found.messageId, key);
@@ -64,10 +88,10 @@ class OutgoingQueue {
       return;
     }
     // The memory store also replaces a packet of another broker holding the same packet id.
-    for (const k of (p.messageId !== undefined && this.byId.get(p.messageId)) || []) {
+    for (const k of this.keysOf(p.messageId)) {
       const other = this.byKey.get(k)!;
       if (other.brokerId === p.brokerId) continue;
-      const entries = [...this.byKey.entries()].map(([kk, v]) => (kk === k ? ([key, p] as [string, Stored]) : ([kk, v] as [string, Stored])));
+      const entries = [...this.byKey.entries()].map(([kk, v]) => (kk === k ? ([key, p] as [Key, Stored]) : ([kk, v] as [Key, Stored])));
       this.byKey.clear();
       this.byId.clear();
       for (const [kk, v] of entries) {
@@ -81,9 +105,16 @@ class OutgoingQueue {
 
   clear(messageId: number): Stored | undefined {
     const keys = this.byId.get(messageId);
-    if (!keys || keys.length === 0) return undefined;
-    const key = keys.shift()!;
-    if (keys.length === 0) this.byId.delete(messageId);
+    if (keys === undefined) return undefined;
+    let key: Key;
+    if (Array.isArray(keys)) {
+      key = keys.shift()!;
+      if (keys.length === 0) this.byId.delete(messageId);
+      else if (keys.length === 1) this.byId.set(messageId, keys[0]!);
+    } else {
+      key = keys;
+      this.byId.delete(messageId);
+    }
     const p = this.byKey.get(key);
     this.byKey.delete(key);
     return p;
