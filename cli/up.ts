@@ -2,6 +2,7 @@
  * `floodgate up`: every service in one process on embedded defaults (no external database),
  * for a laptop demo or a small site. docker-compose runs the same services one per container.
  */
+import { join } from 'node:path';
 import { createLogger } from '../lib/logger.ts';
 import { createMetricsRegistry } from '../lib/metrics.ts';
 import { systemClock } from '../lib/clock.ts';
@@ -52,7 +53,12 @@ export async function up(): Promise<void> {
   const metrics = createMetricsRegistry({ defaults: true });
   const clock = systemClock;
 
-  const gateway = await createGateway(g.gateway, { logger, metrics, registry, serviceSecret, clock });
+  // In one process a crash takes the broker down with ingest: with the memory store, readings the
+  // broker had acknowledged to devices but not yet handed to ingest's spool would be gone, and the
+  // devices do not resend them. So `up` keeps sessions and queued messages on disk, under the data
+  // directory, unless FLOODGATE_BROKER_PERSISTENCE says otherwise.
+  const gatewayConfig = env['FLOODGATE_BROKER_PERSISTENCE'] === undefined ? { ...g.gateway, persistence: { type: 'level' as const, dir: join(dataDir, 'broker') } } : g.gateway;
+  const gateway = await createGateway(gatewayConfig, { logger, metrics, registry, serviceSecret, clock });
   const mqttUrl = `mqtt://127.0.0.1:${gateway.port}`;
   const ingest = await createIngest({ ...i.ingest, mqttUrl }, { logger, metrics, registry, serviceSecret, clock });
   const rules = await createRules({ ...r.rules, mqttUrl }, { logger, metrics, registry, serviceSecret, clock });
@@ -73,7 +79,7 @@ export async function up(): Promise<void> {
   print(
     [
       `floodgate up: ${registry.sensors.length} sensors at ${registry.sites.length} sites in ${registry.districts.length} districts`,
-      `  MQTT gateway   mqtt://${g.gateway.host}:${gateway.port}`,
+      `  MQTT gateway   mqtt://${g.gateway.host}:${gateway.port}  (sessions and queued messages: ${gatewayConfig.persistence.type === 'level' ? `LevelDB ${gatewayConfig.persistence.dir}` : gatewayConfig.persistence.type})`,
       `  console + API  http://${alertsConfig.host === '0.0.0.0' ? '127.0.0.1' : alertsConfig.host}:${alerts.port}/  (admin token: ${env['FLOODGATE_API_TOKEN'] ? '$FLOODGATE_API_TOKEN' : `${dataDir}/api.token`}; officers: floodgate users add NAME --role officer)`,
       `  readings       ${ingest.sink.name === 'influxdb' ? `InfluxDB ${i.ingest.influx?.url}` : `embedded store ${i.ingest.embeddedPath}`}`,
       `  police         ${alertsConfig.policeUrl}  (HMAC secret: ${env['FLOODGATE_POLICE_SECRET'] ? '$FLOODGATE_POLICE_SECRET' : `${dataDir}/police.secret`})`,
