@@ -13,6 +13,8 @@
  * to the client; order is not assumed. The memory is bounded (the last `REMEMBER` deliveries per
  * client): overlapping subscriptions deliver their copies at once, so that is ample.
  */
+import { messageKey, type MessageKey } from './session-store.ts';
+
 export const REMEMBER = 4096;
 
 interface DeliverablePacket {
@@ -80,9 +82,8 @@ export function useExactDedupe(client: DeliverableClient, o: { holdUntilReady?: 
   const duplicates = Object.create(anyId) as Record<string, number>;
   if (o.brokerId) Object.defineProperty(duplicates, o.brokerId, { get: () => 0, set: () => {}, configurable: true });
   client.duplicates = duplicates;
-  const seen = new RecentKeys<number | string>(REMEMBER);
-  const keyOf = (p: DeliverablePacket) =>
-    p.brokerCounter === undefined || !p.brokerId ? undefined : p.brokerId === o.brokerId ? p.brokerCounter : `${p.brokerId}:${p.brokerCounter}`;
+  const seen = new RecentKeys<MessageKey>(REMEMBER);
+  const keyOf = (p: DeliverablePacket) => (p.brokerCounter === undefined || !p.brokerId ? undefined : messageKey(p as Required<DeliverablePacket>, o.brokerId));
   let held: DeliverablePacket[] | undefined = o.holdUntilReady ? [] : undefined;
   const deliver = client.deliverQoS;
   client.deliverQoS = function deliverOnce(packet, cb) {

@@ -166,21 +166,22 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     log.warn({ clientId: client.id, [action === 'publish' ? 'topic' : 'filter']: target, reason: d.reason }, `${action} denied${action === 'publish' ? '; disconnecting client' : ''}`);
   }
 
+  // aedes-persistence-level keys a session's queued messages by (broker id, counter) and sends
+  // them back in key order; with aedes' random broker id, messages queued before a restart and
+  // after it were sent in an arbitrary order (the rules, which ignore a sensor's older readings,
+  // lost the older ones: the chaos suite saw closures 31 minutes late). A broker id that sorts
+  // after every earlier one keeps a session's queue in publish order across restarts.
+  const brokerId = sortableBrokerId(deps.clock.now());
   const persistence =
     config.persistence.type === 'level'
       ? levelPersistence(new Level(config.persistence.dir))
       : config.persistence.type === 'redis'
         ? redisPersistence({ conn: new Redis(config.persistence.url) })
-        : indexedMemoryPersistence();
+        : indexedMemoryPersistence(brokerId);
   const asyncStore = config.persistence.type !== 'memory';
   const mq = config.mq.type === 'redis' ? mqemitterRedis({ connectionString: config.mq.url }) : undefined;
   const broker = await Aedes.createBroker({
-    // aedes-persistence-level keys a session's queued messages by (broker id, counter) and sends
-    // them back in key order; with aedes' random broker id, messages queued before a restart and
-    // after it were sent in an arbitrary order (the rules, which ignore a sensor's older readings,
-    // lost the older ones: the chaos suite saw closures 31 minutes late). A broker id that sorts
-    // after every earlier one keeps a session's queue in publish order across restarts.
-    id: sortableBrokerId(deps.clock.now()),
+    id: brokerId,
     ...(persistence ? { persistence } : {}),
     ...(mq ? { mq } : {}),
     // Our hooks enforce limits.maxTopicLevels (with SUBACK 0x80 and a counter); aedes' own

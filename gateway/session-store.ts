@@ -27,22 +27,28 @@ interface Stored {
 }
 
 /**
- * A queued message's key: its broker counter alone for the queue's home broker (the first id it
- * sees: this broker, nearly always), `brokerId:counter` for another. No string is built per
- * message on the common path; the two kinds of key cannot collide (a number is never a string).
+ * A message's key within one client's deliveries or queue: its broker counter alone when it comes
+ * from `home` (this broker: nearly every message), `brokerId:counter` for another instance's (a
+ * shared bus). No string is built per message on the common path, and the two kinds of key
+ * cannot collide (a number is never a string).
  */
-type Key = number | string;
+export type MessageKey = number | string;
+
+export function messageKey(p: { brokerId: string; brokerCounter: number }, home: string | undefined): MessageKey {
+  return p.brokerId === home ? p.brokerCounter : `${p.brokerId}:${p.brokerCounter}`;
+}
+
+type Key = MessageKey;
 
 class OutgoingQueue {
-  private home: string | undefined;
+  constructor(private readonly home: string | undefined) {}
   /** key → packet, in queue order. */
   readonly byKey = new Map<Key, Stored>();
   /** packet id → the key holding it or, after a wrap or a resume, the keys, in queue order. */
   readonly byId = new Map<number, Key | Key[]>();
 
   private keyOf(p: Stored): Key {
-    this.home ??= p.brokerId;
-    return p.brokerId === this.home ? p.brokerCounter : `${p.brokerId}:${p.brokerCounter}`;
+    return messageKey(p, this.home);
   }
 
   private keysOf(id: number | undefined): Key[] {
@@ -126,14 +132,17 @@ interface MemoryStore {
   destroy(): Promise<void>;
 }
 
-/** aedes' default memory persistence with O(1) outgoing queues (pass as aedes' `persistence`). */
-export function indexedMemoryPersistence(): MemoryStore {
+/**
+ * aedes' default memory persistence with O(1) outgoing queues (pass as aedes' `persistence`).
+ * `brokerId`: the broker's own id, whose messages are keyed by their counter (messageKey).
+ */
+export function indexedMemoryPersistence(brokerId?: string): MemoryStore {
   const store = memory();
   const queues = new Map<string, OutgoingQueue>();
   const queue = (clientId: string) => {
     let q = queues.get(clientId);
     if (!q) {
-      q = new OutgoingQueue();
+      q = new OutgoingQueue(brokerId);
       queues.set(clientId, q);
     }
     return q;

@@ -19,7 +19,7 @@ describe('indexed session store', () => {
 
   it("keeps one queue order across this broker's messages and another's, ids reused after a wrap", async () => {
     type P = { brokerId: string; brokerCounter: number; messageId?: number; topic: string };
-    const store = indexedMemoryPersistence().asyncPersistence as unknown as {
+    const store = indexedMemoryPersistence('home').asyncPersistence as unknown as {
       outgoingEnqueue(sub: { clientId: string }, p: object): Promise<void>;
       outgoingUpdate(c: { id: string }, p: P): Promise<void>;
       outgoingClearMessageId(c: { id: string }, p: { messageId: number }): Promise<P | undefined>;
