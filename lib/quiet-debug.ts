@@ -6,8 +6,8 @@
  * arguments into an array and asks a getter whether it is on: 3.6% of the gateway's CPU under
  * load, and 2% of ingest's (benchmarks/README.md). Those modules keep the function they got from
  * `require('debug')(namespace)` at load time, so it can only be swapped at that moment: this
- * replaces the factory in the CommonJS cache with one that hands out a shared no-op for a
- * namespace that DEBUG does not enable. It must run before aedes or mqtt are loaded — the CLI
+ * replaces the factory in the CommonJS cache with one that hands out a no-op for a namespace
+ * that DEBUG does not enable. It must run before aedes or mqtt are loaded — the CLI
  * imports this module first.
  *
  * The trade: DEBUG is read when the process starts; `debug.enable()` later switches on only
