@@ -9,9 +9,9 @@
  * it is needed most: in the ingest benchmark 34% of the gateway's CPU went to those two scans.
  *
  * Here the queue is an insertion-ordered Map keyed by broker id + counter, with an index from
- * packet id to keys (see Key): every operation O(1), same semantics (the first entry in queue order with a
- * packet id is the one a PUBACK clears). Everything else is the memory store's own. Checked with
- * aedes-persistence's own abstract test suite (gateway/test/session-store.test.ts).
+ * packet id to keys (see messageKey): every operation O(1), same semantics (the first entry in
+ * queue order with a packet id is the one a PUBACK clears). Everything else is the memory store's
+ * own. Checked with aedes-persistence's own abstract test suite (gateway/test/session-store.test.ts).
  */
 import { createRequire } from 'node:module';
 
@@ -38,25 +38,23 @@ export function messageKey(p: { brokerId: string; brokerCounter: number }, home:
   return p.brokerId === home ? p.brokerCounter : `${p.brokerId}:${p.brokerCounter}`;
 }
 
-type Key = MessageKey;
-
 class OutgoingQueue {
   constructor(private readonly home: string | undefined) {}
   /** key → packet, in queue order. */
-  readonly byKey = new Map<Key, Stored>();
+  readonly byKey = new Map<MessageKey, Stored>();
   /** packet id → the key holding it or, after a wrap or a resume, the keys, in queue order. */
-  readonly byId = new Map<number, Key | Key[]>();
+  readonly byId = new Map<number, MessageKey | MessageKey[]>();
 
-  private keyOf(p: Stored): Key {
+  private keyOf(p: Stored): MessageKey {
     return messageKey(p, this.home);
   }
 
-  private keysOf(id: number | undefined): Key[] {
+  private keysOf(id: number | undefined): MessageKey[] {
     const keys = id === undefined ? undefined : this.byId.get(id);
     return keys === undefined ? [] : Array.isArray(keys) ? keys : [keys];
   }
 
-  private unindex(id: number | undefined, key: Key) {
+  private unindex(id: number | undefined, key: MessageKey) {
     if (id === undefined || id === null) return; // 0 is an id like any other here
     const keys = this.byId.get(id);
     if (keys === undefined) return;
@@ -70,7 +68,7 @@ class OutgoingQueue {
     else if (keys.length === 1) this.byId.set(id, keys[0]!);
   }
 
-  private index(id: number | undefined, key: Key) {
+  private index(id: number | undefined, key: MessageKey) {
     if (id === undefined || id === null) return;
     const keys = this.byId.get(id);
     if (keys === undefined) this.byId.set(id, key);
@@ -97,7 +95,7 @@ class OutgoingQueue {
     for (const k of this.keysOf(p.messageId)) {
       const other = this.byKey.get(k)!;
       if (other.brokerId === p.brokerId) continue;
-      const entries = [...this.byKey.entries()].map(([kk, v]) => (kk === k ? ([key, p] as [Key, Stored]) : ([kk, v] as [Key, Stored])));
+      const entries = [...this.byKey.entries()].map(([kk, v]) => (kk === k ? ([key, p] as [MessageKey, Stored]) : ([kk, v] as [MessageKey, Stored])));
       this.byKey.clear();
       this.byId.clear();
       for (const [kk, v] of entries) {
@@ -112,7 +110,7 @@ class OutgoingQueue {
   clear(messageId: number): Stored | undefined {
     const keys = this.byId.get(messageId);
     if (keys === undefined) return undefined;
-    let key: Key;
+    let key: MessageKey;
     if (Array.isArray(keys)) {
       key = keys.shift()!;
       if (keys.length === 0) this.byId.delete(messageId);
