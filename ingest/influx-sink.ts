@@ -1,6 +1,6 @@
-import { HttpError, InfluxDB, type SendOptions } from '@influxdata/influxdb-client';
+import { HttpError, InfluxDB, type CommunicationObserver, type SendOptions } from '@influxdata/influxdb-client';
 import { SinkError, type ReadingSink, type SpoolRow } from './sink.ts';
-import { lineOfRow } from './spool.ts';
+import { linesBody } from './line-protocol.ts';
 import { parseRetryAfter } from '../lib/backoff.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 
@@ -33,15 +33,23 @@ export function createInfluxSink(config: InfluxConfig, clock: Clock = systemCloc
     headers: { 'content-type': 'text/plain; charset=utf-8' },
     gzipThreshold: config.gzip ? 1000 : Number.MAX_SAFE_INTEGER, // the client's own default threshold is 1000 bytes
   };
+  // `send`, not `request`: request() JSON-encodes a body that is not a string. The body is the
+  // batch's UTF-8 bytes (linesBody), which send() takes as it takes a string (Buffer.from, which
+  // copies a Buffer); tested against VictoriaMetrics and a recording HTTP server.
+  const send = influx.transport.send.bind(influx.transport) as unknown as (path: string, body: Buffer, options: SendOptions, callbacks: Partial<CommunicationObserver<Uint8Array>>) => void;
   return {
     name: 'influxdb',
     async write(rows: SpoolRow[]) {
       if (rows.length === 0) return;
       let status = 0;
       try {
-        await influx.transport.request(path, rows.map(lineOfRow).join('\n'), options, (_headers, statusCode) => {
-          status = statusCode ?? 0;
-        });
+        await new Promise<void>((resolve, reject) =>
+          send(path, linesBody(rows), options, {
+            responseStarted: (_headers, statusCode) => void (status = statusCode ?? 0),
+            complete: resolve,
+            error: reject,
+          }),
+        );
       } catch (err) {
         if (err instanceof HttpError) {
           const message = (err.json as { message?: string } | undefined)?.message ?? err.body ?? err.message;

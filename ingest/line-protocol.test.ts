@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Point } from '@influxdata/influxdb-client';
-import { lineOf, type PointTags } from './line-protocol.ts';
+import { lineOf, linesBody, type LinePoint, type PointTags } from './line-protocol.ts';
 import { MEASUREMENT, type Reading } from '../contracts/index.ts';
 
 /** The oracle: the official client's Point, as ingest wrote every reading before lineOf. */
@@ -57,5 +57,44 @@ describe('lineOf', () => {
     ['Infinity', Number.POSITIVE_INFINITY],
   ])('refuses a %s field, as Point does', (_name, v) => {
     expect(() => lineOf('ponding', { sensor: 'PD-1', site: '', district: '' }, { depth_cm: v }, undefined, T0)).toThrow(/invalid float value/);
+  });
+});
+
+describe('linesBody', () => {
+  const joined = (points: LinePoint[]) => Buffer.from(points.map((p) => lineOf(p.measurement, p, p.values, p.seq ?? undefined, p.ts)).join('\n'));
+  const text = fc.string({ unit: fc.oneof(fc.constantFrom(' ', ',', '=', '\\', '浦', '下立交', 'a', '_', '😀'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 10 });
+  const point = fc.record({
+    measurement: fc.constantFrom('ponding', 'water_level', 'rainfall'),
+    sensor: text.filter((s) => s.length > 0),
+    site: text,
+    district: text,
+    values: fc.dictionary(text.filter((s) => s.length > 0 && s !== 'seq'), fc.double({ noNaN: true, noDefaultInfinity: true }), { minKeys: 1, maxKeys: 3 }),
+    seq: fc.option(fc.integer({ min: 0, max: 2 ** 40 }), { nil: null }),
+    ts: fc.integer({ min: 0, max: 4_102_444_800_000 }),
+  });
+
+  it('is the UTF-8 of the lines joined by newlines, for any tags (Chinese, emoji, escapes) and fields', () => {
+    fc.assert(
+      fc.property(fc.array(point, { maxLength: 20 }), (points) => {
+        expect(linesBody(points).toString()).toBe(joined(points).toString());
+        expect(linesBody(points).equals(joined(points))).toBe(true);
+      }),
+      { seed: 20261202, numRuns: 1000 },
+    );
+  });
+
+  it('grows past its scratch buffer, and a body stays as it was when the next one is made', () => {
+    const big = Array.from({ length: 20_000 }, (_, i): LinePoint => ({ measurement: 'ponding', sensor: `PD-${i % 50}`, site: `龙阳路${i % 50}号下立交`, district: 'pudong', values: { depth_cm: i / 10 }, seq: i, ts: T0 + i }));
+    const first = linesBody(big);
+    expect(first.length).toBeGreaterThan(1 << 20);
+    expect(first.equals(joined(big))).toBe(true);
+    const copy = Buffer.from(first);
+    linesBody(big.slice(0, 10).map((p) => ({ ...p, site: 'other' })));
+    expect(first.equals(copy)).toBe(true);
+  });
+
+  it('is empty for no points, and refuses what lineOf refuses', () => {
+    expect(linesBody([]).length).toBe(0);
+    expect(() => linesBody([{ measurement: 'ponding', sensor: 'PD-1', site: '', district: '', values: { depth_cm: Number.NaN }, seq: null, ts: T0 }])).toThrow(/invalid float value/);
   });
 });
