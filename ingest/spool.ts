@@ -5,12 +5,12 @@
  * redelivered or duplicate reading never reaches the store twice (VictoriaMetrics, unlike
  * InfluxDB, keeps duplicates), and keeps the lines the store refused for good (dead letters).
  *
- * Layout (user_version 2). A row per reading cost five B-tree inserts and a delete (spool row,
- * seen key + its age index, seq key + its age index): ~35 µs of a 2-core machine's CPU per reading,
- * more than the broker spends delivering it (benchmarks/README.md). So the unit of storage is the
- * commit group, not the reading:
- * - `segments`: one row per committed group, its readings as one JSON body, numbered
- *   `first`, `first + 1`, … (a reading's id). The drain reads whole segments from the head and
+ * Layout (user_version 3; 2 differed only in the segment body, which is still read). A row per
+ * reading cost five B-tree inserts and a delete (spool row, seen key + its age index, seq key + its
+ * age index): ~35 µs of a 2-core machine's CPU per reading, more than the broker spends delivering
+ * it (benchmarks/README.md). So the unit of storage is the commit group, not the reading:
+ * - `segments`: one row per committed group, its readings as one JSON body (each series' tags
+ *   once, see Segment), numbered `first`, `first + 1`, … (a reading's id). The drain reads whole segments from the head and
  *   deletes them; removing part of one (a split batch) rewrites its remainder.
  * - `admitted`: one row per series per group, holding that group's keys of the series
  *   (ts, seq, values) and their ts range. In memory only the highest ts and seq admitted per
@@ -75,11 +75,43 @@ export interface RejectRecord {
 }
 
 /**
- * A reading in a segment body: [measurement, sensor, ts, site, district, fields, seq or null]. Its
- * line protocol is written when it is read (the drain), not stored: half the bytes to write twice
- * (WAL, then the database file) and to delete again.
+ * A reading in a segment body as spools of user_version 2 wrote it (and the v1 migration still
+ * does): [measurement, sensor, ts, site, district, fields, seq or null]. Still read.
  */
 type Tuple = [string, string, number, string, string, Record<string, number>, number | null];
+/** A series of a segment: [measurement, sensor, site, district]. */
+type Series = [string, string, string, string];
+/** A reading of a segment: [index of its series, ts, fields, seq or null]. */
+type Row = [number, number, Record<string, number>, number | null];
+/**
+ * A segment's readings, as written now: `{"s": series, "r": rows}`, each series' tags once. Its line
+ * protocol is written when it is read (the drain), not stored: half the bytes to write twice (WAL,
+ * then the database file) and to delete again. The site names (Chinese) once per series instead of
+ * once per reading made the body a third as long and plain ASCII but for them: less to encode,
+ * write and delete per reading (benchmarks/README.md).
+ */
+interface Segment {
+  s: Series[];
+  r: Row[];
+}
+
+/** A segment body of either layout, as a Segment. */
+function decodeSegment(body: string): Segment {
+  const parsed = JSON.parse(body) as Segment | Tuple[];
+  if (!Array.isArray(parsed)) return parsed;
+  const s: Series[] = [];
+  const index = new Map<string, number>();
+  const r = parsed.map(([measurement, sensor, ts, site, district, values, seq]): Row => {
+    const key = JSON.stringify([measurement, sensor, site, district]);
+    let i = index.get(key);
+    if (i === undefined) {
+      index.set(key, (i = s.length));
+      s.push([measurement, sensor, site, district]);
+    }
+    return [i, ts, values, seq];
+  });
+  return { s, r };
+}
 /** An admission key: [ts, seq or null, values JSON or null (seq dedupe off)]. */
 type Key = [number, number | null, string | null];
 
@@ -97,7 +129,7 @@ interface SegmentHead {
  */
 export const SPOOL_CACHE_READINGS = 50_000;
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 export function openSpool(path: string, opts: SpoolOptions) {
   mkdirSync(dirname(path), { recursive: true });
@@ -156,18 +188,18 @@ export function openSpool(path: string, opts: SpoolOptions) {
   /** The id of the next admitted reading. */
   let nextId = totals.next;
   /** Segments by first id (see SPOOL_CACHE_READINGS); filled only after their transaction committed. */
-  const cache = new Map<number, { tuples: Tuple[]; bytes: number }>();
+  const cache = new Map<number, { segment: Segment; bytes: number }>();
   const cacheLimit = opts.cacheReadings ?? SPOOL_CACHE_READINGS;
   let cachedReadings = 0;
   const uncache = (first: number) => {
     const c = cache.get(first);
     if (c) {
       cache.delete(first);
-      cachedReadings -= c.tuples.length;
+      cachedReadings -= c.segment.r.length;
     }
     return c;
   };
-  const tuplesOf = (first: number): Tuple[] => cache.get(first)?.tuples ?? (JSON.parse(q.body.get(first) as string) as Tuple[]);
+  const segmentOf = (first: number): Segment => cache.get(first)?.segment ?? decodeSegment(q.body.get(first) as string);
 
   const seqTol = opts.seqToleranceMs ?? 0;
   /**
@@ -198,15 +230,15 @@ export function openSpool(path: string, opts: SpoolOptions) {
     accepted: number;
     duplicates: number;
     /** The segment written, for the cache once the transaction has committed. */
-    segment?: { first: number; tuples: Tuple[]; bytes: number };
+    segment?: { first: number; segment: Segment; bytes: number };
   }
 
   /** Admit a group (inside a transaction): its segment and its keys. */
   function admitGroup(batch: StoredReading[], now: number): Admitted {
     let duplicates = 0;
-    const tuples: Tuple[] = [];
-    /** This group's keys per series: written as one `admitted` row each. */
-    const groups = new Map<string, { measurement: string; sensor: string; keys: Key[]; minTs: number; maxTs: number; maxSeq: number | null }>();
+    const segment: Segment = { s: [], r: [] };
+    /** This group's keys per series: written as one `admitted` row each; `si`: its index in the segment. */
+    const groups = new Map<string, { measurement: string; sensor: string; keys: Key[]; minTs: number; maxTs: number; maxSeq: number | null; si: number }>();
     for (const { reading, tags } of batch) {
       const measurement = MEASUREMENT[reading.kind];
       const series = `${measurement}\u0000${tags.sensor}`;
@@ -233,24 +265,32 @@ export function openSpool(path: string, opts: SpoolOptions) {
       if (reading.ts > h.ts) h.ts = reading.ts;
       if (seq !== null && seq > h.seq) h.seq = seq;
       const key: Key = [reading.ts, seq, values];
-      if (g) {
-        g.keys.push(key);
-        if (reading.ts < g.minTs) g.minTs = reading.ts;
-        if (reading.ts > g.maxTs) g.maxTs = reading.ts;
-        if (seq !== null && (g.maxSeq === null || seq > g.maxSeq)) g.maxSeq = seq;
+      let group = g;
+      if (group) {
+        group.keys.push(key);
+        if (reading.ts < group.minTs) group.minTs = reading.ts;
+        if (reading.ts > group.maxTs) group.maxTs = reading.ts;
+        if (seq !== null && (group.maxSeq === null || seq > group.maxSeq)) group.maxSeq = seq;
       } else {
-        groups.set(series, { measurement, sensor: tags.sensor, keys: [key], minTs: reading.ts, maxTs: reading.ts, maxSeq: seq });
+        groups.set(series, (group = { measurement, sensor: tags.sensor, keys: [key], minTs: reading.ts, maxTs: reading.ts, maxSeq: seq, si: -1 }));
       }
-      tuples.push([measurement, tags.sensor, reading.ts, tags.site, tags.district, reading.fields, reading.seq ?? null]);
+      // The series' tags once per segment (a site renamed within the group starts another entry).
+      const known = segment.s[group.si];
+      if (!known || known[2] !== tags.site || known[3] !== tags.district) {
+        group.si = segment.s.length;
+        segment.s.push([measurement, tags.sensor, tags.site, tags.district]);
+      }
+      segment.r.push([group.si, reading.ts, reading.fields, reading.seq ?? null]);
     }
     for (const g of groups.values()) q.addKeys.run(now, g.measurement, g.sensor, g.minTs, g.maxTs, g.maxSeq, JSON.stringify(g.keys));
-    if (tuples.length > 0) {
+    const n = segment.r.length;
+    if (n > 0) {
       // A rolled-back transaction leaves a gap in the ids: harmless, segments are found by range.
-      const body = JSON.stringify(tuples);
+      const body = JSON.stringify(segment);
       const first = nextId;
-      q.addSegment.run(first, tuples.length, now, body);
-      nextId += tuples.length;
-      return { accepted: tuples.length, duplicates, segment: { first, tuples, bytes: bodyBytes(body) } };
+      q.addSegment.run(first, n, now, body);
+      nextId += n;
+      return { accepted: n, duplicates, segment: { first, segment, bytes: bodyBytes(body) } };
     }
     return { accepted: 0, duplicates };
   }
@@ -259,9 +299,10 @@ export function openSpool(path: string, opts: SpoolOptions) {
     rows += r.accepted;
     if (segment) {
       held += segment.bytes;
-      if (cachedReadings + segment.tuples.length <= cacheLimit) {
-        cache.set(segment.first, { tuples: segment.tuples, bytes: segment.bytes });
-        cachedReadings += segment.tuples.length;
+      const n = segment.segment.r.length;
+      if (cachedReadings + n <= cacheLimit) {
+        cache.set(segment.first, { segment: segment.segment, bytes: segment.bytes });
+        cachedReadings += n;
       }
     }
     return r;
@@ -273,8 +314,11 @@ export function openSpool(path: string, opts: SpoolOptions) {
     return admitGroup(batch, now);
   });
 
-  const rowsOf = (s: SegmentHead, tuples: Tuple[]): SpoolRow[] =>
-    tuples.map(([measurement, sensor, ts, site, district, values, seq], i) => ({ id: s.first + i, measurement, sensor, ts, site, district, values, seq, receivedAt: s.receivedAt }));
+  const rowsOf = (h: SegmentHead, { s, r }: Segment): SpoolRow[] =>
+    r.map(([si, ts, values, seq], i) => {
+      const [measurement, sensor, site, district] = s[si]!;
+      return { id: h.first + i, measurement, sensor, ts, site, district, values, seq, receivedAt: h.receivedAt };
+    });
 
   /**
    * Remove the readings with ids in [from, to]; a segment only partly inside keeps the rest. Cache
@@ -286,21 +330,22 @@ export function openSpool(path: string, opts: SpoolOptions) {
     for (const s of q.headsFrom.all(from, to) as SegmentHead[]) {
       const last = s.first + s.n - 1;
       // A whole segment is not parsed: its size comes from the cache, or from SQLite.
-      const tuples = s.first >= from && last <= to ? undefined : tuplesOf(s.first);
+      const segment = s.first >= from && last <= to ? undefined : segmentOf(s.first);
       bytes += uncache(s.first)?.bytes ?? (q.bytesOf.get(s.first) as number);
       q.dropSegment.run(s.first);
-      if (!tuples) {
+      if (!segment) {
         removed += s.n;
         continue;
       }
-      const keep = (first: number, part: Tuple[]) => {
+      const keep = (first: number, part: Row[]) => {
         if (part.length === 0) return;
-        const body = JSON.stringify(part);
+        // The whole series list is kept with either part: a few entries, not worth renumbering.
+        const body = JSON.stringify({ s: segment.s, r: part } satisfies Segment);
         q.addSegment.run(first, part.length, s.receivedAt, body);
         bytes -= bodyBytes(body);
       };
-      const before = tuples.slice(0, Math.max(0, from - s.first));
-      const after = tuples.slice(Math.min(s.n, to - s.first + 1));
+      const before = segment.r.slice(0, Math.max(0, from - s.first));
+      const after = segment.r.slice(Math.min(s.n, to - s.first + 1));
       keep(s.first, before);
       keep(to + 1, after);
       removed += s.n - before.length - after.length;
@@ -327,7 +372,7 @@ export function openSpool(path: string, opts: SpoolOptions) {
       const out: SpoolRow[] = [];
       for (const s of q.heads.iterate() as Iterable<SegmentHead>) {
         if (opts.wholeSegments && out.length > 0 && out.length + s.n > limit) break;
-        for (const r of rowsOf(s, tuplesOf(s.first))) out.push(r);
+        for (const r of rowsOf(s, segmentOf(s.first))) out.push(r);
         if (out.length >= limit) break;
       }
       return out.length > limit ? out.slice(0, limit) : out;
