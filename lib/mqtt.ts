@@ -150,8 +150,31 @@ export function groupCommitAcks<T>(
   /** Bumped when the connection closes: a held PUBACK belongs to the connection that produced it. */
   let conn = 0;
   let pending: Held[] = [];
-  /** messageId → the pending entry waiting for its PUBACK to be produced by mqtt.js. */
+  /**
+   * The entry whose PUBACK mqtt.js is about to produce: it does so synchronously inside the
+   * callback (hold), so one slot serves nearly every message without a Map insert and delete each
+   * (~1.5% of ingest's CPU); an entry still waiting when the next arrives moves to the Map.
+   */
+  let nextId = -1;
+  let nextEntry: Held | undefined;
+  /** messageId → an entry still waiting for its PUBACK to be produced by mqtt.js. */
   let awaitingAck = new Map<number, Held>();
+  const takeAwaiting = (id: number): Held | undefined => {
+    if (id === nextId) {
+      const entry = nextEntry;
+      nextId = -1;
+      nextEntry = undefined;
+      return entry;
+    }
+    const entry = awaitingAck.get(id);
+    if (entry) awaitingAck.delete(id);
+    return entry;
+  };
+  const forgetAwaiting = () => {
+    nextId = -1;
+    nextEntry = undefined;
+    awaitingAck = new Map();
+  };
   let timer: NodeJS.Timeout | undefined;
   /** The asynchronous commits in flight, chained so that groups are acknowledged in order. */
   let chain: Promise<void> = Promise.resolve();
@@ -159,9 +182,8 @@ export function groupCommitAcks<T>(
   const c = client as unknown as { _sendPacket(packet: Packet, cb?: (err?: Error) => void, ...rest: unknown[]): void };
   const send = c._sendPacket.bind(client);
   c._sendPacket = (packet, cb, ...rest) => {
-    const entry = packet.cmd === 'puback' && packet.messageId !== undefined ? awaitingAck.get(packet.messageId) : undefined;
+    const entry = packet.cmd === 'puback' && packet.messageId !== undefined ? takeAwaiting(packet.messageId) : undefined;
     if (entry) {
-      awaitingAck.delete(packet.messageId!);
       entry.ack = packet.messageId;
       cb?.(); // mqtt.js goes on to the next message; the PUBACK itself waits for the commit
       return;
@@ -171,7 +193,7 @@ export function groupCommitAcks<T>(
 
   const failed = (err: unknown, messages: number) => {
     opts.logger.error({ err, messages }, 'commit failed; dropping the connection so the broker redelivers');
-    awaitingAck = new Map();
+    forgetAwaiting();
     client.stream?.destroy();
   };
   // A PUBACK of a closed connection is not sent: mqtt.js would queue it and send it on the next
@@ -223,7 +245,11 @@ export function groupCommitAcks<T>(
   function hold(item: T, p: IPublishPacket, callback: () => void) {
     const entry: Held = { item, conn };
     pending.push(entry);
-    if (p.qos === 1 && p.messageId !== undefined) awaitingAck.set(p.messageId, entry);
+    if (p.qos === 1 && p.messageId !== undefined) {
+      if (nextEntry) awaitingAck.set(nextId, nextEntry);
+      nextId = p.messageId;
+      nextEntry = entry;
+    }
     callback(); // mqtt.js produces the PUBACK synchronously here; the wrapper above holds it
     if (pending.length >= opts.maxBatch) flush();
     else timer ??= setTimeout(flush, opts.maxDelayMs);
@@ -249,7 +275,7 @@ export function groupCommitAcks<T>(
   // items are still committed, the broker redelivers the messages, and the spool drops the copies.
   client.on('close', () => {
     conn++;
-    awaitingAck = new Map();
+    forgetAwaiting();
     for (const b of pending) delete b.ack;
   });
   return { flush, settled: () => chain };
