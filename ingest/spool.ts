@@ -210,20 +210,24 @@ export function openSpool(path: string, opts: SpoolOptions) {
   const segmentOf = (first: number): Segment => cache.get(first)?.segment ?? decodeSegment(q.body.get(first) as string);
 
   const seqTol = opts.seqToleranceMs ?? 0;
+  type High = { ts: number; seq: number };
   /**
    * Per series, the highest ts and seq remembered (read from the table on first sight, then raised
    * as readings are admitted): a reading above both cannot be a copy, so no lookup. Raised only —
    * also by a transaction that then rolls back — so they never hide a remembered key; a value too
    * high costs a lookup, never a lost reading. Pruned keys leave them high for the same reason.
+   * By measurement, then sensor: looked up by the strings themselves, no key built per reading.
    */
-  const high = new Map<string, { ts: number; seq: number }>();
-  const highOf = (measurement: string, sensor: string, key: string) => {
-    let h = high.get(key);
+  const high = new Map<string, Map<string, High>>();
+  const highOf = (measurement: string, sensor: string): High => {
+    let bySensor = high.get(measurement);
+    if (!bySensor) high.set(measurement, (bySensor = new Map()));
+    let h = bySensor.get(sensor);
     if (!h) {
       const ts = (q.maxTs.get(measurement, sensor) as { m: number | null }).m ?? -Infinity;
       const seq = seqTol > 0 ? ((q.maxSeq.get(measurement, sensor) as { m: number | null }).m ?? -Infinity) : -Infinity;
       h = { ts, seq };
-      high.set(key, h);
+      bySensor.set(sensor, h);
     }
     return h;
   };
@@ -245,13 +249,12 @@ export function openSpool(path: string, opts: SpoolOptions) {
   function admitGroup(batch: StoredReading[], now: number): Admitted {
     let duplicates = 0;
     const segment: Segment = { s: [], r: [] };
-    /** This group's keys per series: written as one `admitted` row each; `si`: its index in the segment. */
-    const groups = new Map<string, { measurement: string; sensor: string; keys: Key[]; minTs: number; maxTs: number; maxSeq: number | null; si: number }>();
+    /** This group's keys per series (by its High, one per series): an `admitted` row each; `si`: its index in the segment. */
+    const groups = new Map<High, { measurement: string; sensor: string; keys: Key[]; minTs: number; maxTs: number; maxSeq: number | null; si: number }>();
     for (const { reading, tags } of batch) {
       const measurement = MEASUREMENT[reading.kind];
-      const series = `${measurement}\u0000${tags.sensor}`;
-      const h = highOf(measurement, tags.sensor, series);
-      const g = groups.get(series);
+      const h = highOf(measurement, tags.sensor);
+      const g = groups.get(h);
       const seq = seqTol > 0 && reading.seq !== undefined ? reading.seq : null;
       const values = seq !== null ? reading.fields : null;
       if (reading.ts <= h.ts || (seq !== null && seq <= h.seq)) {
@@ -281,7 +284,7 @@ export function openSpool(path: string, opts: SpoolOptions) {
         if (reading.ts > group.maxTs) group.maxTs = reading.ts;
         if (seq !== null && (group.maxSeq === null || seq > group.maxSeq)) group.maxSeq = seq;
       } else {
-        groups.set(series, (group = { measurement, sensor: tags.sensor, keys: [key], minTs: reading.ts, maxTs: reading.ts, maxSeq: seq, si: -1 }));
+        groups.set(h, (group = { measurement, sensor: tags.sensor, keys: [key], minTs: reading.ts, maxTs: reading.ts, maxSeq: seq, si: -1 }));
       }
       // The series' tags once per segment (a site renamed within the group starts another entry).
       const known = segment.s[group.si];
