@@ -4,7 +4,7 @@
  * same broker and client with no ingest. Each part runs as its own process: `floodgate gateway`,
  * `floodgate ingest`, VictoriaMetrics.
  *
- *   npm run bench -- ingest      (BENCH_READINGS=200000 BENCH_PUBLISHERS=20 BENCH_ROUNDS=3)
+ *   npm run bench -- ingest      (BENCH_READINGS=200000 BENCH_PUBLISHERS=20 BENCH_ROUNDS=5)
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import { execFileSync } from 'node:child_process';
@@ -20,7 +20,7 @@ import { percentile, steadyRate, type CountAt } from '../lib/stats.ts';
 const TOTAL = Number(process.env['BENCH_READINGS'] ?? 200_000);
 const PUBLISHERS = Number(process.env['BENCH_PUBLISHERS'] ?? 20);
 const SOAK_S = Number(process.env['BENCH_SOAK_S'] ?? 0);
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const INFLIGHT = Number(process.env['BENCH_INFLIGHT'] ?? 16);
 const SOAK_RATE = Number(process.env['BENCH_SOAK_RATE'] ?? 10_000);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
