@@ -126,10 +126,11 @@ export interface LinePoint extends PointTags {
   ts: number;
 }
 
+/** Reused for every body; grows to the largest batch's body (~0.5 MB at the default 5,000 lines) and stays. */
 let scratch = Buffer.allocUnsafe(1 << 20);
 /**
- * Buffer's own UTF-8 writer without `write()`'s argument parsing (a third of the time spent
- * writing a line): Node's `buf.utf8Write(string, offset)`, which `write()` calls.
+ * Buffer's own UTF-8 writer, which `write()` calls after handling its arguments — work that took
+ * more of a CPU profile than the encoding itself: Node's `buf.utf8Write(string, offset)`.
  */
 const utf8Write = (Buffer.prototype as unknown as { utf8Write(this: Buffer, s: string, offset: number): number }).utf8Write;
 
@@ -138,7 +139,7 @@ const utf8Write = (Buffer.prototype as unknown as { utf8Write(this: Buffer, s: s
  * `Buffer.from(points.map(lineOf…).join('\n'))` (tested), without building that text. Site names
  * are Chinese, which made every line and the joined body a two-byte string to be encoded again as
  * a whole: here a series' prefix is encoded once and the rest of a line (ASCII for the schemas'
- * field names) is written straight into the buffer — half the CPU per line (benchmarks/README.md).
+ * field names) is written straight into the buffer — a third less CPU per line (benchmarks/README.md).
  */
 export function linesBody(points: ReadonlyArray<LinePoint>): Buffer {
   let at = 0;

@@ -10,8 +10,9 @@
  * age index): ~35 µs of a 2-core machine's CPU per reading, more than the broker spends delivering
  * it (benchmarks/README.md). So the unit of storage is the commit group, not the reading:
  * - `segments`: one row per committed group, its readings as one JSON body (each series' tags
- *   once, see Segment), numbered `first`, `first + 1`, … (a reading's id). The drain reads whole segments from the head and
- *   deletes them; removing part of one (a split batch) rewrites its remainder.
+ *   once, see Segment), numbered `first`, `first + 1`, … (a reading's id). The drain reads whole
+ *   segments from the head and deletes them; removing part of one (a split batch) rewrites its
+ *   remainder.
  * - `admitted`: one row per series per group, holding that group's keys of the series
  *   (ts, seq, values) and their ts range. In memory only the highest ts and seq admitted per
  *   series are cached: a reading above them cannot be a copy — devices count up and clocks move
@@ -87,8 +88,8 @@ type Row = [number, number, Record<string, number>, number | null];
  * A segment's readings, as written now: `{"s": series, "r": rows}`, each series' tags once. Its line
  * protocol is written when it is read (the drain), not stored: half the bytes to write twice (WAL,
  * then the database file) and to delete again. The site names (Chinese) once per series instead of
- * once per reading made the body a third as long and plain ASCII but for them: less to encode,
- * write and delete per reading (benchmarks/README.md).
+ * once per reading made the body less than half as long (~41 bytes a reading instead of ~95) and
+ * plain ASCII but for them: less to encode, write and delete per reading (benchmarks/README.md).
  */
 interface Segment {
   s: Series[];
@@ -114,8 +115,8 @@ function decodeSegment(body: string): Segment {
 }
 /**
  * An admission key: [ts, seq or null, values or null (seq dedupe off)]. The values are the
- * reading's fields, serialized with the key row; rows written before 2026-12-02 hold them as a
- * JSON string instead. Compared as JSON (sameValues), only for a possible re-stamped copy: a
+ * reading's fields, serialized with the key row; key rows of earlier versions hold them as a JSON
+ * string instead. Compared as JSON (sameValues), only for a possible re-stamped copy: a
  * JSON.stringify per admitted reading cost ~3% of ingest's CPU.
  */
 type Key = [number, number | null, Readonly<Record<string, number>> | string | null];
