@@ -95,12 +95,14 @@ async function main() {
   let round = 0;
 
   /** Publish `count` readings (QoS 1, INFLIGHT per device); returns publish times per reading index. */
-  async function publish(count = TOTAL): Promise<{ seconds: number; at: Float64Array }> {
+  async function publish(count = TOTAL): Promise<{ seconds: number; at: Float64Array; ackMs: string }> {
     round++;
     const clients: MqttClient[] = await Promise.all(
       devices.map((id) => mqtt.connectAsync(`mqtt://127.0.0.1:${gwPort}`, { protocolVersion: 4, clientId: id, username: id, password: city.provisioning.sensors[id], reconnectPeriod: 0 })),
     );
     const at = new Float64Array(count);
+    /** Each publish's PUBACK round trip as a device sees it. */
+    const rtt = new Float64Array(count);
     let n = 0;
     /** Publishes started: counted before the await, so the lanes stop at exactly `count`. */
     let started = 0;
@@ -117,8 +119,11 @@ async function main() {
               // same seq and value within 10 min would be dropped as a re-stamped copy).
               const ts = base + round * (perDevice * 10 + 1000) + j * 10;
               const seq = round * perDevice + j;
+              const sent = performance.now();
               await c.publishAsync(`sensors/ponding/${devices[k]}/reading`, JSON.stringify({ ts, seq, depth_cm: (j % 500) / 10 }), { qos: 1 });
-              at[n++] = performance.now();
+              const acked = performance.now();
+              rtt[n] = acked - sent;
+              at[n++] = acked;
             }
           }),
         );
@@ -126,7 +131,9 @@ async function main() {
     );
     const seconds = (performance.now() - t0) / 1000;
     await Promise.all(clients.map((c) => c.endAsync()));
-    return { seconds, at: at.subarray(0, n) };
+    const sorted = rtt.subarray(0, n).sort();
+    const ackMs = `devices' PUBACK round trip p50 ${percentile(sorted, 50).toFixed(1)} ms, p99 ${percentile(sorted, 99).toFixed(1)} ms`;
+    return { seconds, at: at.subarray(0, n), ackMs };
   }
 
   /**
@@ -213,7 +220,7 @@ async function main() {
       await sub.subscribeAsync('sensors/+/+/reading', { qos: 1 });
       const cpu = cpuMeter({ gateway: () => cpuOf(gw.proc.pid!), 'publishers + subscriber': selfCpu });
       const t0 = performance.now();
-      await publish();
+      const { ackMs } = await publish();
       while (got < TOTAL && performance.now() - lastAt < 5000) await sleep(20);
       const cpuLine = cpu(got);
       const rate = got / ((lastAt - t0) / 1000);
@@ -221,7 +228,7 @@ async function main() {
       if (!clean) await sub.unsubscribeAsync('sensors/+/+/reading'); // leave no session that queues the next runs
       await sub.endAsync();
       log(`  raw broker QoS 1 delivery, ${clean ? 'clean' : 'persistent'} session: ${got}/${TOTAL} in ${((lastAt - t0) / 1000).toFixed(2)} s = ${Math.round(rate)} readings/s whole run, ${Math.round(steady)} readings/s sustained (10–90%)`);
-      log(`    ${cpuLine}`);
+      log(`    ${cpuLine}; ${ackMs}`);
       return { rate, steady, got, cpuLine };
     }
 
@@ -287,7 +294,7 @@ async function main() {
       const p50 = percentile(lags, 50);
       const p99 = percentile(lags, 99);
       log(`  ingest end to end: ${seen} of ${pub.at.length} published visible in VictoriaMetrics; ${endToEnd.toFixed(2)} s = ${Math.round(rate)} readings/s whole run, ${Math.round(steady)} readings/s sustained (10–90%) (publishing took ${pub.seconds.toFixed(2)} s); lag p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms; peak RSS ${rssPeak.toFixed(0)} MB`);
-      log(`    ${cpuLine}`);
+      log(`    ${cpuLine}; ${pub.ackMs}`);
       pollMs.sort((a, b) => a - b);
       log(`    polls of VictoriaMetrics' counter: ${pollMs.length}, each took p50 ${percentile(pollMs, 50).toFixed(0)} ms, max ${pollMs[pollMs.length - 1]!.toFixed(0)} ms`);
       return { rate, steady, seen, published: pub.at.length + WARMUP, p50, p99, rssPeak, cpuLine };
