@@ -39,7 +39,7 @@ describe('line protocol in real InfluxDB 1.x', () => {
   afterAll(() => influx?.stop());
 
   it('accepts every line we write (HTTP 204)', async () => {
-    // lineOf: what the drain sends (ingest/spool.ts#lineOfRow).
+    // The drain sends linesBody, the same bytes as these lines joined (line-protocol.test.ts); dead letters keep lineOf's text.
     const body = cases.map((c) => lineOf(MEASUREMENT[c.reading.kind], { sensor: c.reading.sensorId, site: tagValue(c.site), district: c.district }, c.reading.fields, c.reading.seq, c.reading.ts)).join('\n');
     const res = await influx.write('floodgate', body);
     expect(res.status, await res.text()).toBe(204);
