@@ -4,7 +4,7 @@
  * serves the duty officers' API.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
-import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { watchAndReload } from '../lib/watch-registry.ts';
 import { authenticate, loadUsers } from './users.ts';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +24,8 @@ import { createHttpNotifier, type Notifier } from './police-notifier.ts';
 import { toCap } from './cap.ts';
 import { renderDutyGroup, type DutyMessage } from './channels.ts';
 import { apiPlugin } from './api.ts';
+import { createLive } from './live.ts';
+import { cityView } from './city.ts';
 import type { AlertsConfig } from './config.ts';
 
 export interface AlertsDeps {
@@ -61,15 +63,30 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
   let index = indexRegistry(registry);
   let policeSecrets = config.policeSecrets;
   const store = openAlertStore(config.dbPath);
+  // District outlines for the map: the city's own file, or the demo city's schematic ones.
+  const districtsGeoJson = readFileSync(config.districtsGeoJsonPath, 'utf8');
   const m = {
     events: counter(deps.metrics, 'floodgate_alerts_events_total', 'Alert events received, by outcome', ['outcome']),
   };
 
-  /** Alerts or notices changed: the console's live stream follows. */
-  const changes = new EventEmitter();
-  changes.setMaxListeners(1000); // one per open console
+  // The console's sensor board, fed by a second, QoS 0 connection (below): a display, never a record.
+  const board = createSensorBoard(registry);
+  /** Alerts or notices changed: the console's live stream follows (live.ts). */
+  const live = createLive({
+    store,
+    clock: deps.clock,
+    logger: log,
+    metrics: deps.metrics,
+    levels: (ids) => new Map(ids.flatMap((id) => {
+      const lv = board.level(id);
+      return lv ? [[id, lv] as const] : [];
+    })),
+    ...(config.consoleCoalesceMs !== undefined ? { coalesceMs: config.consoleCoalesceMs } : {}),
+  });
+  /** An alert changed: its record and its notices (a close queued with it) go to the consoles. */
+  const alertChanged = (alertId: string) => live.hint({ alerts: [alertId], notices: store.noticesOfAlert(alertId).map((n) => n.seq) });
   const outbox = createOutbox({
-    onChange: () => changes.emit('change'),
+    onChange: (c) => live.hint(c),
     store,
     notifier: deps.notifier ?? createHttpNotifier({ timeoutMs: config.noticeTimeoutMs }),
     resolveTarget: (n) => {
@@ -162,9 +179,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       }));
   }
 
-  // The console's sensor board, fed by a second, QoS 0 connection: a display, never a record, and
-  // its traffic never queues behind the alert events.
-  const board = createSensorBoard(registry);
+  // The sensor board's connection: its traffic never queues behind the alert events.
   const view = await connectService({ url: config.mqttUrl, service: 'alerts', secret: deps.serviceSecret, clientId: `${config.clientId}-view`, clean: true, logger: log });
   view.on('message', (topic, payload) => {
     const t = parseSensorTopic(topic);
@@ -202,7 +217,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       return;
     }
     outbox.wake();
-    changes.emit('change');
+    alertChanged(event.alertId);
   }
 
   ackAfter(
@@ -263,24 +278,22 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     metrics: deps.metrics,
     clock: deps.clock,
     authenticate: (token) => authenticate(token, users, config.apiToken),
-    changed: () => changes.emit('change'),
+    live,
     // An officer resolves by hand (a stuck sensor, a road inspected): the same notices as a rule's resolve.
     resolveManually: (alertId, by, reason) => {
       const a = store.getAlert(alertId);
       if (!a || a.state !== 'firing') return false;
       const now = deps.clock.now();
-      const event = { ...a, state: 'resolved' as const, level: a.level ?? undefined, observedAt: isoWithOffset(now), changedAt: isoWithOffset(now), reason: `resolved by ${by}: ${reason}` } as AlertEvent;
+      const event = { ...a, state: 'resolved' as const, level: a.level ?? undefined, observedAt: isoWithOffset(now), changedAt: isoWithOffset(now), reason: `resolved by ${by}: ${reason}`, why: { key: 'manual.resolve', params: { by, text: reason.slice(0, 200) } } } as AlertEvent;
       const d = decideOnEvent(a, event);
       store.resolveAlert(event, isoWithOffset(now), [...buildNotices(event, d.kind === 'resolve' ? d.notice : null), ...dutyMessages(event, 'resolved')], now, by);
       outbox.wake();
-      changes.emit('change');
+      alertChanged(alertId);
       return true;
     },
-    onChange: (listener) => {
-      changes.on('change', listener);
-      return () => changes.off('change', listener);
-    },
-    city: registry.city, // the page title: a renamed city shows after a restart
+    city: () => cityView(registry),
+    districtsGeoJson: () => districtsGeoJson,
+    ...(config.mapTiles ? { mapTiles: config.mapTiles } : {}),
     sensors: (f) => board.list(f, deps.clock.now()),
     health: () => ({ ok: mqttUp, checks: { mqtt: mqttUp, store: store.db.open } }),
     wakeOutbox: () => outbox.wake(),
@@ -293,10 +306,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
   // Pages: waiting duty-channel messages become one message per group once the window is over.
   const paging = setInterval(() => {
     try {
-      if (store.flushPages(deps.clock.now(), config.pageGroupMs, renderDutyGroup) > 0) {
-        outbox.wake();
-        changes.emit('change');
-      }
+      if (store.flushPages(deps.clock.now(), config.pageGroupMs, renderDutyGroup) > 0) outbox.wake();
     } catch (err) {
       log.error({ err }, 'paging failed');
     }
@@ -312,7 +322,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       if (store.markEscalated(a.alertId, isoWithOffset(now), dutyMessages(event, 'escalated'), now, `not acknowledged within ${mins} min`)) {
         log.warn({ alertId: a.alertId, subjectId: a.subjectId }, 'critical alert not acknowledged in time: escalated');
         outbox.wake();
-        changes.emit('change');
+        alertChanged(a.alertId);
       }
     }
   }
@@ -339,6 +349,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     async close() {
       clearInterval(escalation);
       clearInterval(paging);
+      live.close();
       await usersWatch.close();
       await app.close();
       await endClient(client);

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { readFileSync } from 'node:fs';
-import { serviceHttp, type Principal } from '../lib/http-auth.ts';
+import { requestCredential, serviceHttp, SESSION_COOKIE, type Credential, type Principal } from '../lib/http-auth.ts';
 import { takeToken, type Bucket } from '../lib/token-bucket.ts';
 import { roleAtLeast, type Role } from './users.ts';
 import { silenceFor } from './transitions.ts';
@@ -12,8 +12,12 @@ import { API_ROUTES as R, openApi, routeSchema } from '../contracts/api.ts';
 import type { Registry as Metrics } from '../lib/metrics.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
-import type { AlertStore, NoticeRecord, Silence } from './store.ts';
+import type { AlertStore, NoticeRecord } from './store.ts';
 import type { SensorView } from './sensors.ts';
+import { overviewOf, silenceView, type ChangeHint, type Live } from './live.ts';
+import { createSessions } from './sessions.ts';
+import { bundleConsole } from './console/bundle.ts';
+import type { CityView } from './city.ts';
 
 export interface ApiDeps {
   store: AlertStore;
@@ -23,24 +27,23 @@ export interface ApiDeps {
   authenticate(token: string | undefined): Principal | null;
   /** Resolve a firing alert by hand (with its notices); false when it is not firing. */
   resolveManually?(alertId: string, by: string, reason: string): boolean;
-  /** Tell the live stream that something changed through the API (an acknowledgement, a resend). */
-  changed?(): void;
-  /** Subscribe to changes of alerts and notices (the console's live stream); returns unsubscribe. */
-  onChange?(listener: () => void): () => void;
+  /** The console's live stream. */
+  live: Live;
   /** Sensors with their latest value, last seen and sparkline (the console's sensor board). */
   sensors?(f: { q?: string; kind?: 'water-level' | 'rain' | 'ponding'; district?: string; limit: number }): SensorView[];
-  /** The console's title (the registry's city). */
-  city?: string;
+  /** The city for the map and the boards (registry sites without secrets). */
+  city(): CityView;
+  /** District outlines, GeoJSON text. */
+  districtsGeoJson(): string;
   health(): { ok: boolean; checks: Record<string, boolean> };
   /** Deliver re-queued notices now rather than at the next poll. */
   wakeOutbox?(): void;
   /** More authenticated routes from other services in the same process (floodgate up). */
   extraRoutes?: Array<(app: FastifyInstance) => Promise<void>>;
-}
-
-/** A silence as the API shows it: times with offsets. */
-function silenceView(s: Silence) {
-  return { ...s, until: isoWithOffset(s.until), createdAt: isoWithOffset(s.createdAt), endedAt: s.endedAt === null ? null : isoWithOffset(s.endedAt) };
+  /** Basemap tiles (an XYZ URL template, FLOODGATE_MAP_TILES); none by default. */
+  mapTiles?: string;
+  /** Console sessions end this long after login (default 12 h). */
+  sessionTtlMs?: number;
 }
 
 /** A notice as the API shows it: times with offsets, the body parsed (JSON) or as sent (CAP), never a secret. */
@@ -74,48 +77,30 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
   const need = (role: Role) => async (req: { principal?: Principal }, reply: FastifyReply) => {
     if (!req.principal || !roleAtLeast(req.principal.role as Role, role)) return apiError(reply, 403, 'FORBIDDEN', `needs the ${role} role (you are ${req.principal?.role ?? 'nobody'})`);
   };
+  const changed = (hint: ChangeHint) => deps.live.hint(hint);
 
-  /** The city on one screen: how many underpasses closed, rivers above warning, districts in a rainstorm, sensors offline. */
-  function overview() {
-    const f = deps.store.firingByRule();
-    return {
-      underpassesClosed: f['underpass-closure'] ?? 0,
-      riversAboveWarning: f['water-level-warning'] ?? 0,
-      riversAboveDanger: f['water-level-danger'] ?? 0,
-      districtsInRainstorm: f['district-rainstorm'] ?? 0,
-      sensorsOffline: f['sensor-offline'] ?? 0,
-      noticesFailed: deps.store.noticeCounts()['failed'] ?? 0,
-    };
-  }
-  function snapshot() {
-    const now = deps.clock.now();
-    const silences = deps.store.activeSilences(now);
-    return {
-      at: isoWithOffset(deps.clock.now()),
-      overview: overview(),
-      // One read of the silences per snapshot; each alert record carries its site and district.
-      firing: deps.store.listAlerts({ state: 'firing', limit: 300 }).map((a) => ({ ...a, silenced: silenceFor(a, silences, now) !== undefined })),
-      silences: silences.map(silenceView),
-      resolved: deps.store.listAlerts({ state: 'resolved', limit: 30 }),
-      notices: deps.store.listNotices({ limit: 30 }).map((n) => ({ seq: n.seq, noticeId: n.noticeId, recipient: n.recipient, subjectId: n.subjectId, action: n.action, status: n.status, attempts: n.attempts, lastError: n.lastError, createdAt: isoWithOffset(n.createdAt) })),
-    };
-  }
+  const sessions = createSessions({ clock: deps.clock, ttlMs: deps.sessionTtlMs ?? 12 * 3600_000, max: 10_000 });
+  /** A bearer token as such; a session cookie through its session (revoked on logout, expired after the TTL). */
+  const authenticate = (c: Credential | undefined) => (c?.kind === 'bearer' ? deps.authenticate(c.token) : c?.kind === 'session' ? deps.authenticate(sessions.tokenOf(c.id)) : null);
 
   // Login attempts per client address: 10 a minute, then 429 (brute force gets nowhere).
   const logins = new Map<string, Bucket>();
   // /healthz, the console page and the login open; /metrics, these routes and other services'
-  // routes behind a token (header, or the console's HttpOnly cookie).
-  await serviceHttp(app, { authenticate: deps.authenticate, metrics: deps.metrics, health: deps.health, routes: [alertRoutes, ...(deps.extraRoutes ?? [])], open: [consoleRoutes] });
+  // routes behind a token (header, or the console's HttpOnly session cookie).
+  await serviceHttp(app, { authenticate, metrics: deps.metrics, health: deps.health, routes: [alertRoutes, ...(deps.extraRoutes ?? [])], open: [consoleRoutes] });
 
   async function consoleRoutes(open: FastifyInstance): Promise<void> {
-    const asset = (name: string) => readFileSync(new URL(`./console/${name}`, import.meta.url), 'utf8');
-    const page = asset('index.html').replaceAll('{{CITY}}', escapeHtml(deps.city ?? 'floodgate'));
-    const script = asset('console.js');
-    const style = asset('console.css');
-    const security = { 'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'", 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
+    const city = deps.city().city;
+    const page = readFileSync(new URL('./console/index.html', import.meta.url), 'utf8').replaceAll('{{CITY}}', escapeHtml(city.zh ?? city.en ?? 'floodgate'));
+    // The console and its libraries (leaflet …) bundled from npm by esbuild when the service starts: no CDN, no build step.
+    const bundle = await bundleConsole();
+    // Basemap tiles are optional (FLOODGATE_MAP_TILES): their host is the only other origin the page may load images from.
+    const tiles = deps.mapTiles ? new URL(deps.mapTiles.replace(/\{[a-z]\}/g, 'a')).origin : '';
+    const security = { 'content-security-policy': `default-src 'self'; img-src 'self' data: ${tiles}; style-src 'self'; script-src 'self'; connect-src 'self'`.replace('  ', ' '), 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
+    const cached = { ...security, 'cache-control': 'no-cache', etag: bundle.etag };
     open.get('/', async (_req, reply) => reply.headers(security).type('text/html; charset=utf-8').send(page));
-    open.get('/console.js', async (_req, reply) => reply.headers(security).type('text/javascript; charset=utf-8').send(script));
-    open.get('/console.css', async (_req, reply) => reply.headers(security).type('text/css; charset=utf-8').send(style));
+    open.get('/console.js', async (req, reply) => (req.headers['if-none-match'] === bundle.etag ? reply.code(304).headers(cached).send() : reply.headers(cached).type('text/javascript; charset=utf-8').send(bundle.js)));
+    open.get('/console.css', async (req, reply) => (req.headers['if-none-match'] === bundle.etag ? reply.code(304).headers(cached).send() : reply.headers(cached).type('text/css; charset=utf-8').send(bundle.css)));
 
     open.post(R.login.path, { schema: routeSchema(R.login) }, async (req, reply) => {
       const now = deps.clock.now();
@@ -126,21 +111,27 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
       const { token } = req.body as { token: string };
       const p = deps.authenticate(token);
       if (!p) return apiError(reply, 401, 'UNAUTHORIZED', 'unknown token');
-      reply.header('set-cookie', `fg_token=${token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200`);
+      // The cookie holds a random session id, never the token: logging out revokes it server-side.
+      const id = sessions.open(token);
+      reply.header('set-cookie', `${SESSION_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.round((deps.sessionTtlMs ?? 12 * 3600_000) / 1000)}`);
       return { name: p.name, role: p.role };
     });
-    open.post(R.logout.path, async (_req, reply) => reply.header('set-cookie', 'fg_token=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0').send({ ok: true }));
+    open.post(R.logout.path, async (req, reply) => {
+      const c = requestCredential(req);
+      if (c?.kind === 'session') sessions.revoke(c.id);
+      return reply.header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`).send({ ok: true });
+    });
 
     // The API described: OpenAPI 3.1 generated from the zod schemas of contracts/api.ts.
-    const doc = openApi(`floodgate alerts API · ${deps.city ?? ''}`);
+    const doc = openApi(`floodgate alerts API · ${deps.city().city.en ?? ''}`);
     open.get(R.openapi.path, async () => doc);
     open.get(R.docs.path, async (_req, reply) => reply.headers(security).type('text/html; charset=utf-8').send(docsPage(doc)));
   }
 
   async function alertRoutes(secured: FastifyInstance): Promise<void> {
     secured.get(R.alerts.path, { schema: routeSchema(R.alerts) }, async (req) => {
-      const q = req.query as { state?: 'firing' | 'resolved'; limit: number };
-      return { alerts: deps.store.listAlerts(q) };
+      const q = req.query as { state?: 'firing' | 'resolved'; rule?: string; subject?: string; district?: string; severity?: string; acked?: 'true' | 'false'; limit: number };
+      return { alerts: deps.store.listAlerts({ ...q, acked: q.acked === undefined ? undefined : q.acked === 'true' }) };
     });
 
     secured.get(R.alert.path, { schema: routeSchema(R.alert) }, async (req, reply) => {
@@ -153,28 +144,16 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
 
     secured.get(R.me.path, async (req) => req.principal);
 
-    secured.get(R.overview.path, async () => overview());
+    secured.get(R.overview.path, async () => overviewOf(deps.store));
 
-    // Live updates for the console (server-sent events): a snapshot now and after every change.
-    secured.get(R.stream.path, async (req, reply) => {
+    secured.get(R.sites.path, async () => ({ ...deps.city(), mapTiles: deps.mapTiles ?? null }));
+    secured.get(R.districts.path, async (_req, reply) => reply.type('application/geo+json').send(deps.districtsGeoJson()));
+
+    // Live updates for the console: the whole state once, then numbered batches of changes (live.ts).
+    secured.get(R.stream.path, { schema: routeSchema(R.stream) }, async (req, reply) => {
       reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-      const push = () => res.write(`event: snapshot\ndata: ${JSON.stringify(snapshot())}\n\n`);
-      push();
-      let pending: NodeJS.Timeout | undefined;
-      const unsubscribe = deps.onChange?.(() => {
-        pending ??= setTimeout(() => {
-          pending = undefined;
-          push();
-        }, 100); // a burst of changes is one update
-      });
-      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-      req.raw.on('close', () => {
-        clearInterval(heartbeat);
-        clearTimeout(pending);
-        unsubscribe?.();
-      });
+      const header = req.headers['last-event-id'];
+      deps.live.attach(req.raw, reply.raw, typeof header === 'string' ? header : (req.query as { lastEventId?: string }).lastEventId);
     });
 
     secured.post(R.ack.path, { preHandler: need('officer'), schema: routeSchema(R.ack) }, async (req, reply) => {
@@ -184,9 +163,17 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
       // Who acknowledged is who is logged in; only the admin token may name someone (a phone call logged by an admin).
       const by = req.principal!.role === 'admin' && body.by ? body.by : req.principal!.name;
       const acked = deps.store.ack(id, isoWithOffset(deps.clock.now()), by, body.note ?? null);
-      if (acked) deps.changed?.();
+      if (acked) changed({ alerts: [id] });
       // Idempotent: acknowledging twice keeps the first acknowledgement and says so.
       return { alert: deps.store.getAlert(id), alreadyAcknowledged: !acked };
+    });
+
+    // A group at once: one transaction, one change batch, the same note and officer on each.
+    secured.post(R.bulkAck.path, { preHandler: need('officer'), schema: routeSchema(R.bulkAck) }, async (req) => {
+      const { ids, note } = req.body as { ids: string[]; note?: string };
+      const r = deps.store.ackMany([...new Set(ids)], isoWithOffset(deps.clock.now()), req.principal!.name, note ?? null);
+      if (r.acknowledged.length) changed({ alerts: r.acknowledged });
+      return { acknowledged: r.acknowledged.length, alreadyAcknowledged: r.already.length, unknown: r.unknown };
     });
 
     secured.get(R.sensors.path, { schema: routeSchema(R.sensors) }, async (req) => {
@@ -195,7 +182,7 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
     });
 
     secured.get(R.notices.path, { schema: routeSchema(R.notices) }, async (req) => {
-      const q = req.query as { status?: 'pending' | 'delivered' | 'failed'; limit: number };
+      const q = req.query as { status?: 'pending' | 'delivered' | 'failed'; subject?: string; alert?: string; limit: number };
       return { notices: deps.store.listNotices(q).map(noticeView) };
     });
 
@@ -203,7 +190,7 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
       const { id } = req.params as { id: string };
       if (!deps.store.getAlert(id)) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
       deps.store.addNote(id, isoWithOffset(deps.clock.now()), req.principal!.name, (req.body as { note: string }).note);
-      deps.changed?.();
+      changed({ alerts: [id] });
       return { audit: deps.store.auditOf(id) };
     });
 
@@ -222,13 +209,13 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
       if (!b.sensor && !b.site && !b.district) return apiError(reply, 400, 'BAD_REQUEST', 'a silence names a sensor, a site or a district (a whole city is never silenced)');
       const now = deps.clock.now();
       const id = deps.store.addSilence({ ruleId: b.ruleId ?? null, sensor: b.sensor ?? null, site: b.site ?? null, district: b.district ?? null, until: now + b.minutes * 60_000, reason: b.reason, createdBy: req.principal!.name, createdAt: now });
-      deps.changed?.();
+      changed({ silences: true });
       return reply.code(201).send({ silence: silenceView(deps.store.recentSilences(50).find((s) => s.id === id)!) });
     });
     secured.delete(R.unsilence.path, { preHandler: need('officer'), schema: routeSchema(R.unsilence) }, async (req, reply) => {
       const { sid } = req.params as { sid: number };
       if (!deps.store.endSilence(sid, deps.clock.now())) return apiError(reply, 404, 'NOT_FOUND', `no active silence ${sid}`);
-      deps.changed?.();
+      changed({ silences: true });
       return { ended: sid };
     });
 
@@ -249,7 +236,7 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
       if (n.status !== 'failed') return apiError(reply, 409, 'NOT_FAILED', `notice ${seq} is ${n.status}: only a failed notice can be resent`);
       const resent = deps.store.resend(seq, deps.clock.now());
       deps.wakeOutbox?.();
-      deps.changed?.();
+      changed({ notices: resent });
       return { resent };
     });
   }

@@ -1,7 +1,11 @@
 import { z } from 'zod';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseConfig, portFromEnv, optionalString } from '../lib/env.ts';
 import { SharedEnv, sharedFromEnv, type SharedConfig } from '../lib/shared-config.ts';
+
+/** The demo city's schematic district outlines (config/districts-geojson.ts). */
+export const BUNDLED_DISTRICTS = fileURLToPath(new URL('../config/districts.geojson', import.meta.url));
 
 const AlertsEnv = SharedEnv.extend({
   FLOODGATE_HTTP_HOST: z.string().min(1).default('0.0.0.0'),
@@ -16,6 +20,8 @@ const AlertsEnv = SharedEnv.extend({
   FLOODGATE_CAP_SENDER: z.string().min(1).max(200).default('floodgate'),
   FLOODGATE_PAGE_GROUP_S: z.coerce.number().int().min(0).max(3600).default(60),
   FLOODGATE_ESCALATE_AFTER_S: z.coerce.number().int().min(10).max(86_400).default(600),
+  FLOODGATE_DISTRICTS_GEOJSON: z.string().min(1).default(BUNDLED_DISTRICTS),
+  FLOODGATE_MAP_TILES: optionalString.pipe(z.url({ protocol: /^https?$/, error: 'FLOODGATE_MAP_TILES must be an http(s) XYZ URL template such as https://tiles.example/{z}/{x}/{y}.png' }).optional()),
 });
 
 export interface AlertsConfig {
@@ -44,7 +50,14 @@ export interface AlertsConfig {
   escalateCheckMs: number;
   /** Duty-channel messages of the same state, rule and district within this window are one page. */
   pageGroupMs: number;
+  /** District outlines for the console's map (GeoJSON, properties.id = district id). */
+  districtsGeoJsonPath: string;
+  /** Basemap tiles for the console's map (XYZ URL template); none by default: the map works offline. */
+  mapTiles?: string;
+  /** How long the console stream gathers changes into one batch (default 250 ms). */
+  consoleCoalesceMs?: number;
 }
+
 
 /** What the env gives; secrets that may come from files are resolved by main.ts. */
 export function alertsConfigFromEnv(env: Record<string, string | undefined>) {
@@ -69,6 +82,8 @@ export function alertsConfigFromEnv(env: Record<string, string | undefined>) {
       escalateAfterMs: e.FLOODGATE_ESCALATE_AFTER_S * 1000,
       escalateCheckMs: 10_000,
       pageGroupMs: e.FLOODGATE_PAGE_GROUP_S * 1000,
+      districtsGeoJsonPath: e.FLOODGATE_DISTRICTS_GEOJSON,
+      ...(e.FLOODGATE_MAP_TILES ? { mapTiles: e.FLOODGATE_MAP_TILES } : {}),
     },
   };
 }

@@ -25,8 +25,8 @@ export interface OutboxDeps {
   pollMs: number;
   /** Not delivered this long after being queued: failed for good, escalated. */
   maxAgeMs: number;
-  /** Called after any delivery outcome (the console's live stream). */
-  onChange?(): void;
+  /** Called after any delivery outcome (the console's live stream): the notice, and the alert it may have raised. */
+  onChange?(change: { notices: number[]; alerts?: string[] }): void;
   /** Messages announcing an escalation on the duty officers' channels (not the one that failed). */
   escalationNotices?(event: AlertEvent, failedRecipient: string): NewNotice[];
 }
@@ -57,14 +57,14 @@ export function createOutbox(deps: OutboxDeps): Outbox {
   function failForGood(n: NoticeRecord, error: string, attempt?: { at: number; attempt: number; httpStatus: number | null; latencyMs: number }) {
     store.markFailed(n.seq, error, attempt !== undefined, attempt);
     m.failed.inc();
-    deps.onChange?.();
+    deps.onChange?.({ notices: [n.seq], alerts: [escalationId(n)] });
     const nowIso = isoWithOffset(clock.now());
     const existing = store.getAlert(escalationId(n));
     if (existing?.state === 'firing') return; // a resent notice failing again: already escalated
     // A closure the police never received is a duty officer's problem now: raise it as an alert.
     if (existing) {
       // Failed again after a resend: the resolved escalation comes back.
-      store.refireAlert(escalationId(n), `${n.action} notice for ${n.subjectId} to ${n.recipient} failed again: ${error}`, nowIso);
+      store.refireAlert(escalationId(n), `${n.action} notice for ${n.subjectId} to ${n.recipient} failed again: ${error}`, nowIso, { key: 'delivery.failed', params: { action: n.action, subject: n.subjectId, recipient: n.recipient } });
       return;
     }
     const escalation: AlertEvent = {
@@ -80,6 +80,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       observedAt: nowIso,
       changedAt: nowIso,
       reason: `${n.action} notice ${n.noticeId} for ${n.subjectId} could not be delivered to ${n.recipient}: ${error}. Inform them by phone, then resend it from the console.`,
+      why: { key: 'delivery.failed', params: { action: n.action, subject: n.subjectId, recipient: n.recipient } },
     };
     store.openAlert(escalation, nowIso, deps.escalationNotices?.(escalation, n.recipient) ?? [], clock.now());
     log.error({ noticeId: n.noticeId, underpassId: n.subjectId, recipient: n.recipient, error }, 'notice failed for good; raised a duty-officer alert');
@@ -95,7 +96,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     const attempt = { at, attempt: n.attempts + 1, httpStatus: result.kind === 'response' ? result.status : null, latencyMs: Math.round(performance.now() - started) };
     const decision = decideDelivery(result, backoffDelay(n.attempts, deps.backoff));
     m.attempts.inc({ outcome: decision.next });
-    deps.onChange?.();
+    deps.onChange?.({ notices: [n.seq], alerts: [escalationId(n)] });
     if (decision.next === 'delivered') {
       store.markDelivered(n.seq, clock.now(), { attempt: attempt.attempt, httpStatus: attempt.httpStatus, latencyMs: attempt.latencyMs, error: null });
       nlog.info({ attempts: attempt.attempt, recipient: n.recipient }, 'notice delivered');
@@ -103,7 +104,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       const esc = store.getAlert(escalationId(n));
       if (esc?.state === 'firing') {
         const nowIso = isoWithOffset(clock.now());
-        store.resolveAlert({ alertId: esc.alertId, observedAt: nowIso, value: 0, reason: `delivered to ${n.recipient} on attempt ${attempt.attempt}` }, nowIso, [], clock.now());
+        store.resolveAlert({ alertId: esc.alertId, observedAt: nowIso, value: 0, reason: `delivered to ${n.recipient} on attempt ${attempt.attempt}`, why: { key: 'delivery.ok', params: { recipient: n.recipient, attempt: attempt.attempt } } }, nowIso, [], clock.now());
       }
     } else if (decision.next === 'retry') {
       store.markRetry(n.seq, clock.now() + decision.delayMs, decision.error, attempt);

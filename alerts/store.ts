@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import type { ChannelFormat, DutyMessage } from './channels.ts';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { AlertEvent } from '../contracts/index.ts';
+import type { AlertEvent, Why } from '../contracts/index.ts';
 import { alertSource, type AlertState } from './transitions.ts';
 
 export interface AlertRecord {
@@ -23,6 +23,8 @@ export interface AlertRecord {
   threshold: number;
   unit: string;
   reason: string;
+  /** The reason as a template key and parameters (null for alerts recorded before reasons had them). */
+  why: Why | null;
   firedAt: string;
   resolvedAt: string | null;
   ackedAt: string | null;
@@ -113,6 +115,7 @@ CREATE TABLE IF NOT EXISTS alerts (
   reason TEXT NOT NULL, fired_at TEXT NOT NULL, resolved_at TEXT, acked_at TEXT, acked_by TEXT, ack_note TEXT,
   updated_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state, fired_at);
+CREATE INDEX IF NOT EXISTS alerts_state_rule ON alerts (state, rule_id);
 CREATE TABLE IF NOT EXISTS alert_audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL, at TEXT NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL, note TEXT);
 CREATE INDEX IF NOT EXISTS alert_audit_alert ON alert_audit (alert_id, id);
@@ -134,6 +137,7 @@ const ADDED_COLUMNS: Array<[table: string, column: string, type: string]> = [
   ['alerts', 'opened_at', 'INTEGER'],
   ['alerts', 'escalated_at', 'TEXT'],
   ['alerts', 'resolved_by', 'TEXT'],
+  ['alerts', 'why', 'TEXT'],
 ];
 
 const NOTICES_SCHEMA = `
@@ -145,6 +149,7 @@ CREATE TABLE IF NOT EXISTS notices (
   delivered_at INTEGER, UNIQUE (notice_id, recipient));
 CREATE INDEX IF NOT EXISTS notices_due ON notices (status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS notices_subject ON notices (subject_id, recipient, seq);
+CREATE INDEX IF NOT EXISTS notices_alert ON notices (alert_id, seq);
 CREATE TABLE IF NOT EXISTS notice_attempts (
   id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, attempt INTEGER NOT NULL, at INTEGER NOT NULL,
   outcome TEXT NOT NULL, http_status INTEGER, latency_ms INTEGER NOT NULL, error TEXT);
@@ -168,12 +173,17 @@ function migrateNotices(db: Database.Database): void {
 
 const ALERT_COLS = `alert_id AS alertId, rule_id AS ruleId, subject_id AS subjectId, sensor_id AS sensorId, state, severity, level,
   value, threshold, unit, reason, fired_at AS firedAt, resolved_at AS resolvedAt, acked_at AS ackedAt, acked_by AS ackedBy,
-  ack_note AS ackNote, updated_at AS updatedAt, site, district, opened_at AS openedAt, escalated_at AS escalatedAt, resolved_by AS resolvedBy`;
+  ack_note AS ackNote, updated_at AS updatedAt, site, district, opened_at AS openedAt, escalated_at AS escalatedAt, resolved_by AS resolvedBy, why`;
 const NOTICE_COLS = `seq, notice_id AS noticeId, recipient, format, alert_id AS alertId, subject_id AS subjectId, action, url,
   secret_ref AS secretRef, body, status, attempts, next_attempt_at AS nextAttemptAt, last_error AS lastError,
   created_at AS createdAt, queued_at AS queuedAt, delivered_at AS deliveredAt`;
 
 export type AlertStore = ReturnType<typeof openAlertStore>;
+
+/** An alerts row as SQLite returns it: `why` is JSON text. */
+type RawAlert = Omit<AlertRecord, 'why'> & { why: string | null };
+const withWhy = (r: RawAlert | undefined): AlertRecord | undefined => (r ? { ...r, why: r.why === null ? null : (JSON.parse(r.why) as Why) } : undefined);
+const whyJson = (why: Why | undefined): string | null => (why ? JSON.stringify(why) : null);
 
 export function openAlertStore(path: string) {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -190,8 +200,8 @@ export function openAlertStore(path: string) {
   const q = {
     getAlert: db.prepare(`SELECT ${ALERT_COLS} FROM alerts WHERE alert_id = ?`),
     insertAlert: db.prepare(`INSERT INTO alerts (alert_id, rule_id, subject_id, sensor_id, state, severity, level, value, threshold, unit,
-      reason, fired_at, updated_at, site, district, opened_at) VALUES (@alertId, @ruleId, @subjectId, @sensorId, @state, @severity, @level,
-      @value, @threshold, @unit, @reason, @firedAt, @updatedAt, @site, @district, @openedAt)`),
+      reason, why, fired_at, updated_at, site, district, opened_at) VALUES (@alertId, @ruleId, @subjectId, @sensorId, @state, @severity, @level,
+      @value, @threshold, @unit, @reason, @why, @firedAt, @updatedAt, @site, @district, @openedAt)`),
     insertPage: db.prepare(`INSERT INTO pages (channel, format, url, secret_ref, group_key, state, alert_id, message, created_at)
       VALUES (@recipient, @format, @url, @secretRef, @groupKey, @action, @alertId, @message, @now)`),
     dueGroups: db.prepare(`SELECT channel, group_key AS groupKey, min(id) AS firstId FROM pages WHERE flushed = 0
@@ -212,11 +222,11 @@ export function openAlertStore(path: string) {
       VALUES (@ruleId, @sensor, @site, @district, @until, @reason, @createdBy, @createdAt)`),
     endSilence: db.prepare('UPDATE silences SET ended_at = ? WHERE id = ? AND ended_at IS NULL'),
     updateAlert: db.prepare(`UPDATE alerts SET severity = @severity, level = @level, value = @value, threshold = @threshold,
-      reason = @reason, updated_at = @updatedAt WHERE alert_id = @alertId AND state = 'firing'`),
-    resolveAlert: db.prepare(`UPDATE alerts SET state = 'resolved', resolved_at = @resolvedAt, value = @value, reason = @reason,
+      reason = @reason, why = @why, updated_at = @updatedAt WHERE alert_id = @alertId AND state = 'firing'`),
+    resolveAlert: db.prepare(`UPDATE alerts SET state = 'resolved', resolved_at = @resolvedAt, value = @value, reason = @reason, why = @why,
       resolved_by = @resolvedBy, updated_at = @updatedAt WHERE alert_id = @alertId`),
     refire: db.prepare(`UPDATE alerts SET state = 'firing', resolved_at = NULL, acked_at = NULL, acked_by = NULL, ack_note = NULL,
-      reason = ?, updated_at = ? WHERE alert_id = ?`),
+      reason = ?, why = ?, updated_at = ? WHERE alert_id = ?`),
     ack: db.prepare(`UPDATE alerts SET acked_at = @ackedAt, acked_by = @ackedBy, ack_note = @ackNote, updated_at = @ackedAt
       WHERE alert_id = @alertId AND acked_at IS NULL`),
     insertNotice: db.prepare(`INSERT OR IGNORE INTO notices (notice_id, recipient, format, alert_id, subject_id, action, url,
@@ -234,6 +244,7 @@ export function openAlertStore(path: string) {
         AND p.status = 'failed')`),
     expired: db.prepare(`SELECT ${NOTICE_COLS} FROM notices WHERE status = 'pending' AND queued_at < ? ORDER BY seq`),
     getNotice: db.prepare(`SELECT ${NOTICE_COLS} FROM notices WHERE seq = ?`),
+    noticesOfAlert: db.prepare(`SELECT ${NOTICE_COLS} FROM notices WHERE alert_id = ? ORDER BY seq`),
     findNotice: db.prepare(`SELECT ${NOTICE_COLS} FROM notices WHERE notice_id = ? AND recipient = ?`),
     attempts: db.prepare(`SELECT attempt, at, outcome, http_status AS httpStatus, latency_ms AS latencyMs, error FROM notice_attempts
       WHERE seq = ? ORDER BY id`),
@@ -285,24 +296,24 @@ export function openAlertStore(path: string) {
       }
       return groups.length;
     }),
-    getAlert: (alertId: string) => q.getAlert.get(alertId) as AlertRecord | undefined,
+    getAlert: (alertId: string) => withWhy(q.getAlert.get(alertId) as RawAlert | undefined),
 
     /** Record a new firing alert and its notices (one per recipient; none for most rules), atomically. */
     openAlert: db.transaction((event: AlertEvent, nowIso: string, notices: NewNotice[], nowMs: number, place: { site?: string; district?: string } = {}) => {
-      q.insertAlert.run({ ...event, level: event.level ?? null, firedAt: event.observedAt, updatedAt: nowIso, site: place.site ?? null, district: place.district ?? null, openedAt: nowMs });
+      q.insertAlert.run({ ...event, level: event.level ?? null, why: whyJson(event.why), firedAt: event.observedAt, updatedAt: nowIso, site: place.site ?? null, district: place.district ?? null, openedAt: nowMs });
       q.audit.run(event.alertId, nowIso, alertSource(event.ruleId), 'fired', event.reason);
       for (const n of notices) queue(n, nowMs);
     }),
 
     /** A resolved alert that is true again (a resent notice failed again): firing, unacknowledged. */
-    refireAlert: db.transaction((alertId: string, reason: string, nowIso: string) => {
-      q.refire.run(reason, nowIso, alertId);
+    refireAlert: db.transaction((alertId: string, reason: string, nowIso: string, why?: Why) => {
+      q.refire.run(reason, whyJson(why), nowIso, alertId);
       q.audit.run(alertId, nowIso, 'outbox', 'fired again', reason);
     }),
 
     /** A firing alert changed level or severity (rain escalating): the record follows. */
     updateAlert: db.transaction((event: AlertEvent, nowIso: string, notices: NewNotice[], nowMs: number) => {
-      const changed = q.updateAlert.run({ alertId: event.alertId, severity: event.severity, level: event.level ?? null, value: event.value, threshold: event.threshold, reason: event.reason, updatedAt: nowIso }).changes === 1;
+      const changed = q.updateAlert.run({ alertId: event.alertId, severity: event.severity, level: event.level ?? null, value: event.value, threshold: event.threshold, reason: event.reason, why: whyJson(event.why), updatedAt: nowIso }).changes === 1;
       if (changed) {
         q.audit.run(event.alertId, nowIso, alertSource(event.ruleId), 'changed', event.reason);
         for (const n of notices) queue(n, nowMs);
@@ -311,8 +322,8 @@ export function openAlertStore(path: string) {
     }),
 
     /** Resolve an alert and queue its notices (one per recipient), atomically. */
-    resolveAlert: db.transaction((event: Pick<AlertEvent, 'alertId' | 'observedAt' | 'value' | 'reason'>, nowIso: string, notices: NewNotice[], nowMs: number, by = 'rules') => {
-      q.resolveAlert.run({ alertId: event.alertId, resolvedAt: event.observedAt, value: event.value, reason: event.reason, resolvedBy: by, updatedAt: nowIso });
+    resolveAlert: db.transaction((event: Pick<AlertEvent, 'alertId' | 'observedAt' | 'value' | 'reason' | 'why'>, nowIso: string, notices: NewNotice[], nowMs: number, by = 'rules') => {
+      q.resolveAlert.run({ alertId: event.alertId, resolvedAt: event.observedAt, value: event.value, reason: event.reason, why: whyJson(event.why), resolvedBy: by, updatedAt: nowIso });
       q.audit.run(event.alertId, nowIso, by, 'resolved', event.reason);
       for (const n of notices) queue(n, nowMs);
     }),
@@ -323,11 +334,22 @@ export function openAlertStore(path: string) {
       if (done) q.audit.run(alertId, ackedAt, ackedBy, 'acknowledged', ackNote);
       return done;
     }),
+    /** Acknowledge many (a group) in one transaction: which were acknowledged now, which before, which are unknown. */
+    ackMany: db.transaction((alertIds: string[], ackedAt: string, ackedBy: string, ackNote: string | null) => {
+      const r = { acknowledged: [] as string[], already: [] as string[], unknown: [] as string[] };
+      for (const alertId of alertIds) {
+        if (q.ack.run({ alertId, ackedAt, ackedBy, ackNote }).changes === 1) {
+          q.audit.run(alertId, ackedAt, ackedBy, 'acknowledged', ackNote);
+          r.acknowledged.push(alertId);
+        } else (q.getAlert.get(alertId) ? r.already : r.unknown).push(alertId);
+      }
+      return r;
+    }),
     /** A note on an alert's audit trail. */
     addNote: (alertId: string, at: string, who: string, note: string) => void q.audit.run(alertId, at, who, 'note', note),
     auditOf: (alertId: string) => q.auditOf.all(alertId) as AuditEntry[],
     /** Critical, firing, unacknowledged, not yet escalated, recorded at or before `openedBefore`. */
-    dueForEscalation: (openedBefore: number) => q.dueEscalation.all(openedBefore) as AlertRecord[],
+    dueForEscalation: (openedBefore: number) => (q.dueEscalation.all(openedBefore) as RawAlert[]).map((r) => withWhy(r)!),
     markEscalated: db.transaction((alertId: string, nowIso: string, notices: NewNotice[], nowMs: number, note: string) => {
       if (q.escalate.run(nowIso, nowIso, alertId).changes === 0) return false;
       q.audit.run(alertId, nowIso, 'system', 'escalated', note);
@@ -339,23 +361,34 @@ export function openAlertStore(path: string) {
     addSilence: (s: Omit<Silence, 'id' | 'endedAt'>) => Number(q.addSilence.run(s).lastInsertRowid),
     endSilence: (id: number, nowMs: number) => q.endSilence.run(nowMs, id).changes === 1,
 
-    listAlerts(filter: { state?: AlertState; rule?: string; subject?: string; limit: number }): AlertRecord[] {
+    listAlerts(filter: { state?: AlertState; rule?: string; subject?: string; district?: string; severity?: string; acked?: boolean | undefined; limit: number }): AlertRecord[] {
       const conds: string[] = [];
       const args: Array<string | number> = [];
-      for (const [col, v] of [['state', filter.state], ['rule_id', filter.rule], ['subject_id', filter.subject]] as const) {
+      for (const [col, v] of [['state', filter.state], ['rule_id', filter.rule], ['subject_id', filter.subject], ['district', filter.district], ['severity', filter.severity]] as const) {
+        if (v === undefined) continue;
+        conds.push(`${col} = ?`);
+        args.push(v);
+      }
+      if (filter.acked !== undefined) conds.push(filter.acked ? 'acked_at IS NOT NULL' : 'acked_at IS NULL');
+      const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
+      return (db.prepare(`SELECT ${ALERT_COLS} FROM alerts ${where} ORDER BY updated_at DESC LIMIT ?`).all(...args, filter.limit) as RawAlert[]).map((r) => withWhy(r)!);
+    },
+
+    listNotices(filter: { status?: NoticeStatus; subject?: string; alert?: string; limit: number }): NoticeRecord[] {
+      const conds: string[] = [];
+      const args: Array<string | number> = [];
+      for (const [col, v] of [['status', filter.status], ['subject_id', filter.subject], ['alert_id', filter.alert]] as const) {
         if (v === undefined) continue;
         conds.push(`${col} = ?`);
         args.push(v);
       }
       const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
-      return db.prepare(`SELECT ${ALERT_COLS} FROM alerts ${where} ORDER BY updated_at DESC LIMIT ?`).all(...args, filter.limit) as AlertRecord[];
+      return db.prepare(`SELECT ${NOTICE_COLS} FROM notices ${where} ORDER BY seq DESC LIMIT ?`).all(...args, filter.limit) as NoticeRecord[];
     },
-
-    listNotices(filter: { status?: NoticeStatus; limit: number }): NoticeRecord[] {
-      const where = filter.status ? 'WHERE status = ?' : '';
-      const args = filter.status ? [filter.status, filter.limit] : [filter.limit];
-      return db.prepare(`SELECT ${NOTICE_COLS} FROM notices ${where} ORDER BY seq DESC LIMIT ?`).all(...args) as NoticeRecord[];
-    },
+    /** The notices of firing alerts (the closure board's delivery column), oldest first. */
+    noticesOfFiring: () => db.prepare(`SELECT ${NOTICE_COLS} FROM notices WHERE alert_id IN (SELECT alert_id FROM alerts WHERE state = 'firing') ORDER BY seq`).all() as NoticeRecord[],
+    /** The notices of these alerts, oldest first. */
+    noticesOfAlert: (alertId: string) => q.noticesOfAlert.all(alertId) as NoticeRecord[],
 
     dueNotices: (nowMs: number, limit: number) => q.due.all(nowMs, limit) as NoticeRecord[],
     noticesBlockedBehindFailure: () => q.blockedBehindFailure.all() as NoticeRecord[],

@@ -51,10 +51,11 @@ export function alertSource(ruleId: string): 'outbox' | 'ingest' | 'rules' {
 export function spoolAlarmEvent(alarm: SpoolAlarm, firing: Pick<AlertRecordView, 'alertId'> | undefined): AlertEvent | undefined {
   const pct = Math.min(100, Math.round((100 * alarm.bytes) / alarm.maxBytes));
   const waiting = `${alarm.rows} readings wait in ingest's spool (${pct}% of its ${Math.round(alarm.maxBytes / 2 ** 20)} MiB), the oldest for ${Math.round(alarm.oldestAgeS / 60)} min`;
+  const params = { rows: alarm.rows, pct, oldestMin: Math.round(alarm.oldestAgeS / 60) };
   const common = { ruleId: INGEST_SPOOL_RULE, subjectId: 'ingest', sensorId: 'ingest', value: pct, unit: '%', observedAt: alarm.at, changedAt: alarm.at };
   if (alarm.level === 'ok') {
     if (!firing) return undefined;
-    return { ...common, alertId: firing.alertId, state: 'resolved', severity: 'warning', threshold: 100 * SPOOL_LEVEL_FROM.warning, reason: `The store is taking readings again: ${waiting}.` };
+    return { ...common, alertId: firing.alertId, state: 'resolved', severity: 'warning', threshold: 100 * SPOOL_LEVEL_FROM.warning, reason: `The store is taking readings again: ${waiting}.`, why: { key: 'spool.ok', params } };
   }
   const reason = {
     warning: `The reading store (InfluxDB) is not keeping up: ${waiting}. Nothing is lost yet; ask IT to check the store.`,
@@ -71,6 +72,7 @@ export function spoolAlarmEvent(alarm: SpoolAlarm, firing: Pick<AlertRecordView,
     level: ({ warning: 'yellow', critical: 'orange', full: 'red' } as const)[alarm.level],
     threshold: 100 * SPOOL_LEVEL_FROM[alarm.level],
     reason,
+    why: { key: `spool.${alarm.level}` as const, params },
   };
 }
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Registry, Site, Sensor, District } from './registry.ts';
 import { prng } from '../lib/prng.ts';
 
-const DISTRICTS: Array<[id: string, name: string, lat: number, lon: number, weight: number]> = [
+export const DISTRICTS: Array<[id: string, name: string, lat: number, lon: number, weight: number]> = [
   ['huangpu', '黄浦区', 31.2317, 121.4846, 2],
   ['xuhui', '徐汇区', 31.1886, 121.4365, 3],
   ['changning', '长宁区', 31.2204, 121.4241, 2],
@@ -110,7 +110,7 @@ export function buildDemoCity(): Registry {
     });
     sensors.push({ id: `PD-${pad3(i)}`, kind: 'ponding', site: `UP-${pad3(i)}` });
   }
-  return { version: 1, city: 'Shanghai (demo)', districts, sites, sensors };
+  return { version: 1, city: 'Shanghai (demo)', cityNames: { zh: '上海（演示）', en: 'Shanghai (demo)' }, districts, sites, sensors };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -125,6 +125,8 @@ export const Registry = z
   .object({
     version: z.literal(1),
     city: z.string(),
+    /** The city's name per language (the console's title); `city` where a language is missing. */
+    cityNames: z.strictObject({ zh: z.string().max(100).optional(), en: z.string().max(100).optional() }).optional(),
     districts: z.array(District).min(1),
     sites: z.array(Site),
     sensors: z.array(Sensor),

@@ -1,4 +1,12 @@
 import { z } from 'zod';
+import { REASON_KEYS, type Why as WhyData } from './reasons.ts';
+
+/** Why an alert changed, as a template key and parameters (contracts/reasons.ts). */
+export const Why = z.strictObject({
+  key: z.enum(REASON_KEYS),
+  params: z.record(z.string().max(32), z.union([z.string().max(200), z.number()])),
+}) satisfies z.ZodType<WhyData>;
+export type Why = z.infer<typeof Why>;
 
 const IsoTime = z.iso.datetime({ offset: true });
 
@@ -24,6 +32,8 @@ export const AlertEvent = z.object({
   /** Rule-engine time of the change. */
   changedAt: IsoTime,
   reason: z.string().max(500),
+  /** The reason as a template key and parameters: the console renders it in the reader's language. */
+  why: Why.optional(),
 });
 export type AlertEvent = z.infer<typeof AlertEvent>;
 

@@ -15,10 +15,15 @@ export const AlertListQuery = z.strictObject({
   state: z.enum(['firing', 'resolved']).optional(),
   rule: z.string().max(64).optional(),
   subject: z.string().max(64).optional(),
+  district: z.string().max(64).optional(),
+  severity: z.enum(['info', 'warning', 'critical']).optional(),
+  acked: z.enum(['true', 'false']).optional(),
   limit: Limit,
 });
 export const AlertIdParams = z.object({ id: Id });
 export const AckBody = z.strictObject({ by: Text(100).optional(), note: z.string().max(1000).optional() }).nullable();
+/** Acknowledge a group at once (500 silent sensors are one action, not 500). */
+export const BulkAckBody = z.strictObject({ ids: z.array(Id).min(1).max(5000), note: z.string().max(1000).optional() });
 export const NoteBody = z.strictObject({ note: Text(1000) });
 export const ResolveBody = z.strictObject({ reason: Text(1000) });
 export const SilenceBody = z.strictObject({
@@ -29,8 +34,15 @@ export const SilenceBody = z.strictObject({
   minutes: z.number().int().min(1).max(7 * 24 * 60),
   reason: Text(500),
 });
+export const StreamQuery = z.strictObject({ lastEventId: z.string().regex(/^\d{1,15}$/).optional() });
 export const SilenceIdParams = z.object({ sid: z.coerce.number().int().min(1) });
-export const NoticeListQuery = z.strictObject({ status: z.enum(['pending', 'delivered', 'failed']).optional(), limit: Limit });
+export const NoticeListQuery = z.strictObject({
+  status: z.enum(['pending', 'delivered', 'failed']).optional(),
+  /** An underpass (or other subject) id: its notices. */
+  subject: z.string().max(64).optional(),
+  alert: z.string().max(300).optional(),
+  limit: Limit,
+});
 export const NoticeSeqParams = z.object({ seq: z.coerce.number().int().min(1) });
 export const SensorListQuery = z.strictObject({ q: z.string().max(64).optional(), kind: z.enum(['water-level', 'rain', 'ponding']).optional(), district: z.string().max(64).optional(), limit: Limit });
 export const RejectListQuery = z.strictObject({ sensor: z.string().max(64).optional(), reason: z.string().max(64).optional(), limit: Limit });
@@ -53,7 +65,10 @@ export const API_ROUTES = {
   logout: { method: 'POST', path: '/api/logout', summary: 'Log out: clears the session cookie', role: null },
   me: { method: 'GET', path: '/api/me', summary: 'Who you are: name and role', role: 'viewer' },
   overview: { method: 'GET', path: '/api/overview', summary: 'The city on one screen: underpasses closed, rivers above warning, districts in rainstorm, sensors offline, notices failed', role: 'viewer' },
-  stream: { method: 'GET', path: '/api/stream', summary: 'Server-sent events: a snapshot now and after every change', role: 'viewer' },
+  stream: { method: 'GET', path: '/api/stream', summary: 'Server-sent events: `reset` (the whole state) once, then numbered `batch` events of what changed; reconnecting with Last-Event-ID resumes', role: 'viewer', query: StreamQuery },
+  sites: { method: 'GET', path: '/api/sites', summary: 'The city: districts, sites (name, road, lat/lon) and their sensors, for the map and the boards', role: 'viewer' },
+  districts: { method: 'GET', path: '/api/districts.geojson', summary: 'District outlines (GeoJSON FeatureCollection, properties.id = district id)', role: 'viewer' },
+  bulkAck: { method: 'POST', path: '/api/alerts/ack', summary: 'Acknowledge many alerts at once (a group), with one note', role: 'officer', body: BulkAckBody },
   alerts: { method: 'GET', path: '/api/alerts', summary: 'Alerts, newest first', role: 'viewer', query: AlertListQuery },
   alert: { method: 'GET', path: '/api/alerts/:id', summary: 'One alert, whether a silence covers it, and its audit trail', role: 'viewer', params: AlertIdParams },
   ack: { method: 'POST', path: '/api/alerts/:id/ack', summary: 'Acknowledge as the logged-in user, with a note (idempotent)', role: 'officer', params: AlertIdParams, body: AckBody },

@@ -30,17 +30,23 @@ declare module 'fastify' {
   }
 }
 
-/** The token of a request: `Authorization: Bearer …`, or the console's session cookie. */
-export function requestToken(req: FastifyRequest): string | undefined {
+/** What a request presents: `Authorization: Bearer …`, or the console's session cookie (a session id, never a token). */
+export type Credential = { kind: 'bearer'; token: string } | { kind: 'session'; id: string };
+
+/** The console's session cookie name. */
+export const SESSION_COOKIE = 'fg_session';
+
+export function requestCredential(req: FastifyRequest): Credential | undefined {
   const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
-  if (bearer) return bearer[1];
-  return /(?:^|;\s*)fg_token=([^;\s]+)/.exec(req.headers.cookie ?? '')?.[1];
+  if (bearer) return { kind: 'bearer', token: bearer[1]! };
+  const id = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;\\s]+)`).exec(req.headers.cookie ?? '')?.[1];
+  return id ? { kind: 'session', id } : undefined;
 }
 
 /** An onRequest hook that resolves the caller (401 when nobody) and keeps it on the request. */
-export function principalAuth(authenticate: (token: string | undefined) => Principal | null) {
+export function principalAuth(authenticate: (credential: Credential | undefined) => Principal | null) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
-    const p = authenticate(requestToken(req));
+    const p = authenticate(requestCredential(req));
     if (!p) {
       reply.header('www-authenticate', 'Bearer realm="floodgate"');
       return reply.code(401).send({ error: { code: 'UNAUTHORIZED', message: 'missing or invalid token' } });
@@ -56,7 +62,7 @@ export function principalAuth(authenticate: (token: string | undefined) => Princ
  */
 export async function serviceHttp(
   app: FastifyInstance,
-  opts: { token?: string; authenticate?: (token: string | undefined) => Principal | null; metrics: Metrics; health: Health; routes: Routes[]; open?: Routes[] },
+  opts: { token?: string; authenticate?: (credential: Credential | undefined) => Principal | null; metrics: Metrics; health: Health; routes: Routes[]; open?: Routes[] },
 ): Promise<void> {
   app.get('/healthz', async (_req, reply) => {
     const h = opts.health();

@@ -13,7 +13,7 @@
  * minute buckets. The decisions themselves are pure: `stepFsm` (fsm.ts) returns a new phase
  * object only when something changed, and the rule functions below only read their inputs.
  */
-import { ALERT_RULES, MAIN_FIELD, type Reading, type SensorKind } from '../contracts/index.ts';
+import { ALERT_RULES, MAIN_FIELD, renderReason, type Reading, type ReasonKey, type SensorKind, type Why } from '../contracts/index.ts';
 import { alertIdFor, NORMAL, stepFsm, type Fsm, type Hold } from './fsm.ts';
 import { RAIN_LEVELS, RAIN_WINDOWS, type RainLevel, type RainWindow, type SiteRules } from './spec.ts';
 
@@ -36,7 +36,16 @@ export interface Transition {
   unit: string;
   /** Sensor time of the reading that caused it (arrival time for offline). */
   ts: number;
+  /** English, rendered from `why` (logs, notices, backtests). */
   reason: string;
+  /** The reason as a template key and parameters (contracts/reasons.ts): the console renders it in the reader's language. */
+  why?: Why;
+}
+
+/** A transition's reason: the English sentence and the key and parameters it was rendered from. */
+function because(key: ReasonKey, params: Why['params']): { reason: string; why: Why } {
+  const why = { key, params };
+  return { reason: renderReason('en', why), why };
 }
 
 export type SuspectReason = 'out-of-range' | 'spike' | 'flatline' | 'parked-vehicle';
@@ -342,7 +351,7 @@ export function evaluate(state: EngineState, reading: Reading, now: number, ctx:
 
   // A reading arrived: an offline sensor is back.
   if (s.offline) {
-    out.transitions.push({ ruleId: RULE_IDS.sensorOffline, subjectId: info.id, sensorId: info.id, alertId: s.offline.alertId, state: 'resolved', severity: 'warning', value: 0, threshold: 0, unit: 's', ts, reason: 'reporting again' });
+    out.transitions.push({ ruleId: RULE_IDS.sensorOffline, subjectId: info.id, sensorId: info.id, alertId: s.offline.alertId, state: 'resolved', severity: 'warning', value: 0, threshold: 0, unit: 's', ts, ...because('offline.back', {}) });
     s.offline = undefined;
   }
 
@@ -352,7 +361,7 @@ export function evaluate(state: EngineState, reading: Reading, now: number, ctx:
     const h = rules.health;
     const step = stepFsm(s.battery, { on: bv < h.lowBatteryV, off: bv >= h.lowBatteryV + h.batteryHysteresisV }, ts, holds.battery, RULE_IDS.sensorBattery, info.id);
     if (step.fsm !== s.battery) {
-      emit(out, step, s.battery, () => ({ ruleId: RULE_IDS.sensorBattery, subjectId: info.id, sensorId: info.id, severity: 'info', value: bv, threshold: h.lowBatteryV, unit: 'V', ts, reason: `battery ${bv} V (low below ${h.lowBatteryV} V)` }));
+      emit(out, step, s.battery, () => ({ ruleId: RULE_IDS.sensorBattery, subjectId: info.id, sensorId: info.id, severity: 'info', value: bv, threshold: h.lowBatteryV, unit: 'V', ts, ...(step.change === 'resolved' ? because('battery.ok', { v: bv }) : because('battery.low', { v: bv, min: h.lowBatteryV })) }));
       s.battery = step.fsm;
     }
   }
@@ -397,14 +406,14 @@ function qualityAlert(s: SensorState, info: SensorInfo, ts: number, v: number, q
   const step = stepFsm(s.quality, { on: bad !== undefined, off: bad === undefined }, ts, holds.quality, RULE_IDS.sensorDataQuality, info.id);
   if (step.fsm === s.quality) return;
   emit(out, step, s.quality, () => {
-    const why: Record<SuspectReason, () => string> = {
-      'out-of-range': () => `value ${v} outside the plausible range`,
-      spike: () => `${s.spikes.length} single-reading spikes within an hour`,
-      flatline: () => `the same value ${v} for ${s.flatCount ?? 0} readings`,
-      'parked-vehicle': () => `jumped from a dry road to ${v} cm and holds still: a vehicle under the sensor?`,
+    const fired: Record<SuspectReason, () => ReturnType<typeof because>> = {
+      'out-of-range': () => because('quality.out-of-range', { v }),
+      spike: () => because('quality.spike', { n: s.spikes.length }),
+      flatline: () => because('quality.flatline', { v, n: s.flatCount ?? 0 }),
+      'parked-vehicle': () => because('quality.parked-vehicle', { v }),
     };
-    const reason = step.change === 'fired' ? why[bad!]() : `clean for ${h.cleanReadings} readings (was: ${s.qualityReason ?? 'suspect'})`;
-    return { ruleId: RULE_IDS.sensorDataQuality, subjectId: info.id, sensorId: info.id, severity: 'warning', value: v, threshold: 0, unit: info.kind === 'ponding' ? 'cm' : 'm', ts, reason };
+    const why = step.change === 'fired' ? fired[bad!]() : because('quality.clean', { n: h.cleanReadings, was: s.qualityReason ?? 'suspect' });
+    return { ruleId: RULE_IDS.sensorDataQuality, subjectId: info.id, sensorId: info.id, severity: 'warning', value: v, threshold: 0, unit: info.kind === 'ponding' ? 'cm' : 'm', ts, ...why };
   });
   if (step.change === 'fired') s.qualityReason = bad;
   s.quality = step.fsm;
@@ -419,7 +428,7 @@ function evaluatePonding(state: EngineState, s: SensorState, info: SensorInfo, t
   const warning = s.warning ?? NORMAL;
   const w = stepFsm(warning, { on: v > u.warnCm, off: v < u.warnClearCm }, ts, holds.warning, RULE_IDS.underpassWarning, site);
   if (w.fsm !== warning) {
-    emit(out, w, warning, () => ({ ...base, ruleId: RULE_IDS.underpassWarning, severity: 'warning', threshold: w.change === 'resolved' ? u.warnClearCm : u.warnCm, reason: w.change === 'resolved' ? `ponding below ${u.warnClearCm} cm, now ${v} cm` : `ponding above ${u.warnCm} cm, now ${v} cm` }));
+    emit(out, w, warning, () => ({ ...base, ruleId: RULE_IDS.underpassWarning, severity: 'warning', threshold: w.change === 'resolved' ? u.warnClearCm : u.warnCm, ...(w.change === 'resolved' ? because('underpass.warn-clear', { clearCm: u.warnClearCm, v }) : because('underpass.warn', { warnCm: u.warnCm, v })) }));
     s.warning = w.fsm;
   }
 
@@ -445,11 +454,11 @@ function evaluatePonding(state: EngineState, s: SensorState, info: SensorInfo, t
     emit(out, c, closure, () => {
       if (c.change === 'fired') {
         const heldS = Math.round((ts - (closure.phase === 'pending' ? closure.since : ts)) / 1000);
-        const reason = early ? `ponding rising ${round(rate, 1)} cm/min (early close at ${u.earlyRiseCmPerMin}), now ${v} cm above ${u.closeCm} cm` : `ponding above ${u.closeCm} cm for ${heldS} s (${closure.count + 1} readings), now ${v} cm`;
-        return { ...base, ruleId: RULE_IDS.underpassClosure, severity: 'critical', threshold: u.closeCm, reason };
+        const why = early ? because('closure.early', { rate: round(rate, 1), earlyRate: u.earlyRiseCmPerMin, v, closeCm: u.closeCm }) : because('closure.sustained', { closeCm: u.closeCm, heldS, n: closure.count + 1, v });
+        return { ...base, ruleId: RULE_IDS.underpassClosure, severity: 'critical', threshold: u.closeCm, ...why };
       }
       const heldS = Math.round((ts - closure.since) / 1000);
-      return { ...base, ruleId: RULE_IDS.underpassClosure, severity: 'critical', threshold: u.reopenCm, reason: `ponding below ${u.reopenCm} cm for ${heldS} s (${closure.count + 1} readings), now ${v} cm` };
+      return { ...base, ruleId: RULE_IDS.underpassClosure, severity: 'critical', threshold: u.reopenCm, ...because('closure.reopen', { reopenCm: u.reopenCm, heldS, n: closure.count + 1, v }) };
     });
     s.closure = c.fsm;
   }
@@ -469,7 +478,7 @@ function evaluatePonding(state: EngineState, s: SensorState, info: SensorInfo, t
       ruleId: RULE_IDS.pumpAdvisory,
       severity: 'warning',
       threshold: a.pondingRiseCm,
-      reason: adv.change === 'fired' ? `pre-position pump trucks: ${RAIN_LEVELS[districtMax]} rain in ${info.district} and ponding up ${round(rise, 1)} cm within ${a.windowS / 60} min, now ${v} cm` : `rain eased or ponding below ${a.minDepthCm} cm for ${a.clearHoldS / 60} min`,
+      ...(adv.change === 'fired' ? because('pump.advise', { level: RAIN_LEVELS[districtMax]!, district: info.district, rise: round(rise, 1), windowMin: a.windowS / 60, v }) : because('pump.clear', { minDepthCm: a.minDepthCm, clearMin: a.clearHoldS / 60 })),
     }));
     s.advisory = adv.fsm;
   }
@@ -485,13 +494,13 @@ function evaluateWaterLevel(s: SensorState, info: SensorInfo, ts: number, v: num
     const ws = stepFsm(w, { on: v >= r.warningM, off: v < r.warningM - r.hysteresisM }, ts, holds.level, RULE_IDS.waterLevelWarning, site);
     if (ws.fsm !== w) {
       const level = r.warningM;
-      emit(out, ws, w, () => ({ ...base, ruleId: RULE_IDS.waterLevelWarning, severity: 'warning', threshold: level, reason: ws.change === 'resolved' ? `level ${v} m, below ${round(level - r.hysteresisM, 3)} m` : `level ${v} m at or above the warning level ${level} m` }));
+      emit(out, ws, w, () => ({ ...base, ruleId: RULE_IDS.waterLevelWarning, severity: 'warning', threshold: level, ...(ws.change === 'resolved' ? because('level.warn-clear', { v, below: round(level - r.hysteresisM, 3) }) : because('level.warn', { v, level })) }));
       s.wlWarning = ws.fsm;
     }
     const d = s.wlDanger ?? NORMAL;
     const ds = stepFsm(d, { on: v >= danger, off: v < danger - r.hysteresisM }, ts, holds.level, RULE_IDS.waterLevelDanger, site);
     if (ds.fsm !== d) {
-      emit(out, ds, d, () => ({ ...base, ruleId: RULE_IDS.waterLevelDanger, severity: 'critical', threshold: danger, reason: ds.change === 'resolved' ? `level ${v} m, below ${round(danger - r.hysteresisM, 3)} m` : `level ${v} m at or above the danger level ${danger} m` }));
+      emit(out, ds, d, () => ({ ...base, ruleId: RULE_IDS.waterLevelDanger, severity: 'critical', threshold: danger, ...(ds.change === 'resolved' ? because('level.danger-clear', { v, below: round(danger - r.hysteresisM, 3) }) : because('level.danger', { v, level: danger })) }));
       s.wlDanger = ds.fsm;
     }
   }
@@ -499,7 +508,7 @@ function evaluateWaterLevel(s: SensorState, info: SensorInfo, ts: number, v: num
   const f = s.wlRise ?? NORMAL;
   const step = stepFsm(f, { on: rise >= r.riseM, off: rise < r.riseM / 2 }, ts, holds.rise, RULE_IDS.waterLevelRise, site);
   if (step.fsm !== f) {
-    emit(out, step, f, () => ({ ...base, ruleId: RULE_IDS.waterLevelRise, severity: 'warning', value: round(rise, 3), threshold: r.riseM, reason: step.change === 'resolved' ? `rise eased to ${round(rise, 2)} m` : `level rose ${round(rise, 2)} m within ${r.riseWindowS / 60} min, now ${v} m` }));
+    emit(out, step, f, () => ({ ...base, ruleId: RULE_IDS.waterLevelRise, severity: 'warning', value: round(rise, 3), threshold: r.riseM, ...(step.change === 'resolved' ? because('rise.clear', { rise: round(rise, 2) }) : because('rise.fire', { rise: round(rise, 2), windowMin: r.riseWindowS / 60, v })) }));
     s.wlRise = step.fsm;
   }
 }
@@ -529,13 +538,13 @@ function evaluateRain(state: EngineState, s: SensorState, info: SensorInfo, read
   r.shown = next.shown;
   const base = { ruleId: RULE_IDS.rainstorm, subjectId: info.id, sensorId: info.id, unit: 'mm', ts: at };
   if (next.shown < 0) {
-    out.transitions.push({ ...base, alertId: r.alertId!, state: 'resolved', severity: RAIN_SEVERITY[was]!, value: round(r.sums[1]!, 1), threshold: 0, reason: `rain totals below the blue level for ${rr.clearHoldS / 60} min` });
+    out.transitions.push({ ...base, alertId: r.alertId!, state: 'resolved', severity: RAIN_SEVERITY[was]!, value: round(r.sums[1]!, 1), threshold: 0, ...because('rain.clear', { clearMin: rr.clearHoldS / 60 }) });
     r.alertId = undefined;
   } else {
     const cause = rainCause(r.sums, next.shown, rr.levels);
     r.alertId ??= alertIdFor(RULE_IDS.rainstorm, info.id, at);
     const level = RAIN_LEVELS[next.shown]!;
-    out.transitions.push({ ...base, alertId: r.alertId, state: 'firing', severity: RAIN_SEVERITY[next.shown]!, level, value: round(cause.mm, 1), threshold: cause.threshold, reason: `${level}: ${round(cause.mm, 1)} mm in ${cause.window} (≥ ${cause.threshold} mm)${was >= 0 ? `, was ${RAIN_LEVELS[was]}` : ''}` });
+    out.transitions.push({ ...base, alertId: r.alertId, state: 'firing', severity: RAIN_SEVERITY[next.shown]!, level, value: round(cause.mm, 1), threshold: cause.threshold, ...because('rain.level', { level, mm: round(cause.mm, 1), window: cause.window, threshold: cause.threshold, ...(was >= 0 ? { was: RAIN_LEVELS[was]! } : {}) }) });
   }
   districtRain(state, info, next.shown, at, ctx, out);
 }
@@ -562,7 +571,7 @@ function evaluateWind(s: SensorState, info: SensorInfo, reading: Reading, wr: Si
   w.shown = next.shown;
   const base = { ruleId: RULE_IDS.gale, subjectId: info.id, sensorId: info.id, unit: 'm/s', ts, value: gust };
   if (next.shown < 0) {
-    out.transitions.push({ ...base, alertId: w.alertId!, state: 'resolved', severity: RAIN_SEVERITY[was]!, threshold: 0, reason: `wind below the blue gale level for ${wr.clearHoldS / 60} min` });
+    out.transitions.push({ ...base, alertId: w.alertId!, state: 'resolved', severity: RAIN_SEVERITY[was]!, threshold: 0, ...because('gale.clear', { clearMin: wr.clearHoldS / 60 }) });
     w.alertId = undefined;
     return;
   }
@@ -576,7 +585,7 @@ function evaluateWind(s: SensorState, info: SensorInfo, reading: Reading, wr: Si
     severity: RAIN_SEVERITY[next.shown]!,
     level,
     threshold: gust >= th.gustMs ? th.gustMs : th.meanMs,
-    reason: `${level} gale: gusts ${gust} m/s, mean ${mean} m/s (≥ ${th.gustMs} gust or ${th.meanMs} mean)${was >= 0 ? `, was ${RAIN_LEVELS[was]}` : ''}`,
+    ...because('gale.level', { level, gust, mean, gustMs: th.gustMs, meanMs: th.meanMs, ...(was >= 0 ? { was: RAIN_LEVELS[was]! } : {}) }),
   });
 }
 
@@ -606,11 +615,11 @@ function districtRain(state: EngineState, info: SensorInfo, gaugeLevel: number, 
   const n = [...d.gauges.values()].filter((l) => l >= Math.max(level, 0)).length;
   const base = { ruleId: RULE_IDS.districtRainstorm, subjectId: info.district, sensorId: info.id, unit: 'gauges', ts, value: n, threshold: ctx.districtMinGauges };
   if (level < 0) {
-    out.transitions.push({ ...base, alertId: d.alertId!, state: 'resolved', severity: RAIN_SEVERITY[was]!, reason: `fewer than ${ctx.districtMinGauges} gauges at a rainstorm level` });
+    out.transitions.push({ ...base, alertId: d.alertId!, state: 'resolved', severity: RAIN_SEVERITY[was]!, ...because('district.clear', { min: ctx.districtMinGauges }) });
     d.alertId = undefined;
   } else {
     d.alertId ??= alertIdFor(RULE_IDS.districtRainstorm, info.district, ts);
-    out.transitions.push({ ...base, alertId: d.alertId, state: 'firing', severity: RAIN_SEVERITY[level]!, level: RAIN_LEVELS[level], reason: `${n} gauges of ${info.district} at ${RAIN_LEVELS[level]} or above${was >= 0 ? `, was ${RAIN_LEVELS[was]}` : ''}` });
+    out.transitions.push({ ...base, alertId: d.alertId, state: 'firing', severity: RAIN_SEVERITY[level]!, level: RAIN_LEVELS[level], ...because('district.level', { n, district: info.district, level: RAIN_LEVELS[level]!, ...(was >= 0 ? { was: RAIN_LEVELS[was]! } : {}) }) });
   }
 }
 
@@ -627,7 +636,7 @@ export function tick(state: EngineState, now: number, ctx: EngineContext): { tra
     if (silentMs <= limitMs) continue;
     const alertId = alertIdFor(RULE_IDS.sensorOffline, id, now);
     s.offline = { alertId };
-    transitions.push({ ruleId: RULE_IDS.sensorOffline, subjectId: id, sensorId: id, alertId, state: 'firing', severity: 'warning', value: Math.round(silentMs / 1000), threshold: limitMs / 1000, unit: 's', ts: now, reason: `nothing for ${Math.round(silentMs / 1000)} s (expected every ${limitMs / 1000 / rules.health.offlineFactor} s)` });
+    transitions.push({ ruleId: RULE_IDS.sensorOffline, subjectId: id, sensorId: id, alertId, state: 'firing', severity: 'warning', value: Math.round(silentMs / 1000), threshold: limitMs / 1000, unit: 's', ts: now, ...because('offline.silent', { silentS: Math.round(silentMs / 1000), everyS: limitMs / 1000 / rules.health.offlineFactor }) });
   }
   return { transitions };
 }

@@ -68,6 +68,7 @@ export function toAlertEvent(t: Transition, now: number): AlertEvent {
     observedAt: isoWithOffset(t.ts),
     changedAt: isoWithOffset(now),
     reason: t.reason,
+    ...(t.why ? { why: t.why } : {}),
   });
 }
 

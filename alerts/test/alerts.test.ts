@@ -67,7 +67,7 @@ describe('alerts service', () => {
     // Another address is not affected, and the right token logs in with an HttpOnly cookie.
     const ok = await stack.alerts.app.inject({ method: 'POST', url: '/api/login', remoteAddress: '10.9.8.6', payload: { token: stack.apiToken } });
     expect(ok.json()).toEqual({ name: 'admin', role: 'admin' });
-    expect(String(ok.headers['set-cookie'])).toMatch(/^fg_token=.+; HttpOnly; SameSite=Strict/);
+    expect(String(ok.headers['set-cookie'])).toMatch(/^fg_session=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict/);
   });
 
   it('rejects bad queries with a clear 400 and unknown alerts with 404', async () => {

@@ -1,39 +1,44 @@
 /**
- * The console in a real Chromium (Debian `chromium`, driven by playwright-core): an officer logs
- * in, a closure appears live without a reload, the officer acknowledges it with a note; a viewer
- * sees it but cannot acknowledge (no button, and the API says 403); the page switches to English;
- * on a phone the tables become cards. A screenshot of the console during a storm is written to
- * docs/console.png.
+ * The duty console in a real Chromium (Debian `chromium`, driven by playwright-core) on the whole
+ * demo city (1,207 sites), during a storm sent as the rules service sends it: 123 underpasses
+ * closed in all districts, river and ponding warnings, then 500 ponding sensors going silent.
+ * Checked as an officer would: every closure on the board (compared with the API), the map with
+ * all 500 underpasses and the closed ones in their colour, a note typed through live updates
+ * saved as typed, 500 offline alerts acknowledged as one group in three actions, a Chinese page
+ * with no rule id and no English reason; phone and wall layouts. Screenshots go to docs/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import type { AlertEvent } from '../../contracts/index.ts';
+import { buildDemoCity } from '../../config/demo-city.ts';
+import { provision } from '../../config/registry.ts';
 import { requireBinary } from '../../test/helpers/servers.ts';
 import { startStack, type Stack } from '../../test/helpers/stack.ts';
 
-const SCREENSHOT = fileURLToPath(new URL('../../docs/console.png', import.meta.url));
+const shot = (name: string) => fileURLToPath(new URL(`../../docs/${name}`, import.meta.url));
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-describe('console in Chromium', { timeout: 90_000 }, () => {
+describe('console in Chromium, whole city', { timeout: 180_000 }, () => {
   let stack: Stack;
   let browser: Browser;
   let rules: MqttClient;
   let base: string;
   const tokens: Record<string, string> = {};
+  const city = buildDemoCity();
+  const underpasses = city.sites.filter((s) => s.kind === 'underpass');
+  const ponding = city.sensors.filter((s) => s.kind === 'ponding');
+  // 123 closures spread over the districts: every fourth underpass.
+  const closed = underpasses.filter((_s, i) => i % 4 === 0).slice(0, 123);
 
   beforeAll(async () => {
     const executablePath = requireBinary('chromium', 'chromium');
-    stack = await startStack();
-    // The alerts service picks the users file up while running (floodgate users writes the same file).
+    stack = await startStack({ city: await provision(city) });
     tokens['wang'] = await stack.addUser('wang', 'officer');
     tokens['li'] = await stack.addUser('li', 'viewer');
     base = `http://127.0.0.1:${stack.alerts.port}`;
-    browser = await chromium.launch({
-      executablePath,
-      // As root in a closed network: no sandbox, and no background calls to Google's hosts.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
     rules = await mqtt.connectAsync(stack.mqttUrl, { protocolVersion: 4, clientId: 'test-rules', username: 'svc-rules', password: stack.provisioning.serviceSecret });
   });
   afterAll(async () => {
@@ -42,83 +47,141 @@ describe('console in Chromium', { timeout: 90_000 }, () => {
     await stack?.close();
   });
 
-  const fire = (e: Partial<AlertEvent> & Pick<AlertEvent, 'alertId' | 'ruleId' | 'subjectId'>) =>
-    rules.publishAsync(`floodgate/alerts/${e.ruleId}/${e.subjectId}`, JSON.stringify({ sensorId: 'PD-001', state: 'firing', severity: 'critical', value: 31, threshold: 25, unit: 'cm', observedAt: '2026-07-01T18:03:00+08:00', changedAt: '2026-07-01T18:03:01+08:00', reason: 'ponding above 25 cm for 120 s (3 readings), now 31 cm', ...e }), { qos: 1, retain: true });
+  const event = (e: Partial<AlertEvent> & Pick<AlertEvent, 'alertId' | 'ruleId' | 'subjectId'>): AlertEvent => ({ sensorId: e.subjectId, state: 'firing', severity: 'critical', value: 31, threshold: 25, unit: 'cm', observedAt: '2026-07-01T18:03:00+08:00', changedAt: '2026-07-01T18:03:01+08:00', reason: 'ponding above 25 cm for 120 s (3 readings), now 31 cm', ...e });
+  const fire = (e: AlertEvent) => rules.publishAsync(`floodgate/alerts/${e.ruleId}/${e.subjectId}`, JSON.stringify(e), { qos: 1 });
+  const closure = (siteId: string, v = 31) =>
+    event({ alertId: `underpass-closure:${siteId}:1`, ruleId: 'underpass-closure', subjectId: siteId, sensorId: siteId.replace('UP-', 'PD-'), value: v, why: { key: 'closure.sustained', params: { closeCm: 25, heldS: 120, n: 3, v } } });
+  const offline = (sensorId: string) =>
+    event({ alertId: `sensor-offline:${sensorId}:1`, ruleId: 'sensor-offline', subjectId: sensorId, sensorId, severity: 'warning', value: 400, threshold: 300, unit: 's', reason: 'nothing for 400 s (expected every 60 s)', why: { key: 'offline.silent', params: { silentS: 400, everyS: 60 } } });
+  const firingCount = (rule: string) => stack.alerts.store.listAlerts({ state: 'firing', rule, limit: 100_000 }).length;
 
-  async function login(name: string, viewport = { width: 1280, height: 800 }) {
+  async function login(name: string, viewport = { width: 1440, height: 900 }, query = ''): Promise<Page> {
     const context = await browser.newContext({ viewport });
     const page = await context.newPage();
-    await page.goto(base);
+    await page.goto(`${base}/${query}`);
     await page.fill('#token', tokens[name]!);
     await page.click('#login-form button[type=submit]');
     await page.waitForSelector('#live.on');
-    return { context, page };
+    return page;
   }
 
-  it('an officer sees a closure appear live and acknowledges it with a note', async () => {
-    const { context, page } = await login('wang');
-    await expect.poll(() => page.textContent('#t-closed')).toBe('0');
-    await fire({ alertId: 'underpass-closure:UP-001:1', ruleId: 'underpass-closure', subjectId: 'UP-001' });
-    const row = page.locator('tr[data-alert-id="underpass-closure:UP-001:1"]');
-    await row.waitFor(); // no reload: the stream brought it
-    await expect.poll(() => page.textContent('#t-closed')).toBe('1');
-    await row.locator('input[name=note]').fill('已通知交警 police informed');
-    await row.locator('button[type=submit]').click();
-    await expect.poll(() => row.textContent()).toContain('已确认 wang — 已通知交警 police informed');
-    expect(stack.alerts.store.getAlert('underpass-closure:UP-001:1')).toMatchObject({ ackedBy: 'wang', ackNote: '已通知交警 police informed' });
+  it('every closure on the board, the map in colour, a group acknowledged in three actions, Chinese throughout', async () => {
+    const page = await login('wang');
+    for (const s of closed) await fire(closure(s.id));
+    await fire(event({ alertId: 'water-level-warning:WS-001:1', ruleId: 'water-level-warning', subjectId: 'WS-001', sensorId: 'WL-001', severity: 'warning', value: 4.9, threshold: 4.8, unit: 'm', why: { key: 'level.warn', params: { v: 4.9, level: 4.8 } } }));
+    // An alert recorded before reasons carried parameters: Chinese still shows no English sentence.
+    await fire(event({ alertId: 'underpass-warning:UP-002:1', ruleId: 'underpass-warning', subjectId: 'UP-002', sensorId: 'PD-002', severity: 'warning', value: 16, threshold: 15, reason: 'ponding above 15 cm, now 16 cm' }));
+    await expect.poll(() => firingCount('underpass-closure'), { timeout: 30_000 }).toBe(123);
 
-    // A storm on screen: more alerts, then the screenshot for docs/.
-    await fire({ alertId: 'underpass-closure:UP-002:1', ruleId: 'underpass-closure', subjectId: 'UP-002', value: 38.4, reason: 'ponding rising 4.2 cm/min (early close at 3), now 38.4 cm above 25 cm' });
-    await fire({ alertId: 'district-rainstorm:huangpu:1', ruleId: 'district-rainstorm', subjectId: 'huangpu', sensorId: 'RG-003', severity: 'warning', level: 'yellow', value: 4, threshold: 3, unit: 'gauges', reason: '4 gauges of huangpu at yellow or above' });
-    await fire({ alertId: 'pump-advisory:UP-003:1', ruleId: 'pump-advisory', subjectId: 'UP-003', severity: 'warning', value: 12.5, threshold: 5, reason: 'pre-position pump trucks: yellow rain in huangpu and ponding up 10.6 cm within 15 min, now 12.5 cm' });
-    await expect.poll(() => page.locator('#alerts tbody tr').count()).toBe(4);
-    await expect.poll(() => page.textContent('#t-rain')).toBe('1');
-    await expect.poll(() => page.locator('#sensors tbody tr').count()).toBeGreaterThan(0);
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    // The board lists every closure the API lists, by district, with names.
+    await expect.poll(() => page.locator('.board-row').count(), { timeout: 30_000 }).toBe(123);
+    const onBoard = new Set(await page.locator('.board-row').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset['site'])));
+    expect(onBoard).toEqual(new Set(stack.alerts.store.listAlerts({ state: 'firing', rule: 'underpass-closure', limit: 1000 }).map((a) => a.subjectId)));
+    expect(await page.locator('.board-row').first().textContent()).toContain('下立交');
+    await expect.poll(() => page.textContent('#t-closed')).toBe('123');
 
-    // A maintenance window from the page: the alert at that site is marked silenced.
-    await page.selectOption('#silence-scope', 'site');
-    await page.fill('#silence-target', 'UP-003');
-    await page.fill('#silence-reason', '泵站检修 pump maintenance');
-    await page.click('#silence-form button[type=submit]');
-    await expect.poll(() => page.textContent('#silence-list')).toContain('UP-003 — 泵站检修 pump maintenance');
-    await expect.poll(() => page.locator('tr[data-alert-id="pump-advisory:UP-003:1"] .badge.silenced').count()).toBe(1);
+    // The map: all 500 underpasses when unclustered, the closed ones in their colour.
+    await page.uncheck('.map-tools input[name=cluster]');
+    await expect.poll(() => page.locator('path.site.kind-underpass').count()).toBe(500);
+    await expect.poll(() => page.locator('path.site.kind-underpass.st-closed').count()).toBe(123);
+    const fill = await page.locator('path.site.st-closed').first().evaluate((e) => getComputedStyle(e).fill);
+    expect(fill).toBe('rgb(229, 72, 77)');
+    await page.check('.map-tools input[name=cluster]');
 
-    await page.click('#lang');
-    await expect.poll(() => page.textContent('h1')).toContain('Flood duty console');
-    await context.close();
+    // Chinese: no rule id, no English reason, anywhere on the page.
+    const text = (await page.locator('main').innerText()).toLowerCase();
+    for (const raw of ['underpass-closure', 'underpass-warning', 'water-level-warning', 'ponding above', 'level ', 'critical', 'warning']) expect(text, raw).not.toContain(raw);
+    expect(text).toContain('水位 4.9 m，达到或超过警戒水位 4.8 m');
+    expect(await page.textContent('#city')).toBe('上海（演示）');
+    await page.screenshot({ path: shot('console.png') });
+
+    // 500 ponding sensors go silent: one group row, acknowledged in three actions.
+    await Promise.all(ponding.map((s) => fire(offline(s.id))));
+    await expect.poll(() => firingCount('sensor-offline'), { timeout: 30_000 }).toBe(500);
+    const group = page.locator('li.alert-row.group[data-group="sensor-offline"]');
+    await expect.poll(() => group.textContent(), { timeout: 30_000 }).toContain('× 500');
+    await group.locator('.act-ack-all').click(); // 1
+    await page.fill('dialog textarea[name=note]', '通信中断，已报修'); // 2
+    await page.click('dialog button[type=submit]'); // 3
+    await expect.poll(() => stack.alerts.store.listAlerts({ state: 'firing', rule: 'sensor-offline', acked: false, limit: 1000 }).length, { timeout: 30_000 }).toBe(0);
+    expect(stack.alerts.store.getAlert(`sensor-offline:${ponding[7]!.id}:1`)).toMatchObject({ ackedBy: 'wang', ackNote: '通信中断，已报修' });
+    await expect.poll(() => group.textContent()).toContain('已确认');
+    await page.context().close();
   });
 
-  it('shows a sensor\'s latest value and its sparkline, found by the search box', async () => {
-    const dev = await stack.device('PD-002');
-    const t0 = Math.floor(Date.now() / 300_000) * 300_000 - 60 * 60_000;
-    for (let i = 0; i <= 12; i++) await dev.publishAsync('sensors/ponding/PD-002/reading', JSON.stringify({ ts: t0 + i * 5 * 60_000, seq: i, depth_cm: [2, 3, 5, 9, 14, 20, 26, 31, 29, 24, 18, 12, 8][i] }), { qos: 1 });
-    const { context, page } = await login('li');
-    await page.fill('#sensor-q', 'PD-002');
-    // The unfiltered board lists PD-002 too: wait for the search to narrow it down.
-    await expect.poll(() => page.locator('#sensors tbody tr').count()).toBe(1);
-    const row = page.locator('tr[data-sensor-id="PD-002"]');
-    await expect.poll(() => row.textContent()).toContain('8 cm');
-    const points = await row.locator('svg.spark polyline').first().getAttribute('points');
-    expect(points!.split(' ').length).toBe(13);
-    await context.close();
+  it('a note typed while updates stream in is saved as typed', async () => {
+    const page = await login('wang');
+    const target = closed[0]!;
+    await page.locator(`.board-row[data-alert-id="underpass-closure:${target.id}:1"]`).click();
+    await page.locator('.panel .actions button.primary').click();
+    const note = '已通知交警封闭，现场有积水车辆一辆，等待拖车 police closed the road';
+    const box = page.locator('dialog textarea[name=note]');
+    // Live updates all the while: depth changes re-sent for the other closures.
+    let streaming = true;
+    const updates = (async () => {
+      for (let i = 0; streaming; i++) {
+        const s = closed[1 + (i % 100)]!;
+        await fire({ ...closure(s.id, 40 + (i % 7)), severity: 'warning' }); // a severity change is an update of the firing alert
+        await fire(closure(s.id, 40 + (i % 7)));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const before = stack.metrics.getSingleMetric('floodgate_console_stream_bytes_total');
+    const bytesBefore = (await before!.get()).values.reduce((n, v) => n + v.value, 0);
+    for (const ch of note) await box.pressSequentially(ch, { delay: 160 }); // ~10 s of typing
+    const bytesAfter = (await before!.get()).values.reduce((n, v) => n + v.value, 0);
+    expect(bytesAfter, 'updates reached the console while typing').toBeGreaterThan(bytesBefore);
+    expect(await box.evaluate((e) => document.activeElement === e)).toBe(true);
+    await page.click('dialog button[type=submit]');
+    streaming = false;
+    await updates;
+    await expect.poll(() => stack.alerts.store.getAlert(`underpass-closure:${target.id}:1`)?.ackNote).toBe(note);
+    await page.context().close();
   });
 
-  it('a viewer sees the alerts but cannot acknowledge', async () => {
-    await fire({ alertId: 'underpass-closure:UP-004:1', ruleId: 'underpass-closure', subjectId: 'UP-004' });
-    const { context, page } = await login('li');
-    const row = page.locator('tr[data-alert-id="underpass-closure:UP-004:1"]');
-    await row.waitFor();
-    expect(await row.locator('form').count()).toBe(0);
-    const status = await page.evaluate(async () => (await fetch('/api/alerts/underpass-closure%3AUP-004%3A1/ack', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status);
+  it('a viewer sees everything and can act on nothing', async () => {
+    const page = await login('li');
+    await expect.poll(() => page.locator('.board-row').count()).toBe(123);
+    expect(await page.locator('.act-ack, .act-ack-all, .act-silence, .act-resolve').count()).toBe(0);
+    const status = await page.evaluate(async () => (await fetch('/api/alerts/ack', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ids: ['x'] }) })).status);
     expect(status).toBe(403);
-    expect(stack.alerts.store.getAlert('underpass-closure:UP-004:1')?.ackedAt).toBeNull();
-    await context.close();
+    await page.context().close();
   });
 
-  it('on a phone the tables become cards', async () => {
-    const { context, page } = await login('li', { width: 390, height: 844 });
-    expect(await page.evaluate(() => getComputedStyle(document.querySelector('#alerts thead')!).display)).toBe('none');
-    await context.close();
+  it('phone: one column, closures first, nothing wider than the screen', async () => {
+    const page = await login('li', { width: 390, height: 844 });
+    await expect.poll(() => page.locator('.board-row').count()).toBe(123);
+    const layout = await page.evaluate(() => ({
+      boardTop: document.getElementById('board')!.getBoundingClientRect().top,
+      listTop: document.getElementById('list')!.getBoundingClientRect().top,
+      mapTop: document.getElementById('map')!.getBoundingClientRect().top,
+      overflow: document.documentElement.scrollWidth - window.innerWidth,
+    }));
+    expect(layout.boardTop).toBeLessThan(layout.listTop);
+    expect(layout.listTop).toBeLessThan(layout.mapTop);
+    expect(layout.overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: shot('console-phone.png') });
+    await page.context().close();
+  });
+
+  it('wall: map, counts and the whole closure board with no scrolling', async () => {
+    const page = await login('li', { width: 2560, height: 1440 });
+    await expect.poll(() => page.locator('.board-row').count()).toBe(123);
+    await page.screenshot({ path: shot('console-wall.png') });
+    const fits = await page.evaluate(() => {
+      const board = document.querySelector('.board-body')!;
+      const rows = [...document.querySelectorAll('.board-row')].map((r) => r.getBoundingClientRect());
+      const box = board.getBoundingClientRect();
+      return {
+        pageScroll: document.documentElement.scrollHeight - window.innerHeight,
+        rowsInside: rows.every((r) => r.bottom <= box.bottom + 1 && r.right <= box.right + 1 && r.top >= box.top - 1),
+        wall: document.body.classList.contains('wall'),
+        mapHeight: document.querySelector('.map-canvas')!.getBoundingClientRect().height,
+      };
+    });
+    expect(fits).toMatchObject({ wall: true, rowsInside: true });
+    expect(fits.pageScroll).toBeLessThanOrEqual(0);
+    expect(fits.mapHeight).toBeGreaterThan(800);
+    await page.context().close();
   });
 });

@@ -14,7 +14,7 @@ import { ingestRoutes } from '../../ingest/api.ts';
 import { createRules, type RulesHandle } from '../../rules/rules.ts';
 import { rulesConfig, type RulesConfig } from '../../rules/config.ts';
 import { createAlerts, type AlertsHandle } from '../../alerts/alerts.ts';
-import type { AlertsConfig } from '../../alerts/config.ts';
+import { BUNDLED_DISTRICTS, type AlertsConfig } from '../../alerts/config.ts';
 import { addUser, loadUsers, saveUsers, type Role } from '../../alerts/users.ts';
 import { createPoliceReceiver, type ReceiverHandle } from '../../alerts/receiver/police-receiver.ts';
 import { createMetricsRegistry, type Registry as Metrics } from '../../lib/metrics.ts';
@@ -104,6 +104,7 @@ export async function startStack(
         escalateAfterMs: 600_000,
         escalateCheckMs: 100,
         pageGroupMs: 200,
+        districtsGeoJsonPath: BUNDLED_DISTRICTS,
         ...opts.alerts,
       },
       { logger, metrics, registry, serviceSecret, clock, backoff: { baseMs: 20, maxMs: 200, minMs: 10 }, extraRoutes: [ingestRoutes(ingest.spool)] },

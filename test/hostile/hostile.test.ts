@@ -152,7 +152,7 @@ describe('hostile traffic', { timeout: 120_000 }, () => {
     for (const r of Object.values(API_ROUTES) as ApiRoute[]) {
       if (r.role === null) continue;
       const url = `http://127.0.0.1:${stack.alerts.port}${r.path.replace(/:(\w+)/g, 'x')}`;
-      for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789' }, { cookie: 'fg_token=wrong' }] as Array<Record<string, string>>) {
+      for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789' }, { cookie: 'fg_session=wrong' }] as Array<Record<string, string>>) {
         tried++;
         const res = await fetch(url, { method: r.method, headers: { ...headers, ...(r.method === 'GET' ? {} : { 'content-type': 'application/json' }) }, ...(r.method === 'GET' ? {} : { body: '{}' }) });
         expect(res.status, `${r.method} ${r.path} ${JSON.stringify(headers)}`).toBe(401);
