@@ -23,9 +23,11 @@ import { createOutbox, type Outbox } from './outbox.ts';
 import { createHttpNotifier, type Notifier } from './police-notifier.ts';
 import { toCap } from './cap.ts';
 import { renderDutyGroup, type DutyMessage } from './channels.ts';
-import { apiPlugin } from './api.ts';
+import { allowedMethods, apiPlugin } from './api.ts';
 import { createLive } from './live.ts';
 import { cityView } from './city.ts';
+import { alertMetrics } from './metrics.ts';
+import { embeddedReadings, influxReadings, readingsOf } from './readings.ts';
 import type { AlertsConfig } from './config.ts';
 
 export interface AlertsDeps {
@@ -63,10 +65,12 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
   let index = indexRegistry(registry);
   let policeSecrets = config.policeSecrets;
   const store = openAlertStore(config.dbPath);
+  const readings = config.readings.kind === 'influxdb' ? influxReadings(config.readings) : embeddedReadings(config.readings.path);
   // District outlines for the map: the city's own file, or the demo city's schematic ones.
   const districtsGeoJson = readFileSync(config.districtsGeoJsonPath, 'utf8');
   const m = {
     events: counter(deps.metrics, 'floodgate_alerts_events_total', 'Alert events received, by outcome', ['outcome']),
+    ...alertMetrics(deps.metrics, store, deps.clock),
   };
 
   // The console's sensor board, fed by a second, QoS 0 connection (below): a display, never a record.
@@ -201,6 +205,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     const alog = log.child({ alertId: event.alertId, underpassId: event.subjectId });
     const decision = decideOnEvent(store.getAlert(event.alertId), event);
     m.events.inc({ outcome: decision.kind });
+    if (decision.kind === 'open' || decision.kind === 'resolve' || decision.kind === 'update') m.readingToAlert.observe({ rule: event.ruleId }, Math.max(0, deps.clock.now() - Date.parse(event.observedAt)) / 1000);
     const nowIso = isoWithOffset(deps.clock.now());
     if (decision.kind === 'open') {
       const place = placeOf(event.subjectId);
@@ -266,7 +271,12 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     // Errors fastify raises before any route (a malformed URL, say) keep the API's error shape.
     frameworkErrors: (err, _req, reply) => void (reply as unknown as FastifyReply).code(400).send({ error: { code: 'BAD_REQUEST', message: err.message } }),
   });
-  app.setNotFoundHandler((req, reply) => void reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } }));
+  app.setNotFoundHandler((req, reply) => {
+    // A known path asked with a method it does not declare: 405 and what it does declare [RFC 9110 §15.5.6].
+    const allow = allowedMethods(req.url);
+    if (allow && !allow.includes(req.method)) return void reply.code(405).header('allow', [...allow, ...(allow.includes('GET') ? ['HEAD'] : [])].join(', ')).send({ error: { code: 'METHOD_NOT_ALLOWED', message: `${req.method} is not allowed on ${req.url.split('?')[0]}; allowed: ${allow.join(', ')}` } });
+    return void reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+  });
   // Users and roles (api-users.json, managed by `floodgate users`), reloaded when the file changes.
   let users = loadUsers(config.usersPath);
   const usersWatch = watchAndReload(config.usersPath, 'users', loadUsers, (u) => {
@@ -295,6 +305,10 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     districtsGeoJson: () => districtsGeoJson,
     ...(config.mapTiles ? { mapTiles: config.mapTiles } : {}),
     sensors: (f) => board.list(f, deps.clock.now()),
+    readings: (id, range, toMs) => {
+      const s = index.sensor(id);
+      return readingsOf(readings, s && !s.loadTest ? s : undefined, s && index.site(s.site), range, toMs);
+    },
     health: () => ({ ok: mqttUp, checks: { mqtt: mqttUp, store: store.db.open } }),
     wakeOutbox: () => outbox.wake(),
     extraRoutes: deps.extraRoutes ?? [],
@@ -356,6 +370,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       await endClient(view);
       await outbox.close();
       store.close();
+      readings.close();
       log.info('alerts closed');
     },
   };

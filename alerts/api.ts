@@ -8,7 +8,7 @@ import { requestCredential, serviceHttp, SESSION_COOKIE, type Credential, type P
 import { takeToken, type Bucket } from '../lib/token-bucket.ts';
 import { roleAtLeast, type Role } from './users.ts';
 import { silenceFor } from './transitions.ts';
-import { API_ROUTES as R, openApi, routeSchema } from '../contracts/api.ts';
+import { API_ROUTES as R, openApi, parseBody, routeSchema, type ApiRoute } from '../contracts/api.ts';
 import type { Registry as Metrics } from '../lib/metrics.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
@@ -18,6 +18,7 @@ import { overviewOf, silenceView, type ChangeHint, type Live } from './live.ts';
 import { createSessions } from './sessions.ts';
 import { bundleConsole } from './console/bundle.ts';
 import type { CityView } from './city.ts';
+import type { Range, ReadingsView } from './readings.ts';
 
 export interface ApiDeps {
   store: AlertStore;
@@ -31,6 +32,8 @@ export interface ApiDeps {
   live: Live;
   /** Sensors with their latest value, last seen and sparkline (the console's sensor board). */
   sensors?(f: { q?: string; kind?: 'water-level' | 'rain' | 'ponding'; district?: string; limit: number }): SensorView[];
+  /** A sensor's chart data (readings.ts); undefined: no such sensor. */
+  readings?(sensorId: string, range: Range, toMs: number): Promise<ReadingsView | undefined>;
   /** The city for the map and the boards (registry sites without secrets). */
   city(): CityView;
   /** District outlines, GeoJSON text. */
@@ -58,6 +61,39 @@ function noticeView({ body, secretRef: _s, ...n }: NoticeRecord) {
   };
 }
 
+const ROUTE_PATTERNS = [...new Set([...(Object.values(R) as ApiRoute[]).map((r) => r.path), '/', '/console.js', '/console.css'])].map((path) => ({
+  re: new RegExp(`^${path.replace(/:\w+/g, '[^/]+')}$`),
+  methods: [...new Set([...(Object.values(R) as ApiRoute[]).filter((r) => r.path === path).map((r) => r.method), ...(path.startsWith('/console') || path === '/' ? ['GET'] : [])])],
+}));
+
+/** The methods a known path declares (for 405 and its Allow header), or undefined for an unknown path. */
+export function allowedMethods(url: string): string[] | undefined {
+  const path = url.split('?')[0]!;
+  const methods = ROUTE_PATTERNS.filter((p) => p.re.test(path)).flatMap((p) => p.methods);
+  return methods.length ? [...new Set(methods)].sort() : undefined;
+}
+
+/** fastify's errors before a handler runs → [status, our code, message (default: fastify's)]. */
+const FASTIFY_ERRORS: Record<string, [number, string, string?]> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'UNSUPPORTED_MEDIA_TYPE', 'bodies are application/json'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'BAD_REQUEST'],
+  FST_ERR_CTP_BODY_TOO_LARGE: [413, 'PAYLOAD_TOO_LARGE', 'a body is at most 64 KiB'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'BAD_REQUEST', 'the body is empty but the content type says JSON'],
+  FST_ERR_CTP_INVALID_JSON_BODY: [400, 'BAD_REQUEST', 'the body is not valid JSON'],
+};
+
+/** Every route with a body parses it with its zod schema before its handler (no coercion, every issue named). */
+function zodBodies(app: FastifyInstance): void {
+  const byRoute = new Map((Object.values(R) as ApiRoute[]).filter((r) => r.body).map((r) => [`${r.method} ${r.path}`, r]));
+  app.addHook('preValidation', async (req, reply) => {
+    const r = byRoute.get(`${req.method} ${req.routeOptions.url}`);
+    if (!r) return;
+    const p = parseBody(r, req.body);
+    if (!p.ok) return apiError(reply, 400, 'BAD_REQUEST', p.message);
+    req.body = p.value;
+  });
+}
+
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 function apiError(reply: FastifyReply, status: number, code: string, message: string) {
@@ -68,6 +104,9 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
   // Set before the routes so every scope inherits it: errors always have {error: {code, message}}.
   app.setErrorHandler((err: { statusCode?: number; code?: string; message: string; validation?: unknown }, _req, reply) => {
     if (err.validation) return apiError(reply, 400, 'BAD_REQUEST', err.message);
+    // fastify's own errors in the API's catalogue: its FST_ codes are not ours to promise.
+    const known = err.code ? FASTIFY_ERRORS[err.code] : undefined;
+    if (known) return apiError(reply, known[0], known[1], known[2] ?? err.message);
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) app.log.error({ err }, 'request failed');
     return apiError(reply, status, status === 500 ? 'INTERNAL' : (err.code ?? 'BAD_REQUEST'), status === 500 ? 'internal error' : err.message);
@@ -78,6 +117,9 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
     if (!req.principal || !roleAtLeast(req.principal.role as Role, role)) return apiError(reply, 403, 'FORBIDDEN', `needs the ${role} role (you are ${req.principal?.role ?? 'nobody'})`);
   };
   const changed = (hint: ChangeHint) => deps.live.hint(hint);
+  // Bodies are JSON: another type is a 415, not a string for the schema to refuse.
+  app.removeContentTypeParser('text/plain');
+  zodBodies(app);
 
   const sessions = createSessions({ clock: deps.clock, ttlMs: deps.sessionTtlMs ?? 12 * 3600_000, max: 10_000 });
   /** A bearer token as such; a session cookie through its session (revoked on logout, expired after the TTL). */
@@ -179,6 +221,14 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
     secured.get(R.sensors.path, { schema: routeSchema(R.sensors) }, async (req) => {
       const q = req.query as { q?: string; kind?: 'water-level' | 'rain' | 'ponding'; district?: string; limit: number };
       return { sensors: (deps.sensors?.(q) ?? []).map((s) => ({ ...s, ts: s.ts === null ? null : isoWithOffset(s.ts), lastSeen: s.lastSeen === null ? null : isoWithOffset(s.lastSeen) })) };
+    });
+
+    secured.get(R.readings.path, { schema: routeSchema(R.readings) }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const q = req.query as { range: Range; to?: string };
+      const view = await deps.readings?.(id, q.range, q.to ? Date.parse(q.to) : deps.clock.now());
+      if (!view) return apiError(reply, 404, 'NOT_FOUND', `no sensor ${id}`);
+      return { ...view, from: isoWithOffset(view.from), to: isoWithOffset(view.to) };
     });
 
     secured.get(R.notices.path, { schema: routeSchema(R.notices) }, async (req) => {

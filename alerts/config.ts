@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig, portFromEnv, optionalString } from '../lib/env.ts';
 import { SharedEnv, sharedFromEnv, type SharedConfig } from '../lib/shared-config.ts';
+import { allOrNoInflux, InfluxEnvShape, influxFromEnv } from '../lib/influx-env.ts';
 
 /** The demo city's schematic district outlines (config/districts-geojson.ts). */
 export const BUNDLED_DISTRICTS = fileURLToPath(new URL('../config/districts.geojson', import.meta.url));
@@ -21,8 +22,9 @@ const AlertsEnv = SharedEnv.extend({
   FLOODGATE_PAGE_GROUP_S: z.coerce.number().int().min(0).max(3600).default(60),
   FLOODGATE_ESCALATE_AFTER_S: z.coerce.number().int().min(10).max(86_400).default(600),
   FLOODGATE_DISTRICTS_GEOJSON: z.string().min(1).default(BUNDLED_DISTRICTS),
+  ...InfluxEnvShape,
   FLOODGATE_MAP_TILES: optionalString.pipe(z.url({ protocol: /^https?$/, error: 'FLOODGATE_MAP_TILES must be an http(s) XYZ URL template such as https://tiles.example/{z}/{x}/{y}.png' }).optional()),
-});
+}).superRefine(allOrNoInflux);
 
 export interface AlertsConfig {
   host: string;
@@ -54,6 +56,8 @@ export interface AlertsConfig {
   districtsGeoJsonPath: string;
   /** Basemap tiles for the console's map (XYZ URL template); none by default: the map works offline. */
   mapTiles?: string;
+  /** Where the console's charts read readings: InfluxDB when configured, else ingest's embedded store. */
+  readings: { kind: 'embedded'; path: string } | { kind: 'influxdb'; url: string; token: string; bucket: string; timeoutMs: number };
   /** How long the console stream gathers changes into one batch (default 250 ms). */
   consoleCoalesceMs?: number;
 }
@@ -83,9 +87,15 @@ export function alertsConfigFromEnv(env: Record<string, string | undefined>) {
       escalateCheckMs: 10_000,
       pageGroupMs: e.FLOODGATE_PAGE_GROUP_S * 1000,
       districtsGeoJsonPath: e.FLOODGATE_DISTRICTS_GEOJSON,
+      readings: readingsFrom(influxFromEnv(e), shared.dataDir),
       ...(e.FLOODGATE_MAP_TILES ? { mapTiles: e.FLOODGATE_MAP_TILES } : {}),
     },
   };
 }
 
 export const secretFiles = (dataDir: string) => ({ apiToken: join(dataDir, 'api.token'), police: join(dataDir, 'police.secret') });
+
+/** InfluxDB when configured (the same INFLUX_* variables as ingest), else ingest's embedded store under the data directory. */
+export function readingsFrom(influx: ReturnType<typeof influxFromEnv>, dataDir: string): AlertsConfig['readings'] {
+  return influx ? { kind: 'influxdb', url: influx.url, token: influx.token, bucket: influx.bucket, timeoutMs: influx.timeoutMs } : { kind: 'embedded', path: join(dataDir, 'readings.db') };
+}

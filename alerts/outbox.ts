@@ -4,6 +4,7 @@
  * only does the I/O and scheduling.
  */
 import { backoffDelay, type BackoffPolicy } from '../lib/backoff.ts';
+import { deliveryHistogram } from './metrics.ts';
 import { counter, type Registry as Metrics } from '../lib/metrics.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -45,6 +46,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     attempts: counter(deps.metrics, 'floodgate_notices_attempts_total', 'Notice delivery attempts by outcome', ['outcome']),
     failed: counter(deps.metrics, 'floodgate_notices_failed_total', 'Notices that failed for good'),
     errors: counter(deps.metrics, 'floodgate_outbox_errors_total', 'Unexpected outbox worker faults'),
+    delivery: deliveryHistogram(deps.metrics),
   };
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
@@ -99,6 +101,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     deps.onChange?.({ notices: [n.seq], alerts: [escalationId(n)] });
     if (decision.next === 'delivered') {
       store.markDelivered(n.seq, clock.now(), { attempt: attempt.attempt, httpStatus: attempt.httpStatus, latencyMs: attempt.latencyMs, error: null });
+      m.delivery.observe({ recipient: n.recipient }, Math.max(0, clock.now() - n.queuedAt) / 1000);
       nlog.info({ attempts: attempt.attempt, recipient: n.recipient }, 'notice delivered');
       // Delivered after a resend: the duty officers' escalation is over.
       const esc = store.getAlert(escalationId(n));

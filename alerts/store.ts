@@ -258,6 +258,8 @@ export function openAlertStore(path: string) {
     markRetry: db.prepare(`UPDATE notices SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE seq = ?`),
     markFailed: db.prepare(`UPDATE notices SET status = 'failed', attempts = attempts + ?, last_error = ? WHERE seq = ?`),
     countByStatus: db.prepare(`SELECT status, count(*) AS n FROM notices GROUP BY status`),
+    backlog: db.prepare(`SELECT count(*) AS n, min(queued_at) AS oldest FROM notices WHERE status = 'pending'`),
+    firingByRuleDistrict: db.prepare(`SELECT rule_id AS ruleId, coalesce(district, '') AS district, count(*) AS n FROM alerts WHERE state = 'firing' GROUP BY rule_id, district`),
     firingByRule: db.prepare(`SELECT rule_id AS ruleId, count(DISTINCT subject_id) AS n FROM alerts WHERE state = 'firing' GROUP BY rule_id`),
   };
 
@@ -424,6 +426,10 @@ export function openAlertStore(path: string) {
     }),
     /** Subjects with a firing alert, per rule (the console's city overview). */
     firingByRule: () => Object.fromEntries((q.firingByRule.all() as Array<{ ruleId: string; n: number }>).map((r) => [r.ruleId, r.n])) as Record<string, number>,
+    /** Notices waiting for delivery, and when the oldest of them was queued (null: none). */
+    backlog: () => q.backlog.get() as { n: number; oldest: number | null },
+    /** Firing alerts per rule and district ('' where the subject has none). */
+    firingByRuleDistrict: () => q.firingByRuleDistrict.all() as Array<{ ruleId: string; district: string; n: number }>,
     noticeCounts: () => Object.fromEntries((q.countByStatus.all() as Array<{ status: string; n: number }>).map((r) => [r.status, r.n])),
     close: () => db.close(),
   };

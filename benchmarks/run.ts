@@ -9,7 +9,7 @@ import { cpus, freemem, release, totalmem, type as osType } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
-const scenarios = ['gateway', 'ingest', 'rules', 'pipeline'];
+const scenarios = ['gateway', 'ingest', 'rules', 'pipeline', 'console'];
 const wanted = process.argv.slice(2);
 for (const name of wanted) {
   if (!scenarios.includes(name)) {
@@ -68,7 +68,7 @@ for (const name of wanted.length ? wanted : scenarios) {
 }
 
 function readdirResults(): string[] {
-  return ['gateway', 'ingest', 'ingest-soak', 'rules', 'pipeline'].map((n) => `${HERE}results-${n}.md`).filter((f) => existsSync(f));
+  return ['gateway', 'ingest', 'ingest-soak', 'rules', 'pipeline', 'console'].map((n) => `${HERE}results-${n}.md`).filter((f) => existsSync(f));
 }
 
 writeFileSync(

@@ -26,14 +26,18 @@ export const AckBody = z.strictObject({ by: Text(100).optional(), note: z.string
 export const BulkAckBody = z.strictObject({ ids: z.array(Id).min(1).max(5000), note: z.string().max(1000).optional() });
 export const NoteBody = z.strictObject({ note: Text(1000) });
 export const ResolveBody = z.strictObject({ reason: Text(1000) });
-export const SilenceBody = z.strictObject({
-  ruleId: Text(64).optional(),
-  sensor: Text(64).optional(),
-  site: Text(64).optional(),
-  district: Text(64).optional(),
-  minutes: z.number().int().min(1).max(7 * 24 * 60),
-  reason: Text(500),
-});
+export const SilenceBody = z
+  .strictObject({
+    ruleId: Text(64).optional(),
+    sensor: Text(64).optional(),
+    site: Text(64).optional(),
+    district: Text(64).optional(),
+    minutes: z.number().int().min(1).max(7 * 24 * 60),
+    reason: Text(500),
+  })
+  // A whole city is never silenced: the schema says so too (JSON Schema anyOf), not only the handler.
+  .refine((b) => b.sensor !== undefined || b.site !== undefined || b.district !== undefined, { message: 'a silence names a sensor, a site or a district (a whole city is never silenced)' })
+  .meta({ anyOf: [{ required: ['sensor'] }, { required: ['site'] }, { required: ['district'] }] });
 export const StreamQuery = z.strictObject({ lastEventId: z.string().regex(/^\d{1,15}$/).optional() });
 export const SilenceIdParams = z.object({ sid: z.coerce.number().int().min(1) });
 export const NoticeListQuery = z.strictObject({
@@ -45,6 +49,12 @@ export const NoticeListQuery = z.strictObject({
 });
 export const NoticeSeqParams = z.object({ seq: z.coerce.number().int().min(1) });
 export const SensorListQuery = z.strictObject({ q: z.string().max(64).optional(), kind: z.enum(['water-level', 'rain', 'ponding']).optional(), district: z.string().max(64).optional(), limit: Limit });
+export const SensorIdParams = z.object({ id: z.string().min(1).max(64) });
+export const ReadingsQuery = z.strictObject({
+  range: z.enum(['6h', '24h', '3d', '7d']).default('6h'),
+  /** The end of the range (default now); a replayed storm is stamped in its own time. */
+  to: z.iso.datetime({ offset: true }).optional(),
+});
 export const RejectListQuery = z.strictObject({ sensor: z.string().max(64).optional(), reason: z.string().max(64).optional(), limit: Limit });
 
 export interface ApiRoute {
@@ -54,6 +64,8 @@ export interface ApiRoute {
   summary: string;
   /** null: open; otherwise the least role that may call it. */
   role: null | 'viewer' | 'officer' | 'admin';
+  /** Answers besides 200 and the common errors: status → when. */
+  answers?: Record<number, string>;
   params?: z.ZodType;
   query?: z.ZodType;
   body?: z.ZodType;
@@ -61,7 +73,7 @@ export interface ApiRoute {
 
 export const API_ROUTES = {
   health: { method: 'GET', path: '/healthz', summary: 'Health: 200, or 503 with the failing checks', role: null },
-  login: { method: 'POST', path: '/api/login', summary: 'Log in with a token: sets the console session cookie (10 attempts a minute per address)', role: null, body: LoginBody },
+  login: { method: 'POST', path: '/api/login', summary: 'Log in with a token: sets the console session cookie (10 attempts a minute per address)', role: null, body: LoginBody, answers: { 401: 'UNAUTHORIZED: unknown token', 429: 'RATE_LIMITED: more than 10 attempts a minute from this address (Retry-After)' } },
   logout: { method: 'POST', path: '/api/logout', summary: 'Log out: clears the session cookie', role: null },
   me: { method: 'GET', path: '/api/me', summary: 'Who you are: name and role', role: 'viewer' },
   overview: { method: 'GET', path: '/api/overview', summary: 'The city on one screen: underpasses closed, rivers above warning, districts in rainstorm, sensors offline, notices failed', role: 'viewer' },
@@ -73,14 +85,15 @@ export const API_ROUTES = {
   alert: { method: 'GET', path: '/api/alerts/:id', summary: 'One alert, whether a silence covers it, and its audit trail', role: 'viewer', params: AlertIdParams },
   ack: { method: 'POST', path: '/api/alerts/:id/ack', summary: 'Acknowledge as the logged-in user, with a note (idempotent)', role: 'officer', params: AlertIdParams, body: AckBody },
   note: { method: 'POST', path: '/api/alerts/:id/notes', summary: 'Add a note to the audit trail', role: 'officer', params: AlertIdParams, body: NoteBody },
-  resolve: { method: 'POST', path: '/api/alerts/:id/resolve', summary: 'Resolve by hand with a reason (a closure sends its reopen)', role: 'officer', params: AlertIdParams, body: ResolveBody },
+  resolve: { method: 'POST', path: '/api/alerts/:id/resolve', summary: 'Resolve by hand with a reason (a closure sends its reopen)', role: 'officer', params: AlertIdParams, body: ResolveBody, answers: { 409: 'NOT_FIRING: the alert is not firing' } },
   silences: { method: 'GET', path: '/api/silences', summary: 'Silences in force and recent ones', role: 'viewer' },
-  silence: { method: 'POST', path: '/api/silences', summary: 'Silence a sensor, site or district (optionally one rule) for some minutes', role: 'officer', body: SilenceBody },
+  silence: { method: 'POST', path: '/api/silences', summary: 'Silence a sensor, site or district (optionally one rule) for some minutes', role: 'officer', body: SilenceBody, answers: { 201: 'the silence, created' } },
   unsilence: { method: 'DELETE', path: '/api/silences/:sid', summary: 'End a silence early', role: 'officer', params: SilenceIdParams },
   notices: { method: 'GET', path: '/api/notices', summary: 'Notices (one per recipient) with delivery state', role: 'viewer', query: NoticeListQuery },
   notice: { method: 'GET', path: '/api/notices/:seq', summary: 'One notice with its delivery history (attempt, time, status, latency)', role: 'viewer', params: NoticeSeqParams },
-  resend: { method: 'POST', path: '/api/notices/:seq/resend', summary: 'Send a failed notice again (and the failed ones behind it)', role: 'officer', params: NoticeSeqParams },
+  resend: { method: 'POST', path: '/api/notices/:seq/resend', summary: 'Send a failed notice again (and the failed ones behind it)', role: 'officer', params: NoticeSeqParams, answers: { 409: 'NOT_FAILED: only a failed notice can be resent' } },
   sensors: { method: 'GET', path: '/api/sensors', summary: 'Sensors with their latest value, last seen and a 6-hour sparkline', role: 'viewer', query: SensorListQuery },
+  readings: { method: 'GET', path: '/api/sensors/:id/readings', summary: "A sensor's readings over 6 h – 7 d in about 400 buckets (highest depth or level, summed rain), its rain totals and reference levels, from the embedded store or InfluxDB", role: 'viewer', params: SensorIdParams, query: ReadingsQuery },
   rejects: { method: 'GET', path: '/api/rejects', summary: "Ingest's dead letters: refused readings with their reasons", role: 'viewer', query: RejectListQuery },
   metrics: { method: 'GET', path: '/metrics', summary: 'Prometheus text format', role: 'viewer' },
   docs: { method: 'GET', path: '/docs', summary: 'This API, described', role: null },
@@ -93,13 +106,24 @@ export function jsonSchema(s: z.ZodType): Record<string, unknown> {
   return rest;
 }
 
-/** fastify's `schema` option for a route of the table. */
+/**
+ * fastify's `schema` option for a route of the table: the path and the query (whose values are
+ * strings, coerced as declared). Bodies are not given to fastify's validator, which coerces types
+ * (`"minutes": true` became 1): the route parses them with their zod schema instead (`parseBody`).
+ */
 export function routeSchema(r: ApiRoute): Record<string, unknown> {
   return {
     ...(r.params ? { params: jsonSchema(r.params) } : {}),
     ...(r.query ? { querystring: jsonSchema(r.query) } : {}),
-    ...(r.body ? { body: jsonSchema(r.body) } : {}),
   };
+}
+
+/** A body as its route's zod schema reads it, or the problems (one line, every issue). A missing body is null. */
+export function parseBody(r: ApiRoute, body: unknown): { ok: true; value: unknown } | { ok: false; message: string } {
+  if (!r.body) return { ok: true, value: body };
+  const p = r.body.safeParse(body ?? null);
+  if (p.success) return { ok: true, value: p.data };
+  return { ok: false, message: p.error.issues.map((i) => `body${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`).join('; ') };
 }
 
 /** The OpenAPI 3.1 document of the API (JSON Schema 2020-12 is OpenAPI 3.1's own dialect). */
@@ -119,12 +143,19 @@ export function openApi(title: string): Record<string, unknown> {
       ...(r.role ? { security: [{ bearer: [] }, { session: [] }], 'x-floodgate-role': r.role } : { security: [] }),
       parameters: [...params('path', r.params), ...params('query', r.query)],
       ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(r.body, { io: 'input' }) } } } } : {}),
-      responses: { '200': { description: 'OK' }, ...(r.role ? { '401': error, '403': error } : {}), '400': error, '404': error },
+      responses: {
+        ...(r.answers?.[201] ? {} : { '200': { description: 'OK' } }),
+        ...Object.fromEntries(Object.entries(r.answers ?? {}).map(([status, when]) => [status, status.startsWith('2') ? { description: when } : { ...error, description: when }])),
+        ...(r.role ? { '401': { ...error, description: 'UNAUTHORIZED: no token, or not a valid one' }, '403': { ...error, description: `FORBIDDEN: needs the ${r.role} role` } } : {}),
+        '400': { ...error, description: 'BAD_REQUEST: what is wrong with the path, query or body' },
+        '404': { ...error, description: 'NOT_FOUND' },
+        ...(r.body ? { '413': { ...error, description: 'PAYLOAD_TOO_LARGE: a body over 64 KiB' }, '415': { ...error, description: 'UNSUPPORTED_MEDIA_TYPE: a body that is not application/json' } } : {}),
+      },
     };
   }
   return {
     openapi: '3.1.0',
-    info: { title, version: '1', description: 'Every error is {"error":{"code","message"}} with a stable code. Writes need the officer role.' },
+    info: { title, version: '1', description: 'Every error is {"error":{"code","message"}} with a stable code. Writes need the officer role. A method a path does not declare answers 405 METHOD_NOT_ALLOWED with an Allow header.' },
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, session: { type: 'apiKey', in: 'cookie', name: 'fg_token' } } },
     paths,
   };

@@ -1,18 +1,13 @@
 import { z } from 'zod';
 import { join } from 'node:path';
-import { flagFromEnv, parseConfig, optionalString } from '../lib/env.ts';
+import { flagFromEnv, parseConfig } from '../lib/env.ts';
 import { SharedEnv, sharedFromEnv, type SharedConfig } from '../lib/shared-config.ts';
+import { allOrNoInflux, InfluxEnvShape, influxFromEnv } from '../lib/influx-env.ts';
 import type { InfluxConfig } from './influx-sink.ts';
 import type { BackoffPolicy } from '../lib/backoff.ts';
 
-const INFLUX_VARS = ['INFLUX_URL', 'INFLUX_TOKEN', 'INFLUX_ORG', 'INFLUX_BUCKET'] as const;
-
 const IngestEnv = SharedEnv.extend({
-  INFLUX_URL: optionalString.pipe(z.url({ error: 'INFLUX_URL must be an http(s) URL' }).optional()),
-  INFLUX_TOKEN: optionalString,
-  INFLUX_ORG: optionalString,
-  INFLUX_BUCKET: optionalString,
-  INFLUX_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  ...InfluxEnvShape,
   INFLUX_GZIP: flagFromEnv(false),
   FLOODGATE_INGEST_CLIENT_ID: z.string().min(1).max(64).default('floodgate-ingest'),
   FLOODGATE_SPOOL_MAX_BYTES: z.coerce.number().int().min(1024 * 1024).default(1024 ** 3),
@@ -25,15 +20,7 @@ const IngestEnv = SharedEnv.extend({
   FLOODGATE_MAX_READING_AGE_S: z.coerce.number().int().min(3600).max(10 * 365 * 86_400).default(30 * 86_400),
   FLOODGATE_REJECTS_RETENTION_S: z.coerce.number().int().min(60).max(365 * 86_400).default(7 * 86_400),
   FLOODGATE_METRICS_PORT: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional()),
-}).superRefine((e, ctx) => {
-  // All four or none: half an InfluxDB configuration is a mistake, not a request for the embedded store.
-  const set = INFLUX_VARS.filter((k) => e[k] !== undefined);
-  if (set.length > 0 && set.length < INFLUX_VARS.length) {
-    for (const k of INFLUX_VARS.filter((k) => e[k] === undefined)) {
-      ctx.addIssue({ code: 'custom', path: [k], message: `required when ${set.join(', ')} ${set.length > 1 ? 'are' : 'is'} set` });
-    }
-  }
-});
+}).superRefine(allOrNoInflux);
 
 export interface IngestConfig {
   mqttUrl: string;
@@ -73,10 +60,8 @@ export const DEFAULT_WRITE_BACKOFF: BackoffPolicy = { baseMs: 250, maxMs: 30_000
 export function ingestConfigFromEnv(env: Record<string, string | undefined>): { ingest: IngestConfig; shared: SharedConfig; metricsPort: number | undefined } {
   const e = parseConfig(IngestEnv, env, 'ingest');
   const shared = sharedFromEnv(e);
-  const influx =
-    e.INFLUX_URL && e.INFLUX_TOKEN && e.INFLUX_ORG && e.INFLUX_BUCKET
-      ? { url: e.INFLUX_URL, token: e.INFLUX_TOKEN, org: e.INFLUX_ORG, bucket: e.INFLUX_BUCKET, timeoutMs: e.INFLUX_TIMEOUT_MS, gzip: e.INFLUX_GZIP }
-      : undefined;
+  const conn = influxFromEnv(e);
+  const influx = conn ? { ...conn, gzip: e.INFLUX_GZIP } : undefined;
   return {
     ingest: {
       mqttUrl: shared.mqttUrl,

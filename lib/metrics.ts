@@ -1,6 +1,6 @@
-import { Registry, Counter, Gauge } from 'prom-client';
+import { Registry, Counter, Gauge, Histogram } from 'prom-client';
 
-export { Registry, Counter, Gauge };
+export { Registry, Counter, Gauge, Histogram };
 
 /**
  * One Prometheus registry per process. Services register their counters on the registry passed in
@@ -29,9 +29,19 @@ function registerProcessMetrics(registry: Registry): void {
     });
   g('floodgate_process_resident_memory_bytes', 'Resident set size', () => process.memoryUsage.rss());
   g('floodgate_process_heap_used_bytes', 'V8 heap used', () => process.memoryUsage().heapUsed);
-  g('floodgate_process_cpu_seconds_total', 'User + system CPU time', () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1e6;
+  // A counter, as Prometheus' own process_cpu_seconds_total is (rate() needs the counter type):
+  // at each scrape it goes up by the CPU time used since the last one.
+  let counted = 0;
+  new Counter({
+    name: 'process_cpu_seconds_total',
+    help: 'User + system CPU time of this process, seconds',
+    registers: [registry],
+    collect() {
+      const u = process.cpuUsage();
+      const total = (u.user + u.system) / 1e6;
+      if (total > counted) this.inc(total - counted);
+      counted = total;
+    },
   });
   g('floodgate_process_uptime_seconds', 'Seconds since start', () => (Date.now() - started) / 1000);
 }
@@ -43,8 +53,15 @@ export function counter(registry: Registry, name: string, help: string, labelNam
   return new Counter({ name, help, labelNames, registers: [registry] });
 }
 
-export function gauge(registry: Registry, name: string, help: string, labelNames: string[] = []): Gauge<string> {
+/** `collect` runs at each scrape (a gauge read from a store rather than kept up to date). */
+export function gauge(registry: Registry, name: string, help: string, labelNames: string[] = [], collect?: (this: Gauge<string>) => void): Gauge<string> {
   const existing = registry.getSingleMetric(name);
   if (existing) return existing as Gauge<string>;
-  return new Gauge({ name, help, labelNames, registers: [registry] });
+  return new Gauge({ name, help, labelNames, registers: [registry], ...(collect ? { collect } : {}) });
+}
+
+export function histogram(registry: Registry, name: string, help: string, buckets: number[], labelNames: string[] = []): Histogram<string> {
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Histogram<string>;
+  return new Histogram({ name, help, buckets, labelNames, registers: [registry] });
 }

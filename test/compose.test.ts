@@ -6,6 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { load } from 'js-yaml';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -34,6 +36,23 @@ describe('docker-compose.yml', () => {
     const { services } = composeConfig();
     expect(services['ingest']?.environment).toMatchObject({ INFLUX_URL: 'http://influxdb:8086', INFLUX_ORG: 'floodgate', INFLUX_BUCKET: 'readings' });
     for (const s of ['ingest', 'rules', 'alerts']) expect(services[s]?.environment?.['FLOODGATE_MQTT_URL']).toBe('mqtt://gateway:1883');
+  });
+
+  it('reads the console charts from InfluxDB and ships Prometheus and Grafana with the floodgate dashboard', () => {
+    const { services } = composeConfig() as unknown as { services: Record<string, { environment?: Record<string, string>; volumes?: Array<string | { source: string; target: string }>; command?: string[] }> };
+    expect(services['alerts']?.environment).toMatchObject({ INFLUX_URL: 'http://influxdb:8086', INFLUX_BUCKET: 'readings' });
+    const mounts = (s: string) => (services[s]?.volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`));
+    expect(mounts('grafana').some((m) => m.endsWith('deploy/grafana/provisioning:/etc/grafana/provisioning') || m.includes('deploy/grafana/provisioning:/etc/grafana/provisioning'))).toBe(true);
+    expect(mounts('grafana').some((m) => m.includes('deploy/grafana/dashboards:/var/lib/grafana/dashboards'))).toBe(true);
+    expect(mounts('prometheus').some((m) => m.includes('deploy/prometheus/prometheus.yml.tmpl'))).toBe(true);
+    // Every Prometheus target is a service's metrics port as compose configures it.
+    const tmpl = readFileSync(join(ROOT, 'deploy/prometheus/prometheus.yml.tmpl'), 'utf8');
+    const targets = [...tmpl.matchAll(/"(\w+):(\d+)"/g)].map((m) => [m[1]!, m[2]!] as const);
+    expect(targets.length).toBe(3);
+    for (const [svc, port] of targets) {
+      const env = services[svc]?.environment ?? {};
+      expect(env['FLOODGATE_METRICS_PORT'] ?? env['FLOODGATE_HTTP_PORT'], `${svc}:${port}`).toBe(port);
+    }
   });
 
   it('gives the gateway durable sessions', () => {

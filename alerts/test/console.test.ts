@@ -139,6 +139,26 @@ describe('console in Chromium, whole city', { timeout: 180_000 }, () => {
     await page.context().close();
   });
 
+  it('a site panel charts its sensor over 6 hours from the readings API, and lists its notices', async () => {
+    const dev = await stack.device('PD-010');
+    const end = Math.floor(Date.now() / 60_000) * 60_000;
+    const readings = Array.from({ length: 120 }, (_, i) => ({ ts: end - (120 - i) * 60_000, seq: i, depth_cm: 2 + i / 20 })); // below every level: this test closes nothing
+    for (let i = 0; i < readings.length; i += 40) await dev.publishAsync('sensors/ponding/PD-010/reading', JSON.stringify(readings.slice(i, i + 40)), { qos: 1 });
+    await dev.endAsync();
+    const page = await login('li');
+    await page.fill('#notice-q', 'UP-010');
+    await page.press('#notice-q', 'Enter');
+    const chart = page.locator('.panel figure.sensor-chart[data-sensor-id="PD-010"]');
+    // ingest stores asynchronously: the 24 h button asks again until all 120 are in.
+    await expect.poll(async () => {
+      await chart.locator('button.range[data-range="24h"]').click();
+      return Number(await chart.getAttribute('data-points'));
+    }, { timeout: 30_000 }).toBeGreaterThanOrEqual(30);
+    expect(await chart.locator('canvas').count()).toBe(1);
+    await page.screenshot({ path: shot('console-site.png') });
+    await page.context().close();
+  });
+
   it('a viewer sees everything and can act on nothing', async () => {
     const page = await login('li');
     await expect.poll(() => page.locator('.board-row').count()).toBe(123);

@@ -48,4 +48,47 @@ describe('OpenAPI', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ error: { code: 'BAD_REQUEST' } });
   });
+
+  const auth = () => ({ authorization: `Bearer ${stack.apiToken}` });
+  it.each([
+    ['a boolean for a number', '/api/silences', { site: 'UP-001', minutes: true, reason: 'x' }, 'body.minutes'],
+    ['an array for a string', '/api/silences', { site: 'UP-001', minutes: 5, reason: ['x'] }, 'body.reason'],
+    ['a boolean for a note', '/api/alerts/x/notes', { note: false }, 'body.note'],
+    ['a silence of the whole city', '/api/silences', { minutes: 5, reason: 'x' }, 'names a sensor, a site or a district'],
+  ])('bodies are parsed, not coerced: %s is a 400 naming the field', async (_c, url, payload, says) => {
+    const res = await stack.alerts.app.inject({ method: 'POST', url, headers: auth(), payload });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining(says) });
+    expect(stack.alerts.store.activeSilences(Date.now())).toEqual([]);
+  });
+
+  it.each([
+    ['JSON that is not', { 'content-type': 'application/json' }, '{"minutes":', 400, 'BAD_REQUEST'],
+    ['a body in another type', { 'content-type': 'text/plain' }, 'hello', 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['a body over 64 KiB', { 'content-type': 'application/json' }, JSON.stringify({ reason: 'x'.repeat(70_000) }), 413, 'PAYLOAD_TOO_LARGE'],
+  ])("fastify's own errors speak the API's catalogue: %s", async (_c, headers, payload, status, code) => {
+    const res = await stack.alerts.app.inject({ method: 'POST', url: '/api/silences', headers: { ...auth(), ...headers }, payload });
+    expect(res.statusCode).toBe(status);
+    expect(res.json().error.code).toBe(code);
+  });
+
+  it('a method a path does not declare is 405 with Allow, an unknown path still 404', async () => {
+    const put = await stack.alerts.app.inject({ method: 'PUT', url: '/api/alerts', headers: auth() });
+    expect(put.statusCode).toBe(405);
+    expect(put.headers['allow']).toBe('GET, HEAD');
+    expect(put.json().error.code).toBe('METHOD_NOT_ALLOWED');
+    const del = await stack.alerts.app.inject({ method: 'DELETE', url: '/api/alerts/x/ack', headers: auth() });
+    expect([del.statusCode, del.headers['allow']]).toEqual([405, 'POST']);
+    expect((await stack.alerts.app.inject({ method: 'PUT', url: '/api/nothing', headers: auth() })).statusCode).toBe(404);
+  });
+
+  it('documents every answer a route gives: 201, 409, 401/429 on login, 413/415 on bodies', async () => {
+    const doc = (await stack.alerts.app.inject({ url: '/docs/openapi.json' })).json() as { paths: Record<string, Record<string, { responses: Record<string, unknown>; requestBody?: { content: Record<string, { schema: { anyOf?: unknown[] } }> } }>> };
+    expect(Object.keys(doc.paths['/api/login']!['post']!.responses)).toEqual(expect.arrayContaining(['200', '401', '429', '413', '415']));
+    expect(Object.keys(doc.paths['/api/silences']!['post']!.responses)).toEqual(expect.arrayContaining(['201', '401', '403', '413', '415']));
+    expect(doc.paths['/api/silences']!['post']!.responses['200']).toBeUndefined();
+    expect(Object.keys(doc.paths['/api/alerts/{id}/resolve']!['post']!.responses)).toContain('409');
+    expect(Object.keys(doc.paths['/api/notices/{seq}/resend']!['post']!.responses)).toContain('409');
+    expect(doc.paths['/api/silences']!['post']!.requestBody!.content['application/json']!.schema.anyOf).toHaveLength(3);
+  });
 });

@@ -105,6 +105,7 @@ export async function startStack(
         escalateCheckMs: 100,
         pageGroupMs: 200,
         districtsGeoJsonPath: BUNDLED_DISTRICTS,
+        readings: opts.influx ? { kind: 'influxdb', url: opts.influx.url, token: opts.influx.token, bucket: opts.influx.bucket, timeoutMs: opts.influx.timeoutMs } : { kind: 'embedded', path: join(dir.path, 'readings.db') },
         ...opts.alerts,
       },
       { logger, metrics, registry, serviceSecret, clock, backoff: { baseMs: 20, maxMs: 200, minMs: 10 }, extraRoutes: [ingestRoutes(ingest.spool)] },

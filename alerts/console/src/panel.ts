@@ -8,6 +8,7 @@ import { h, kids, setText } from './dom.ts';
 import { api } from './api.ts';
 import { placeOf, type Ctx } from './context.ts';
 import type { Alert, Notice } from './model.ts';
+import { sensorChart } from './chart.ts';
 
 interface AuditEntry {
   at: string;
@@ -139,7 +140,7 @@ export function createPanel(root: HTMLElement, ctx: Ctx) {
     const alerts = [...ctx.model.firing.values()].filter((a) => a.site === id || a.subjectId === id);
     const alertList = h('ul', { class: 'site-alerts' }, ...alerts.map((a) => h('li', { tabIndex: 0, onclick: () => ctx.openAlert(a.alertId) }, `${i18n.word('rule', a.ruleId)} · ${i18n.reason(a)}`)));
     const { notices } = site?.kind === 'underpass' ? await api<{ notices: Notice[] }>('GET', `/api/notices?subject=${encodeURIComponent(id)}&limit=50`) : { notices: [] as Notice[] };
-    content.replaceChildren(...kids(sensors, h('h3', {}, i18n.t('alerts')), alertList, notices.length ? h('h3', {}, i18n.t('noticesOf')) : null, notices.length ? await noticeList(notices) : null));
+    content.replaceChildren(...kids(sensors, ...sensorIds.map((s) => sensorChart(ctx, s)), h('h3', {}, i18n.t('alerts')), alertList, notices.length ? h('h3', {}, i18n.t('noticesOf')) : null, notices.length ? await noticeList(notices) : null));
   }
 
   async function open(kind: 'alert' | 'site', id: string): Promise<void> {

@@ -1,0 +1,200 @@
+/**
+ * Console benchmark: the whole-city `thunderstorm` scenario (1,207 devices, `--speed 120`) through
+ * `floodgate up` on its defaults (LevelDB broker store, embedded readings store), run twice on
+ * fresh data side by side: with no console open, then with BENCH_CONSOLES (20) consoles. Each
+ * console is a logged-in session that loads the page, the city and the district outlines and
+ * then follows the live stream over HTTP, as a browser's EventSource does; one more is a real
+ * Chromium (Debian `chromium`) page, for what an officer sees: first meaningful render, the
+ * longest main-thread task at full speed and at 4× CPU throttling (CDP), bytes/s.
+ *
+ *   npm run bench -- console      (BENCH_CONSOLES=20 BENCH_SPEED=120 BENCH_SCENARIO=thunderstorm)
+ *
+ * Publish → police notice: the close notice's observedAt is the sensor time of the reading that
+ * closed the road; the latency runs from that reading's publish by its device to the receiver
+ * holding the verified notice. Everything (the system, 1,207 devices, the consoles, Chromium)
+ * shares this machine's cores: officers' browsers would not.
+ */
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+import { ensureProvisioned, loadProvisioning, loadRegistry } from '../config/registry.ts';
+import { createPoliceReceiver } from '../alerts/receiver/police-receiver.ts';
+import { parseReadingPayload, parseSensorTopic } from '../contracts/index.ts';
+import { systemClock } from '../lib/clock.ts';
+import { createLogger } from '../lib/logger.ts';
+import { percentile } from '../lib/stats.ts';
+import { loadScenario } from '../simulators/scenario.ts';
+import { runScenario } from '../simulators/run-scenario.ts';
+import { freePort, requireBinary, startProcess, stopProcess, tempDir, waitForTcp } from '../test/helpers/servers.ts';
+
+const CONSOLES = Number(process.env['BENCH_CONSOLES'] ?? 20);
+const SPEED = Number(process.env['BENCH_SPEED'] ?? 120);
+const SCENARIO = process.env['BENCH_SCENARIO'] ?? 'thunderstorm';
+const BIN = new URL('../bin/floodgate.js', import.meta.url).pathname;
+const SECRET = 'bench-police-secret-0123456789';
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const log = (s: string) => process.stdout.write(s + '\n');
+
+interface PhaseResult {
+  consoles: number;
+  notices: number;
+  p50: number;
+  p99: number;
+  /** The last close notice's arrival after the simulator's last acknowledged publish (ms; negative: before). */
+  lastAfterEndMs: number;
+  /** At the simulator's end: how many of the closes had arrived. */
+  atEnd: number;
+  simSeconds: number;
+  /** Bytes per second each stream console received over the storm (mean, max). */
+  bytesPerS: { mean: number; max: number };
+  browser?: { firstRenderMs: number; longestTaskMs: number; longestTaskThrottledMs: number; bytesPerS: number };
+}
+
+/** One console as the server sees it: login, the page, the city, then the live stream (counted). */
+async function streamConsole(base: string, token: string): Promise<{ bytes(): number; close(): void }> {
+  const login = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+  const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+  let bytes = 0;
+  for (const path of ['/', '/console.js', '/console.css', '/api/me', '/api/sites', '/api/districts.geojson']) bytes += (await (await fetch(`${base}${path}`, { headers: { cookie } })).arrayBuffer()).byteLength;
+  const url = new URL(`${base}/api/stream`);
+  const req = request({ host: url.hostname, port: url.port, path: url.pathname, headers: { cookie } }, (res) => res.on('data', (b: Buffer) => (bytes += b.length)));
+  req.end();
+  return { bytes: () => bytes, close: () => req.destroy() };
+}
+
+async function phase(consoles: number, browser: Browser): Promise<PhaseResult> {
+  const dir = tempDir('bench-console');
+  const police = await createPoliceReceiver({ host: '127.0.0.1', port: 0, secret: SECRET, toleranceS: 600, path: '/notices' }, { clock: systemClock, logger: createLogger({ name: 'bench', level: 'warn' }), print: () => {} });
+  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+  await ensureProvisioned(dir.path);
+  // floodgate up as a user starts it: its defaults, only ports, data dir and the police endpoint set.
+  const up = startProcess(process.execPath, [BIN, 'up'], { ...process.env, FLOODGATE_DATA_DIR: dir.path, FLOODGATE_MQTT_PORT: String(mqttPort), FLOODGATE_HTTP_PORT: String(httpPort), FLOODGATE_POLICE_URL: police.url, FLOODGATE_POLICE_SECRET: SECRET, FLOODGATE_LOG_LEVEL: 'warn' });
+  const streams: Array<{ bytes(): number; close(): void }> = [];
+  try {
+    await waitForTcp(httpPort, up.proc, up.logs, 120_000);
+    const base = `http://127.0.0.1:${httpPort}`;
+    const token = (await import('node:fs')).readFileSync(join(dir.path, 'api.token'), 'utf8').trim();
+    const registry = loadRegistry(join(dir.path, 'registry.json'));
+    const provisioning = loadProvisioning(join(dir.path, 'provisioning.json'));
+    for (let i = 0; i < consoles; i++) streams.push(await streamConsole(base, token));
+    // The real browser console (only when consoles are open): first render while the city is quiet.
+    const page = consoles > 0 ? await browser.newPage({ viewport: { width: 1440, height: 900 } }) : undefined;
+    let firstRenderMs = NaN;
+    let pageBytes = 0;
+    if (page) {
+      await page.addInitScript(() => {
+        const w = window as unknown as { __longest: number };
+        w.__longest = 0;
+        new PerformanceObserver((l) => l.getEntries().forEach((e) => (w.__longest = Math.max(w.__longest, e.duration)))).observe({ type: 'longtask', buffered: true });
+      });
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send('Network.enable');
+      cdp.on('Network.dataReceived', (e: { dataLength: number }) => (pageBytes += e.dataLength));
+      await page.goto(base);
+      await page.fill('#token', token);
+      const t0 = Date.now();
+      await page.click('#login-form button[type=submit]');
+      await page.waitForSelector('#live.on');
+      await page.waitForFunction(() => document.getElementById('t-closed')?.textContent !== '–');
+      firstRenderMs = Date.now() - t0;
+    }
+    // The storm, each reading's publish time noted (the notice names the reading's sensor time).
+    const published = new Map<string, number>();
+    const scenario = loadScenario(SCENARIO);
+    const bytesAt0 = streams.map((s) => s.bytes());
+    const pageBytesAt0 = pageBytes;
+    const t0 = Date.now();
+    const run = await runScenario(scenario, { mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, speed: SPEED }, {
+      registry,
+      provisioning,
+      clock: systemClock,
+      record: (line) => {
+        const { topic, payload } = JSON.parse(line) as { topic: string; payload: string };
+        const t = parseSensorTopic(topic);
+        if (t?.kind !== 'ponding') return;
+        for (const r of parseReadingPayload(t.kind, t.sensorId, Buffer.from(payload)).readings) published.set(`${t.sensorId}@${r.ts}`, Date.now());
+      },
+    });
+    const tEnd = Date.now();
+    const simSeconds = (tEnd - t0) / 1000;
+    const atEnd = police.received.filter((r) => r.notice.action === 'close').length;
+    // Notices still on their way: wait until none arrives for 5 s (at most 60 s).
+    for (let last = police.received.length, quietSince = Date.now(); Date.now() - quietSince < 5000 && Date.now() - tEnd < 60_000; ) {
+      await new Promise((r) => setTimeout(r, 200));
+      if (police.received.length !== last) [last, quietSince] = [police.received.length, Date.now()];
+    }
+    const bytes = streams.map((s, i) => (s.bytes() - bytesAt0[i]!) / simSeconds);
+    let longestTaskMs = NaN;
+    let longestTaskThrottledMs = NaN;
+    if (page) {
+      longestTaskMs = await page.evaluate(() => (window as unknown as { __longest: number }).__longest);
+      // 4× slower CPU, as a phone: the page under the state the storm left, re-rendered in Chinese and English.
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
+      await page.evaluate(() => ((window as unknown as { __longest: number }).__longest = 0));
+      for (let i = 0; i < 2; i++) await page.click('#lang');
+      await page.uncheck('.map-tools input[name=cluster]');
+      await page.check('.map-tools input[name=cluster]');
+      await page.fill('.filters input[name=q]', '路');
+      await page.fill('.filters input[name=q]', '');
+      await new Promise((r) => setTimeout(r, 1000));
+      longestTaskThrottledMs = await page.evaluate(() => (window as unknown as { __longest: number }).__longest);
+      await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
+    }
+    const closes = police.received.filter((r) => r.notice.action === 'close');
+    const lat = closes
+      .map((r) => {
+        const sensor = registry.sensors.find((s) => s.site === r.notice.underpass.id && s.kind === 'ponding')?.id;
+        const sent = published.get(`${sensor}@${Date.parse(r.notice.observedAt)}`);
+        return sent === undefined ? NaN : Date.parse(r.receivedAt) - sent;
+      })
+      .filter((x) => !Number.isNaN(x))
+      .sort((a, b) => a - b);
+    const lastClose = closes.reduce((m, r) => Math.max(m, Date.parse(r.receivedAt)), 0);
+    log(`  ${consoles} consoles: ${run.published} readings from ${run.sensors} devices in ${simSeconds.toFixed(1)} s; ${closes.length} closes (${lat.length} matched to their reading), ${atEnd} in by the simulator's end`);
+    return {
+      consoles,
+      notices: closes.length,
+      p50: percentile(lat, 50),
+      p99: percentile(lat, 99),
+      lastAfterEndMs: lastClose - tEnd,
+      atEnd,
+      simSeconds,
+      bytesPerS: { mean: bytes.length ? bytes.reduce((a, b) => a + b, 0) / bytes.length : 0, max: bytes.length ? Math.max(...bytes) : 0 },
+      ...(page ? { browser: { firstRenderMs, longestTaskMs, longestTaskThrottledMs, bytesPerS: (pageBytes - pageBytesAt0) / simSeconds } } : {}),
+    };
+  } finally {
+    for (const s of streams) s.close();
+    await stopProcess(up.proc);
+    await police.close();
+    dir.remove();
+  }
+}
+
+const kb = (b: number) => `${(b / 1024).toFixed(1)} KB/s`;
+const browser = await chromium.launch({ executablePath: requireBinary('chromium', 'chromium'), args: CHROMIUM_ARGS });
+try {
+  log(`console benchmark: ${SCENARIO} at --speed ${SPEED} through floodgate up (defaults), 0 then ${CONSOLES} consoles (+1 Chromium); node ${process.version}`);
+  const none = await phase(0, browser);
+  const many = await phase(CONSOLES, browser);
+  const b = many.browser!;
+  const text = [
+    `| | 0 consoles | ${CONSOLES} consoles (+1 Chromium) | goal |`,
+    `|---|---|---|---|`,
+    `| publish → police close notice p50 | ${none.p50} ms | ${many.p50} ms | |`,
+    `| publish → police close notice p99 | ${none.p99} ms | ${many.p99} ms (${(many.p99 / none.p99).toFixed(2)}×) | ≤ 1.1× |`,
+    `| close notices / in by the simulator's end | ${none.notices} / ${none.atEnd} | ${many.notices} / ${many.atEnd} | |`,
+    `| last close notice after the simulator's end | ${none.lastAfterEndMs} ms | ${many.lastAfterEndMs} ms | |`,
+    `| storm duration (wall) | ${none.simSeconds.toFixed(1)} s | ${many.simSeconds.toFixed(1)} s | |`,
+    `| bytes per console during the storm (stream clients: mean / max) | — | ${kb(many.bytesPerS.mean)} / ${kb(many.bytesPerS.max)} | ≤ 20 KB/s |`,
+    `| bytes per console during the storm (Chromium, all requests) | — | ${kb(b.bytesPerS)} | ≤ 20 KB/s |`,
+    `| first meaningful render (login → live counts) | — | ${b.firstRenderMs} ms | ≤ 1.5 s |`,
+    `| longest main-thread task, desktop, during the storm | — | ${Math.round(b.longestTaskMs)} ms | |`,
+    `| longest main-thread task, 4× CPU throttling (language, map, search) | — | ${Math.round(b.longestTaskThrottledMs)} ms | ≤ 200 ms |`,
+  ].join('\n');
+  writeFileSync(new URL('./results-console.md', import.meta.url), `# Console benchmark, ${new Date().toISOString()}\n\n${text}\n`);
+  log(text);
+} finally {
+  await browser.close();
+}
