@@ -72,7 +72,7 @@ export interface ApiRoute {
 }
 
 export const API_ROUTES = {
-  health: { method: 'GET', path: '/healthz', summary: 'Health: 200, or 503 with the failing checks', role: null },
+  health: { method: 'GET', path: '/healthz', summary: 'Health: 200, or 503 with the failing checks', role: null, answers: { 503: 'degraded: {status, checks} names what is failing' } },
   login: { method: 'POST', path: '/api/login', summary: 'Log in with a token: sets the console session cookie (10 attempts a minute per address)', role: null, body: LoginBody, answers: { 401: 'UNAUTHORIZED: unknown token', 429: 'RATE_LIMITED: more than 10 attempts a minute from this address (Retry-After)' } },
   logout: { method: 'POST', path: '/api/logout', summary: 'Log out: clears the session cookie', role: null },
   me: { method: 'GET', path: '/api/me', summary: 'Who you are: name and role', role: 'viewer' },

@@ -162,6 +162,8 @@ describe('console in Chromium, whole city', { timeout: 180_000 }, () => {
   it('a viewer sees everything and can act on nothing', async () => {
     const page = await login('li');
     await expect.poll(() => page.locator('.board-row').count()).toBe(123);
+    // Rows are filled over a few frames: wait until the list's rows are drawn, then look for buttons.
+    await expect.poll(() => page.locator('li.alert-row.group').count()).toBeGreaterThan(0);
     expect(await page.locator('.act-ack, .act-ack-all, .act-silence, .act-resolve').count()).toBe(0);
     const status = await page.evaluate(async () => (await fetch('/api/alerts/ack', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ids: ['x'] }) })).status);
     expect(status).toBe(403);

@@ -3,7 +3,7 @@
  * depth now and its trend, each recipient's notice status. Rows are keyed by alert and patched
  * in place: an update never rebuilds the board, never moves focus.
  */
-import { dropUnseen, h, placeAfter, setText } from './dom.ts';
+import { dropUnseen, h, placeAfter, setText, slicer } from './dom.ts';
 import { placeOf, type Ctx } from './context.ts';
 import { closureBoard, type ClosureRow } from './model.ts';
 
@@ -73,7 +73,8 @@ export function createBoard(root: HTMLElement, ctx: Ctx) {
         }
         const sig = signature(ctx, r);
         if (sig !== entry.sig) {
-          rowContent(ctx, entry.el, r);
+          const el = entry.el;
+          slicer.add(el, () => rowContent(ctx, el, r)); // placed now, filled within the next frames
           entry.sig = sig;
         }
         entry.el.classList.toggle('acked', Boolean(r.alert.ackedAt));

@@ -39,3 +39,41 @@ export function dropUnseen(rows: Map<string, { el: Element }>, seen: Set<string>
     rows.delete(key);
   }
 }
+
+/**
+ * Work spread over animation frames: jobs run until `budgetMs` of the frame is spent (at least one
+ * a frame), the rest in the next frames. A storm's hundred changed rows, a language switch or the
+ * map unclustering never make one long task, even on a slow phone (issue 19: no task over 200 ms
+ * at 4× CPU throttling). A job queued again under the same key replaces the waiting one.
+ */
+export function createSlicer(budgetMs = 12) {
+  const queue = new Map<unknown, () => void>();
+  let scheduled = false;
+  const run = () => {
+    scheduled = false;
+    const until = performance.now() + budgetMs;
+    for (const [key, job] of queue) {
+      queue.delete(key);
+      job();
+      if (performance.now() >= until) break;
+    }
+    if (queue.size) schedule();
+  };
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    requestAnimationFrame(run);
+  };
+  return {
+    add(key: unknown, job: () => void): void {
+      queue.delete(key);
+      queue.set(key, job);
+      schedule();
+    },
+    /** Jobs still waiting (tests and the curious: `document.body.dataset.pending`). */
+    pending: () => queue.size,
+  };
+}
+
+/** One slicer for the whole page: rows of the board and the list, map markers, share the frame budget. */
+export const slicer = createSlicer();

@@ -3,7 +3,7 @@
  * once (so typing in them survives any update), then the entries — single alerts and groups of
  * alike ones — patched in place by key. It always says how many it shows of how many.
  */
-import { dropUnseen, h, placeAfter, setText } from './dom.ts';
+import { dropUnseen, h, placeAfter, setText, slicer } from './dom.ts';
 import { placeOf, type Ctx } from './context.ts';
 import { filterAlerts, groupAlerts, type Alert, type AlertGroup, type ListEntry, type ListFilter } from './model.ts';
 import { VOCABULARY } from '../../../contracts/reasons.ts';
@@ -171,6 +171,7 @@ export function createList(root: HTMLElement, ctx: Ctx) {
     // The limit counts rows (a group is one row); the counter counts the alerts those rows stand for.
     let alertsShown = 0;
     let entriesShown = 0;
+    let truncated = false;
     for (const e of entries) {
       if (shown.length >= limit) break;
       entriesShown++;
@@ -180,12 +181,17 @@ export function createList(root: HTMLElement, ctx: Ctx) {
       } else {
         shown.push(groupRow(ctx, e.group, expanded.has(e.group.key), () => toggle(e.group.key)));
         alertsShown += e.group.members.length;
-        if (expanded.has(e.group.key)) for (const m of e.group.members) shown.push(alertRow(ctx, m, true));
+        // An expanded group's members are rows like any other: the limit and "show more" apply to them.
+        if (expanded.has(e.group.key)) {
+          const room = Math.max(0, limit - shown.length);
+          for (const m of e.group.members.slice(0, room)) shown.push(alertRow(ctx, m, true));
+          truncated ||= e.group.members.length > room;
+        }
       }
     }
     const n = Math.min(alertsShown, alerts.length);
     setText(counter, i18n.t('showing', { n, m: alerts.length }) + (alerts.length !== total ? i18n.t('filtered', { total }) : '') + (alerts.length === 0 ? ` · ${i18n.t('none')}` : ''));
-    more.hidden = entriesShown >= entries.length;
+    more.hidden = entriesShown >= entries.length && !truncated;
     setText(more, i18n.t('more', { n: Math.min(PAGE, entries.length - entriesShown) }));
     const seen = new Set<string>();
     let prev: Element | null = null;
@@ -199,7 +205,8 @@ export function createList(root: HTMLElement, ctx: Ctx) {
         rows.set(r.key, entry);
       }
       if (entry.sig !== r.sig) {
-        r.build(entry.el);
+        const el = entry.el;
+        slicer.add(el, () => r.build(el)); // placed now, filled within the next frames
         entry.sig = r.sig;
       }
       placeAfter(body, prev, entry.el);

@@ -8,7 +8,7 @@ import L from './leaflet-global.ts';
 import 'leaflet.markercluster';
 import 'leaflet/dist/leaflet.css';
 import 'leaflet.markercluster/dist/MarkerCluster.css';
-import { h } from './dom.ts';
+import { h, slicer } from './dom.ts';
 import type { Ctx } from './context.ts';
 import { siteStates, SITE_STATES, type SiteState } from './model.ts';
 
@@ -96,20 +96,21 @@ export function createMap(root: HTMLElement, ctx: Ctx, opts: { districts: GeoJSO
     const to = base();
     const moving = [...markers.values()].filter((m) => !ALWAYS_SHOWN.has(m.siteState));
     if (from === clusters) clusters.clearLayers();
-    else for (const m of moving) plain.removeLayer(m);
+    else plain.clearLayers();
     map.removeLayer(from);
     to.addTo(map);
-    if (to === clusters) clusters.addLayers(moving as unknown as L.Marker[]);
-    else for (const m of moving) plain.addLayer(m);
+    if (to === clusters) clusters.addLayers(moving as unknown as L.Marker[]); // chunkedLoading: spread over frames
+    else for (let i = 0; i < moving.length; i += 100) slicer.add(`plain:${i}`, () => moving.slice(i, i + 100).forEach((m) => plain.addLayer(m)));
   }
   clusterBox.addEventListener('change', () => setClustered(clusterBox.checked));
 
   let lastLang = '';
   function render(): void {
     const states = siteStates(ctx.model.firing.values());
-    let changed = false;
-    for (const [id, m] of markers) changed = place(m, states.get(id) ?? 'normal') || changed;
-    if (changed && clustered) clusters.refreshClusters();
+    const changed: SiteMarker[] = [];
+    for (const [id, m] of markers) if (place(m, states.get(id) ?? 'normal')) changed.push(m);
+    // Only the clusters holding a changed marker take a new colour.
+    if (changed.length && clustered) clusters.refreshClusters(changed.filter((m) => !ALWAYS_SHOWN.has(m.siteState)) as unknown as L.Marker[]);
     if (lastLang !== ctx.i18n.lang) {
       lastLang = ctx.i18n.lang;
       clusterLabel.textContent = ` ${ctx.i18n.t('cluster')}`;
