@@ -26,7 +26,7 @@ import { createLogger } from '../lib/logger.ts';
 import { percentile } from '../lib/stats.ts';
 import { loadScenario } from '../simulators/scenario.ts';
 import { runScenario } from '../simulators/run-scenario.ts';
-import { freePort, requireBinary, startProcess, stopProcess, tempDir, waitForTcp } from '../test/helpers/servers.ts';
+import { freePort, requireBinary, startProcess, stopProcess, sumOfMetric, tempDir, waitForTcp } from '../test/helpers/servers.ts';
 
 const CONSOLES = Number(process.env['BENCH_CONSOLES'] ?? 20);
 const SPEED = Number(process.env['BENCH_SPEED'] ?? 120);
@@ -82,6 +82,65 @@ async function streamConsole(base: string, token: string, from: string): Promise
   return { bytes: () => bytes, close: () => stream.req.destroy() };
 }
 
+/** The real browser console: logged in (first meaningful render timed), bytes counted through CDP, long tasks observed. */
+async function browserConsole(browser: Browser, base: string, token: string) {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  let bytes = 0;
+  await page.addInitScript(() => {
+    const w = window as unknown as { __longest: number };
+    w.__longest = 0;
+    new PerformanceObserver((l) => l.getEntries().forEach((e) => (w.__longest = Math.max(w.__longest, e.duration)))).observe({ type: 'longtask', buffered: true });
+  });
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  cdp.on('Network.dataReceived', (e: { dataLength: number }) => (bytes += e.dataLength));
+  await page.goto(base);
+  await page.fill('#token', token);
+  const t0 = Date.now();
+  await page.click('#login-form button[type=submit]');
+  await page.waitForSelector('#live.on');
+  await page.waitForFunction(() => document.getElementById('t-closed')?.textContent !== '–');
+  const firstRenderMs = Date.now() - t0;
+  const longest = () => page.evaluate(() => (window as unknown as { __longest: number }).__longest);
+  return {
+    firstRenderMs,
+    bytes: () => bytes,
+    /**
+     * Halfway through the storm the page's CPU is made 4× slower (CDP), as a phone's, and the
+     * officer works: switches the language twice, unclusters and clusters the map, searches, opens
+     * a group. The longest task before, and during that.
+     */
+    async officer(): Promise<{ firstHalf: number; throttled: number }> {
+      await new Promise((r) => setTimeout(r, 30_000));
+      const firstHalf = await longest();
+      await page.evaluate(() => ((window as unknown as { __longest: number }).__longest = 0));
+      await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
+      for (let i = 0; i < 2; i++) await page.click('#lang');
+      await page.uncheck('.map-tools input[name=cluster]');
+      await page.check('.map-tools input[name=cluster]');
+      await page.fill('.filters input[name=q]', '路');
+      await page.fill('.filters input[name=q]', '');
+      await page.locator('li.alert-row.group button.expand').first().click().catch(() => {});
+      await new Promise((r) => setTimeout(r, 15_000)); // and the storm goes on
+      const throttled = await longest();
+      await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
+      return { firstHalf, throttled };
+    },
+  };
+}
+
+/** ms from each close's deciding reading's publish (its sensor time is the notice's observedAt) to the notice's arrival, sorted. */
+function closeLatencies(closes: Array<{ receivedAt: string; notice: { underpass: { id: string }; observedAt: string } }>, registry: ReturnType<typeof loadRegistry>, published: Map<string, number>): number[] {
+  return closes
+    .map((r) => {
+      const sensor = registry.sensors.find((s) => s.site === r.notice.underpass.id && s.kind === 'ponding')?.id;
+      const sent = published.get(`${sensor}@${Date.parse(r.notice.observedAt)}`);
+      return sent === undefined ? NaN : Date.parse(r.receivedAt) - sent;
+    })
+    .filter((x) => !Number.isNaN(x))
+    .sort((a, b) => a - b);
+}
+
 async function phase(consoles: number, browser: Browser | undefined): Promise<PhaseResult> {
   const dir = tempDir('bench-console');
   const police = await createPoliceReceiver({ host: '127.0.0.1', port: 0, secret: SECRET, toleranceS: 600, path: '/notices' }, { clock: systemClock, logger: createLogger({ name: 'bench', level: 'warn' }), print: () => {} });
@@ -97,54 +156,14 @@ async function phase(consoles: number, browser: Browser | undefined): Promise<Ph
     const registry = loadRegistry(join(dir.path, 'registry.json'));
     const provisioning = loadProvisioning(join(dir.path, 'provisioning.json'));
     for (let i = 0; i < consoles; i++) streams.push(await streamConsole(base, token, `127.0.0.${10 + i}`));
-    // The real browser console (only when consoles are open): first render while the city is quiet.
-    const page = browser ? await browser.newPage({ viewport: { width: 1440, height: 900 } }) : undefined;
-    let firstRenderMs = NaN;
-    let pageBytes = 0;
-    if (page) {
-      await page.addInitScript(() => {
-        const w = window as unknown as { __longest: number };
-        w.__longest = 0;
-        new PerformanceObserver((l) => l.getEntries().forEach((e) => (w.__longest = Math.max(w.__longest, e.duration)))).observe({ type: 'longtask', buffered: true });
-      });
-      const cdp = await page.context().newCDPSession(page);
-      await cdp.send('Network.enable');
-      cdp.on('Network.dataReceived', (e: { dataLength: number }) => (pageBytes += e.dataLength));
-      await page.goto(base);
-      await page.fill('#token', token);
-      const t0 = Date.now();
-      await page.click('#login-form button[type=submit]');
-      await page.waitForSelector('#live.on');
-      await page.waitForFunction(() => document.getElementById('t-closed')?.textContent !== '–');
-      firstRenderMs = Date.now() - t0;
-    }
+    const page = browser ? await browserConsole(browser, base, token) : undefined;
     // The storm, each reading's publish time noted (the notice names the reading's sensor time).
     const published = new Map<string, number>();
     const scenario = loadScenario(SCENARIO);
     const bytesAt0 = streams.map((s) => s.bytes());
-    const pageBytesAt0 = pageBytes;
+    const pageBytesAt0 = page?.bytes() ?? 0;
     const t0 = Date.now();
-    // Halfway through the storm the page's CPU is made 4× slower (CDP), as a phone's, and the officer
-    // works: switches language twice, unclusters and clusters the map, searches, opens the biggest group.
-    let throttledLongest = NaN;
-    let firstHalfLongest = NaN;
-    const cdp = page ? await page.context().newCDPSession(page) : undefined;
-    const officer = page
-      ? (async () => {
-          await new Promise((r) => setTimeout(r, 30_000));
-          firstHalfLongest = await page.evaluate(() => (window as unknown as { __longest: number }).__longest);
-          await page.evaluate(() => ((window as unknown as { __longest: number }).__longest = 0));
-          await cdp!.send('Emulation.setCPUThrottlingRate', { rate: 4 });
-          for (let i = 0; i < 2; i++) await page.click('#lang');
-          await page.uncheck('.map-tools input[name=cluster]');
-          await page.check('.map-tools input[name=cluster]');
-          await page.fill('.filters input[name=q]', '路');
-          await page.fill('.filters input[name=q]', '');
-          await page.locator('li.alert-row.group button.expand').first().click().catch(() => {});
-          await new Promise((r) => setTimeout(r, 15_000)); // and the storm goes on
-          throttledLongest = await page.evaluate(() => (window as unknown as { __longest: number }).__longest);
-        })()
-      : Promise.resolve();
+    const officer = page?.officer();
     const run = await runScenario(scenario, { mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, speed: SPEED }, {
       registry,
       provisioning,
@@ -157,7 +176,7 @@ async function phase(consoles: number, browser: Browser | undefined): Promise<Ph
       },
     });
     const tEnd = Date.now();
-    await officer;
+    const officerSaw = await officer;
     const simSeconds = (tEnd - t0) / 1000;
     const atEnd = police.received.filter((r) => r.notice.action === 'close').length;
     // Notices still on their way: wait until none arrives for 5 s (at most 60 s).
@@ -166,24 +185,14 @@ async function phase(consoles: number, browser: Browser | undefined): Promise<Ph
       if (police.received.length !== last) [last, quietSince] = [police.received.length, Date.now()];
     }
     const bytes = streams.map((s, i) => (s.bytes() - bytesAt0[i]!) / simSeconds);
-    let longestTaskMs = NaN;
-    let longestTaskThrottledMs = NaN;
-    if (page) {
-      longestTaskMs = firstHalfLongest;
-      longestTaskThrottledMs = throttledLongest;
-      await cdp?.send('Emulation.setCPUThrottlingRate', { rate: 1 });
-    }
+    // The system's counters at the end: where readings went (a phase with fewer closes says where they stopped).
+    const metricsText = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+    const sum = (name: string) => sumOfMetric(metricsText, name);
+    const counters = `gateway in ${sum('floodgate_gateway_messages_in_total')}, ingest written ${sum('floodgate_ingest_written_total')}, rules evaluated ${sum('floodgate_rules_readings_evaluated_total')} (stale ${sum('floodgate_rules_readings_stale_total')}, skipped ${sum('floodgate_rules_readings_skipped_total')}), rules events ${sum('floodgate_rules_alert_events_total')}, alerts events ${sum('floodgate_alerts_events_total')}`;
     const closes = police.received.filter((r) => r.notice.action === 'close');
-    const lat = closes
-      .map((r) => {
-        const sensor = registry.sensors.find((s) => s.site === r.notice.underpass.id && s.kind === 'ponding')?.id;
-        const sent = published.get(`${sensor}@${Date.parse(r.notice.observedAt)}`);
-        return sent === undefined ? NaN : Date.parse(r.receivedAt) - sent;
-      })
-      .filter((x) => !Number.isNaN(x))
-      .sort((a, b) => a - b);
+    const lat = closeLatencies(closes, registry, published);
     const lastClose = closes.reduce((m, r) => Math.max(m, Date.parse(r.receivedAt)), 0);
-    log(`  ${consoles} consoles: ${run.published} readings from ${run.sensors} devices in ${simSeconds.toFixed(1)} s; ${closes.length} closes (${lat.length} matched to their reading), ${atEnd} in by the simulator's end`);
+    log(`  ${consoles} consoles${browser ? ' + Chromium' : ''}: ${run.published} readings from ${run.sensors} devices in ${simSeconds.toFixed(1)} s; ${closes.length} closes (${lat.length} matched to their reading), ${atEnd} in by the simulator's end; ${counters}`);
     return {
       consoles,
       notices: closes.length,
@@ -193,7 +202,7 @@ async function phase(consoles: number, browser: Browser | undefined): Promise<Ph
       atEnd,
       simSeconds,
       bytesPerS: { mean: bytes.length ? bytes.reduce((a, b) => a + b, 0) / bytes.length : 0, max: bytes.length ? Math.max(...bytes) : 0 },
-      ...(page ? { browser: { firstRenderMs, longestTaskMs, longestTaskThrottledMs, bytesPerS: (pageBytes - pageBytesAt0) / simSeconds } } : {}),
+      ...(page && officerSaw ? { browser: { firstRenderMs: page.firstRenderMs, longestTaskMs: officerSaw.firstHalf, longestTaskThrottledMs: officerSaw.throttled, bytesPerS: (page.bytes() - pageBytesAt0) / simSeconds } } : {}),
     };
   } finally {
     // The system's own account of the run (warnings and errors only), for when a figure surprises.

@@ -71,9 +71,11 @@ function readdirResults(): string[] {
   return ['gateway', 'ingest', 'ingest-soak', 'rules', 'pipeline', 'console'].map((n) => `${HERE}results-${n}.md`).filter((f) => existsSync(f));
 }
 
+// RESULTS.md is the latest full run; a run of some scenarios goes beside it (not committed).
+const target = wanted.length ? `${HERE}results-last-run.md` : `${HERE}RESULTS.md`;
 writeFileSync(
-  `${HERE}RESULTS.md`,
+  target,
   `# Benchmark results\n\nProduced by \`npm run bench${wanted.length ? ` -- ${wanted.join(' ')}` : ''}\` (benchmarks/run.ts); what each scenario measures and why: benchmarks/README.md.\n\n${header}\n\n${sections.join('\n\n')}\n`,
 );
-process.stdout.write(`\nwrote benchmarks/RESULTS.md\n`);
+process.stdout.write(`\nwrote ${target.slice(HERE.length - 'benchmarks/'.length)}\n`);
 if (failed) process.exit(1);

@@ -8,7 +8,7 @@
  * with no rule id and no English reason; phone and wall layouts. Screenshots go to docs/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { AlertEvent } from '../../contracts/index.ts';
@@ -39,7 +39,7 @@ describe('console in Chromium, whole city', { timeout: 180_000 }, () => {
     tokens['li'] = await stack.addUser('li', 'viewer');
     base = `http://127.0.0.1:${stack.alerts.port}`;
     browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
-    rules = await mqtt.connectAsync(stack.mqttUrl, { protocolVersion: 4, clientId: 'test-rules', username: 'svc-rules', password: stack.provisioning.serviceSecret });
+    rules = await stack.asRules();
   });
   afterAll(async () => {
     await rules?.endAsync();

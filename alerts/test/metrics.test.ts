@@ -3,7 +3,7 @@
  * the outbox backlog and its oldest age, notice delivery latency, reading → alert lag.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { startStack, type Stack } from '../../test/helpers/stack.ts';
 import { isoWithOffset } from '../../lib/time.ts';
 import { createMetricsRegistry } from '../../lib/metrics.ts';
@@ -13,7 +13,7 @@ describe('alerts metrics', () => {
   let rules: MqttClient;
   beforeAll(async () => {
     stack = await startStack();
-    rules = await mqtt.connectAsync(stack.mqttUrl, { protocolVersion: 4, clientId: 'test-rules', username: 'svc-rules', password: stack.provisioning.serviceSecret });
+    rules = await stack.asRules();
   });
   afterAll(async () => {
     await rules?.endAsync();

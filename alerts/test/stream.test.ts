@@ -6,7 +6,7 @@
  * the token, and logging out revokes it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { request, type IncomingMessage } from 'node:http';
 import type { AlertEvent } from '../../contracts/index.ts';
 import { startStack, type Stack } from '../../test/helpers/stack.ts';
@@ -71,7 +71,7 @@ describe('console stream and sessions', () => {
   beforeAll(async () => {
     stack = await startStack();
     auth = { authorization: `Bearer ${stack.apiToken}` };
-    rules = await mqtt.connectAsync(stack.mqttUrl, { protocolVersion: 4, clientId: 'test-rules', username: 'svc-rules', password: stack.provisioning.serviceSecret });
+    rules = await stack.asRules();
   });
   afterAll(async () => {
     await rules?.endAsync();

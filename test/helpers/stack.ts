@@ -55,6 +55,8 @@ export interface Stack {
   dataDir: string;
   /** An MQTT client logged in as a device with its own secret. */
   device(sensorId: string, opts?: mqtt.IClientOptions): Promise<MqttClient>;
+  /** An MQTT client logged in as the rules service (`svc-rules`), to publish alert events as the rules do; closed with the stack. */
+  asRules(): Promise<MqttClient>;
   /** Add an API user (as `floodgate users add` does) and wait until the alerts service knows it; returns the token. */
   addUser(name: string, role: Role): Promise<string>;
   close(): Promise<void>;
@@ -134,6 +136,11 @@ export async function startStack(
           reconnectPeriod: 0,
           ...extra,
         });
+        devices.push(c);
+        return c;
+      },
+      async asRules() {
+        const c = await mqtt.connectAsync(mqttUrl, { protocolVersion: 4, clientId: 'test-rules', username: 'svc-rules', password: provisioning.serviceSecret, reconnectPeriod: 0 });
         devices.push(c);
         return c;
       },
