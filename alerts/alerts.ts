@@ -88,7 +88,8 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     ...(config.consoleCoalesceMs !== undefined ? { coalesceMs: config.consoleCoalesceMs } : {}),
   });
   /** An alert changed: its record and its notices (a close queued with it) go to the consoles. */
-  const alertChanged = (alertId: string) => live.hint({ alerts: [alertId], notices: store.noticesOfAlert(alertId).map((n) => n.seq) });
+  // A resolved alert may end its "until resolved" silences: the consoles' silence list follows.
+  const alertChanged = (alertId: string) => live.hint({ alerts: [alertId], notices: store.noticesOfAlert(alertId).map((n) => n.seq), silences: store.getAlert(alertId)?.state === 'resolved' });
   const outbox = createOutbox({
     onChange: (c) => live.hint(c),
     store,

@@ -255,10 +255,11 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
     // Silences / maintenance windows by sensor, site or district (optionally one rule), with an expiry.
     secured.get(R.silences.path, async () => ({ active: deps.store.activeSilences(deps.clock.now()).map(silenceView), recent: deps.store.recentSilences(50).map(silenceView) }));
     secured.post(R.silence.path, { preHandler: need('officer'), schema: routeSchema(R.silence) }, async (req, reply) => {
-      const b = req.body as { ruleId?: string; sensor?: string; site?: string; district?: string; minutes: number; reason: string };
+      const b = req.body as { ruleId?: string; sensor?: string; site?: string; district?: string; minutes: number; reason: string; alertId?: string };
+      if (b.alertId !== undefined && deps.store.getAlert(b.alertId)?.state !== 'firing') return apiError(reply, 409, 'NOT_FIRING', `alert ${b.alertId} is not firing: a silence until it resolves would never end early`);
       if (!b.sensor && !b.site && !b.district) return apiError(reply, 400, 'BAD_REQUEST', 'a silence names a sensor, a site or a district (a whole city is never silenced)');
       const now = deps.clock.now();
-      const id = deps.store.addSilence({ ruleId: b.ruleId ?? null, sensor: b.sensor ?? null, site: b.site ?? null, district: b.district ?? null, until: now + b.minutes * 60_000, reason: b.reason, createdBy: req.principal!.name, createdAt: now });
+      const id = deps.store.addSilence({ ruleId: b.ruleId ?? null, sensor: b.sensor ?? null, site: b.site ?? null, district: b.district ?? null, until: now + b.minutes * 60_000, reason: b.reason, createdBy: req.principal!.name, createdAt: now, alertId: b.alertId ?? null });
       changed({ silences: true });
       return reply.code(201).send({ silence: silenceView(deps.store.recentSilences(50).find((s) => s.id === id)!) });
     });

@@ -60,6 +60,8 @@ export interface Silence {
   createdBy: string;
   createdAt: number;
   endedAt: number | null;
+  /** "Until resolved": the silence ends when this alert resolves (and at `until` at the latest). */
+  alertId: string | null;
 }
 
 export type NoticeStatus = 'pending' | 'delivered' | 'failed';
@@ -138,6 +140,7 @@ const ADDED_COLUMNS: Array<[table: string, column: string, type: string]> = [
   ['alerts', 'escalated_at', 'TEXT'],
   ['alerts', 'resolved_by', 'TEXT'],
   ['alerts', 'why', 'TEXT'],
+  ['silences', 'alert_id', 'TEXT'],
 ];
 
 const NOTICES_SCHEMA = `
@@ -215,11 +218,12 @@ export function openAlertStore(path: string) {
     dueEscalation: db.prepare(`SELECT ${ALERT_COLS} FROM alerts WHERE state = 'firing' AND severity = 'critical' AND acked_at IS NULL
       AND escalated_at IS NULL AND opened_at IS NOT NULL AND opened_at <= ?`),
     silences: db.prepare(`SELECT id, rule_id AS ruleId, sensor, site, district, until, reason, created_by AS createdBy, created_at AS createdAt,
-      ended_at AS endedAt FROM silences WHERE ended_at IS NULL AND until > ? ORDER BY id`),
+      ended_at AS endedAt, alert_id AS alertId FROM silences WHERE ended_at IS NULL AND until > ? ORDER BY id`),
+    endSilencesOf: db.prepare('UPDATE silences SET ended_at = ? WHERE alert_id = ? AND ended_at IS NULL'),
     recentSilences: db.prepare(`SELECT id, rule_id AS ruleId, sensor, site, district, until, reason, created_by AS createdBy, created_at AS createdAt,
-      ended_at AS endedAt FROM silences ORDER BY id DESC LIMIT ?`),
-    addSilence: db.prepare(`INSERT INTO silences (rule_id, sensor, site, district, until, reason, created_by, created_at)
-      VALUES (@ruleId, @sensor, @site, @district, @until, @reason, @createdBy, @createdAt)`),
+      ended_at AS endedAt, alert_id AS alertId FROM silences ORDER BY id DESC LIMIT ?`),
+    addSilence: db.prepare(`INSERT INTO silences (rule_id, sensor, site, district, until, reason, created_by, created_at, alert_id)
+      VALUES (@ruleId, @sensor, @site, @district, @until, @reason, @createdBy, @createdAt, @alertId)`),
     endSilence: db.prepare('UPDATE silences SET ended_at = ? WHERE id = ? AND ended_at IS NULL'),
     updateAlert: db.prepare(`UPDATE alerts SET severity = @severity, level = @level, value = @value, threshold = @threshold,
       reason = @reason, why = @why, updated_at = @updatedAt WHERE alert_id = @alertId AND state = 'firing'`),
@@ -326,6 +330,8 @@ export function openAlertStore(path: string) {
     /** Resolve an alert and queue its notices (one per recipient), atomically. */
     resolveAlert: db.transaction((event: Pick<AlertEvent, 'alertId' | 'observedAt' | 'value' | 'reason' | 'why'>, nowIso: string, notices: NewNotice[], nowMs: number, by = 'rules') => {
       q.resolveAlert.run({ alertId: event.alertId, resolvedAt: event.observedAt, value: event.value, reason: event.reason, why: whyJson(event.why), resolvedBy: by, updatedAt: nowIso });
+      // "Until resolved" silences end with their alert, in the same transaction.
+      q.endSilencesOf.run(nowMs, event.alertId);
       q.audit.run(event.alertId, nowIso, by, 'resolved', event.reason);
       for (const n of notices) queue(n, nowMs);
     }),

@@ -16,7 +16,8 @@
  */
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { ensureProvisioned, loadProvisioning, loadRegistry } from '../config/registry.ts';
 import { createPoliceReceiver } from '../alerts/receiver/police-receiver.ts';
@@ -25,7 +26,9 @@ import { systemClock } from '../lib/clock.ts';
 import { createLogger } from '../lib/logger.ts';
 import { percentile } from '../lib/stats.ts';
 import { loadScenario } from '../simulators/scenario.ts';
-import { runScenario } from '../simulators/run-scenario.ts';
+import { predictAlerts, runScenario } from '../simulators/run-scenario.ts';
+import { engineContext } from '../rules/rules.ts';
+import { DEFAULT_RULES_PATH, loadRules } from '../rules/load.ts';
 import { freePort, requireBinary, startProcess, stopProcess, sumOfMetric, tempDir, waitForTcp } from '../test/helpers/servers.ts';
 
 const CONSOLES = Number(process.env['BENCH_CONSOLES'] ?? 20);
@@ -147,7 +150,11 @@ async function phase(consoles: number, browser: Browser | undefined): Promise<Ph
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
   await ensureProvisioned(dir.path);
   // floodgate up as a user starts it: its defaults, only ports, data dir and the police endpoint set.
-  const up = startProcess(process.execPath, [BIN, 'up'], { ...process.env, FLOODGATE_DATA_DIR: dir.path, FLOODGATE_MQTT_PORT: String(mqttPort), FLOODGATE_HTTP_PORT: String(httpPort), FLOODGATE_POLICE_URL: police.url, FLOODGATE_POLICE_SECRET: SECRET, FLOODGATE_LOG_LEVEL: 'warn' });
+  const up = startProcess(process.execPath, [BIN, 'up'], { ...process.env, FLOODGATE_DATA_DIR: dir.path, FLOODGATE_MQTT_PORT: String(mqttPort), FLOODGATE_HTTP_PORT: String(httpPort), FLOODGATE_POLICE_URL: police.url, FLOODGATE_POLICE_SECRET: SECRET, FLOODGATE_LOG_LEVEL: process.env['BENCH_UP_LOG_LEVEL'] ?? 'warn' });
+  // The whole log of the system, not only its tail (BENCH_UP_LOG_LEVEL=info or debug to look into a run).
+  const logFile = createWriteStream(fileURLToPath(new URL(`./.cache/up-${consoles}-${browser ? 'browser' : 'streams'}.log`, import.meta.url)));
+  up.proc.stdout!.pipe(logFile);
+  up.proc.stderr!.pipe(logFile);
   const streams: Array<{ bytes(): number; close(): void }> = [];
   try {
     await waitForTcp(httpPort, up.proc, up.logs, 120_000);
@@ -164,10 +171,14 @@ async function phase(consoles: number, browser: Browser | undefined): Promise<Ph
     const pageBytesAt0 = page?.bytes() ?? 0;
     const t0 = Date.now();
     const officer = page?.officer();
+    let expected = new Set<string>();
     const run = await runScenario(scenario, { mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, speed: SPEED }, {
       registry,
       provisioning,
       clock: systemClock,
+      beforeSend: async (sim) => {
+        expected = new Set(predictAlerts(sim, engineContext(registry, loadRules(DEFAULT_RULES_PATH, registry.sites)))['underpass-closure'] ?? []);
+      },
       record: (line) => {
         const { topic, payload } = JSON.parse(line) as { topic: string; payload: string };
         const t = parseSensorTopic(topic);
@@ -179,20 +190,21 @@ async function phase(consoles: number, browser: Browser | undefined): Promise<Ph
     const officerSaw = await officer;
     const simSeconds = (tEnd - t0) / 1000;
     const atEnd = police.received.filter((r) => r.notice.action === 'close').length;
-    // Notices still on their way: wait until none arrives for 5 s (at most 60 s).
-    for (let last = police.received.length, quietSince = Date.now(); Date.now() - quietSince < 5000 && Date.now() - tEnd < 60_000; ) {
-      await new Promise((r) => setTimeout(r, 200));
-      if (police.received.length !== last) [last, quietSince] = [police.received.length, Date.now()];
-    }
+    // Every close the storm must produce (the offline backtest of the same readings says which) has
+    // arrived, at most 5 min after the simulator's end. Waiting for quiet measured a lagging run as
+    // one that lost roads: the rules had evaluated every reading, but their alert events were still
+    // waiting for the broker's PUBACK.
+    while (new Set(police.received.filter((r) => r.notice.action === 'close').map((r) => r.notice.underpass.id)).size < expected.size && Date.now() - tEnd < 300_000) await new Promise((r) => setTimeout(r, 250));
     const bytes = streams.map((s, i) => (s.bytes() - bytesAt0[i]!) / simSeconds);
     // The system's counters at the end: where readings went (a phase with fewer closes says where they stopped).
     const metricsText = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
     const sum = (name: string) => sumOfMetric(metricsText, name);
+    writeFileSync(new URL(`./.cache/metrics-${consoles}-${browser ? 'browser' : 'streams'}.txt`, import.meta.url), metricsText);
     const counters = `gateway in ${sum('floodgate_gateway_messages_in_total')}, ingest written ${sum('floodgate_ingest_written_total')}, rules evaluated ${sum('floodgate_rules_readings_evaluated_total')} (stale ${sum('floodgate_rules_readings_stale_total')}, skipped ${sum('floodgate_rules_readings_skipped_total')}), rules events ${sum('floodgate_rules_alert_events_total')}, alerts events ${sum('floodgate_alerts_events_total')}`;
     const closes = police.received.filter((r) => r.notice.action === 'close');
     const lat = closeLatencies(closes, registry, published);
     const lastClose = closes.reduce((m, r) => Math.max(m, Date.parse(r.receivedAt)), 0);
-    log(`  ${consoles} consoles${browser ? ' + Chromium' : ''}: ${run.published} readings from ${run.sensors} devices in ${simSeconds.toFixed(1)} s; ${closes.length} closes (${lat.length} matched to their reading), ${atEnd} in by the simulator's end; ${counters}`);
+    log(`  ${consoles} consoles${browser ? ' + Chromium' : ''}: ${run.published} readings from ${run.sensors} devices in ${simSeconds.toFixed(1)} s; ${closes.length} closes of ${expected.size} expected (${lat.length} matched to their reading), ${atEnd} in by the simulator's end; ${counters}`);
     return {
       consoles,
       notices: closes.length,
@@ -205,8 +217,6 @@ async function phase(consoles: number, browser: Browser | undefined): Promise<Ph
       ...(page && officerSaw ? { browser: { firstRenderMs: page.firstRenderMs, longestTaskMs: officerSaw.firstHalf, longestTaskThrottledMs: officerSaw.throttled, bytesPerS: (page.bytes() - pageBytesAt0) / simSeconds } } : {}),
     };
   } finally {
-    // The system's own account of the run (warnings and errors only), for when a figure surprises.
-    writeFileSync(new URL(`./.cache/up-${consoles}-${browser ? 'browser' : 'streams'}.log`, import.meta.url), up.logs());
     for (const s of streams) s.close();
     await stopProcess(up.proc);
     await police.close();

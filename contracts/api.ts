@@ -34,6 +34,8 @@ export const SilenceBody = z
     district: Text(64).optional(),
     minutes: z.number().int().min(1).max(7 * 24 * 60),
     reason: Text(500),
+    /** "Until resolved": the silence ends when this (firing) alert resolves, or after `minutes` at the latest. */
+    alertId: Id.optional(),
   })
   // A whole city is never silenced: the schema says so too (JSON Schema anyOf), not only the handler.
   .refine((b) => b.sensor !== undefined || b.site !== undefined || b.district !== undefined, { message: 'a silence names a sensor, a site or a district (a whole city is never silenced)' })
@@ -87,7 +89,7 @@ export const API_ROUTES = {
   note: { method: 'POST', path: '/api/alerts/:id/notes', summary: 'Add a note to the audit trail', role: 'officer', params: AlertIdParams, body: NoteBody },
   resolve: { method: 'POST', path: '/api/alerts/:id/resolve', summary: 'Resolve by hand with a reason (a closure sends its reopen)', role: 'officer', params: AlertIdParams, body: ResolveBody, answers: { 409: 'NOT_FIRING: the alert is not firing' } },
   silences: { method: 'GET', path: '/api/silences', summary: 'Silences in force and recent ones', role: 'viewer' },
-  silence: { method: 'POST', path: '/api/silences', summary: 'Silence a sensor, site or district (optionally one rule) for some minutes', role: 'officer', body: SilenceBody, answers: { 201: 'the silence, created' } },
+  silence: { method: 'POST', path: '/api/silences', summary: 'Silence a sensor, site or district (optionally one rule) for some minutes', role: 'officer', body: SilenceBody, answers: { 201: 'the silence, created', 409: 'NOT_FIRING: alertId names an alert that is not firing' } },
   unsilence: { method: 'DELETE', path: '/api/silences/:sid', summary: 'End a silence early', role: 'officer', params: SilenceIdParams },
   notices: { method: 'GET', path: '/api/notices', summary: 'Notices (one per recipient) with delivery state', role: 'viewer', query: NoticeListQuery },
   notice: { method: 'GET', path: '/api/notices/:seq', summary: 'One notice with its delivery history (attempt, time, status, latency)', role: 'viewer', params: NoticeSeqParams },

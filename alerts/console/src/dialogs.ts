@@ -56,16 +56,19 @@ export function createDialogs(dialog: HTMLDialogElement, ctx: Ctx, toast: (msg: 
     async silence(alerts: Alert[]): Promise<void> {
       const { i18n } = ctx;
       if (alerts.length === 0) return;
-      const presets: Array<[number, string]> = [[30, i18n.t('min30')], [120, i18n.t('h2')], [720, i18n.t('h12')]];
+      // "Until resolved" for one alert: it ends with the alert (7 days at the longest).
+      const presets: Array<[number | 'resolved', string]> = [[30, i18n.t('min30')], [120, i18n.t('h2')], [720, i18n.t('h12')], ...(alerts.length === 1 ? [['resolved', i18n.t('untilResolved')] as [string, string]] : [])] as Array<[number | 'resolved', string]>;
       const reason = h('input', { name: 'reason', required: true, maxLength: 500, placeholder: i18n.t('silenceReason') });
       const choices = h('fieldset', { class: 'presets' }, h('legend', {}, i18n.t('silenceFor')), ...presets.map(([min, label], i) => h('label', {}, h('input', { type: 'radio', name: 'minutes', value: String(min), checked: i === 1 }), ` ${label}`)));
       const form = await ask(`${i18n.t('silenceTitle')} · ${alerts.length}`, [choices, h('label', {}, i18n.t('silenceReason'), reason)], i18n.t('silence'));
       if (!form) return;
-      const minutes = Number(form.get('minutes'));
+      const choice = String(form.get('minutes'));
+      const untilResolved = choice === 'resolved';
+      const minutes = untilResolved ? 7 * 24 * 60 : Number(choice);
       const why = String(form.get('reason') ?? '').trim();
       // One alert: its rule at its sensor. A group: its rule in each of its districts.
       const scopes = alerts.length === 1 ? [{ ruleId: alerts[0]!.ruleId, sensor: alerts[0]!.sensorId || alerts[0]!.subjectId }] : [...new Set(alerts.map((a) => a.district ?? ''))].filter(Boolean).map((district) => ({ ruleId: alerts[0]!.ruleId, district }));
-      await run(() => Promise.all(scopes.map((s) => api('POST', '/api/silences', { ...s, minutes, reason: why }))));
+      await run(() => Promise.all(scopes.map((s) => api('POST', '/api/silences', { ...s, minutes, reason: why, ...(untilResolved ? { alertId: alerts[0]!.alertId } : {}) }))));
     },
 
     async resolve(alert: Alert): Promise<void> {

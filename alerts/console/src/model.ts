@@ -19,6 +19,8 @@ export interface SilenceView {
   until: string;
   reason: string;
   createdBy: string;
+  /** "Until resolved": ends with this alert. */
+  alertId?: string | null;
 }
 export type Overview = Record<'underpassesClosed' | 'riversAboveWarning' | 'riversAboveDanger' | 'districtsInRainstorm' | 'sensorsOffline' | 'noticesFailed', number>;
 

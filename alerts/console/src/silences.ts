@@ -21,7 +21,7 @@ export function createSilences(root: HTMLElement, ctx: Ctx) {
           return h(
             'li',
             { dataset: { silenceId: String(s.id) } },
-            `${what} — ${s.reason} (${i18n.t('until')} ${i18n.time(s.until)}, ${s.createdBy}) `,
+            `${what} — ${s.reason} (${s.alertId ? i18n.t('untilResolved') : `${i18n.t('until')} ${i18n.time(s.until)}`}, ${s.createdBy}) `,
             ctx.canAct ? h('button', { type: 'button', onclick: () => void api('DELETE', `/api/silences/${s.id}`) }, i18n.t('end')) : null,
           );
         }),
