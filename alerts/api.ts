@@ -295,12 +295,17 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
 
 /** /docs: the OpenAPI document as a readable page (no external viewer, no CDN). */
 function docsPage(doc: Record<string, unknown>): string {
+  type Op = { summary: string; 'x-floodgate-role'?: string; parameters: Array<{ name: string; in: string }>; requestBody?: { content: { 'application/json': { schema: { examples?: unknown[] } } } }; responses: Record<string, { description: string }> };
   const rows: string[] = [];
-  for (const [path, ops] of Object.entries(doc['paths'] as Record<string, Record<string, { summary: string; 'x-floodgate-role'?: string; parameters: Array<{ name: string; in: string }>; requestBody?: unknown }>>)) {
+  for (const [path, ops] of Object.entries(doc['paths'] as Record<string, Record<string, Op>>)) {
     for (const [method, op] of Object.entries(ops)) {
       const params = op.parameters.map((p) => `${p.name} (${p.in})`).join(', ');
-      rows.push(`<tr><td><code>${method.toUpperCase()} ${escapeHtml(path)}</code></td><td>${escapeHtml(op['x-floodgate-role'] ?? 'open')}</td><td>${escapeHtml(op.summary)}${params ? `<br><small>${escapeHtml(params)}</small>` : ''}${op.requestBody ? '<br><small>JSON body</small>' : ''}</td></tr>`);
+      const example = op.requestBody?.content['application/json'].schema.examples?.[0];
+      const answers = Object.entries(op.responses).map(([status, r]) => `<b>${status}</b> ${escapeHtml(r.description)}`).join('<br>');
+      rows.push(
+        `<tr id="${escapeHtml(method + path)}"><td><code>${method.toUpperCase()} ${escapeHtml(path)}</code></td><td>${escapeHtml(op['x-floodgate-role'] ?? 'open')}</td><td>${escapeHtml(op.summary)}${params ? `<br><small>${escapeHtml(params)}</small>` : ''}${example !== undefined ? `<br><small>body, e.g.</small> <code>${escapeHtml(JSON.stringify(example))}</code>` : op.requestBody ? '<br><small>JSON body</small>' : ''}</td><td><small>${answers}</small></td></tr>`,
+      );
     }
   }
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>floodgate API</title><link rel="stylesheet" href="/console.css"></head><body><main><h1>floodgate alerts API</h1><p>Machine-readable: <a href="/docs/openapi.json">/docs/openapi.json</a> (OpenAPI 3.1). Errors are <code>{"error":{"code","message"}}</code>.</p><table><thead><tr><th>route</th><th>role</th><th>what</th></tr></thead><tbody>${rows.join('')}</tbody></table></main></body></html>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>floodgate API</title><link rel="stylesheet" href="/console.css"></head><body><main><h1>floodgate alerts API</h1><p>Machine-readable: <a href="/docs/openapi.json">/docs/openapi.json</a> (OpenAPI 3.1). Errors are <code>{"error":{"code","message"}}</code> with a stable code; a method a path does not declare answers 405 with <code>Allow</code>.</p><table><thead><tr><th>route</th><th>role</th><th>what</th><th>answers</th></tr></thead><tbody>${rows.join('')}</tbody></table></main></body></html>`;
 }

@@ -10,7 +10,7 @@ const Id = z.string().min(1).max(300);
 const Limit = z.coerce.number().int().min(1).max(1000).default(200);
 const Text = (max: number) => z.string().min(1).max(max);
 
-export const LoginBody = z.strictObject({ token: Text(200) });
+export const LoginBody = z.strictObject({ token: Text(200) }).meta({ examples: [{ token: 'the token floodgate users add printed' }] });
 export const AlertListQuery = z.strictObject({
   state: z.enum(['firing', 'resolved']).optional(),
   rule: z.string().max(64).optional(),
@@ -21,11 +21,11 @@ export const AlertListQuery = z.strictObject({
   limit: Limit,
 });
 export const AlertIdParams = z.object({ id: Id });
-export const AckBody = z.strictObject({ by: Text(100).optional(), note: z.string().max(1000).optional() }).nullable();
+export const AckBody = z.strictObject({ by: Text(100).optional(), note: z.string().max(1000).optional() }).nullable().meta({ examples: [{ note: '已电话通知交警 police informed by phone' }] });
 /** Acknowledge a group at once (500 silent sensors are one action, not 500). */
-export const BulkAckBody = z.strictObject({ ids: z.array(Id).min(1).max(5000), note: z.string().max(1000).optional() });
-export const NoteBody = z.strictObject({ note: Text(1000) });
-export const ResolveBody = z.strictObject({ reason: Text(1000) });
+export const BulkAckBody = z.strictObject({ ids: z.array(Id).min(1).max(5000), note: z.string().max(1000).optional() }).meta({ examples: [{ ids: ['sensor-offline:PD-001:1796593920000', 'sensor-offline:PD-002:1796593920000'], note: '通信中断，已报修' }] });
+export const NoteBody = z.strictObject({ note: Text(1000) }).meta({ examples: [{ note: '现场积水已抽排 pumps running' }] });
+export const ResolveBody = z.strictObject({ reason: Text(1000) }).meta({ examples: [{ reason: '现场确认无积水，传感器故障 sensor fault, road inspected dry' }] });
 export const SilenceBody = z
   .strictObject({
     ruleId: Text(64).optional(),
@@ -39,7 +39,7 @@ export const SilenceBody = z
   })
   // A whole city is never silenced: the schema says so too (JSON Schema anyOf), not only the handler.
   .refine((b) => b.sensor !== undefined || b.site !== undefined || b.district !== undefined, { message: 'a silence names a sensor, a site or a district (a whole city is never silenced)' })
-  .meta({ anyOf: [{ required: ['sensor'] }, { required: ['site'] }, { required: ['district'] }] });
+  .meta({ anyOf: [{ required: ['sensor'] }, { required: ['site'] }, { required: ['district'] }], examples: [{ site: 'UP-003', minutes: 120, reason: '泵站检修 pump maintenance' }] });
 export const StreamQuery = z.strictObject({ lastEventId: z.string().regex(/^\d{1,15}$/).optional() });
 export const SilenceIdParams = z.object({ sid: z.coerce.number().int().min(1) });
 export const NoticeListQuery = z.strictObject({

@@ -90,5 +90,10 @@ describe('OpenAPI', () => {
     expect(Object.keys(doc.paths['/api/alerts/{id}/resolve']!['post']!.responses)).toContain('409');
     expect(Object.keys(doc.paths['/api/notices/{seq}/resend']!['post']!.responses)).toContain('409');
     expect(doc.paths['/api/silences']!['post']!.requestBody!.content['application/json']!.schema.anyOf).toHaveLength(3);
+    // The readable page says the same: every answer of a route, and an example body.
+    const page = (await stack.alerts.app.inject({ url: '/docs' })).body;
+    const resolveRow = page.slice(page.indexOf('id="post/api/alerts/{id}/resolve"'));
+    expect(resolveRow.slice(0, resolveRow.indexOf('</tr>'))).toContain('<b>409</b> NOT_FIRING');
+    expect(page).toContain('&#34;site&#34;:&#34;UP-003&#34;');
   });
 });
