@@ -81,15 +81,11 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     clock: deps.clock,
     logger: log,
     metrics: deps.metrics,
-    levels: (ids) => new Map(ids.flatMap((id) => {
-      const lv = board.level(id);
-      return lv ? [[id, lv] as const] : [];
-    })),
+    levels: (ids) => board.levels(ids),
     ...(config.consoleCoalesceMs !== undefined ? { coalesceMs: config.consoleCoalesceMs } : {}),
   });
-  /** An alert changed: its record and its notices (a close queued with it) go to the consoles. */
-  // A resolved alert may end its "until resolved" silences: the consoles' silence list follows.
-  const alertChanged = (alertId: string) => live.hint({ alerts: [alertId], notices: store.noticesOfAlert(alertId).map((n) => n.seq), silences: store.getAlert(alertId)?.state === 'resolved' });
+  /** An alert changed: its record, its notices and any silence it ended go to the consoles with the next batch. */
+  const alertChanged = (alertId: string) => live.hint({ alerts: [alertId] });
   const outbox = createOutbox({
     onChange: (c) => live.hint(c),
     store,

@@ -129,7 +129,7 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
   const logins = new Map<string, Bucket>();
   // /healthz, the console page and the login open; /metrics, these routes and other services'
   // routes behind a token (header, or the console's HttpOnly session cookie).
-  await serviceHttp(app, { authenticate, metrics: deps.metrics, health: deps.health, routes: [alertRoutes, ...(deps.extraRoutes ?? [])], open: [consoleRoutes] });
+  await serviceHttp(app, { authenticate, metrics: deps.metrics, health: deps.health, routes: [alertRoutes, consoleDataRoutes, ...(deps.extraRoutes ?? [])], open: [consoleRoutes] });
 
   async function consoleRoutes(open: FastifyInstance): Promise<void> {
     const city = deps.city().city;
@@ -137,12 +137,13 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
     // The console and its libraries (leaflet …) bundled from npm by esbuild when the service starts: no CDN, no build step.
     const bundle = await bundleConsole();
     // Basemap tiles are optional (FLOODGATE_MAP_TILES): their host is the only other origin the page may load images from.
-    const tiles = deps.mapTiles ? new URL(deps.mapTiles.replace(/\{[a-z]\}/g, 'a')).origin : '';
-    const security = { 'content-security-policy': `default-src 'self'; img-src 'self' data: ${tiles}; style-src 'self'; script-src 'self'; connect-src 'self'`.replace('  ', ' '), 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
+    const imgSources = ["'self'", 'data:', ...(deps.mapTiles ? [new URL(deps.mapTiles.replace(/\{[a-z]\}/g, 'a')).origin] : [])];
+    const security = { 'content-security-policy': `default-src 'self'; img-src ${imgSources.join(' ')}; style-src 'self'; script-src 'self'; connect-src 'self'`, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
     const cached = { ...security, 'cache-control': 'no-cache', etag: bundle.etag };
     open.get('/', async (_req, reply) => reply.headers(security).type('text/html; charset=utf-8').send(page));
-    open.get('/console.js', async (req, reply) => (req.headers['if-none-match'] === bundle.etag ? reply.code(304).headers(cached).send() : reply.headers(cached).type('text/javascript; charset=utf-8').send(bundle.js)));
-    open.get('/console.css', async (req, reply) => (req.headers['if-none-match'] === bundle.etag ? reply.code(304).headers(cached).send() : reply.headers(cached).type('text/css; charset=utf-8').send(bundle.css)));
+    for (const [path, type, body] of [['/console.js', 'text/javascript', bundle.js], ['/console.css', 'text/css', bundle.css]] as const) {
+      open.get(path, async (req, reply) => (req.headers['if-none-match'] === bundle.etag ? reply.code(304).headers(cached).send() : reply.headers(cached).type(`${type}; charset=utf-8`).send(body)));
+    }
 
     open.post(R.login.path, { schema: routeSchema(R.login) }, async (req, reply) => {
       const now = deps.clock.now();
@@ -170,6 +171,27 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
     open.get(R.docs.path, async (_req, reply) => reply.headers(security).type('text/html; charset=utf-8').send(docsPage(doc)));
   }
 
+  /** What the console reads besides the alerts: the city, its outlines, the live stream, the charts. */
+  async function consoleDataRoutes(secured: FastifyInstance): Promise<void> {
+    secured.get(R.sites.path, async () => ({ ...deps.city(), mapTiles: deps.mapTiles ?? null }));
+    secured.get(R.districts.path, async (_req, reply) => reply.type('application/geo+json').send(deps.districtsGeoJson()));
+
+    // Live updates for the console: the whole state once, then numbered batches of changes (live.ts).
+    secured.get(R.stream.path, { schema: routeSchema(R.stream) }, async (req, reply) => {
+      reply.hijack();
+      const header = req.headers['last-event-id'];
+      deps.live.attach(req.raw, reply.raw, typeof header === 'string' ? header : (req.query as { lastEventId?: string }).lastEventId);
+    });
+
+    secured.get(R.readings.path, { schema: routeSchema(R.readings) }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const q = req.query as { range: Range; to?: string };
+      const view = await deps.readings?.(id, q.range, q.to ? Date.parse(q.to) : deps.clock.now());
+      if (!view) return apiError(reply, 404, 'NOT_FOUND', `no sensor ${id}`);
+      return { ...view, from: isoWithOffset(view.from), to: isoWithOffset(view.to) };
+    });
+  }
+
   async function alertRoutes(secured: FastifyInstance): Promise<void> {
     secured.get(R.alerts.path, { schema: routeSchema(R.alerts) }, async (req) => {
       const q = req.query as { state?: 'firing' | 'resolved'; rule?: string; subject?: string; district?: string; severity?: string; acked?: 'true' | 'false'; limit: number };
@@ -187,16 +209,6 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
     secured.get(R.me.path, async (req) => req.principal);
 
     secured.get(R.overview.path, async () => overviewOf(deps.store));
-
-    secured.get(R.sites.path, async () => ({ ...deps.city(), mapTiles: deps.mapTiles ?? null }));
-    secured.get(R.districts.path, async (_req, reply) => reply.type('application/geo+json').send(deps.districtsGeoJson()));
-
-    // Live updates for the console: the whole state once, then numbered batches of changes (live.ts).
-    secured.get(R.stream.path, { schema: routeSchema(R.stream) }, async (req, reply) => {
-      reply.hijack();
-      const header = req.headers['last-event-id'];
-      deps.live.attach(req.raw, reply.raw, typeof header === 'string' ? header : (req.query as { lastEventId?: string }).lastEventId);
-    });
 
     secured.post(R.ack.path, { preHandler: need('officer'), schema: routeSchema(R.ack) }, async (req, reply) => {
       const { id } = req.params as { id: string };
@@ -221,14 +233,6 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
     secured.get(R.sensors.path, { schema: routeSchema(R.sensors) }, async (req) => {
       const q = req.query as { q?: string; kind?: 'water-level' | 'rain' | 'ponding'; district?: string; limit: number };
       return { sensors: (deps.sensors?.(q) ?? []).map((s) => ({ ...s, ts: s.ts === null ? null : isoWithOffset(s.ts), lastSeen: s.lastSeen === null ? null : isoWithOffset(s.lastSeen) })) };
-    });
-
-    secured.get(R.readings.path, { schema: routeSchema(R.readings) }, async (req, reply) => {
-      const { id } = req.params as { id: string };
-      const q = req.query as { range: Range; to?: string };
-      const view = await deps.readings?.(id, q.range, q.to ? Date.parse(q.to) : deps.clock.now());
-      if (!view) return apiError(reply, 404, 'NOT_FOUND', `no sensor ${id}`);
-      return { ...view, from: isoWithOffset(view.from), to: isoWithOffset(view.to) };
     });
 
     secured.get(R.notices.path, { schema: routeSchema(R.notices) }, async (req) => {
@@ -257,7 +261,6 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
     secured.post(R.silence.path, { preHandler: need('officer'), schema: routeSchema(R.silence) }, async (req, reply) => {
       const b = req.body as { ruleId?: string; sensor?: string; site?: string; district?: string; minutes: number; reason: string; alertId?: string };
       if (b.alertId !== undefined && deps.store.getAlert(b.alertId)?.state !== 'firing') return apiError(reply, 409, 'NOT_FIRING', `alert ${b.alertId} is not firing: a silence until it resolves would never end early`);
-      if (!b.sensor && !b.site && !b.district) return apiError(reply, 400, 'BAD_REQUEST', 'a silence names a sensor, a site or a district (a whole city is never silenced)');
       const now = deps.clock.now();
       const id = deps.store.addSilence({ ruleId: b.ruleId ?? null, sensor: b.sensor ?? null, site: b.site ?? null, district: b.district ?? null, until: now + b.minutes * 60_000, reason: b.reason, createdBy: req.principal!.name, createdAt: now, alertId: b.alertId ?? null });
       changed({ silences: true });

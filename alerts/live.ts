@@ -16,10 +16,11 @@ import { silenceFor } from './transitions.ts';
 import type { AlertRecord, AlertStore, Silence } from './store.ts';
 import { alertWire, noticeWire, type AlertWire } from './views.ts';
 
-/** What changed: the console's stream reads these records again. */
+/** What changed: the console's stream reads these records again (an alert with its notices). */
 export interface ChangeHint {
   alerts?: string[];
   notices?: number[];
+  /** A silence was added or ended: the next batch carries the silences in force (sent whenever they differ). */
   silences?: boolean;
 }
 
@@ -114,6 +115,20 @@ function changedLevels(levels: NonNullable<LiveDeps['levels']>, sensors: string[
   return any ? out : undefined;
 }
 
+/** A batch to every console; one that has this much unsent is dropped (it resumes on reconnect). */
+function writeToAll(clients: Set<ServerResponse>, text: string, maxBuffered: number, m: { dropped: { inc(): void }; bytes: { inc(n: number): void } }, log: Logger): void {
+  for (const res of clients) {
+    if (res.writableLength > maxBuffered) {
+      m.dropped.inc();
+      log.warn({ buffered: res.writableLength }, 'console not reading its stream: dropped (it resumes on reconnect)');
+      res.destroy();
+      continue;
+    }
+    res.write(text);
+    m.bytes.inc(text.length);
+  }
+}
+
 export interface Live {
   hint(change: ChangeHint): void;
   /** Serve one console: `lastEventId` from the header (or the query, for clients that cannot set it). */
@@ -134,32 +149,29 @@ export function createLive(deps: LiveDeps): Live {
     dropped: counter(deps.metrics, 'floodgate_console_stream_dropped_total', 'Consoles dropped for not reading their stream'),
   };
   const clients = new Set<ServerResponse>();
-  const pending = { alerts: new Set<string>(), notices: new Set<number>(), silences: false };
+  const pending = { alerts: new Set<string>(), notices: new Set<number>() };
   let timer: NodeJS.Timeout | undefined;
 
   // What the consoles were last told, to send only what differs.
   let lastOverview = '';
+  let lastSilences = '';
   const firing = createFiringSet(clock);
   const sentLevels = new Map<string, string>();
 
-  function write(text: string): void {
-    for (const res of clients) {
-      if (res.writableLength > (deps.maxBufferedBytes ?? 4 * 2 ** 20)) {
-        m.dropped.inc();
-        log.warn({ buffered: res.writableLength }, 'console not reading its stream: dropped (it resumes on reconnect)');
-        res.destroy();
-        continue;
-      }
-      res.write(text);
-      m.bytes.inc(text.length);
-    }
-  }
+  const write = (text: string) => writeToAll(clients, text, deps.maxBufferedBytes ?? 4 * 2 ** 20, m, log);
 
   function flush(withLevels: boolean): void {
     timer = undefined;
+    // The silences in force, sent when they differ from the last sent: added, ended, expired, or
+    // ended with their alert ("until resolved") — one comparison instead of a hint from each place.
     const silences = store.activeSilences(clock.now());
+    const silenceViews = silences.map(silenceView);
+    const silencesText = JSON.stringify(silenceViews);
+    const silencesChanged = silencesText !== lastSilences;
     const ids = new Set(pending.alerts);
-    if (pending.silences || withLevels) for (const id of firing.resilenced(silences)) ids.add(id);
+    if (silencesChanged || withLevels) for (const id of firing.resilenced(silences)) ids.add(id);
+    // An alert's notices go with it (a close is queued in the transition's transaction).
+    for (const id of pending.alerts) for (const n of store.noticesOfAlert(id)) pending.notices.add(n.seq);
     const alerts = [...ids].flatMap((id) => {
       const a = store.getAlert(id);
       return a ? [firing.track(a, silences)] : [];
@@ -174,14 +186,14 @@ export function createLive(deps: LiveDeps): Live {
       at: isoWithOffset(clock.now()),
       ...(alerts.length ? { alerts } : {}),
       ...(notices.length ? { notices } : {}),
-      ...(pending.silences ? { silences: silences.map(silenceView) } : {}),
+      ...(silencesChanged ? { silences: silenceViews } : {}),
       ...(overview !== lastOverview ? { overview: JSON.parse(overview) as object } : {}),
       ...(levels ? { levels } : {}),
     };
     pending.alerts.clear();
     pending.notices.clear();
-    pending.silences = false;
     lastOverview = overview;
+    lastSilences = silencesText;
     if (Object.keys(batch).length === 1) return; // nothing a console would see
     const text = JSON.stringify(batch);
     const id = feed.push(text);
@@ -201,14 +213,13 @@ export function createLive(deps: LiveDeps): Live {
 
   const state = () => wholeState(store, clock.now(), firing, deps.levels);
 
-  // The tracked firing set starts from the store (the stream's diffing needs it before any console).
-  state();
+  // The tracked firing set and the silences start from the store (the stream's diffing needs them before any console).
+  lastSilences = JSON.stringify(state().silences);
 
   return {
     hint(change) {
       change.alerts?.forEach((id) => pending.alerts.add(id));
       change.notices?.forEach((seq) => pending.notices.add(seq));
-      if (change.silences) pending.silences = true;
       timer ??= setTimeout(() => guarded(false), deps.coalesceMs ?? 250);
     },
     attach(req, res, lastEventId) {

@@ -65,12 +65,19 @@ export function createSensorBoard(registry: Registry) {
       const oldest = Math.floor(arrivalMs / BUCKET_MS) - SPARK_BUCKETS * 2;
       if (e.buckets.size > SPARK_BUCKETS * 2) for (const k of e.buckets.keys()) if (k < oldest) e.buckets.delete(k);
     },
-    /** Latest value and its change against the highest of ten minutes before (null: nothing then). */
-    level(id: string): [value: number, trend: number | null] | undefined {
-      const e = entries.get(id);
-      if (!e || e.value === null || e.ts === null) return undefined;
-      const before = e.buckets.get(Math.floor(e.ts / BUCKET_MS) - 2);
-      return [e.value, before === undefined ? null : Math.round((e.value - before) * 100) / 100];
+    /**
+     * Latest value of each sensor heard from, and its change against the highest of ten minutes
+     * before (null: nothing then).
+     */
+    levels(ids: string[]): Map<string, [value: number, trend: number | null]> {
+      const out = new Map<string, [number, number | null]>();
+      for (const id of ids) {
+        const e = entries.get(id);
+        if (!e || e.value === null || e.ts === null) continue;
+        const before = e.buckets.get(Math.floor(e.ts / BUCKET_MS) - 2);
+        out.set(id, [e.value, before === undefined ? null : Math.round((e.value - before) * 100) / 100]);
+      }
+      return out;
     },
     list(f: { q?: string; kind?: SensorKind; district?: string; limit: number }, nowMs: number): SensorView[] {
       const q = f.q?.toLowerCase();

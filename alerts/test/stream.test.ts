@@ -126,6 +126,19 @@ describe('console stream and sessions', () => {
     s.close();
   });
 
+  it('the silences in force follow in a batch whenever they change', async () => {
+    const s = await openStream(stack.alerts.port, auth);
+    await s.next((e) => e.event === 'reset');
+    const add = await stack.alerts.app.inject({ method: 'POST', url: '/api/silences', headers: auth, payload: { site: 'UP-005', minutes: 30, reason: '检修' } });
+    const sid = (add.json() as { silence: { id: number } }).silence.id;
+    const added = JSON.parse((await s.next((e) => e.event === 'batch' && e.data.includes('"silences"'))).data) as { silences: Array<{ id: number }> };
+    expect(added.silences.map((x) => x.id)).toContain(sid);
+    await stack.alerts.app.inject({ method: 'DELETE', url: `/api/silences/${sid}`, headers: auth });
+    const ended = JSON.parse((await s.next((e) => e.event === 'batch' && e.data.includes('"silences"'))).data) as { silences: Array<{ id: number }> };
+    expect(ended.silences.map((x) => x.id)).not.toContain(sid);
+    s.close();
+  });
+
   it('the session cookie is a random id, not the token, and dies at logout', async () => {
     const token = await stack.addUser('zhao', 'officer');
     const login = await stack.alerts.app.inject({ method: 'POST', url: '/api/login', payload: { token } });
