@@ -12,8 +12,6 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import { Level } from 'level';
-import levelPersistence from 'aedes-persistence-level';
 import redisPersistence from 'aedes-persistence-redis';
 import mqemitterRedis from 'mqemitter-redis';
 import { Redis } from 'ioredis';
@@ -30,6 +28,7 @@ import type { GatewayConfig } from './config.ts';
 import { lastAssignedPacketId, nextPacketId } from './packet-ids.ts';
 import { useExactDedupe, type DeliveryControl } from './delivery-dedupe.ts';
 import { indexedMemoryPersistence } from './session-store.ts';
+import { levelSessionStore } from './level-session-store.ts';
 import { guardMq } from './mq-guard.ts';
 
 export interface GatewayDeps {
@@ -174,7 +173,10 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   const brokerId = sortableBrokerId(deps.clock.now());
   const persistence =
     config.persistence.type === 'level'
-      ? levelPersistence(new Level(config.persistence.dir))
+      ? levelSessionStore(config.persistence.dir, (err) => {
+          m.faults.inc({ where: 'session_store' });
+          log.error({ err }, 'could not write the session store');
+        }).persistence
       : config.persistence.type === 'redis'
         ? redisPersistence({ conn: new Redis(config.persistence.url) })
         : indexedMemoryPersistence(brokerId);

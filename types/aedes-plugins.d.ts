@@ -1,10 +1,13 @@
 // aedes-persistence-level ships no types: the part floodgate uses.
 declare module 'aedes-persistence-level' {
-  import type { Level } from 'level';
+  import type { KeyValueStore } from '../gateway/group-commit-level.ts';
   interface LevelPersistence {
     destroy(): Promise<void>;
+    /** The async implementation the callback layer wraps (aedes-persistence's CallBackPersistence). */
+    asyncPersistence: object;
   }
-  function aedesPersistenceLevel(db: Level<string, unknown>): LevelPersistence;
+  /** A `Level<string, Buffer>`, or anything with the calls it makes (gateway/group-commit-level.ts). */
+  function aedesPersistenceLevel(db: Pick<KeyValueStore, keyof KeyValueStore>): LevelPersistence;
   export default aedesPersistenceLevel;
 }
 
