@@ -39,6 +39,9 @@ export interface Outbox {
   close(): Promise<void>;
 }
 
+/** Deliveries in flight at once, each to its own lane. */
+const MAX_IN_FLIGHT = 32;
+
 export function createOutbox(deps: OutboxDeps): Outbox {
   const { store, clock } = deps;
   const log = deps.logger.child({ component: 'outbox' });
@@ -117,22 +120,40 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     }
   }
 
+  /**
+   * One delivery in flight per lane (underpass and recipient): a lane's notices go in order, and
+   * lanes do not wait for each other. A pass used to wait for all of its deliveries, so one
+   * recipient that did not answer held every other district's notices for the HTTP timeout (10 s)
+   * on each pass.
+   */
+  const inFlight = new Map<string, { seq: number; done: Promise<void> }>();
+  const laneOf = (n: NoticeRecord) => `${n.subjectId}\u0000${n.recipient}`;
+  const busy = (n: NoticeRecord) => inFlight.get(laneOf(n))?.seq === n.seq;
+
+  function dispatch(n: NoticeRecord) {
+    const lane = laneOf(n);
+    const done = deliver(n)
+      .catch((err: unknown) => {
+        m.errors.inc();
+        log.error({ err, noticeId: n.noticeId }, 'notice delivery failed unexpectedly');
+      })
+      .finally(() => {
+        inFlight.delete(lane);
+        kick(); // the lane's next notice, if any
+      });
+    inFlight.set(lane, { seq: n.seq, done });
+  }
+
   async function pass(): Promise<void> {
     // A notice queued behind one that failed for good is never sent out of order: it fails too.
     // A notice the recipient has not taken within the maximum age is stale: a duty officer phones.
-    for (const n of store.expiredNotices(clock.now() - deps.maxAgeMs)) failForGood(n, `not delivered within ${Math.round(deps.maxAgeMs / 1000)} s (last error: ${n.lastError ?? 'none'})`);
-    for (const n of store.noticesBlockedBehindFailure()) failForGood(n, 'an earlier notice for this underpass failed for good');
-    for (;;) {
-      const due = store.dueNotices(clock.now(), 16);
-      if (due.length === 0) return;
-      // One notice per underpass and recipient at a time, in order; the rest in parallel.
-      const heads = new Map<string, NoticeRecord>();
-      for (const n of due) {
-        const lane = `${n.subjectId}\u0000${n.recipient}`;
-        if (!heads.has(lane)) heads.set(lane, n);
-      }
-      await Promise.all([...heads.values()].map(deliver));
-      if (closed) return;
+    // (One being sent now is judged when its attempt ends.)
+    for (const n of store.expiredNotices(clock.now() - deps.maxAgeMs)) if (!busy(n)) failForGood(n, `not delivered within ${Math.round(deps.maxAgeMs / 1000)} s (last error: ${n.lastError ?? 'none'})`);
+    for (const n of store.noticesBlockedBehindFailure()) if (!busy(n)) failForGood(n, 'an earlier notice for this underpass failed for good');
+    // The head of each lane that is due and not already on its way, up to MAX_IN_FLIGHT at once.
+    for (const n of store.dueNotices(clock.now(), inFlight.size + MAX_IN_FLIGHT)) {
+      if (closed || inFlight.size >= MAX_IN_FLIGHT) return;
+      if (!inFlight.has(laneOf(n))) dispatch(n);
     }
   }
 
@@ -140,7 +161,9 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     if (closed) return;
     clearTimeout(timer);
     const next = store.nextDueAt();
-    const delay = next === null ? deps.pollMs : Math.min(deps.pollMs, Math.max(0, next - clock.now()));
+    // A due notice may be one in flight: its attempt's end wakes the worker, so do not spin.
+    const dueNow = next !== null && next <= clock.now();
+    const delay = next === null || (dueNow && inFlight.size > 0) ? deps.pollMs : Math.min(deps.pollMs, Math.max(0, next - clock.now()));
     timer = setTimeout(kick, delay);
   }
 
@@ -169,12 +192,14 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     wake: kick,
     async runOnce() {
       kick();
-      while (running) await running;
+      // Until the pass and every delivery it started (and the lanes' next notices) are done.
+      while (running || inFlight.size > 0) await Promise.all([running, ...[...inFlight.values()].map((f) => f.done)]);
     },
     async close() {
       closed = true;
       clearTimeout(timer);
       await running;
+      await Promise.all([...inFlight.values()].map((f) => f.done));
     },
   };
 }

@@ -32,38 +32,56 @@ export async function connectService(opts: ServiceClientOptions, extra: Partial<
     password: opts.secret,
     clean: opts.clean,
     reconnectPeriod: 1000,
-    connectTimeout: 10_000,
+    // A broker resuming a thousand sessions at once may take a while to answer one more CONNECT;
+    // giving up on it sooner only starts the wait again.
+    connectTimeout: 30_000,
     manualConnect: true,
     log: mqttTrace.enabled ? mqttTrace : noTrace,
     ...extra,
   });
   const log = opts.logger.child({ mqtt: opts.clientId });
+  clientLogs.set(client, log);
   client.on('reconnect', () => log.debug('reconnecting to broker'));
   client.on('offline', () => log.warn('broker connection lost'));
   client.on('error', (err) => log.warn({ err: err.message }, 'mqtt client error'));
   return client;
 }
 
-/** Start connecting (after handlers are installed) and wait for the first CONNACK. */
-export function startClient(client: MqttClient, timeoutMs = 15_000): Promise<void> {
+/** Each client's logger (connectService binds it), for startClient's notes while it waits. */
+const clientLogs = new WeakMap<MqttClient, Logger>();
+
+/**
+ * Start connecting (after handlers are installed) and wait for the first CONNACK, however long
+ * the broker takes: a service never exits because the broker is slow or briefly away. When `up`
+ * restarted during the city storm, 1,207 devices reconnected at once and the rules' CONNACK took
+ * longer than the 15 s this used to allow; the process exited and 153 of 211 police notices waited
+ * for a person to start it again. mqtt.js retries the connection every second meanwhile; a note
+ * is logged every `noteEveryMs` with how long it has been. Only a refusal (a CONNACK return code:
+ * bad credentials, not authorized) is final [MQTT-3.2.2.3].
+ */
+export function startClient(client: MqttClient, noteEveryMs = 15_000): Promise<void> {
+  const log = clientLogs.get(client);
+  const started = Date.now();
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`no CONNACK from ${client.options.host}:${client.options.port} within ${timeoutMs} ms`));
-    }, timeoutMs);
+    const timer = setInterval(() => {
+      const where = `${client.options.host}:${client.options.port}`;
+      log?.warn({ broker: where, waitedMs: Date.now() - started }, 'no CONNACK from the broker yet; still trying');
+    }, noteEveryMs);
     const onConnect = () => {
       cleanup();
+      if (Date.now() - started >= noteEveryMs) log?.info({ waitedMs: Date.now() - started }, 'connected to the broker');
       resolve();
     };
     const onError = (err: Error) => {
-      // Authentication failures are final; network errors are retried by mqtt.js.
+      // Refusals are final; network errors are retried by mqtt.js.
       if ('code' in err && typeof (err as { code: unknown }).code === 'number') {
         cleanup();
+        client.end(true);
         reject(err);
       }
     };
     const cleanup = () => {
-      clearTimeout(timer);
+      clearInterval(timer);
       client.off('connect', onConnect);
       client.off('error', onError);
     };
