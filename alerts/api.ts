@@ -19,6 +19,7 @@ import { createSessions } from './sessions.ts';
 import { bundleConsole } from './console/bundle.ts';
 import type { CityView } from './city.ts';
 import type { Range, ReadingsView } from './readings.ts';
+import { ERROR_CATALOGUE, type ErrorCode } from '../lib/errors.ts';
 
 export interface ApiDeps {
   store: AlertStore;
@@ -74,7 +75,7 @@ export function allowedMethods(url: string): string[] | undefined {
 }
 
 /** fastify's errors before a handler runs → [status, our code, message (default: fastify's)]. */
-const FASTIFY_ERRORS: Record<string, [number, string, string?]> = {
+const FASTIFY_ERRORS: Record<string, [number, ErrorCode, string?]> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'UNSUPPORTED_MEDIA_TYPE', 'bodies are application/json'],
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'BAD_REQUEST'],
   FST_ERR_CTP_BODY_TOO_LARGE: [413, 'PAYLOAD_TOO_LARGE', 'a body is at most 64 KiB'],
@@ -96,7 +97,11 @@ function zodBodies(app: FastifyInstance): void {
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-function apiError(reply: FastifyReply, status: number, code: string, message: string) {
+/** A 4xx without a code of ours: the catalogue's code for its status. */
+const CODE_OF_STATUS: Record<number, ErrorCode> = { 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE', 429: 'RATE_LIMITED' };
+const codeFor = (status: number, code: string | undefined): ErrorCode => (code !== undefined && code in ERROR_CATALOGUE ? (code as ErrorCode) : (CODE_OF_STATUS[status] ?? 'BAD_REQUEST'));
+
+function apiError(reply: FastifyReply, status: number, code: ErrorCode, message: string) {
   return reply.code(status).send({ error: { code, message } });
 }
 
@@ -109,7 +114,7 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
     if (known) return apiError(reply, known[0], known[1], known[2] ?? err.message);
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) app.log.error({ err }, 'request failed');
-    return apiError(reply, status, status === 500 ? 'INTERNAL' : (err.code ?? 'BAD_REQUEST'), status === 500 ? 'internal error' : err.message);
+    return apiError(reply, status, status === 500 ? 'INTERNAL' : codeFor(status, err.code), status === 500 ? 'internal error' : err.message);
   });
 
   /** 403 unless the caller's role is at least `role`. */

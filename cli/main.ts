@@ -9,6 +9,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { fail, print, closeOnSignal } from './process.ts';
+import { clientEnv } from './env.ts';
 import { createLogger } from '../lib/logger.ts';
 import { systemClock } from '../lib/clock.ts';
 import { readOrCreateSecretFile } from '../lib/secret-file.ts';
@@ -60,7 +61,7 @@ LOADTEST, flagged loadTest: stored by ingest, ignored by the rules and the conso
 floodgate sim load. Running services pick them up within a second.`,
     options: { 'data-dir': { type: 'string' }, 'load-devices': { type: 'string' } },
     async run(v) {
-      const dir = (v['data-dir'] as string | undefined) ?? process.env['FLOODGATE_DATA_DIR'] ?? './data';
+      const dir = (v['data-dir'] as string | undefined) ?? clientEnv(process.env).dataDir;
       const { files, created } = await ensureProvisioned(dir);
       print(created ? `provisioned ${files.registry} and ${files.provisioning}` : `already provisioned: ${files.registry}`);
       if (v['load-devices'] === undefined) return;
@@ -99,8 +100,8 @@ Options:
       const { addDevice, rotateDevice, revokeDevice, deviceState } = await import('../config/devices.ts');
       const { hashSecret, newSecret, saveRegistry } = await import('../config/registry.ts');
       const { SENSOR_KINDS } = await import('../contracts/index.ts');
-      const dir = (v['data-dir'] as string | undefined) ?? process.env['FLOODGATE_DATA_DIR'] ?? './data';
-      const path = (v['registry'] as string | undefined) ?? process.env['FLOODGATE_REGISTRY'] ?? dataFiles(dir).registry;
+      const dir = (v['data-dir'] as string | undefined) ?? clientEnv(process.env).dataDir;
+      const path = (v['registry'] as string | undefined) ?? clientEnv(process.env).registry ?? dataFiles(dir).registry;
       const [action, id, ...extra] = positionals;
       if (extra.length > 0) throw new Error(`unexpected arguments: ${extra.join(' ')}`);
       const registry = loadRegistry(path);
@@ -166,7 +167,7 @@ Options:
     positionals: true,
     async run(v, positionals) {
       const { addUser, loadUsers, saveUsers, ROLES } = await import('../alerts/users.ts');
-      const dir = (v['data-dir'] as string | undefined) ?? process.env['FLOODGATE_DATA_DIR'] ?? './data';
+      const dir = (v['data-dir'] as string | undefined) ?? clientEnv(process.env).dataDir;
       const path = join(dir, 'api-users.json');
       const [action, name] = positionals;
       const users = loadUsers(path);
@@ -221,7 +222,7 @@ minute (default 600; the whole city runs at 60 and up). Readings are stamped in 
 ending now.
 
   --expect          check the scenario's expectations against the running system's alerts API
-                    (--api URL, default $FLOODGATE_API_URL or http://127.0.0.1:8080; --token T,
+                    (--api URL, default $FLOODGATE_API_URL or http://127.0.0.1:$FLOODGATE_HTTP_PORT; --token T,
                     default $FLOODGATE_API_TOKEN or DATA_DIR/api.token; --wait S to catch up,
                     default 30): exit 1 and a line per mismatch
   --predict         no system needed: what the rules engine would raise on the scenario, offline
@@ -241,7 +242,7 @@ as itself, paced by simulated time: --speed N (default 60). The recording is shi
                     the walking skeleton's quick storm (first N underpasses, MS per simulated minute)
 
 Options:
-  --url URL         gateway, default $FLOODGATE_MQTT_URL or mqtt://127.0.0.1:1883
+  --url URL         gateway, default $FLOODGATE_MQTT_URL or mqtt://127.0.0.1:$FLOODGATE_MQTT_PORT
   --data-dir DIR    where registry.json and provisioning.json are, default $FLOODGATE_DATA_DIR or ./data
   --json            print the summary as JSON instead of lines`,
     options: {
@@ -266,8 +267,8 @@ Options:
     },
     positionals: true,
     async run(v, positionals) {
-      const url = (v['url'] as string | undefined) ?? process.env['FLOODGATE_MQTT_URL'] ?? 'mqtt://127.0.0.1:1883';
-      const dataDir = (v['data-dir'] as string | undefined) ?? process.env['FLOODGATE_DATA_DIR'] ?? './data';
+      const url = (v['url'] as string | undefined) ?? clientEnv(process.env).mqttUrl;
+      const dataDir = (v['data-dir'] as string | undefined) ?? clientEnv(process.env).dataDir;
       const files = dataFiles(dataDir);
       const speedOf = (def: number) => {
         const speed = Number(v['speed'] ?? def);
@@ -338,7 +339,7 @@ Options:
           const { existsSync } = await import('node:fs');
           const registry = loadRegistry(existsSync(files.registry) ? files.registry : BUNDLED_CITY);
           const sim = simulateScenario(scenario, registry, Date.now());
-          const fired = predictAlerts(sim, engineContext(registry, loadRules(process.env['FLOODGATE_RULES'] ?? DEFAULT_RULES_PATH, registry.sites)));
+          const fired = predictAlerts(sim, engineContext(registry, loadRules(clientEnv(process.env).rulesPath ?? DEFAULT_RULES_PATH, registry.sites)));
           if (v['json']) {
             print(JSON.stringify({ scenario: scenario.name, sensors: sim.sensors.length, messages: sim.plan.sends.length, faults: sim.plan.effects, alerts: fired }));
             return;
@@ -352,9 +353,9 @@ Options:
         const { scenarioDistricts } = await import('../simulators/simulate.ts');
         const { readFileSync, existsSync } = await import('node:fs');
         const tokenFile = join(dataDir, 'api.token');
-        const token = (v['token'] as string | undefined) ?? process.env['FLOODGATE_API_TOKEN'] ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
+        const token = (v['token'] as string | undefined) ?? clientEnv(process.env).apiToken ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
         if (v['expect'] && !token) throw new Error(`--expect needs the API token: --token, $FLOODGATE_API_TOKEN or ${tokenFile}`);
-        const api = { url: (v['api'] as string | undefined) ?? process.env['FLOODGATE_API_URL'] ?? 'http://127.0.0.1:8080', token: token ?? '' };
+        const api = { url: (v['api'] as string | undefined) ?? clientEnv(process.env).apiUrl, token: token ?? '' };
         const registry = loadRegistry(files.registry);
         const since = Date.now();
         const r = await runScenario(scenario, { mqttUrl: url, speed }, {
@@ -430,7 +431,7 @@ Example (ships with floodgate):
       const { engineContext } = await import('../rules/rules.ts');
       const bt = await import('../rules/backtest.ts');
       const registry = loadRegistry((v['registry'] as string | undefined) ?? BUNDLED_CITY);
-      const rules = loadRules((v['rules'] as string | undefined) ?? DEFAULT_RULES_PATH, registry.sites);
+      const rules = loadRules((v['rules'] as string | undefined) ?? clientEnv(process.env).rulesPath ?? DEFAULT_RULES_PATH, registry.sites);
       const kinds = new Map(registry.sensors.map((s) => [s.id, s.kind]));
       const { readings, problems } = bt.parseRecording(readFileSync(input, 'utf8'), input.endsWith('.csv') ? 'csv' : 'ndjson', (id) => kinds.get(id));
       for (const p of problems.slice(0, 20)) process.stderr.write(`${input}:${p.line}: ${p.message} (skipped)\n`);
@@ -474,7 +475,7 @@ Options:
     },
     async run(v) {
       const logger = createLogger({ name: 'police-receiver', destination: process.stderr });
-      const dir = (v['data-dir'] as string | undefined) ?? process.env['FLOODGATE_DATA_DIR'] ?? './data';
+      const dir = (v['data-dir'] as string | undefined) ?? clientEnv(process.env).dataDir;
       let secret = (v['secret'] as string | undefined) ?? process.env['FLOODGATE_POLICE_SECRET'];
       if (!secret) {
         const path = join(dir, 'police.secret');

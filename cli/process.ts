@@ -42,8 +42,39 @@ export function closeOnSignal(handles: Closable[], logger: Logger, deadlineMs = 
   });
 }
 
+/** The variables that set each port floodgate listens on, with their defaults. */
+const PORT_VARIABLES: Array<[string, number | undefined]> = [
+  ['FLOODGATE_MQTT_PORT', 1883],
+  ['FLOODGATE_HTTP_PORT', 8080],
+  ['FLOODGATE_MQTT_TLS_PORT', undefined],
+  ['FLOODGATE_MQTT_WS_PORT', undefined],
+  ['FLOODGATE_METRICS_PORT', undefined],
+];
+
+/**
+ * A system error a person can act on, as one line without a stack: a port taken, the broker not
+ * there. Undefined for anything else.
+ */
+export function knownProblem(err: unknown, env: Record<string, string | undefined>): FloodgateError | undefined {
+  const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
+  // A wrapped error ("PD-001 could not connect: …") is judged by what it wraps.
+  if (e instanceof Error && e.cause !== undefined && !e.code) return knownProblem(e.cause, env);
+  if (e?.code === 'EADDRINUSE') {
+    const port = e.port ?? Number(/:(\d+)$/.exec(e.message)?.[1]);
+    const named = PORT_VARIABLES.filter(([name, def]) => Number(env[name] ?? def) === port).map(([name]) => name);
+    const which = named.length > 0 ? named.join(' or ') : PORT_VARIABLES.map(([n]) => n).join(', ');
+    return new FloodgateError('PORT_IN_USE', `port ${port} is already in use (another floodgate, or another program); choose a free one with ${which}`);
+  }
+  if (e?.code === 'ECONNREFUSED' || (err instanceof AggregateError && err.errors.some((x: NodeJS.ErrnoException) => x?.code === 'ECONNREFUSED'))) {
+    const where = e.address && e.port ? `${e.address}:${e.port}` : 'the gateway';
+    return new FloodgateError('BROKER_UNREACHABLE', `nothing answers at ${where}: start the system with \`floodgate up\`, or point FLOODGATE_MQTT_URL (--url) or FLOODGATE_API_URL (--api) at it`);
+  }
+  return undefined;
+}
+
 /** Print a fatal startup error clearly (config problems are listed one per line) and exit 1. */
 export function fail(err: unknown): never {
+  err = knownProblem(err, process.env) ?? err;
   if (err instanceof FloodgateError) process.stderr.write(`floodgate: ${err.code}: ${err.message}\n`);
   else process.stderr.write(`floodgate: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);

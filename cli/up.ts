@@ -19,6 +19,7 @@ import { createRules } from '../rules/rules.ts';
 import { createAlerts } from '../alerts/alerts.ts';
 import { ingestRoutes } from '../ingest/api.ts';
 import { closeOnSignal, print } from './process.ts';
+import { lockDataDir } from './data-lock.ts';
 import { watchRegistry } from '../lib/watch-registry.ts';
 
 export async function up(): Promise<void> {
@@ -42,6 +43,7 @@ export async function up(): Promise<void> {
 
   const logger = createLogger({ name: 'floodgate' });
   const dataDir = g.shared.dataDir;
+  const lock = lockDataDir(dataDir);
   if (!env['FLOODGATE_REGISTRY']) {
     const pending = ensureProvisioned(dataDir);
     const slow = setTimeout(() => print(`floodgate: first start: provisioning a secret for every sensor of the demo city into ${dataDir} …`), 300);
@@ -86,5 +88,5 @@ export async function up(): Promise<void> {
       `Ctrl-C stops.`,
     ].join('\n'),
   );
-  await closeOnSignal([registryWatch, alerts, rules, ingest, gateway], logger);
+  await closeOnSignal([registryWatch, alerts, rules, ingest, gateway, { close: async () => lock.release() }], logger);
 }

@@ -23,6 +23,7 @@ import { openSpool, type RejectRecord, type Spool } from './spool.ts';
 import { createDrain, type Drain } from './drain.ts';
 import { spoolLevel, type SpoolLevel } from './write-outcome.ts';
 import type { IngestConfig } from './config.ts';
+import type { ErrorCode } from '../lib/errors.ts';
 
 export interface IngestDeps {
   logger: Logger;
@@ -108,7 +109,7 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
   }
 
   /** Tell the sender why (floodgate/rejects/...), count, and describe the dead letters to keep. */
-  function reject(kind: string, sensorId: string, topic: string, code: string, reason: string, errors: ItemError[], accepted: number, payload: Buffer): RejectInput[] {
+  function reject(kind: string, sensorId: string, topic: string, code: ErrorCode, reason: string, errors: ItemError[], accepted: number, payload: Buffer): RejectInput[] {
     const indexes = [...new Set(errors.map((e) => e.index))];
     const rejected = errors.length > 0 ? indexes.length : 1;
     const msg: RejectMessage = { topic, code, reason, errors: errors.slice(0, 50), accepted, rejected, receivedAt: isoWithOffset(deps.clock.now()) };

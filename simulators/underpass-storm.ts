@@ -69,7 +69,7 @@ export async function runUnderpassStorm(
       clients.push(client);
       await new Promise<void>((resolve, reject) => {
         client.once('connect', () => resolve());
-        client.once('error', (err) => reject(new Error(`${id} could not connect: ${err.message}`)));
+        client.once('error', (err) => reject(new Error(`${id} could not connect: ${err.message}`, { cause: err })));
       });
       await client.publishAsync(topics.status('ponding', id), JSON.stringify({ state: 'online', ts: deps.clock.now() }), { qos: 1, retain: true });
     }

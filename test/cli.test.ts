@@ -167,7 +167,19 @@ describe('README quick start: police-receiver, up, sim', () => {
     await eventually(() => up.stdout().includes('Ctrl-C stops.'), `floodgate up to start\n${up.stderr()}`, 180_000);
     expect(up.stdout()).toContain('1207 sensors');
 
-    const sim = run(['sim', '--scenario', 'underpass-storm', '--sensors', '2', '--step-ms', '20', '--url', `mqtt://127.0.0.1:${mqttPort}`], { cwd: dir.path });
+    // A second floodgate on the same data directory, or on the same ports: one line that says what to change.
+    const second = run(['up'], { cwd: dir.path, env });
+    expect(await second.exit).toBe(1);
+    expect(second.stderr()).toMatch(/^floodgate: DATA_DIR_LOCKED: another floodgate \(pid \d+\) is using the data directory .*FLOODGATE_DATA_DIR\n$/);
+    const serviceSecret = (JSON.parse(readFileSync(`${dir.path}/data/provisioning.json`, 'utf8')) as { serviceSecret: string }).serviceSecret;
+    const samePorts = run(['up'], { cwd: dir.path, env: { ...env, FLOODGATE_DATA_DIR: join(dir.path, 'other'), FLOODGATE_REGISTRY: `${dir.path}/data/registry.json`, FLOODGATE_SERVICE_SECRET: serviceSecret } });
+    expect(await samePorts.exit).toBe(1);
+    expect(samePorts.stderr()).toContain(`floodgate: PORT_IN_USE: port ${mqttPort} is already in use`);
+    expect(samePorts.stderr()).toContain('FLOODGATE_MQTT_PORT');
+    expect(samePorts.stderr()).not.toContain('    at ');
+
+    // sim finds `up` through the same FLOODGATE_MQTT_PORT (no --url).
+    const sim = run(['sim', '--scenario', 'underpass-storm', '--sensors', '2', '--step-ms', '20'], { cwd: dir.path, env: { FLOODGATE_MQTT_PORT: String(mqttPort) } });
     expect(await sim.exit, sim.stderr()).toBe(0);
     expect(sim.stdout().trim().split('\n')).toHaveLength(1);
     expect(sim.stdout()).toMatch(/^underpass-storm: 2 sensors .* 180 readings acknowledged .* 2\/2 crossed 25 cm\n$/);
