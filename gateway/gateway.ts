@@ -29,6 +29,7 @@ import { lastAssignedPacketId, nextPacketId } from './packet-ids.ts';
 import { useExactDedupe, type DeliveryControl } from './delivery-dedupe.ts';
 import { indexedMemoryPersistence } from './session-store.ts';
 import { levelSessionStore } from './level-session-store.ts';
+import { requirePatchedVersion } from '../lib/patched-versions.ts';
 import { guardMq } from './mq-guard.ts';
 
 export interface GatewayDeps {
@@ -66,6 +67,8 @@ function authError(message: string, returnCode: number): AuthenticateError {
 const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest();
 
 export async function createGateway(config: GatewayConfig, deps: GatewayDeps): Promise<GatewayHandle> {
+  requirePatchedVersion('aedes', "the gateway's cures for aedes (packet ids, delivery dedupe, the bus guard, the session store, PUBACK after store, in-order delivery)");
+  if (config.persistence.type === 'level') requirePatchedVersion('aedes-persistence-level', 'the LevelDB session store (gateway/level-session-store.ts)');
   const log = deps.logger.child({ component: 'gateway' });
   const { limits } = config;
   let index: RegistryIndex = indexRegistry(deps.registry);

@@ -1,6 +1,7 @@
 import mqtt, { type MqttClient, type IClientOptions, type IPublishPacket } from 'mqtt';
 import createDebug from 'debug';
 import type { Logger } from './logger.ts';
+import { requirePatchedVersion } from './patched-versions.ts';
 
 export type { MqttClient };
 
@@ -23,6 +24,7 @@ const noTrace = () => undefined;
 
 /** Connect a floodgate service to the broker; resolves after the first CONNACK. */
 export async function connectService(opts: ServiceClientOptions, extra: Partial<IClientOptions> = {}): Promise<MqttClient> {
+  requirePatchedVersion('mqtt', "the services' PUBACK handling (lib/mqtt.ts: handleMessage, _sendPacket)");
   // Asked per connection, not at load: DEBUG may be enabled after this module loaded (tests).
   const mqttTrace = createDebug('mqttjs:client');
   const client = mqtt.connect(opts.url, {
