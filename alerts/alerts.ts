@@ -5,7 +5,7 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { readFileSync } from 'node:fs';
-import { watchAndReload } from '../lib/watch-registry.ts';
+import { watchAndReload } from '../config/watch-registry.ts';
 import { authenticate, loadUsers } from './users.ts';
 import type { AddressInfo } from 'node:net';
 import { AlertEvent, ClosureNotice, INGEST_SPOOL_RULE, parseReadingPayload, parseSensorTopic, SpoolAlarm, topics } from '../contracts/index.ts';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig, portFromEnv, optionalString } from '../lib/env.ts';
-import { SharedEnv, sharedFromEnv, type SharedConfig } from '../lib/shared-config.ts';
+import { SharedEnv, sharedFromEnv, type SharedConfig } from '../config/shared-config.ts';
 import { allOrNoInflux, InfluxEnvShape, influxFromEnv } from '../lib/influx-env.ts';
 
 /** The demo city's schematic district outlines (config/districts-geojson.ts). */

@@ -1,11 +1,11 @@
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { createMetricsRegistry } from '../lib/metrics.ts';
-import { loadSharedDeps } from '../lib/shared-config.ts';
+import { loadSharedDeps } from '../config/shared-config.ts';
 import { systemClock } from '../lib/clock.ts';
 import { readOrCreateSecretFile } from '../lib/secret-file.ts';
 import { recipientsOf, type Registry } from '../config/registry.ts';
-import { closeOnSignal } from '../cli/process.ts';
-import { watchRegistry } from '../lib/watch-registry.ts';
+import { closeOnSignal } from '../lib/process.ts';
+import { watchRegistry } from '../config/watch-registry.ts';
 import { alertsConfigFromEnv, secretFiles, type AlertsConfig } from './config.ts';
 import { createAlerts } from './alerts.ts';
 

@@ -14,7 +14,8 @@
 import mqtt from 'mqtt';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ensureProvisioned, loadProvisioning, loadRegistry, provisionLoadDevices } from '../config/registry.ts';
+import { ensureProvisioned, loadProvisioning, loadRegistry } from '../config/registry.ts';
+import { provisionLoadDevices } from '../config/devices.ts';
 import { createPoliceReceiver } from '../alerts/receiver/police-receiver.ts';
 import { topics } from '../contracts/index.ts';
 import { systemClock } from '../lib/clock.ts';
@@ -51,7 +52,7 @@ export async function main(): Promise<PipelineResult> {
   }, 1);
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
   await ensureProvisioned(dir.path);
-  await provisionLoadDevices(dir.path, LOAD_DEVICES);
+  provisionLoadDevices(dir.path, LOAD_DEVICES);
   const up = startProcess(process.execPath, [BIN, 'up'], {
     ...process.env,
     FLOODGATE_DATA_DIR: dir.path,

@@ -8,7 +8,7 @@ import '../lib/quiet-debug.ts';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { fail, print, closeOnSignal } from './process.ts';
+import { fail, print, closeOnSignal } from '../lib/process.ts';
 import { clientEnv } from './env.ts';
 import { createLogger } from '../lib/logger.ts';
 import { systemClock } from '../lib/clock.ts';
@@ -67,8 +67,8 @@ floodgate sim load. Running services pick them up within a second.`,
       if (v['load-devices'] === undefined) return;
       const n = Number(v['load-devices']);
       if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new Error('--load-devices must be an integer in 1..100000');
-      const { provisionLoadDevices } = await import('../config/registry.ts');
-      const r = await provisionLoadDevices(dir, n);
+      const { provisionLoadDevices } = await import('../config/devices.ts');
+      const r = provisionLoadDevices(dir, n);
       print(`load-test devices: ${r.added} added, ${r.total} in the registry`);
     },
   },

@@ -18,9 +18,9 @@ import { createIngest } from '../ingest/ingest.ts';
 import { createRules } from '../rules/rules.ts';
 import { createAlerts } from '../alerts/alerts.ts';
 import { ingestRoutes } from '../ingest/api.ts';
-import { closeOnSignal, print } from './process.ts';
+import { closeOnSignal, print } from '../lib/process.ts';
 import { lockDataDir } from './data-lock.ts';
-import { watchRegistry } from '../lib/watch-registry.ts';
+import { watchRegistry } from '../config/watch-registry.ts';
 
 export async function up(): Promise<void> {
   const env = process.env;

@@ -340,25 +340,3 @@ export function loadProvisioning(path: string): Provisioning {
   return r.data;
 }
 
-/**
- * Add load-test devices to a provisioned data dir (`floodgate provision --load-devices N`): their
- * secrets into provisioning.json, their hashes into registry.json (written in that order, so a
- * crash in between leaves secrets without devices, never devices nobody can log in as). Running
- * services pick the registry change up within a second.
- */
-export async function provisionLoadDevices(dataDir: string, n: number): Promise<{ added: number; total: number }> {
-  const { withLoadDevices } = await import('./devices.ts');
-  const files = dataFiles(dataDir);
-  const registry = loadRegistry(files.registry);
-  const provisioning = loadProvisioning(files.provisioning);
-  const secrets: Record<string, string> = {};
-  const next = withLoadDevices(registry, n, (id) => {
-    const secret = newSecret();
-    secrets[id] = secret;
-    return { hash: hashSecretSync(secret) };
-  });
-  if (next.added.length === 0) return { added: 0, total: registry.sensors.filter((s) => s.loadTest).length };
-  writeAtomic(files.provisioning, JSON.stringify({ ...provisioning, sensors: { ...provisioning.sensors, ...secrets } }, null, 2) + '\n', 0o600);
-  writeAtomic(files.registry, JSON.stringify(next.registry, null, 2) + '\n', 0o644);
-  return { added: next.added.length, total: next.registry.sensors.filter((s) => s.loadTest).length };
-}

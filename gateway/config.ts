@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { resolve } from 'node:path';
 import { flagFromEnv, parseConfig, portFromEnv, optionalString } from '../lib/env.ts';
-import { SharedEnv, sharedFromEnv, type SharedConfig } from '../lib/shared-config.ts';
+import { SharedEnv, sharedFromEnv, type SharedConfig } from '../config/shared-config.ts';
 import { DEFAULT_LIMITS, type GatewayLimits } from './limits.ts';
 
 const int = (min: number, max: number, def: number) => z.coerce.number().int().min(min).max(max).default(def);

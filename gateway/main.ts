@@ -1,9 +1,9 @@
 import { createLogger } from '../lib/logger.ts';
 import { createMetricsRegistry } from '../lib/metrics.ts';
-import { loadSharedDeps } from '../lib/shared-config.ts';
+import { loadSharedDeps } from '../config/shared-config.ts';
 import { systemClock } from '../lib/clock.ts';
-import { watchRegistry } from '../lib/watch-registry.ts';
-import { closeOnSignal, opsServerFromEnv } from '../cli/process.ts';
+import { watchRegistry } from '../config/watch-registry.ts';
+import { closeOnSignal, opsServerFromEnv } from '../lib/process.ts';
 import { gatewayConfigFromEnv } from './config.ts';
 import { createGateway } from './gateway.ts';
 

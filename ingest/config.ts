@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { join } from 'node:path';
 import { flagFromEnv, parseConfig } from '../lib/env.ts';
-import { SharedEnv, sharedFromEnv, type SharedConfig } from '../lib/shared-config.ts';
+import { SharedEnv, sharedFromEnv, type SharedConfig } from '../config/shared-config.ts';
 import { allOrNoInflux, InfluxEnvShape, influxFromEnv } from '../lib/influx-env.ts';
 import type { InfluxConfig } from './influx-sink.ts';
 import type { BackoffPolicy } from '../lib/backoff.ts';

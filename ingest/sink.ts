@@ -1,15 +1,7 @@
-import type { SpoolRow } from './spool.ts';
+import type { SpoolRow, StoredReading } from './rows.ts';
 import type { WriteFailure } from './write-outcome.ts';
-import type { Reading } from '../contracts/index.ts';
-import type { PointTags } from './line-protocol.ts';
 
-export type { SpoolRow };
-
-/** Readings ready for the spool: a validated reading and its tags. */
-export interface StoredReading {
-  reading: Reading;
-  tags: PointTags;
-}
+export type { SpoolRow, StoredReading };
 
 /** A failed store write, classified so the drain can decide (retry, split, dead-letter). */
 export class SinkError extends Error {

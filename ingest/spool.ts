@@ -24,21 +24,9 @@ import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { KIND_OF_MEASUREMENT, MEASUREMENT } from '../contracts/index.ts';
 import { lineOf } from './line-protocol.ts';
-import type { StoredReading } from './sink.ts';
+import type { SpoolRow, StoredReading } from './rows.ts';
 
-export interface SpoolRow {
-  id: number;
-  measurement: string;
-  sensor: string;
-  ts: number;
-  site: string;
-  district: string;
-  /** The numeric fields. */
-  values: Record<string, number>;
-  /** The device's counter, stored as an integer field `seq`; null when it sent none. */
-  seq: number | null;
-  receivedAt: number;
-}
+export type { SpoolRow };
 
 /** A spooled reading as line protocol (ms precision): what InfluxDB is sent. */
 export const lineOfRow = (r: SpoolRow): string => lineOf(r.measurement, r, r.values, r.seq ?? undefined, r.ts);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { join } from 'node:path';
 import { parseConfig, optionalString } from '../lib/env.ts';
-import { SharedEnv, sharedFromEnv, type SharedConfig } from '../lib/shared-config.ts';
+import { SharedEnv, sharedFromEnv, type SharedConfig } from '../config/shared-config.ts';
 import { DEFAULT_RULES_PATH } from './load.ts';
 
 const RulesEnv = SharedEnv.extend({

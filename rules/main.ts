@@ -1,9 +1,9 @@
 import { createLogger } from '../lib/logger.ts';
 import { createMetricsRegistry } from '../lib/metrics.ts';
-import { loadSharedDeps } from '../lib/shared-config.ts';
+import { loadSharedDeps } from '../config/shared-config.ts';
 import { systemClock } from '../lib/clock.ts';
-import { watchRegistry } from '../lib/watch-registry.ts';
-import { closeOnSignal } from '../cli/process.ts';
+import { watchRegistry } from '../config/watch-registry.ts';
+import { closeOnSignal } from '../lib/process.ts';
 import { rulesConfigFromEnv } from './config.ts';
 import { createRules } from './rules.ts';
 

@@ -16,7 +16,7 @@ import { counter, gauge, type Registry as Metrics } from '../lib/metrics.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
-import { watchAndReload } from '../lib/watch-registry.ts';
+import { watchAndReload } from '../config/watch-registry.ts';
 import { evaluate, newSensorState, RULE_IDS, tick, type EngineContext, type EngineState, type SensorInfo, type SensorState, type Transition } from './engine.ts';
 import { loadRules, type LoadedRules } from './load.ts';
 import { openStateStore, serializeDistrict, serializeSensor } from './state-store.ts';

@@ -14,7 +14,7 @@ import { createGateway, type GatewayHandle } from '../gateway.ts';
 import { gatewayConfig } from '../config.ts';
 import { createMetricsRegistry } from '../../lib/metrics.ts';
 import { systemClock } from '../../lib/clock.ts';
-import { watchRegistry } from '../../lib/watch-registry.ts';
+import { watchRegistry } from '../../config/watch-registry.ts';
 import { saveRegistry } from '../../config/registry.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { eventually, smallCity } from '../../test/helpers/stack.ts';

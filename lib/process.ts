@@ -2,9 +2,9 @@
  * The process boundary: signals, exit codes and printing. Only the CLI and the services' main.ts
  * files use it; createX() functions never touch `process`.
  */
-import type { Logger } from '../lib/logger.ts';
-import { FloodgateError } from '../lib/errors.ts';
-import { startOpsServer } from '../lib/ops-server.ts';
+import type { Logger } from './logger.ts';
+import { FloodgateError } from './errors.ts';
+import { startOpsServer } from './ops-server.ts';
 
 export interface Closable {
   close(): Promise<void>;

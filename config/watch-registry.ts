@@ -1,6 +1,6 @@
 import { watchFile, unwatchFile } from 'node:fs';
-import { loadRegistry, type Registry } from '../config/registry.ts';
-import type { Logger } from './logger.ts';
+import { loadRegistry, type Registry } from './registry.ts';
+import type { Logger } from '../lib/logger.ts';
 
 /**
  * Reload a file when it changes (polling: robust to editors and atomic renames). A broken file is

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { join } from 'node:path';
-import { optionalString } from './env.ts';
-import { dataFiles, loadProvisioning, loadRegistry, type Registry } from '../config/registry.ts';
+import { optionalString } from '../lib/env.ts';
+import { dataFiles, loadProvisioning, loadRegistry, type Registry } from './registry.ts';
 
 /** Settings every service reads: where the data and registry are, and how services log in to MQTT. */
 export const SharedEnv = z.object({
