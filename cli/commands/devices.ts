@@ -1,0 +1,81 @@
+/** `floodgate devices`. */
+import type { Command } from './command.ts';
+import { print } from '../../lib/process.ts';
+import { clientEnv } from '../env.ts';
+import { dataFiles, loadRegistry } from '../../config/registry.ts';
+
+export const devices: Command = {
+  summary: 'add, rotate, revoke and list devices in the registry',
+  usage: `floodgate devices <add|rotate|revoke|list> [options]
+
+  floodgate devices add ID --kind KIND --site SITE   a new device; its secret is printed once
+  floodgate devices rotate ID [--grace-s S]           a new secret; the old one stays valid S seconds (default 86400)
+  floodgate devices revoke ID                         refused at once; a connected device is disconnected
+  floodgate devices list [--kind KIND] [--json]
+
+Only a salted hash of a secret is stored. A running gateway picks up the change within a
+second (a broken registry file is refused and the previous one stays in force).
+
+Options:
+  --registry PATH   default $FLOODGATE_REGISTRY or DATA_DIR/registry.json
+  --data-dir DIR    default $FLOODGATE_DATA_DIR or ./data`,
+  positionals: true,
+  options: {
+    kind: { type: 'string' },
+    site: { type: 'string' },
+    'grace-s': { type: 'string', default: '86400' },
+    json: { type: 'boolean', default: false },
+    registry: { type: 'string' },
+    'data-dir': { type: 'string' },
+  },
+  async run(v, positionals) {
+    const { addDevice, rotateDevice, revokeDevice, deviceState } = await import('../../config/devices.ts');
+    const { hashSecret, newSecret, saveRegistry } = await import('../../config/registry.ts');
+    const { SENSOR_KINDS } = await import('../../contracts/index.ts');
+    const dir = (v['data-dir'] as string | undefined) ?? clientEnv(process.env).dataDir;
+    const path = (v['registry'] as string | undefined) ?? clientEnv(process.env).registry ?? dataFiles(dir).registry;
+    const [action, id, ...extra] = positionals;
+    if (extra.length > 0) throw new Error(`unexpected arguments: ${extra.join(' ')}`);
+    const registry = loadRegistry(path);
+    const needId = () => {
+      if (!id) throw new Error(`floodgate devices ${action} needs a device id`);
+      return id;
+    };
+    const showSecret = (sensorId: string, secret: string) => {
+      print(`${sensorId}: new secret (shown once; only its hash is stored):`);
+      print(secret);
+    };
+    if (action === 'list') {
+      const kind = v['kind'] as string | undefined;
+      const rows = registry.sensors.filter((s) => !kind || s.kind === kind);
+      const now = Date.now();
+      if (v['json']) print(JSON.stringify(rows.map(({ secretHash: _h, previousSecretHash: _p, ...s }) => ({ ...s, state: deviceState(s, now) }))));
+      else for (const s of rows) print(`${s.id.padEnd(10)} ${s.kind.padEnd(12)} ${s.site.padEnd(10)} ${deviceState(s, now)}`);
+      return;
+    }
+    if (action === 'add') {
+      const kind = v['kind'] as string | undefined;
+      const site = v['site'] as string | undefined;
+      if (!kind || !(SENSOR_KINDS as readonly string[]).includes(kind)) throw new Error(`--kind must be one of ${SENSOR_KINDS.join(', ')}`);
+      if (!site) throw new Error('--site is required');
+      const secret = newSecret();
+      saveRegistry(path, addDevice(registry, { id: needId(), kind: kind as (typeof SENSOR_KINDS)[number], site }, await hashSecret(secret)));
+      return showSecret(needId(), secret);
+    }
+    if (action === 'rotate') {
+      const grace = Number(v['grace-s']);
+      if (!Number.isInteger(grace) || grace < 0) throw new Error('--grace-s must be a whole number of seconds');
+      const secret = newSecret();
+      saveRegistry(path, rotateDevice(registry, needId(), await hashSecret(secret), Date.now(), grace));
+      showSecret(needId(), secret);
+      if (grace > 0) print(`the previous secret stays valid for ${grace} s`);
+      return;
+    }
+    if (action === 'revoke') {
+      saveRegistry(path, revokeDevice(registry, needId()));
+      print(`${needId()}: revoked`);
+      return;
+    }
+    throw new Error(`floodgate devices: unknown action ${JSON.stringify(action ?? '')}; use add, rotate, revoke or list`);
+  },
+};

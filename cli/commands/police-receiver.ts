@@ -1,0 +1,53 @@
+/** `floodgate police-receiver`. */
+import type { Command } from './command.ts';
+import { join } from 'node:path';
+import { print, closeOnSignal } from '../../lib/process.ts';
+import { clientEnv } from '../env.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { systemClock } from '../../lib/clock.ts';
+import { readOrCreateSecretFile } from '../../lib/secret-file.ts';
+
+export const policeReceiver: Command = {
+  summary: 'a traffic-police endpoint for integration: verifies and prints notices',
+  usage: `floodgate police-receiver [--port P] [--secret S] [options]
+
+Listens for closure/reopen notices, verifies X-Floodgate-Signature (HMAC-SHA256 over
+"timestamp.body") and the timestamp, answers 200 and prints one JSON line per notice on stdout.
+A bad signature gets 401 and a log line on stderr.
+
+Options:
+  --port P          default 9090
+  --host H          default 127.0.0.1
+  --secret S        HMAC secret; default $FLOODGATE_POLICE_SECRET, else DATA_DIR/police.secret
+                    (created if missing, the same file floodgate up uses)
+  --path PATH       default /notices
+  --tolerance S     accepted clock skew in seconds, default 300
+  --data-dir DIR    default $FLOODGATE_DATA_DIR or ./data`,
+  options: {
+    port: { type: 'string', default: '9090' },
+    host: { type: 'string', default: '127.0.0.1' },
+    secret: { type: 'string' },
+    path: { type: 'string', default: '/notices' },
+    tolerance: { type: 'string', default: '300' },
+    'data-dir': { type: 'string' },
+  },
+  async run(v) {
+    const logger = createLogger({ name: 'police-receiver', destination: process.stderr });
+    const dir = (v['data-dir'] as string | undefined) ?? clientEnv(process.env).dataDir;
+    let secret = (v['secret'] as string | undefined) ?? process.env['FLOODGATE_POLICE_SECRET'];
+    if (!secret) {
+      const path = join(dir, 'police.secret');
+      secret = readOrCreateSecretFile(path).secret;
+      logger.info({ path }, 'using the police HMAC secret from file');
+    }
+    const port = Number(v['port']);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('--port must be 0..65535');
+    const { createPoliceReceiver } = await import('../../alerts/receiver/police-receiver.ts');
+    const handle = await createPoliceReceiver(
+      { host: v['host'] as string, port, secret, path: v['path'] as string, toleranceS: Number(v['tolerance']) },
+      { clock: systemClock, logger, print },
+    );
+    logger.info({ url: handle.url }, 'police receiver listening');
+    await closeOnSignal([handle], logger);
+  },
+};

@@ -1,0 +1,7 @@
+/** `floodgate gateway | ingest | rules | alerts`: one service in this process. */
+import { service, type Command } from './command.ts';
+
+export const gateway: Command = service('gateway', 'run the MQTT gateway (aedes): device auth, ACL', () => import('../../gateway/main.ts'));
+export const ingest: Command = service('ingest', 'run ingest: readings from MQTT into InfluxDB or the embedded store', () => import('../../ingest/main.ts'));
+export const rules: Command = service('rules', 'run the rules engine: ponding readings into underpass closure alerts', () => import('../../rules/main.ts'));
+export const alerts: Command = service('alerts', 'run the alerts service: alert store, HTTP API, signed police notices', () => import('../../alerts/main.ts'));
