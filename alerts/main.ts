@@ -5,6 +5,7 @@ import { systemClock } from '../lib/clock.ts';
 import { readOrCreateSecretFile } from '../lib/secret-file.ts';
 import { recipientsOf, type Registry } from '../config/registry.ts';
 import { closeOnSignal } from '../lib/process.ts';
+import { declareVariables } from '../lib/env.ts';
 import { watchRegistry } from '../config/watch-registry.ts';
 import { alertsConfigFromEnv, secretFiles, type AlertsConfig } from './config.ts';
 import { createAlerts } from './alerts.ts';
@@ -40,6 +41,7 @@ export function resolveAlertsConfig(
 export function policeSecretsFor(registry: Registry, env: Record<string, string | undefined>, policeSecret: string): Record<string, string> {
   const policeSecrets: Record<string, string> = { FLOODGATE_POLICE_SECRET: policeSecret };
   const refs = new Set([...registry.districts.flatMap((d) => [d.police.secretRef, ...recipientsOf(d).map((r) => r.secretRef)]), ...(registry.dutyChannels ?? []).flatMap((c) => (c.secretRef ? [c.secretRef] : []))]);
+  declareVariables(refs);
   for (const ref of refs) {
     const v = env[ref];
     if (ref !== 'FLOODGATE_POLICE_SECRET' && v) policeSecrets[ref] = v;

@@ -5,7 +5,7 @@
  */
 import { backoffDelay, type BackoffPolicy } from '../lib/backoff.ts';
 import { deliveryHistogram } from './metrics.ts';
-import { counter, type Registry as Metrics } from '../lib/metrics.ts';
+import { counter, type Counter, type Registry as Metrics } from '../lib/metrics.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
@@ -39,29 +39,20 @@ export interface Outbox {
   close(): Promise<void>;
 }
 
-/** Deliveries in flight at once, each to its own lane. */
-const MAX_IN_FLIGHT = 32;
+/** The duty-officer alert of a notice that failed for good (one per notice and recipient). */
+const escalationId = (n: NoticeRecord) => `notice-delivery:${n.noticeId}:${n.recipient}`;
 
-export function createOutbox(deps: OutboxDeps): Outbox {
+type Attempt = { at: number; attempt: number; httpStatus: number | null; latencyMs: number };
+
+/**
+ * Failing a notice for good: recorded, counted, and raised as an alert for the duty officers (or
+ * the earlier escalation brought back when a resent notice fails again).
+ */
+function failsForGood(deps: OutboxDeps, failed: Counter<string>, log: Logger) {
   const { store, clock } = deps;
-  const log = deps.logger.child({ component: 'outbox' });
-  const m = {
-    attempts: counter(deps.metrics, 'floodgate_notices_attempts_total', 'Notice delivery attempts by outcome', ['outcome']),
-    failed: counter(deps.metrics, 'floodgate_notices_failed_total', 'Notices that failed for good'),
-    errors: counter(deps.metrics, 'floodgate_outbox_errors_total', 'Unexpected outbox worker faults'),
-    delivery: deliveryHistogram(deps.metrics),
-  };
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let closed = false;
-  let again = false;
-
-  /** The duty-officer alert of a notice that failed for good (one per notice and recipient). */
-  const escalationId = (n: NoticeRecord) => `notice-delivery:${n.noticeId}:${n.recipient}`;
-
-  function failForGood(n: NoticeRecord, error: string, attempt?: { at: number; attempt: number; httpStatus: number | null; latencyMs: number }) {
+  return function failForGood(n: NoticeRecord, error: string, attempt?: Attempt) {
     store.markFailed(n.seq, error, attempt !== undefined, attempt);
-    m.failed.inc();
+    failed.inc();
     deps.onChange?.({ notices: [n.seq], alerts: [escalationId(n)] });
     const nowIso = isoWithOffset(clock.now());
     const existing = store.getAlert(escalationId(n));
@@ -89,7 +80,27 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     };
     store.openAlert(escalation, nowIso, deps.escalationNotices?.(escalation, n.recipient) ?? [], clock.now());
     log.error({ noticeId: n.noticeId, underpassId: n.subjectId, recipient: n.recipient, error }, 'notice failed for good; raised a duty-officer alert');
-  }
+  };
+}
+
+/** Deliveries in flight at once, each to its own lane. */
+const MAX_IN_FLIGHT = 32;
+
+export function createOutbox(deps: OutboxDeps): Outbox {
+  const { store, clock } = deps;
+  const log = deps.logger.child({ component: 'outbox' });
+  const m = {
+    attempts: counter(deps.metrics, 'floodgate_notices_attempts_total', 'Notice delivery attempts by outcome', ['outcome']),
+    failed: counter(deps.metrics, 'floodgate_notices_failed_total', 'Notices that failed for good'),
+    errors: counter(deps.metrics, 'floodgate_outbox_errors_total', 'Unexpected outbox worker faults'),
+    delivery: deliveryHistogram(deps.metrics),
+  };
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let closed = false;
+  let again = false;
+
+  const failForGood = failsForGood(deps, m.failed, log);
 
   async function deliver(n: NoticeRecord): Promise<void> {
     const nlog = log.child({ noticeId: n.noticeId, underpassId: n.subjectId, action: n.action });

@@ -18,7 +18,7 @@ import { createIngest } from '../ingest/ingest.ts';
 import { createRules } from '../rules/rules.ts';
 import { createAlerts } from '../alerts/alerts.ts';
 import { ingestRoutes } from '../ingest/api.ts';
-import { closeOnSignal, print } from '../lib/process.ts';
+import { closeOnSignal, print, warnUnknownVariables } from '../lib/process.ts';
 import { lockDataDir } from './data-lock.ts';
 import { watchRegistry } from '../config/watch-registry.ts';
 
@@ -88,5 +88,7 @@ export async function up(): Promise<void> {
       `Ctrl-C stops.`,
     ].join('\n'),
   );
+  // Every service's configuration is parsed: a FLOODGATE_* variable none of them read is a typo.
+  warnUnknownVariables(env);
   await closeOnSignal([registryWatch, alerts, rules, ingest, gateway, { close: async () => lock.release() }], logger);
 }

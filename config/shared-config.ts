@@ -8,6 +8,7 @@ export const SharedEnv = z.object({
   FLOODGATE_DATA_DIR: z.string().min(1).default('./data'),
   FLOODGATE_REGISTRY: optionalString,
   FLOODGATE_SERVICE_SECRET: optionalString,
+  FLOODGATE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   FLOODGATE_MQTT_URL: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, 'must be an mqtt://, mqtts://, ws:// or wss:// URL').default('mqtt://127.0.0.1:1883'),
 });
 

@@ -6,6 +6,7 @@ import { FloodgateError } from './errors.ts';
  * (not only the first), with the variable name each problem belongs to.
  */
 export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, what: string): z.infer<S> {
+  if (schema instanceof z.ZodObject) declareVariables(Object.keys(schema.shape));
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const problems = result.error.issues.map((i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`);
@@ -27,3 +28,21 @@ export const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v === '' ? undefined : v));
+
+/** Every FLOODGATE_* variable something in this process reads: each config schema's, and those declared. */
+const known = new Set<string>();
+
+/** Variables read outside a config schema (the secret references a registry names). */
+export function declareVariables(names: Iterable<string>): void {
+  for (const n of names) known.add(n);
+}
+
+/**
+ * FLOODGATE_* variables nothing reads, once every configuration is parsed: a misspelt one
+ * (FLOODGATE_RULE_FILE) was silently ignored and the default used instead.
+ */
+export function unknownVariables(env: Record<string, string | undefined>): string[] {
+  return Object.keys(env)
+    .filter((k) => k.startsWith('FLOODGATE_') && !known.has(k))
+    .sort();
+}

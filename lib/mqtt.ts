@@ -154,6 +154,40 @@ export function endClient(client: MqttClient): Promise<void> {
  * message waits for it. If `commit` fails, nothing of the group is acknowledged and the
  * connection is dropped, so the broker redelivers [MQTT-4.4.0-1].
  */
+/**
+ * Entries waiting for the PUBACK mqtt.js is about to produce for their message. It does so
+ * synchronously inside handleMessage's callback, so one slot serves nearly every message without
+ * a Map insert and delete each (~1.5% of ingest's CPU); an entry still waiting when the next
+ * arrives moves to the Map.
+ */
+class AwaitingPubacks<E> {
+  #nextId = -1;
+  #next: E | undefined;
+  #byId = new Map<number, E>();
+  expect(messageId: number, entry: E): void {
+    if (this.#next !== undefined) this.#byId.set(this.#nextId, this.#next);
+    this.#nextId = messageId;
+    this.#next = entry;
+  }
+  take(messageId: number): E | undefined {
+    if (messageId === this.#nextId) {
+      const entry = this.#next;
+      this.#nextId = -1;
+      this.#next = undefined;
+      return entry;
+    }
+    const entry = this.#byId.get(messageId);
+    if (entry !== undefined) this.#byId.delete(messageId);
+    return entry;
+  }
+  /** The connection closed: its message ids mean nothing now. */
+  forget(): void {
+    this.#nextId = -1;
+    this.#next = undefined;
+    this.#byId = new Map();
+  }
+}
+
 export function groupCommitAcks<T>(
   client: MqttClient,
   opts: {
@@ -170,31 +204,7 @@ export function groupCommitAcks<T>(
   /** Bumped when the connection closes: a held PUBACK belongs to the connection that produced it. */
   let conn = 0;
   let pending: Held[] = [];
-  /**
-   * The entry whose PUBACK mqtt.js is about to produce: it does so synchronously inside the
-   * callback (hold), so one slot serves nearly every message without a Map insert and delete each
-   * (~1.5% of ingest's CPU); an entry still waiting when the next arrives moves to the Map.
-   */
-  let nextId = -1;
-  let nextEntry: Held | undefined;
-  /** messageId → an entry still waiting for its PUBACK to be produced by mqtt.js. */
-  let awaitingAck = new Map<number, Held>();
-  const takeAwaiting = (id: number): Held | undefined => {
-    if (id === nextId) {
-      const entry = nextEntry;
-      nextId = -1;
-      nextEntry = undefined;
-      return entry;
-    }
-    const entry = awaitingAck.get(id);
-    if (entry) awaitingAck.delete(id);
-    return entry;
-  };
-  const forgetAwaiting = () => {
-    nextId = -1;
-    nextEntry = undefined;
-    awaitingAck = new Map();
-  };
+  const awaiting = new AwaitingPubacks<Held>();
   let timer: NodeJS.Timeout | undefined;
   /** The asynchronous commits in flight, chained so that groups are acknowledged in order. */
   let chain: Promise<void> = Promise.resolve();
@@ -202,7 +212,7 @@ export function groupCommitAcks<T>(
   const c = client as unknown as { _sendPacket(packet: Packet, cb?: (err?: Error) => void, ...rest: unknown[]): void };
   const send = c._sendPacket.bind(client);
   c._sendPacket = (packet, cb, ...rest) => {
-    const entry = packet.cmd === 'puback' && packet.messageId !== undefined ? takeAwaiting(packet.messageId) : undefined;
+    const entry = packet.cmd === 'puback' && packet.messageId !== undefined ? awaiting.take(packet.messageId) : undefined;
     if (entry) {
       entry.ack = packet.messageId;
       cb?.(); // mqtt.js goes on to the next message; the PUBACK itself waits for the commit
@@ -213,7 +223,7 @@ export function groupCommitAcks<T>(
 
   const failed = (err: unknown, messages: number) => {
     opts.logger.error({ err, messages }, 'commit failed; dropping the connection so the broker redelivers');
-    forgetAwaiting();
+    awaiting.forget();
     client.stream?.destroy();
   };
   // A PUBACK of a closed connection is not sent: mqtt.js would queue it and send it on the next
@@ -265,11 +275,7 @@ export function groupCommitAcks<T>(
   function hold(item: T, p: IPublishPacket, callback: () => void) {
     const entry: Held = { item, conn };
     pending.push(entry);
-    if (p.qos === 1 && p.messageId !== undefined) {
-      if (nextEntry) awaitingAck.set(nextId, nextEntry);
-      nextId = p.messageId;
-      nextEntry = entry;
-    }
+    if (p.qos === 1 && p.messageId !== undefined) awaiting.expect(p.messageId, entry);
     callback(); // mqtt.js produces the PUBACK synchronously here; the wrapper above holds it
     if (pending.length >= opts.maxBatch) flush();
     else timer ??= setTimeout(flush, opts.maxDelayMs);
@@ -295,7 +301,7 @@ export function groupCommitAcks<T>(
   // items are still committed, the broker redelivers the messages, and the spool drops the copies.
   client.on('close', () => {
     conn++;
-    forgetAwaiting();
+    awaiting.forget();
     for (const b of pending) delete b.ack;
   });
   return { flush, settled: () => chain };

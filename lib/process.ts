@@ -4,6 +4,7 @@
  */
 import type { Logger } from './logger.ts';
 import { FloodgateError } from './errors.ts';
+import { unknownVariables } from './env.ts';
 import { startOpsServer } from './ops-server.ts';
 
 export interface Closable {
@@ -81,6 +82,11 @@ export function fail(err: unknown): never {
 }
 
 export const print = (line: string) => process.stdout.write(line + '\n');
+
+/** Say which FLOODGATE_* variables nothing read (call after every configuration is parsed). */
+export function warnUnknownVariables(env: Record<string, string | undefined> = process.env): void {
+  for (const name of unknownVariables(env)) process.stderr.write(`floodgate: warning: ${name} is not a floodgate variable and is ignored (README, "Configuration")\n`);
+}
 
 /**
  * A standalone service's /healthz and /metrics (and its own routes) when FLOODGATE_METRICS_PORT is

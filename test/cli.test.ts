@@ -159,13 +159,16 @@ describe('README quick start: police-receiver, up, sim', () => {
       // Scenarios replayed at --speed 3000 send a storm-cadence sensor's minute every 20 ms.
       FLOODGATE_DEVICE_RATE: '100',
     };
+    const typo = { FLOODGATE_RULE_FILE: 'config/rules.yaml' }; // FLOODGATE_RULES_FILE, misspelt
     const receiver = run(['police-receiver', '--port', String(policePort)], { cwd: dir.path });
     procs.push(receiver);
-    const up = run(['up'], { cwd: dir.path, env });
+    const up = run(['up'], { cwd: dir.path, env: { ...env, ...typo } });
     procs.push(up);
     // First start provisions 1,207 device secrets before the services listen.
     await eventually(() => up.stdout().includes('Ctrl-C stops.'), `floodgate up to start\n${up.stderr()}`, 180_000);
     expect(up.stdout()).toContain('1207 sensors');
+    expect(up.stderr()).toContain('floodgate: warning: FLOODGATE_RULE_FILE is not a floodgate variable and is ignored');
+    expect(up.stderr()).not.toMatch(/warning: FLOODGATE_(MQTT_PORT|HTTP_PORT|POLICE_URL|DEVICE_RATE|LOG_LEVEL) /);
 
     // A second floodgate on the same data directory, or on the same ports: one line that says what to change.
     const second = run(['up'], { cwd: dir.path, env });
