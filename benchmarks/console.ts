@@ -203,6 +203,16 @@ async function phase(consoles: number, browser: Browser | undefined): Promise<Ph
     const counters = `gateway in ${sum('floodgate_gateway_messages_in_total')}, ingest written ${sum('floodgate_ingest_written_total')}, rules evaluated ${sum('floodgate_rules_readings_evaluated_total')} (stale ${sum('floodgate_rules_readings_stale_total')}, skipped ${sum('floodgate_rules_readings_skipped_total')}), rules events ${sum('floodgate_rules_alert_events_total')}, alerts events ${sum('floodgate_alerts_events_total')}`;
     const closes = police.received.filter((r) => r.notice.action === 'close');
     const lat = closeLatencies(closes, registry, published);
+    // Each close's publish time into the storm and its latency, to see whether slow ones bunch up.
+    const timeline = closes
+      .map((r) => {
+        const sensor = registry.sensors.find((x) => x.site === r.notice.underpass.id && x.kind === 'ponding')?.id;
+        const sent = published.get(`${sensor}@${Date.parse(r.notice.observedAt)}`);
+        return sent === undefined ? '' : `${((sent - t0) / 1000).toFixed(1)}\t${Date.parse(r.receivedAt) - sent}`;
+      })
+      .filter(Boolean)
+      .sort((a, b) => parseFloat(a) - parseFloat(b));
+    writeFileSync(new URL(`./.cache/closes-${consoles}-${browser ? 'browser' : 'streams'}.tsv`, import.meta.url), `s_into_storm\tlatency_ms\n${timeline.join('\n')}\n`);
     const lastClose = closes.reduce((m, r) => Math.max(m, Date.parse(r.receivedAt)), 0);
     log(`  ${consoles} consoles${browser ? ' + Chromium' : ''}: ${run.published} readings from ${run.sensors} devices in ${simSeconds.toFixed(1)} s; ${closes.length} closes of ${expected.size} expected (${lat.length} matched to their reading), ${atEnd} in by the simulator's end; ${counters}`);
     return {
