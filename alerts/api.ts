@@ -263,13 +263,29 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
 
     // Silences / maintenance windows by sensor, site or district (optionally one rule), with an expiry.
     secured.get(R.silences.path, async () => ({ active: deps.store.activeSilences(deps.clock.now()).map(silenceView), recent: deps.store.recentSilences(50).map(silenceView) }));
+    type SilenceRequest = { ruleId?: string; sensor?: string; site?: string; district?: string; minutes: number; reason: string; alertId?: string };
+    const newSilence = (b: SilenceRequest, by: string, now: number) => ({ ruleId: b.ruleId ?? null, sensor: b.sensor ?? null, site: b.site ?? null, district: b.district ?? null, until: now + b.minutes * 60_000, reason: b.reason, createdBy: by, createdAt: now, alertId: b.alertId ?? null });
+    const notFiring = (list: SilenceRequest[]) => list.find((b) => b.alertId !== undefined && deps.store.getAlert(b.alertId)?.state !== 'firing')?.alertId;
+    const silenceViews = (ids: number[]) => {
+      const recent = new Map(deps.store.recentSilences(ids.length + 50).map((s) => [s.id, s]));
+      return ids.map((id) => silenceView(recent.get(id)!));
+    };
     secured.post(R.silence.path, { preHandler: need('officer'), schema: routeSchema(R.silence) }, async (req, reply) => {
-      const b = req.body as { ruleId?: string; sensor?: string; site?: string; district?: string; minutes: number; reason: string; alertId?: string };
-      if (b.alertId !== undefined && deps.store.getAlert(b.alertId)?.state !== 'firing') return apiError(reply, 409, 'NOT_FIRING', `alert ${b.alertId} is not firing: a silence until it resolves would never end early`);
-      const now = deps.clock.now();
-      const id = deps.store.addSilence({ ruleId: b.ruleId ?? null, sensor: b.sensor ?? null, site: b.site ?? null, district: b.district ?? null, until: now + b.minutes * 60_000, reason: b.reason, createdBy: req.principal!.name, createdAt: now, alertId: b.alertId ?? null });
+      const b = req.body as SilenceRequest;
+      const stale = notFiring([b]);
+      if (stale !== undefined) return apiError(reply, 409, 'NOT_FIRING', `alert ${stale} is not firing: a silence until it resolves would never end early`);
+      const id = deps.store.addSilence(newSilence(b, req.principal!.name, deps.clock.now()));
       changed({ silences: true });
-      return reply.code(201).send({ silence: silenceView(deps.store.recentSilences(50).find((s) => s.id === id)!) });
+      return reply.code(201).send({ silence: silenceViews([id])[0] });
+    });
+    secured.post(R.bulkSilence.path, { preHandler: need('officer'), schema: routeSchema(R.bulkSilence) }, async (req, reply) => {
+      const { silences } = req.body as { silences: SilenceRequest[] };
+      const stale = notFiring(silences);
+      if (stale !== undefined) return apiError(reply, 409, 'NOT_FIRING', `alert ${stale} is not firing: a silence until it resolves would never end early (none was created)`);
+      const now = deps.clock.now();
+      const ids = deps.store.addSilences(silences.map((b) => newSilence(b, req.principal!.name, now)));
+      changed({ silences: true });
+      return reply.code(201).send({ silences: silenceViews(ids) });
     });
     secured.delete(R.unsilence.path, { preHandler: need('officer'), schema: routeSchema(R.unsilence) }, async (req, reply) => {
       const { sid } = req.params as { sid: number };

@@ -367,6 +367,8 @@ export function openAlertStore(path: string) {
     activeSilences: (nowMs: number) => q.silences.all(nowMs) as Silence[],
     recentSilences: (limit: number) => q.recentSilences.all(limit) as Silence[],
     addSilence: (s: Omit<Silence, 'id' | 'endedAt'>) => Number(q.addSilence.run(s).lastInsertRowid),
+    /** Several silences in one transaction (a group): their ids. */
+    addSilences: db.transaction((list: Array<Omit<Silence, 'id' | 'endedAt'>>) => list.map((s) => Number(q.addSilence.run(s).lastInsertRowid))),
     endSilence: (id: number, nowMs: number) => q.endSilence.run(nowMs, id).changes === 1,
 
     listAlerts(filter: { state?: AlertState; rule?: string; subject?: string; district?: string; severity?: string; acked?: boolean | undefined; limit: number }): AlertRecord[] {

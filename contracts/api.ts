@@ -40,6 +40,10 @@ export const SilenceBody = z
   // A whole city is never silenced: the schema says so too (JSON Schema anyOf), not only the handler.
   .refine((b) => b.sensor !== undefined || b.site !== undefined || b.district !== undefined, { message: 'a silence names a sensor, a site or a district (a whole city is never silenced)' })
   .meta({ anyOf: [{ required: ['sensor'] }, { required: ['site'] }, { required: ['district'] }], examples: [{ site: 'UP-003', minutes: 120, reason: '泵站检修 pump maintenance' }] });
+/** Silence a group at once: every scope in one transaction, all or none (a group of alerts in several districts). */
+export const BulkSilenceBody = z
+  .strictObject({ silences: z.array(SilenceBody).min(1).max(100) })
+  .meta({ examples: [{ silences: [{ ruleId: 'sensor-offline', district: 'pudong', minutes: 120, reason: '通信中断，已报修' }, { ruleId: 'sensor-offline', district: 'huangpu', minutes: 120, reason: '通信中断，已报修' }] }] });
 export const StreamQuery = z.strictObject({ lastEventId: z.string().regex(/^\d{1,15}$/).optional() });
 export const SilenceIdParams = z.object({ sid: z.coerce.number().int().min(1) });
 export const NoticeListQuery = z.strictObject({
@@ -89,6 +93,7 @@ export const API_ROUTES = {
   note: { method: 'POST', path: '/api/alerts/:id/notes', summary: 'Add a note to the audit trail', role: 'officer', params: AlertIdParams, body: NoteBody },
   resolve: { method: 'POST', path: '/api/alerts/:id/resolve', summary: 'Resolve by hand with a reason (a closure sends its reopen)', role: 'officer', params: AlertIdParams, body: ResolveBody, answers: { 409: 'NOT_FIRING: the alert is not firing' } },
   silences: { method: 'GET', path: '/api/silences', summary: 'Silences in force and recent ones', role: 'viewer' },
+  bulkSilence: { method: 'POST', path: '/api/silences/bulk', summary: 'Silence a group at once: several scopes, one transaction, all or none', role: 'officer', body: BulkSilenceBody, answers: { 201: 'the silences, created', 409: 'NOT_FIRING: an alertId names an alert that is not firing (none is created)' } },
   silence: { method: 'POST', path: '/api/silences', summary: 'Silence a sensor, site or district (optionally one rule) for some minutes', role: 'officer', body: SilenceBody, answers: { 201: 'the silence, created', 409: 'NOT_FIRING: alertId names an alert that is not firing' } },
   unsilence: { method: 'DELETE', path: '/api/silences/:sid', summary: 'End a silence early', role: 'officer', params: SilenceIdParams },
   notices: { method: 'GET', path: '/api/notices', summary: 'Notices (one per recipient) with delivery state', role: 'viewer', query: NoticeListQuery },

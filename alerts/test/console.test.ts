@@ -106,6 +106,16 @@ describe('console in Chromium, whole city', { timeout: 180_000 }, () => {
     await expect.poll(() => stack.alerts.store.listAlerts({ state: 'firing', rule: 'sensor-offline', acked: false, limit: 1000 }).length, { timeout: 30_000 }).toBe(0);
     expect(stack.alerts.store.getAlert(`sensor-offline:${ponding[7]!.id}:1`)).toMatchObject({ ackedBy: 'wang', ackNote: '通信中断，已报修' });
     await expect.poll(() => group.textContent()).toContain('已确认');
+
+    // The same group silenced for 2 hours: one request, a silence of the rule in each of its districts.
+    const requests: string[] = [];
+    page.on('request', (r) => r.method() === 'POST' && requests.push(new URL(r.url()).pathname));
+    await group.locator('.act-silence').click();
+    await page.fill('dialog input[name=reason]', '通信中断，已报修');
+    await page.click('dialog button[type=submit]');
+    const districts = new Set(ponding.map((s) => city.sites.find((x) => x.id === s.site)!.district));
+    await expect.poll(() => stack.alerts.store.activeSilences(Date.now()).filter((x) => x.ruleId === 'sensor-offline').length, { timeout: 30_000 }).toBe(districts.size);
+    expect(requests.filter((p) => p.startsWith('/api/silences'))).toEqual(['/api/silences/bulk']);
     await page.context().close();
   });
 

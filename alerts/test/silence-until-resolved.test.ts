@@ -1,4 +1,7 @@
-/** A silence "until resolved" ends when its alert resolves, in the same transaction; it needs a firing alert. */
+/**
+ * A silence "until resolved" ends when its alert resolves, in the same transaction; it needs a
+ * firing alert. A group is silenced in one request, all or none.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { startStack, type Stack } from '../../test/helpers/stack.ts';
@@ -28,5 +31,23 @@ describe('silence until resolved', () => {
     await event('resolved');
     await expect.poll(() => stack.alerts.store.activeSilences(Date.now()).length).toBe(0);
     expect(stack.alerts.store.recentSilences(1)[0]!.endedAt).not.toBeNull();
+  });
+
+  it('silences a group in one request, all or none', async () => {
+    const [a, b] = stack.registry.districts;
+    const scope = (district: string) => ({ ruleId: 'sensor-offline', district, minutes: 120, reason: '通信中断，已报修' });
+    const before = stack.alerts.store.activeSilences(Date.now()).length;
+    // One scope names an alert that is not firing: nothing is created.
+    const refused = await stack.alerts.app.inject({ method: 'POST', url: '/api/silences/bulk', headers: auth(), payload: { silences: [scope(a!.id), { ...scope(b!.id), alertId: 'sensor-offline:PD-009:1' }] } });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error.code).toBe('NOT_FIRING');
+    expect(stack.alerts.store.activeSilences(Date.now())).toHaveLength(before);
+    const res = await stack.alerts.app.inject({ method: 'POST', url: '/api/silences/bulk', headers: auth(), payload: { silences: [scope(a!.id), scope(b!.id)] } });
+    expect(res.statusCode).toBe(201);
+    expect(res.json().silences.map((s: { district: string; ruleId: string }) => `${s.ruleId}@${s.district}`)).toEqual([`sensor-offline@${a!.id}`, `sensor-offline@${b!.id}`]);
+    expect(stack.alerts.store.activeSilences(Date.now())).toHaveLength(before + 2);
+    // A scope without sensor, site or district is refused like a single silence.
+    const city = await stack.alerts.app.inject({ method: 'POST', url: '/api/silences/bulk', headers: auth(), payload: { silences: [{ minutes: 10, reason: 'everything' }] } });
+    expect(city.statusCode).toBe(400);
   });
 });

@@ -68,7 +68,8 @@ export function createDialogs(dialog: HTMLDialogElement, ctx: Ctx, toast: (msg: 
       const why = String(form.get('reason') ?? '').trim();
       // One alert: its rule at its sensor. A group: its rule in each of its districts.
       const scopes = alerts.length === 1 ? [{ ruleId: alerts[0]!.ruleId, sensor: alerts[0]!.sensorId || alerts[0]!.subjectId }] : [...new Set(alerts.map((a) => a.district ?? ''))].filter(Boolean).map((district) => ({ ruleId: alerts[0]!.ruleId, district }));
-      await run(() => Promise.all(scopes.map((s) => api('POST', '/api/silences', { ...s, minutes, reason: why, ...(untilResolved ? { alertId: alerts[0]!.alertId } : {}) }))));
+      // One request, one transaction: the group is silenced whole or not at all.
+      await run(() => api('POST', '/api/silences/bulk', { silences: scopes.map((s) => ({ ...s, minutes, reason: why, ...(untilResolved ? { alertId: alerts[0]!.alertId } : {}) })) }));
     },
 
     async resolve(alert: Alert): Promise<void> {
