@@ -27,7 +27,7 @@ import { allowedMethods, apiPlugin } from './api.ts';
 import { createLive } from './live.ts';
 import { cityView } from './city.ts';
 import { alertMetrics } from './metrics.ts';
-import { embeddedReadings, influxReadings, readingsOf } from './readings.ts';
+import { defaultChartRules, embeddedReadings, influxReadings, readingsOf, type ChartRules } from './readings.ts';
 import type { AlertsConfig } from './config.ts';
 
 export interface AlertsDeps {
@@ -40,6 +40,8 @@ export interface AlertsDeps {
   backoff?: BackoffPolicy;
   /** Authenticated routes of other services in the same process (floodgate up: /api/rejects). */
   extraRoutes?: Array<(app: FastifyInstance) => Promise<void>>;
+  /** A site's rules in force, for the lines on its charts (up: the rules service's; alone: the rules file's). Default: the rules' defaults. */
+  siteRules?: (siteId: string) => ChartRules | undefined;
 }
 
 export interface AlertsHandle {
@@ -323,7 +325,8 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     sensors: (f) => board.list(f, deps.clock.now()),
     readings: (id, range, toMs) => {
       const s = index.sensor(id);
-      return readingsOf(readings, s && !s.loadTest ? s : undefined, s && index.site(s.site), range, toMs);
+      const site = s && index.site(s.site);
+      return readingsOf(readings, s && !s.loadTest ? s : undefined, (s && deps.siteRules?.(s.site)) ?? defaultChartRules(site), range, toMs);
     },
     health: () => ({ ok: mqttUp, checks: { mqtt: mqttUp, store: store.db.open } }),
     wakeOutbox: () => outbox.wake(),

@@ -22,6 +22,8 @@ const AlertsEnv = SharedEnv.extend({
   FLOODGATE_PAGE_GROUP_S: z.coerce.number().int().min(0).max(3600).default(60),
   FLOODGATE_ESCALATE_AFTER_S: z.coerce.number().int().min(10).max(86_400).default(600),
   FLOODGATE_DISTRICTS_GEOJSON: z.string().min(1).default(BUNDLED_DISTRICTS),
+  /** The rules file, for the levels drawn on the console's charts (the rules service reads it too). */
+  FLOODGATE_RULES_FILE: optionalString,
   ...InfluxEnvShape,
   FLOODGATE_MAP_TILES: optionalString.pipe(z.url({ protocol: /^https?$/, error: 'FLOODGATE_MAP_TILES must be an http(s) XYZ URL template such as https://tiles.example/{z}/{x}/{y}.png' }).optional()),
 }).superRefine(allOrNoInflux);
@@ -71,6 +73,7 @@ export function alertsConfigFromEnv(env: Record<string, string | undefined>) {
     shared,
     apiToken: e.FLOODGATE_API_TOKEN,
     policeSecret: e.FLOODGATE_POLICE_SECRET,
+    rulesPath: e.FLOODGATE_RULES_FILE,
     partial: {
       host: e.FLOODGATE_HTTP_HOST,
       port: e.FLOODGATE_HTTP_PORT,

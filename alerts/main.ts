@@ -6,6 +6,8 @@ import { readOrCreateSecretFile } from '../lib/secret-file.ts';
 import { recipientsOf, type Registry } from '../config/registry.ts';
 import { closeOnSignal } from '../lib/process.ts';
 import { declareVariables } from '../lib/env.ts';
+import { DEFAULT_RULES_PATH, loadRules } from '../rules/load.ts';
+import type { SiteRules } from '../rules/spec.ts';
 import { watchRegistry } from '../config/watch-registry.ts';
 import { alertsConfigFromEnv, secretFiles, type AlertsConfig } from './config.ts';
 import { createAlerts } from './alerts.ts';
@@ -49,12 +51,26 @@ export function policeSecretsFor(registry: Registry, env: Record<string, string 
   return policeSecrets;
 }
 
+/**
+ * The rules file's levels for the console's charts, read at start. A file that does not load
+ * leaves the charts on the rules' defaults: the alerts service does not stop over a chart line.
+ */
+function chartRules(path: string | undefined, registry: Registry, logger: Logger): ((siteId: string) => SiteRules | undefined) | undefined {
+  try {
+    const loaded = loadRules(path ?? DEFAULT_RULES_PATH, registry.sites);
+    return (id) => loaded.sites.get(id);
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'rules file not loaded: charts show the default levels');
+    return undefined;
+  }
+}
+
 export async function main(): Promise<void> {
   const logger = createLogger({ name: 'alerts' });
   const parsed = alertsConfigFromEnv(process.env);
   const { registry, serviceSecret } = loadSharedDeps(parsed.shared);
   const config = resolveAlertsConfig(parsed, process.env, registry, logger);
-  const handle = await createAlerts(config, { logger, metrics: createMetricsRegistry({ defaults: true }), registry, serviceSecret, clock: systemClock });
+  const handle = await createAlerts(config, { logger, metrics: createMetricsRegistry({ defaults: true }), registry, serviceSecret, clock: systemClock, siteRules: chartRules(parsed.rulesPath, registry, logger) });
   const watch = watchRegistry(parsed.shared.registryPath, (r) => handle.updateRegistry(r, policeSecretsFor(r, process.env, config.policeSecrets['FLOODGATE_POLICE_SECRET']!)), logger);
   await closeOnSignal([watch, handle], logger);
 }

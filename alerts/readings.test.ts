@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { influxQl, rainTotals, stepFor, thresholdsOf } from './readings.ts';
+import { defaultChartRules, influxQl, rainTotals, stepFor, thresholdsOf } from './readings.ts';
+import { RainRule, UnderpassRule } from '../rules/spec.ts';
 
 const H = 3600_000;
 
@@ -39,6 +40,12 @@ describe('readings for charts', () => {
     ['water level from the registry', 'water-level', { id: 'WS-1', warningLevelM: 4.8 }, [4.8, 5.3]],
     ['water level without one', 'water-level', { id: 'WS-2' }, []],
   ] as const)('reference levels: %s', (_n, kind, site, want) => {
-    expect(thresholdsOf(kind, site).map((t) => t.value)).toEqual(want);
+    expect(thresholdsOf(kind, defaultChartRules(site)).map((t) => t.value)).toEqual(want);
+  });
+
+  it('reference levels follow the rules in force (a rules file that changes them)', () => {
+    const rules = { ...defaultChartRules(undefined), underpass: UnderpassRule.parse({ warnCm: 12, closeCm: 27, reopenCm: 14 }), rain: RainRule.parse({ levels: { blue: { '1h': 30 } } }) };
+    expect(thresholdsOf('ponding', rules).map((t) => `${t.name}=${t.value}`)).toEqual(['warn=12', 'close=27', 'reopen=14']);
+    expect(thresholdsOf('rain', rules).map((t) => `${t.name}=${t.value}`)).toEqual(['blue-1h=30', 'yellow-1h=50', 'orange-1h=80']);
   });
 });

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { InfluxDB } from '@influxdata/influxdb-client';
 import { MAIN_FIELD, MEASUREMENT, type SensorKind } from '../contracts/index.ts';
+import { RainRule, UnderpassRule, WaterLevelRule, type SiteRules } from '../rules/spec.ts';
 
 export interface SeriesQuery {
   sensorId: string;
@@ -108,7 +109,7 @@ export interface ReadingsView {
   points: Points;
   /** Rain: the last hour's and the last 6 hours' totals before `to`. */
   totals?: { h1: number; h6: number };
-  /** Reference lines: the levels the rules compare this sensor with (DESIGN.md defaults, the site's own values from the registry). */
+  /** Reference lines: the levels the rules in force compare this sensor with (defaults, the registry's values, the site's override). */
   thresholds: Array<{ name: string; value: number }>;
 }
 
@@ -118,15 +119,36 @@ interface SiteLike {
   warningLevelM?: number | undefined;
 }
 
-/** The rules' levels for a sensor's chart; a rules file that overrides the defaults is not read here (the lines are a guide; the alerts carry the thresholds they fired at). */
-export function thresholdsOf(kind: SensorKind, site: SiteLike | undefined): ReadingsView['thresholds'] {
-  if (kind === 'ponding') return [{ name: 'warn', value: 15 }, { name: 'close', value: site?.underpass?.closeCm ?? 25 }, { name: 'reopen', value: site?.underpass?.reopenCm ?? 15 }];
-  if (kind === 'water-level') return site?.warningLevelM === undefined ? [] : [{ name: 'warning', value: site.warningLevelM }, { name: 'danger', value: Math.round((site.warningLevelM + 0.5) * 1000) / 1000 }];
-  return [{ name: 'blue-1h', value: 35 }, { name: 'yellow-1h', value: 50 }, { name: 'orange-1h', value: 80 }];
+/** What a chart draws from a site's rules: the part of rules/spec.ts's SiteRules it reads. */
+export type ChartRules = Pick<SiteRules, 'underpass' | 'waterLevel' | 'rain'>;
+
+/**
+ * A site's rules when no rules in force are at hand: the rules file's defaults (rules/spec.ts)
+ * under the registry's own values, as the rules service resolves them.
+ */
+export function defaultChartRules(site: SiteLike | undefined): ChartRules {
+  return {
+    underpass: UnderpassRule.parse({ ...site?.underpass }),
+    waterLevel: WaterLevelRule.parse(site?.warningLevelM === undefined ? {} : { warningM: site.warningLevelM }),
+    rain: RainRule.parse({}),
+  };
+}
+
+/** The levels the rules compare a sensor with, as the rules in force say (a site's override included). */
+export function thresholdsOf(kind: SensorKind, rules: ChartRules): ReadingsView['thresholds'] {
+  if (kind === 'ponding') return [{ name: 'warn', value: rules.underpass.warnCm }, { name: 'close', value: rules.underpass.closeCm }, { name: 'reopen', value: rules.underpass.reopenCm }];
+  if (kind === 'water-level') {
+    const w = rules.waterLevel.warningM;
+    return w === undefined ? [] : [{ name: 'warning', value: w }, { name: 'danger', value: Math.round((w + rules.waterLevel.dangerAboveWarningM) * 1000) / 1000 }];
+  }
+  return (['blue', 'yellow', 'orange'] as const).flatMap((level) => {
+    const mm = rules.rain.levels[level]['1h'];
+    return mm === undefined ? [] : [{ name: `${level}-1h`, value: mm }];
+  });
 }
 
 /** A sensor's chart data, or undefined for a sensor the registry does not know (or a load-test device). */
-export async function readingsOf(source: ReadingsSource, sensor: { id: string; kind: SensorKind; site: string } | undefined, site: SiteLike | undefined, range: Range, toMs: number): Promise<ReadingsView | undefined> {
+export async function readingsOf(source: ReadingsSource, sensor: { id: string; kind: SensorKind; site: string } | undefined, rules: ChartRules, range: Range, toMs: number): Promise<ReadingsView | undefined> {
   if (!sensor) return undefined;
   const fromMs = toMs - RANGES[range] * 3600_000;
   const stepMs = stepFor(fromMs, toMs);
@@ -140,6 +162,6 @@ export async function readingsOf(source: ReadingsSource, sensor: { id: string; k
     aggregate: aggregateOf(sensor.kind),
     points,
     ...(sensor.kind === 'rain' ? { totals: rainTotals(points, toMs, stepMs) } : {}),
-    thresholds: thresholdsOf(sensor.kind, site),
+    thresholds: thresholdsOf(sensor.kind, rules),
   };
 }

@@ -65,7 +65,7 @@ export async function up(): Promise<void> {
   const ingest = await createIngest({ ...i.ingest, mqttUrl }, { logger, metrics, registry, serviceSecret, clock });
   const rules = await createRules({ ...r.rules, mqttUrl }, { logger, metrics, registry, serviceSecret, clock });
   const alertsConfig = resolveAlertsConfig(a, env, registry, logger);
-  const alerts = await createAlerts({ ...alertsConfig, mqttUrl }, { logger, metrics, registry, serviceSecret, clock, extraRoutes: [ingestRoutes(ingest.spool)] });
+  const alerts = await createAlerts({ ...alertsConfig, mqttUrl }, { logger, metrics, registry, serviceSecret, clock, extraRoutes: [ingestRoutes(ingest.spool)], siteRules: (id) => rules.rules().sites.get(id) });
   // Every service follows the registry file; watched once all of them exist.
   const registryWatch = watchRegistry(
     g.shared.registryPath,
