@@ -39,7 +39,8 @@ export const SESSION_COOKIE = 'fg_session';
 export function requestCredential(req: FastifyRequest): Credential | undefined {
   const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
   if (bearer) return { kind: 'bearer', token: bearer[1]! };
-  const id = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;\\s]+)`).exec(req.headers.cookie ?? '')?.[1];
+  // req.cookies: @fastify/cookie, registered where sessions exist (the alerts API); elsewhere none.
+  const id = (req as FastifyRequest & { cookies?: Record<string, string | undefined> }).cookies?.[SESSION_COOKIE];
   return id ? { kind: 'session', id } : undefined;
 }
 

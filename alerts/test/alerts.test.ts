@@ -64,10 +64,14 @@ describe('alerts service', () => {
     const codes: number[] = [];
     for (let i = 0; i < 11; i++) codes.push((await stack.alerts.app.inject({ method: 'POST', url: '/api/login', remoteAddress: '10.9.8.7', payload: { token: `guess-${i}` } })).statusCode);
     expect(codes).toEqual([...Array<number>(10).fill(401), 429]);
+    const limited = await stack.alerts.app.inject({ method: 'POST', url: '/api/login', remoteAddress: '10.9.8.7', payload: { token: 'guess-again' } });
+    expect(limited.json()).toMatchObject({ error: { code: 'RATE_LIMITED' } });
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     // Another address is not affected, and the right token logs in with an HttpOnly cookie.
     const ok = await stack.alerts.app.inject({ method: 'POST', url: '/api/login', remoteAddress: '10.9.8.6', payload: { token: stack.apiToken } });
     expect(ok.json()).toEqual({ name: 'admin', role: 'admin' });
-    expect(String(ok.headers['set-cookie'])).toMatch(/^fg_session=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict/);
+    expect(String(ok.headers['set-cookie'])).toMatch(/^fg_session=[A-Za-z0-9_-]{43};/);
+    for (const attribute of ['HttpOnly', 'SameSite=Strict', 'Path=/']) expect(String(ok.headers['set-cookie']).split('; ')).toContain(attribute);
   });
 
   it('rejects bad queries with a clear 400 and unknown alerts with 404', async () => {
