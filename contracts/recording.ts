@@ -5,6 +5,7 @@
  * kind's main field). Every line is validated as a device payload; bad lines are reported with
  * their line number and skipped.
  */
+import { parse } from 'csv-parse/sync';
 import { FloodgateError } from '../lib/errors.ts';
 import type { SensorKind } from './kinds.ts';
 import { MAIN_FIELD, parseReadingPayload, type Reading } from './readings.ts';
@@ -19,7 +20,6 @@ export interface InputProblem {
 export function parseRecording(text: string, format: 'ndjson' | 'csv', kindOf: (sensorId: string) => SensorKind | undefined): { readings: Reading[]; problems: InputProblem[] } {
   const readings: Reading[] = [];
   const problems: InputProblem[] = [];
-  const lines = text.split(/\r?\n/);
   const add = (line: number, sensorId: string, payload: unknown) => {
     const kind = kindOf(sensorId);
     if (!kind) return problems.push({ line, message: `sensor ${sensorId} is not in the registry` });
@@ -29,7 +29,7 @@ export function parseRecording(text: string, format: 'ndjson' | 'csv', kindOf: (
     readings.push(...r.readings);
   };
   if (format === 'ndjson') {
-    lines.forEach((raw, i) => {
+    text.split(/\r?\n/).forEach((raw, i) => {
       if (!raw.trim()) return;
       let obj: Record<string, unknown>;
       try {
@@ -48,22 +48,33 @@ export function parseRecording(text: string, format: 'ndjson' | 'csv', kindOf: (
     });
     return { readings, problems };
   }
-  const header = (lines[0] ?? '').split(',').map((h) => h.trim());
-  if (!header.includes('sensor') || !header.includes('ts')) throw new FloodgateError('CONFIG_INVALID', 'CSV needs a header with at least "sensor" and "ts" columns');
-  lines.slice(1).forEach((raw, i) => {
-    if (!raw.trim()) return;
-    const cells = raw.split(',').map((c) => c.trim());
-    const row = Object.fromEntries(header.map((h, k) => [h, cells[k] ?? '']));
-    const sensor = row['sensor']!;
+  // CSV by a real parser (RFC 4180: quoted fields, commas and newlines inside quotes, "" escapes);
+  // a record that does not parse is reported with its line and skipped.
+  const records = parse(text, {
+    columns: (header: string[]) => {
+      const names = header.map((h) => h.trim());
+      if (!names.includes('sensor') || !names.includes('ts')) throw new FloodgateError('CONFIG_INVALID', 'CSV needs a header with at least "sensor" and "ts" columns');
+      return names;
+    },
+    skip_empty_lines: true,
+    trim: true,
+    relax_column_count: true,
+    info: true,
+    skip_records_with_error: true,
+    on_skip: (err) => void (err && problems.push({ line: (err as { lines?: number }).lines ?? 0, message: err.message })),
+  }) as Array<{ record: Record<string, string>; info: { lines: number } }>;
+  for (const { record: row, info } of records) {
+    const sensor = row['sensor'] ?? '';
     const kind = kindOf(sensor);
-    const payload: Record<string, unknown> = { ts: /^\d+$/.test(row['ts']!) ? Number(row['ts']) : row['ts'] };
+    const ts = row['ts'] ?? '';
+    const payload: Record<string, unknown> = { ts: /^\d+$/.test(ts) ? Number(ts) : ts };
     for (const [h, v] of Object.entries(row)) {
-      if (h === 'sensor' || h === 'ts' || v === '') continue;
+      if (h === 'sensor' || h === 'ts' || v === '' || v === undefined) continue;
       payload[h === 'value' && kind ? MAIN_FIELD[kind].field : h] = Number(v);
     }
     if (kind === 'rain' && payload['interval_s'] === undefined) payload['interval_s'] = 60;
-    add(i + 2, sensor, payload);
-  });
+    add(info.lines, sensor, payload);
+  }
   return { readings, problems };
 }
 

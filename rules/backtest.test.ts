@@ -14,6 +14,9 @@ describe('parseRecording', () => {
     ['bad lines are reported and skipped', 'ndjson', `{"sensor":"PD-001","ts":${T},"depth_cm":3}\nnot json\n{"sensor":"XX-9","ts":${T},"depth_cm":1}\n{"ts":${T}}\n{"sensor":"PD-001","ts":${T},"depth_cm":-4}`, 1, ['2: not JSON', '3: sensor XX-9 is not in the registry', '4: no "sensor"', '5: depth_cm']],
     ['CSV with a value column', 'csv', `sensor,ts,value\nPD-001,${T},3.5\nRG-001,2026-07-01T18:01:00+08:00,0.5\nWL-001,${T},4.1`, 3, []],
     ['CSV with field columns', 'csv', `sensor,ts,depth_cm,battery_v\nPD-001,${T},3.5,3.6\n`, 1, []],
+    ['CSV with quoted fields (a comma, a quote, CRLF)', 'csv', `"sensor","ts","value"\r\n"PD-001","2026-07-01T18:00:00+08:00","3.5"\r\n"PD-001",${T + 60_000},"4"\r\n`, 2, []],
+    ['CSV: a quoted sensor id with a comma is one cell, reported as unknown', 'csv', `sensor,ts,value\n"PD-001,PD-002",${T},3\nPD-001,${T},3`, 1, ['2: sensor PD-001,PD-002 is not in the registry']],
+    ['CSV: an unclosed quote is reported with its line', 'csv', `sensor,ts,value\nPD-001,${T},3\nPD-001,"${T},4\n`, 1, ['Quote Not Closed']],
   ])('%s', (_case, format, text, n, problems) => {
     const r = parseRecording(text, format, kindOf);
     expect(r.readings).toHaveLength(n);
