@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { writeAtomic } from '../config/registry.ts';
 import { FloodgateError } from '../lib/errors.ts';
+import { describeIssues } from '../lib/zod-issues.ts';
 
 export const ROLES = ['viewer', 'officer', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -24,7 +25,7 @@ const hash = (token: string) => createHash('sha256').update(token, 'utf8').diges
 export function loadUsers(path: string): User[] {
   if (!existsSync(path)) return [];
   const r = UsersFile.safeParse(JSON.parse(readFileSync(path, 'utf8')));
-  if (!r.success) throw new FloodgateError('CONFIG_INVALID', `invalid users file ${path}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!r.success) throw new FloodgateError('CONFIG_INVALID', `invalid users file ${path}: ${describeIssues(r.error.issues)}`);
   return r.data.users;
 }
 

@@ -5,6 +5,7 @@
 import { FloodgateError } from '../lib/errors.ts';
 import type { SensorKind } from '../contracts/index.ts';
 import { Registry, dataFiles, hashSecretSync, loadProvisioning, loadRegistry, newSecret, writeAtomic, type Sensor } from './registry.ts';
+import { describeIssues } from '../lib/zod-issues.ts';
 
 function find(registry: Registry, id: string): Sensor {
   const s = registry.sensors.find((x) => x.id === id);
@@ -21,7 +22,7 @@ export function addDevice(registry: Registry, d: { id: string; kind: SensorKind;
   const next = { ...registry, sensors: [...registry.sensors, { id: d.id, kind: d.kind, site: d.site, secretHash }] };
   // The registry's own rules (known site, ponding sensors at underpasses, id format) apply.
   const r = Registry.safeParse(next);
-  if (!r.success) throw new FloodgateError('REGISTRY_INVALID', r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  if (!r.success) throw new FloodgateError('REGISTRY_INVALID', describeIssues(r.error.issues));
   return r.data;
 }
 

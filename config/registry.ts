@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { SENSOR_KINDS, ID_PATTERN } from '../contracts/index.ts';
 import { FloodgateError } from '../lib/errors.ts';
+import { describeIssues } from '../lib/zod-issues.ts';
 
 const Id = z.string().regex(ID_PATTERN, 'ids are letters, digits, "_", "." and "-" (max 64)');
 
@@ -179,8 +180,7 @@ export function indexRegistry(registry: Registry): RegistryIndex {
 export function parseRegistry(json: unknown, source: string): Registry {
   const r = Registry.safeParse(json);
   if (r.success) return r.data;
-  const problems = r.error.issues.slice(0, 20).map((i) => `  - ${i.path.join('.')}: ${i.message}`);
-  throw new FloodgateError('REGISTRY_INVALID', `invalid registry ${source}:\n${problems.join('\n')}`, r.error.issues);
+  throw new FloodgateError('REGISTRY_INVALID', `invalid registry ${source}:\n${describeIssues(r.error.issues, { list: true, max: 20 })}`, r.error.issues);
 }
 
 export function loadRegistry(path: string): Registry {
@@ -336,7 +336,7 @@ export function loadProvisioning(path: string): Provisioning {
     throw new FloodgateError('REGISTRY_INVALID', `cannot read provisioning file ${path}: ${(err as Error).message}`);
   }
   const r = Provisioning.safeParse(json);
-  if (!r.success) throw new FloodgateError('REGISTRY_INVALID', `invalid provisioning file ${path}: ${r.error.issues[0]?.message}`);
+  if (!r.success) throw new FloodgateError('REGISTRY_INVALID', `invalid provisioning file ${path}: ${describeIssues(r.error.issues, { max: 3 })}`);
   return r.data;
 }
 

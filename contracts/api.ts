@@ -5,6 +5,7 @@
  * (alerts/test/openapi.test.ts compares it with the routes fastify actually registered).
  */
 import { z } from 'zod';
+import { describeIssues } from '../lib/zod-issues.ts';
 
 const Id = z.string().min(1).max(300);
 const Limit = z.coerce.number().int().min(1).max(1000).default(200);
@@ -130,7 +131,7 @@ export function parseBody(r: ApiRoute, body: unknown): { ok: true; value: unknow
   if (!r.body) return { ok: true, value: body };
   const p = r.body.safeParse(body ?? null);
   if (p.success) return { ok: true, value: p.data };
-  return { ok: false, message: p.error.issues.map((i) => `body${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`).join('; ') };
+  return { ok: false, message: describeIssues(p.error.issues, { prefix: 'body' }) };
 }
 
 /** The OpenAPI 3.1 document of the API (JSON Schema 2020-12 is OpenAPI 3.1's own dialect). */

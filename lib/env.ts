@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FloodgateError } from './errors.ts';
+import { describeIssues } from './zod-issues.ts';
 
 /**
  * Parse a service configuration once, from an env-like record, reporting every problem at once
@@ -9,8 +10,7 @@ export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, what
   if (schema instanceof z.ZodObject) declareVariables(Object.keys(schema.shape));
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`);
-  throw new FloodgateError('CONFIG_INVALID', `invalid ${what} configuration:\n${problems.join('\n')}`, result.error.issues);
+  throw new FloodgateError('CONFIG_INVALID', `invalid ${what} configuration:\n${describeIssues(result.error.issues, { list: true })}`, result.error.issues);
 }
 
 /** An integer env var in a TCP port range; 0 means "any free port" (tests). */

@@ -10,6 +10,7 @@ import { LineCounter, parseDocument, isNode } from 'yaml';
 import type { Site } from '../config/registry.ts';
 import { FloodgateError } from '../lib/errors.ts';
 import { compileRules, RulesFile, type SiteRules } from './spec.ts';
+import { describeIssues, type Issue } from '../lib/zod-issues.ts';
 
 export const DEFAULT_RULES_PATH = fileURLToPath(new URL('../config/rules.yaml', import.meta.url));
 
@@ -43,17 +44,13 @@ export function parseRules(text: string, name: string, sites: Site[]): LoadedRul
   }
   const parsed = RulesFile.safeParse(raw);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => {
-      const path = i.path as Array<string | number>;
-      // A misspelt key points at its own line, not at the object holding it.
-      const where = i.code === 'unrecognized_keys' ? [...path, i.keys[0]!] : path;
-      return `  ${lineOf(where)} ${path.join('.') || '(top)'}: ${i.message}`;
-    });
-    throw new FloodgateError('RULES_INVALID', `rules file refused:\n${issues.join('\n')}`);
+    // A misspelt key points at its own line, not at the object holding it.
+    const where = (i: Issue) => lineOf(i.code === 'unrecognized_keys' && i.keys ? [...(i.path as Array<string | number>), i.keys[0]!] : (i.path as Array<string | number>));
+    throw new FloodgateError('RULES_INVALID', `rules file refused:\n${describeIssues(parsed.error.issues, { list: true, where })}`);
   }
   const { rules, issues } = compileRules(parsed.data, sites);
   if (issues.length > 0) {
-    throw new FloodgateError('RULES_INVALID', `rules file refused:\n${issues.map((i) => `  ${lineOf(i.path)} ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+    throw new FloodgateError('RULES_INVALID', `rules file refused:\n${describeIssues(issues, { list: true, where: (i) => lineOf(i.path as Array<string | number>) })}`);
   }
   return { path: name, file: parsed.data, sites: rules };
 }

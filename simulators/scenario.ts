@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { FloodgateError } from '../lib/errors.ts';
 import { Fault } from './faults.ts';
+import { describeIssues } from '../lib/zod-issues.ts';
 
 const minutes = z.number().int().min(0).max(7 * 24 * 60);
 const perDistrict = z.union([z.number().int().min(0).max(1000), z.literal('all')]);
@@ -121,7 +122,7 @@ export function parseScenario(text: string, source: string): Scenario {
     throw new FloodgateError('CONFIG_INVALID', `scenario ${source}: not YAML: ${(err as Error).message.split('\n')[0]}`);
   }
   const r = Scenario.safeParse(raw);
-  if (!r.success) throw new FloodgateError('CONFIG_INVALID', `scenario ${source} refused:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(top)'}: ${i.message}`).join('\n')}`);
+  if (!r.success) throw new FloodgateError('CONFIG_INVALID', `scenario ${source} refused:\n${describeIssues(r.error.issues, { list: true })}`);
   return r.data;
 }
 

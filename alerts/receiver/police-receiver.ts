@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { ClosureNotice, NOTICE_HEADERS, verifyNotice } from '../../contracts/index.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { describeIssues } from '../../lib/zod-issues.ts';
 
 export interface ReceiverConfig {
   host: string;
@@ -93,7 +94,7 @@ export async function createPoliceReceiver(
     }
     const parsed = ClosureNotice.safeParse(json);
     if (!parsed.success) {
-      const reason = `not a closure notice: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+      const reason = `not a closure notice: ${describeIssues(parsed.error.issues)}`;
       return reply(res, 400, { error: reason }, reason);
     }
     if (headers.idempotencyKey !== parsed.data.noticeId) return reply(res, 400, { error: 'Idempotency-Key must equal noticeId' }, 'Idempotency-Key mismatch');
