@@ -14,7 +14,7 @@ import { indexRegistry, recipientsOf, type Registry } from '../config/registry.t
 import { connectService, endClient, groupCommitAcks, startClient } from '../lib/mqtt.ts';
 import { counter, type Registry as Metrics } from '../lib/metrics.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { Clock } from '../lib/clock.ts';
+import type { TimerClock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from '../lib/backoff.ts';
 import { openAlertStore, type AlertStore, type NewNotice } from './store.ts';
@@ -35,7 +35,7 @@ export interface AlertsDeps {
   metrics: Metrics;
   registry: Registry;
   serviceSecret: string;
-  clock: Clock;
+  clock: TimerClock;
   notifier?: Notifier;
   backoff?: BackoffPolicy;
   /** Authenticated routes of other services in the same process (floodgate up: /api/rejects). */

@@ -7,7 +7,7 @@ import { backoffDelay, type BackoffPolicy } from '../lib/backoff.ts';
 import { deliveryHistogram } from './metrics.ts';
 import { counter, type Counter, type Registry as Metrics } from '../lib/metrics.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { Clock } from '../lib/clock.ts';
+import type { TimerClock, TimerHandle } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
 import type { AlertStore, NewNotice, NoticeRecord } from './store.ts';
 import type { AlertEvent } from '../contracts/index.ts';
@@ -20,7 +20,8 @@ export interface OutboxDeps {
   resolveTarget(notice: NoticeRecord): NoticeTarget | { error: string };
   logger: Logger;
   metrics: Metrics;
-  clock: Clock;
+  /** The time, and the timer that wakes the worker when the next notice falls due (tests move it by hand). */
+  clock: TimerClock;
   backoff: BackoffPolicy;
   /** Idle poll period; new notices also wake the worker at once. */
   pollMs: number;
@@ -95,7 +96,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     errors: counter(deps.metrics, 'floodgate_outbox_errors_total', 'Unexpected outbox worker faults'),
     delivery: deliveryHistogram(deps.metrics),
   };
-  let timer: NodeJS.Timeout | undefined;
+  let timer: TimerHandle | undefined;
   let running: Promise<void> | undefined;
   let closed = false;
   let again = false;
@@ -170,12 +171,12 @@ export function createOutbox(deps: OutboxDeps): Outbox {
 
   function schedule() {
     if (closed) return;
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
     const next = store.nextDueAt();
     // A due notice may be one in flight: its attempt's end wakes the worker, so do not spin.
     const dueNow = next !== null && next <= clock.now();
     const delay = next === null || (dueNow && inFlight.size > 0) ? deps.pollMs : Math.min(deps.pollMs, Math.max(0, next - clock.now()));
-    timer = setTimeout(kick, delay);
+    timer = clock.setTimeout(kick, delay);
   }
 
   function kick() {
@@ -208,7 +209,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     },
     async close() {
       closed = true;
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       await running;
       await Promise.all([...inFlight.values()].map((f) => f.done));
     },

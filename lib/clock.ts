@@ -1,6 +1,61 @@
-/** Time is passed in, never read from globals in decision code, so tests can drive it. */
+/**
+ * Time is passed in, never read from globals in decision code, so tests can drive it: the time
+ * now, and timers that fire by that time. `systemClock` is the wall clock and Node's timers;
+ * `manualClock` moves only when a test says so, firing what falls due on the way.
+ */
 export interface Clock {
   now(): number; // epoch ms
 }
 
-export const systemClock: Clock = { now: () => Date.now() };
+/** An opaque timer handle. */
+export type TimerHandle = { readonly __timer: unique symbol } | NodeJS.Timeout;
+
+/** A clock whose timers fire by its own time. */
+export interface TimerClock extends Clock {
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle | undefined): void;
+}
+
+export const systemClock: TimerClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout | undefined),
+};
+
+export interface ManualClock extends TimerClock {
+  /** Move time forward by `ms`, firing every timer that falls due, in order of due time. */
+  advance(ms: number): void;
+  /** Timers waiting to fire. */
+  pending(): number;
+}
+
+export function manualClock(startMs = 0): ManualClock {
+  let now = startMs;
+  let seq = 0;
+  const timers = new Map<number, { at: number; seq: number; fn: () => void }>();
+  return {
+    now: () => now,
+    setTimeout(fn, ms) {
+      const id = ++seq;
+      timers.set(id, { at: now + Math.max(0, ms), seq: id, fn });
+      return id as unknown as TimerHandle;
+    },
+    clearTimeout(handle) {
+      timers.delete(handle as unknown as number);
+    },
+    advance(ms) {
+      const until = now + ms;
+      for (;;) {
+        // The earliest due timer (ties: the one set first); a timer set while firing counts too.
+        let next: [number, { at: number; seq: number; fn: () => void }] | undefined;
+        for (const entry of timers) if (entry[1].at <= until && (!next || entry[1].at < next[1].at || (entry[1].at === next[1].at && entry[1].seq < next[1].seq))) next = entry;
+        if (!next) break;
+        timers.delete(next[0]);
+        now = next[1].at;
+        next[1].fn();
+      }
+      now = until;
+    },
+    pending: () => timers.size,
+  };
+}

@@ -47,7 +47,11 @@ describe('paging', { timeout: 60_000 }, () => {
       await rules.publishAsync(`floodgate/alerts/${e.ruleId}/${e.subjectId}`, JSON.stringify(e), { qos: 1 });
     }
     await eventually(() => got.length >= 2, 'two pages', 10_000);
-    await new Promise((r) => setTimeout(r, 1500)); // nothing more comes
+    // Nothing more can come: every page row is flushed into a message and every duty message is
+    // delivered (an event to wait for, not a time).
+    const db = stack.alerts.store.db;
+    const open = () => (db.prepare('SELECT count(*) AS n FROM pages WHERE flushed = 0').get() as { n: number }).n + (db.prepare("SELECT count(*) AS n FROM notices WHERE recipient = 'duty' AND status != 'delivered'").get() as { n: number }).n;
+    await eventually(() => open() === 0, 'every page flushed and delivered');
     expect(got).toEqual([
       { type: 'floodgate.alert-group', count: 5, subjects: ['UP-001', 'UP-002', 'UP-003', 'UP-004', 'UP-005'] },
       { type: 'floodgate.alert', subjects: ['UP-006'] },
