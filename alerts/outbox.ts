@@ -84,18 +84,29 @@ function failsForGood(deps: OutboxDeps, failed: Counter<string>, log: Logger) {
   };
 }
 
+/** A delivered notice recorded with its attempt; delivered after a resend, its escalation is over. */
+function recordDelivered({ store, clock }: OutboxDeps, n: NoticeRecord, attempt: Attempt): void {
+  store.markDelivered(n.seq, clock.now(), { attempt: attempt.attempt, httpStatus: attempt.httpStatus, latencyMs: attempt.latencyMs, error: null });
+  const esc = store.getAlert(escalationId(n));
+  if (esc?.state !== 'firing') return;
+  const nowIso = isoWithOffset(clock.now());
+  store.resolveAlert({ alertId: esc.alertId, observedAt: nowIso, value: 0, reason: `delivered to ${n.recipient} on attempt ${attempt.attempt}`, why: { key: 'delivery.ok', params: { recipient: n.recipient, attempt: attempt.attempt } } }, nowIso, [], clock.now());
+}
+
+const outboxMetrics = (metrics: Metrics) => ({
+  attempts: counter(metrics, 'floodgate_notices_attempts_total', 'Notice delivery attempts by outcome', ['outcome']),
+  failed: counter(metrics, 'floodgate_notices_failed_total', 'Notices that failed for good'),
+  errors: counter(metrics, 'floodgate_outbox_errors_total', 'Unexpected outbox worker faults'),
+  delivery: deliveryHistogram(metrics),
+});
+
 /** Deliveries in flight at once, each to its own lane. */
 const MAX_IN_FLIGHT = 32;
 
 export function createOutbox(deps: OutboxDeps): Outbox {
   const { store, clock } = deps;
   const log = deps.logger.child({ component: 'outbox' });
-  const m = {
-    attempts: counter(deps.metrics, 'floodgate_notices_attempts_total', 'Notice delivery attempts by outcome', ['outcome']),
-    failed: counter(deps.metrics, 'floodgate_notices_failed_total', 'Notices that failed for good'),
-    errors: counter(deps.metrics, 'floodgate_outbox_errors_total', 'Unexpected outbox worker faults'),
-    delivery: deliveryHistogram(deps.metrics),
-  };
+  const m = outboxMetrics(deps.metrics);
   let timer: TimerHandle | undefined;
   let running: Promise<void> | undefined;
   let closed = false;
@@ -115,15 +126,9 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     m.attempts.inc({ outcome: decision.next });
     deps.onChange?.({ notices: [n.seq], alerts: [escalationId(n)] });
     if (decision.next === 'delivered') {
-      store.markDelivered(n.seq, clock.now(), { attempt: attempt.attempt, httpStatus: attempt.httpStatus, latencyMs: attempt.latencyMs, error: null });
+      recordDelivered(deps, n, attempt);
       m.delivery.observe({ recipient: n.recipient }, Math.max(0, clock.now() - n.queuedAt) / 1000);
       nlog.info({ attempts: attempt.attempt, recipient: n.recipient }, 'notice delivered');
-      // Delivered after a resend: the duty officers' escalation is over.
-      const esc = store.getAlert(escalationId(n));
-      if (esc?.state === 'firing') {
-        const nowIso = isoWithOffset(clock.now());
-        store.resolveAlert({ alertId: esc.alertId, observedAt: nowIso, value: 0, reason: `delivered to ${n.recipient} on attempt ${attempt.attempt}`, why: { key: 'delivery.ok', params: { recipient: n.recipient, attempt: attempt.attempt } } }, nowIso, [], clock.now());
-      }
     } else if (decision.next === 'retry') {
       store.markRetry(n.seq, clock.now() + decision.delayMs, decision.error, attempt);
       nlog.warn({ error: decision.error, attempts: attempt.attempt, recipient: n.recipient, retryInMs: decision.delayMs }, 'notice delivery failed; will retry');
