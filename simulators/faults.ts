@@ -102,6 +102,84 @@ export function faultTargets(f: Fault, sensors: Array<{ id: string; kind: Sensor
   return new Set(pool.slice(0, Math.ceil(f.fraction! * pool.length)));
 }
 
+/** What every stage needs: which sensors a fault hits, its window, the seeded randomness, the tally. */
+interface FaultContext {
+  targets: Array<Set<string>>;
+  within(f: Fault, ts: number): boolean;
+  applies(i: number, r: Reading): boolean;
+  minuteOf(ts: number): number;
+  rand(): number;
+  count(k: FaultKind, n?: number): number;
+}
+
+/** Stage 1, what the sensor measures (flatline, spike, battery), in place; returns the extra readings (spikes). */
+function measure(rs: Reading[], faults: Fault[], { targets, applies, minuteOf, count }: FaultContext): Reading[] {
+  const extra: Reading[] = [];
+faults.forEach((f, i) => {
+  if (f.kind === 'flatline') {
+    const stuck = new Map<string, number>();
+    for (const r of rs) {
+      if (!applies(i, r) || r.kind === 'rain') continue;
+      const field = MAIN_FIELD[r.kind].field;
+      if (!stuck.has(r.sensorId)) stuck.set(r.sensorId, r.fields[field]!);
+      r.fields[field] = stuck.get(r.sensorId)!;
+      count('flatline');
+    }
+  } else if (f.kind === 'spike') {
+    const lastSpike = new Map<string, number>();
+    for (const r of rs) {
+      if (!applies(i, r) || r.kind !== 'ponding') continue;
+      const prev = lastSpike.get(r.sensorId);
+      if (prev !== undefined && r.ts - prev < f.everyMin * 60_000) continue;
+      lastSpike.set(r.sensorId, r.ts);
+      // The vehicle passes 20 s after a regular report; the sensor reports the jump at once.
+      extra.push({ ...r, ts: r.ts + 20_000, seq: undefined, fields: { ...r.fields, depth_cm: Number((r.fields['depth_cm']! + f.heightCm).toFixed(1)) } });
+      count('spike');
+    }
+  } else if (f.kind === 'battery-drain') {
+    const end = f.toMin ?? rs.reduce((m, r) => Math.max(m, minuteOf(r.ts)), 0);
+    // After the window the battery stays run down (until someone replaces it).
+    for (const r of rs) {
+      if (!targets[i]!.has(r.sensorId) || minuteOf(r.ts) < f.fromMin) continue;
+      const p = Math.min(1, (minuteOf(r.ts) - f.fromMin) / Math.max(1e-9, end - f.fromMin));
+      r.fields['battery_v'] = Number((f.fromV + (f.toV - f.fromV) * p).toFixed(2));
+      count('battery-drain');
+    }
+  }
+});
+  return extra;
+}
+
+/** Stage 4, what the network does to the sends: duplicates and reordering. */
+function network(sends: Send[], faults: Fault[], { targets, within, rand, count }: FaultContext): Send[] {
+faults.forEach((f, i) => {
+  if (f.kind === 'duplicate') {
+    const copies: Send[] = [];
+    for (const s of sends) {
+      if (!targets[i]!.has(s.sensorId) || !within(f, s.sendTs) || s.readings === 0 || rand() >= f.probability) continue;
+      copies.push({ ...s, sendTs: s.sendTs + 5_000 });
+      count('duplicate', s.readings);
+    }
+    sends = [...sends, ...copies].sort((a, b) => a.sendTs - b.sendTs || (a.sensorId < b.sensorId ? -1 : 1));
+  } else if (f.kind === 'reorder') {
+    // Swap a message with the same device's next one: the later reading arrives first.
+    const lastOf = new Map<string, number>();
+    for (let k = 0; k < sends.length; k++) {
+      const s = sends[k]!;
+      const prevIdx = lastOf.get(s.sensorId);
+      lastOf.set(s.sensorId, k);
+      if (prevIdx === undefined || !targets[i]!.has(s.sensorId) || !within(f, s.sendTs)) continue;
+      const prev = sends[prevIdx]!;
+      if (prev.readings === 0 || s.readings === 0 || rand() >= f.probability) continue;
+      [sends[prevIdx], sends[k]] = [{ ...s, sendTs: prev.sendTs }, { ...prev, sendTs: s.sendTs }];
+      lastOf.delete(s.sensorId); // a swapped pair is not swapped again
+      count('reorder');
+    }
+  }
+});
+  return sends;
+}
+
 /**
  * Apply `faults` to `readings` (a scenario's clean readings, `t0` its start in epoch ms).
  * Order of application: what the sensor measures (flatline, spike, battery), what its clock says
@@ -117,42 +195,11 @@ export function applyFaults(readings: Reading[], faults: Fault[], o: { t0: numbe
   const minuteOf = (ts: number) => (ts - o.t0) / 60_000;
   const within = (f: Fault, ts: number) => minuteOf(ts) >= f.fromMin && (f.toMin === undefined || minuteOf(ts) < f.toMin);
   const applies = (i: number, r: Reading) => targets[i]!.has(r.sensorId) && within(faults[i]!, r.ts);
+  const ctx: FaultContext = { targets, within, applies, minuteOf, rand, count };
 
   // 1. What the sensor measures.
   let rs = readings.map((r) => ({ ...r, fields: { ...r.fields } }));
-  const extra: Reading[] = [];
-  faults.forEach((f, i) => {
-    if (f.kind === 'flatline') {
-      const stuck = new Map<string, number>();
-      for (const r of rs) {
-        if (!applies(i, r) || r.kind === 'rain') continue;
-        const field = MAIN_FIELD[r.kind].field;
-        if (!stuck.has(r.sensorId)) stuck.set(r.sensorId, r.fields[field]!);
-        r.fields[field] = stuck.get(r.sensorId)!;
-        count('flatline');
-      }
-    } else if (f.kind === 'spike') {
-      const lastSpike = new Map<string, number>();
-      for (const r of rs) {
-        if (!applies(i, r) || r.kind !== 'ponding') continue;
-        const prev = lastSpike.get(r.sensorId);
-        if (prev !== undefined && r.ts - prev < f.everyMin * 60_000) continue;
-        lastSpike.set(r.sensorId, r.ts);
-        // The vehicle passes 20 s after a regular report; the sensor reports the jump at once.
-        extra.push({ ...r, ts: r.ts + 20_000, seq: undefined, fields: { ...r.fields, depth_cm: Number((r.fields['depth_cm']! + f.heightCm).toFixed(1)) } });
-        count('spike');
-      }
-    } else if (f.kind === 'battery-drain') {
-      const end = f.toMin ?? rs.reduce((m, r) => Math.max(m, minuteOf(r.ts)), 0);
-      // After the window the battery stays run down (until someone replaces it).
-      for (const r of rs) {
-        if (!targets[i]!.has(r.sensorId) || minuteOf(r.ts) < f.fromMin) continue;
-        const p = Math.min(1, (minuteOf(r.ts) - f.fromMin) / Math.max(1e-9, end - f.fromMin));
-        r.fields['battery_v'] = Number((f.fromV + (f.toV - f.fromV) * p).toFixed(2));
-        count('battery-drain');
-      }
-    }
-  });
+  const extra = measure(rs, faults, ctx);
   rs = [...rs, ...extra].sort((a, b) => a.ts - b.ts || (a.sensorId < b.sensorId ? -1 : 1));
 
   // 2. What the device's clock says: the send time stays the true time.
@@ -207,31 +254,7 @@ export function applyFaults(readings: Reading[], faults: Fault[], o: { t0: numbe
   sends.sort((a, b) => a.sendTs - b.sendTs || (a.sensorId < b.sensorId ? -1 : 1));
 
   // 4. What the network does.
-  faults.forEach((f, i) => {
-    if (f.kind === 'duplicate') {
-      const copies: Send[] = [];
-      for (const s of sends) {
-        if (!targets[i]!.has(s.sensorId) || !within(f, s.sendTs) || s.readings === 0 || rand() >= f.probability) continue;
-        copies.push({ ...s, sendTs: s.sendTs + 5_000 });
-        count('duplicate', s.readings);
-      }
-      sends = [...sends, ...copies].sort((a, b) => a.sendTs - b.sendTs || (a.sensorId < b.sensorId ? -1 : 1));
-    } else if (f.kind === 'reorder') {
-      // Swap a message with the same device's next one: the later reading arrives first.
-      const lastOf = new Map<string, number>();
-      for (let k = 0; k < sends.length; k++) {
-        const s = sends[k]!;
-        const prevIdx = lastOf.get(s.sensorId);
-        lastOf.set(s.sensorId, k);
-        if (prevIdx === undefined || !targets[i]!.has(s.sensorId) || !within(f, s.sendTs)) continue;
-        const prev = sends[prevIdx]!;
-        if (prev.readings === 0 || s.readings === 0 || rand() >= f.probability) continue;
-        [sends[prevIdx], sends[k]] = [{ ...s, sendTs: prev.sendTs }, { ...prev, sendTs: s.sendTs }];
-        lastOf.delete(s.sensorId); // a swapped pair is not swapped again
-        count('reorder');
-      }
-    }
-  });
+  sends = network(sends, faults, ctx);
 
   const wrongLogins = new Map<string, number>();
   faults.forEach((f, i) => {
