@@ -8,22 +8,23 @@
  * PUBACKs (the broker holds the rest); an alarm is published long before.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkTimestamp, parseReadingPayload, parseSensorTopic, SpoolAlarm, topics, type ItemError, type RejectMessage } from '../contracts/index.ts';
+import { SpoolAlarm, topics, type ItemError } from '../contracts/index.ts';
 import { indexRegistry, type Registry } from '../config/registry.ts';
 import { ackAfter, connectService, endClient, groupCommitAcks, startClient, type MqttClient } from '../lib/mqtt.ts';
 import { counter, gauge, type Registry as Metrics } from '../lib/metrics.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
-import { tagsFor } from './line-protocol.ts';
 import type { ReadingSink, StoredReading } from './sink.ts';
 import { createInfluxSink } from './influx-sink.ts';
 import { createEmbeddedSink } from './embedded-sink.ts';
-import { openSpool, type RejectRecord, type Spool } from './spool.ts';
+import { openSpool, type Spool } from './spool.ts';
 import { createDrain, type Drain } from './drain.ts';
 import { spoolLevel, type SpoolLevel } from './write-outcome.ts';
 import type { IngestConfig } from './config.ts';
 import type { ErrorCode } from '../lib/errors.ts';
+import { deadLetters, refusedCount, rejectMessage, type Refusal, type RejectInput } from './rejects.ts';
+import { admit } from './admission.ts';
 
 export interface IngestDeps {
   logger: Logger;
@@ -101,7 +102,6 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
     }
   }, 1000);
 
-  type RejectInput = Omit<RejectRecord, 'id' | 'at'>;
   interface Accepted {
     kind: string;
     good: StoredReading[];
@@ -110,63 +110,34 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
 
   /** Tell the sender why (floodgate/rejects/...), count, and describe the dead letters to keep. */
   function reject(kind: string, sensorId: string, topic: string, code: ErrorCode, reason: string, errors: ItemError[], accepted: number, payload: Buffer): RejectInput[] {
-    const indexes = [...new Set(errors.map((e) => e.index))];
-    const rejected = errors.length > 0 ? indexes.length : 1;
-    const msg: RejectMessage = { topic, code, reason, errors: errors.slice(0, 50), accepted, rejected, receivedAt: isoWithOffset(deps.clock.now()) };
+    const refusal: Refusal = { topic, sensorId, kind, code, reason, errors, accepted, payload };
+    const rejected = refusedCount(refusal);
     m.rejects.inc({ code });
     m.rejected.inc({ code }, rejected);
     m.readings.inc({ kind, result: 'rejected' }, rejected);
     // Not awaited: waiting for the broker's PUBACK inside message handling would stall this
     // connection, whose incoming packets mqtt.js processes serially.
-    client.publish(topics.reject(kind, sensorId), JSON.stringify(msg), { qos: 1 }, (err) => {
+    client.publish(topics.reject(kind, sensorId), JSON.stringify(rejectMessage(refusal, isoWithOffset(deps.clock.now()))), { qos: 1 }, (err) => {
       if (err) log.warn({ err: err.message, sensorId }, 'could not publish reject message');
     });
-    // Kept in the dead letters (GET /api/rejects): one row per refused reading, with why.
-    const data = payload.toString('utf8', 0, Math.min(payload.length, 1000));
-    if (errors.length === 0) return [{ sensor: sensorId, kind, ts: null, code, reason, data }];
-    return indexes.map((index) => ({
-      sensor: sensorId,
-      kind,
-      ts: null,
-      code,
-      reason: errors
-        .filter((e) => e.index === index)
-        .map((e) => `[${index}]${e.path ? ' ' + e.path : ''}: ${e.message}`)
-        .join('; '),
-      data,
-    }));
+    return deadLetters(refusal);
   }
 
-  /** Validate one message (synchronous, pure but for counters and the reject publish). */
+  /** Validate one message (admission.ts decides; here the counters, the log and the reject publish). */
   function accept(topic: string, payload: Buffer): Accepted | null {
-    const t = parseSensorTopic(topic);
-    if (!t || t.leaf !== 'reading') return null; // not ours: we subscribe to readings only
-    const sensor = index.sensor(t.sensorId);
-    if (!sensor || sensor.kind !== t.kind) {
-      const code = sensor ? 'SENSOR_KIND_MISMATCH' : 'SENSOR_UNKNOWN';
-      const why = sensor ? `sensor ${t.sensorId} is a ${sensor.kind} sensor` : `sensor ${t.sensorId} is not in the registry`;
-      return { kind: t.kind, good: [], rejects: reject(t.kind, t.sensorId, topic, code, why, [], 0, payload) };
+    const a = admit(topic, payload, index, deps.clock.now(), config.maxReadingAgeMs);
+    if (!a) return null; // not ours: we subscribe to readings only
+    if ('refused' in a) {
+      if (a.refused.code !== 'SENSOR_UNKNOWN' && a.refused.code !== 'SENSOR_KIND_MISMATCH') log.info({ sensorId: a.sensorId, code: a.refused.code, reason: a.refused.reason }, 'payload rejected');
+      return { kind: a.kind, good: [], rejects: reject(a.kind, a.sensorId, topic, a.refused.code, a.refused.reason, [], 0, payload) };
     }
-    const parsed = parseReadingPayload(t.kind, t.sensorId, payload);
-    if (parsed.fatal) {
-      log.info({ sensorId: t.sensorId, code: parsed.fatal.code, reason: parsed.fatal.message }, 'payload rejected');
-      return { kind: t.kind, good: [], rejects: reject(t.kind, t.sensorId, topic, parsed.fatal.code, parsed.fatal.message, [], 0, payload) };
-    }
-    const now = deps.clock.now();
-    const errors = [...parsed.errors];
-    const good: StoredReading[] = [];
-    parsed.readings.forEach((reading, i) => {
-      const skew = checkTimestamp(reading.ts, now, config.maxReadingAgeMs);
-      if (skew) errors.push({ index: i, path: 'ts', message: skew });
-      else good.push({ reading, tags: tagsFor(reading, index) });
-    });
     let rejects: RejectInput[] = [];
-    if (errors.length > 0) {
-      const n = new Set(errors.map((e) => e.index)).size;
-      log.info({ sensorId: t.sensorId, rejected: n, accepted: good.length, first: errors[0] }, 'readings rejected');
-      rejects = reject(t.kind, t.sensorId, topic, 'PAYLOAD_INVALID', `${n} reading(s) invalid; ${good.length} stored`, errors, good.length, payload);
+    if (a.errors.length > 0) {
+      const n = new Set(a.errors.map((e) => e.index)).size;
+      log.info({ sensorId: a.sensorId, rejected: n, accepted: a.good.length, first: a.errors[0] }, 'readings rejected');
+      rejects = reject(a.kind, a.sensorId, topic, 'PAYLOAD_INVALID', `${n} reading(s) invalid; ${a.good.length} stored`, a.errors, a.good.length, payload);
     }
-    return { kind: t.kind, good, rejects };
+    return { kind: a.kind, good: a.good, rejects };
   }
 
   /** Checked per message, so the bound holds to within one commit group (the alarm runs once a second). */
