@@ -28,15 +28,15 @@ export function admit(topic: string, payload: Buffer, index: RegistryIndex, nowM
   const good: StoredReading[] = [];
   // The parsed readings are the batch's valid items in order: the k-th is the k-th index with no
   // error. A time refused here is reported at that index, the sender's own (it used to be k).
-  const invalid = new Set(parsed.errors.map((e) => e.index));
+  const invalid = parsed.errors.length > 0 ? new Set(parsed.errors.map((e) => e.index)) : undefined;
   let at = 0;
   for (const reading of parsed.readings) {
-    while (invalid.has(at)) at++;
+    while (invalid?.has(at)) at++;
     const skew = checkTimestamp(reading.ts, nowMs, maxReadingAgeMs);
     if (skew) errors.push({ index: at, path: 'ts', message: skew });
     else good.push({ reading, tags: tagsFor(reading, index) });
     at++;
   }
-  errors.sort((a, b) => a.index - b.index);
+  if (invalid) errors.sort((a, b) => a.index - b.index);
   return { kind: t.kind, sensorId: t.sensorId, good, errors };
 }

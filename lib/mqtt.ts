@@ -161,30 +161,31 @@ export function endClient(client: MqttClient): Promise<void> {
  * arrives moves to the Map.
  */
 class AwaitingPubacks<E> {
-  #nextId = -1;
-  #next: E | undefined;
-  #byId = new Map<number, E>();
+  // Plain fields, not #private ones: this runs for every message ingest and the rules receive.
+  private nextId = -1;
+  private next: E | undefined;
+  private byId = new Map<number, E>();
   expect(messageId: number, entry: E): void {
-    if (this.#next !== undefined) this.#byId.set(this.#nextId, this.#next);
-    this.#nextId = messageId;
-    this.#next = entry;
+    if (this.next !== undefined) this.byId.set(this.nextId, this.next);
+    this.nextId = messageId;
+    this.next = entry;
   }
   take(messageId: number): E | undefined {
-    if (messageId === this.#nextId) {
-      const entry = this.#next;
-      this.#nextId = -1;
-      this.#next = undefined;
+    if (messageId === this.nextId) {
+      const entry = this.next;
+      this.nextId = -1;
+      this.next = undefined;
       return entry;
     }
-    const entry = this.#byId.get(messageId);
-    if (entry !== undefined) this.#byId.delete(messageId);
+    const entry = this.byId.get(messageId);
+    if (entry !== undefined) this.byId.delete(messageId);
     return entry;
   }
   /** The connection closed: its message ids mean nothing now. */
   forget(): void {
-    this.#nextId = -1;
-    this.#next = undefined;
-    this.#byId = new Map();
+    this.nextId = -1;
+    this.next = undefined;
+    this.byId = new Map();
   }
 }
 
