@@ -118,67 +118,67 @@ interface RouteContext {
   changed: (hint: ChangeHint) => void;
 }
 
-/** The open routes: the console page and its bundle, login, logout, the OpenAPI document: a plugin of the routes below, with what they share from apiPlugin. */
+/** The open routes: the console page and its bundle, login, logout, the OpenAPI document and /docs. */
 function consoleRoutes(ctx: RouteContext) {
   const { deps, sessions } = ctx;
   return async (open: FastifyInstance): Promise<void> => {
-  const city = deps.city().city;
-  const page = readFileSync(new URL('./console/index.html', import.meta.url), 'utf8').replaceAll('{{CITY}}', escapeHtml(city.zh ?? city.en ?? 'floodgate'));
-  // The console and its libraries (leaflet …) bundled from npm by esbuild when the service starts: no CDN, no build step.
-  const bundle = await bundleConsole();
-  // Basemap tiles are optional (FLOODGATE_MAP_TILES): their host is the only other origin the page may load images from.
-  const imgSources = ["'self'", 'data:', ...(deps.mapTiles ? [new URL(deps.mapTiles.replace(/\{[a-z]\}/g, 'a')).origin] : [])];
-  const security = { 'content-security-policy': `default-src 'self'; img-src ${imgSources.join(' ')}; style-src 'self'; script-src 'self'; connect-src 'self'`, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
-  const cached = { ...security, 'cache-control': 'no-cache', etag: bundle.etag };
-  open.get('/', async (_req, reply) => reply.headers(security).type('text/html; charset=utf-8').send(page));
-  for (const [path, type, body] of [['/console.js', 'text/javascript', bundle.js], ['/console.css', 'text/css', bundle.css]] as const) {
-    open.get(path, async (req, reply) => (req.headers['if-none-match'] === bundle.etag ? reply.code(304).headers(cached).send() : reply.headers(cached).type(`${type}; charset=utf-8`).send(body)));
-  }
+    const city = deps.city().city;
+    const page = readFileSync(new URL('./console/index.html', import.meta.url), 'utf8').replaceAll('{{CITY}}', escapeHtml(city.zh ?? city.en ?? 'floodgate'));
+    // The console and its libraries (leaflet …) bundled from npm by esbuild when the service starts: no CDN, no build step.
+    const bundle = await bundleConsole();
+    // Basemap tiles are optional (FLOODGATE_MAP_TILES): their host is the only other origin the page may load images from.
+    const imgSources = ["'self'", 'data:', ...(deps.mapTiles ? [new URL(deps.mapTiles.replace(/\{[a-z]\}/g, 'a')).origin] : [])];
+    const security = { 'content-security-policy': `default-src 'self'; img-src ${imgSources.join(' ')}; style-src 'self'; script-src 'self'; connect-src 'self'`, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
+    const cached = { ...security, 'cache-control': 'no-cache', etag: bundle.etag };
+    open.get('/', async (_req, reply) => reply.headers(security).type('text/html; charset=utf-8').send(page));
+    for (const [path, type, body] of [['/console.js', 'text/javascript', bundle.js], ['/console.css', 'text/css', bundle.css]] as const) {
+      open.get(path, async (req, reply) => (req.headers['if-none-match'] === bundle.etag ? reply.code(304).headers(cached).send() : reply.headers(cached).type(`${type}; charset=utf-8`).send(body)));
+    }
 
-  // Login attempts per client address: 10 a minute, then 429 (brute force gets nowhere).
-  open.post(R.login.path, { schema: routeSchema(R.login), config: { rateLimit: { max: 10, timeWindow: 60_000 } } }, async (req, reply) => {
-    const { token } = req.body as { token: string };
-    const p = deps.authenticate(token);
-    if (!p) return apiError(reply, 401, 'UNAUTHORIZED', 'unknown token');
-    // The cookie holds a random session id, never the token: logging out revokes it server-side.
-    const id = sessions.open(token);
-    reply.setCookie(SESSION_COOKIE, id, { httpOnly: true, sameSite: 'strict', path: '/', maxAge: Math.round((deps.sessionTtlMs ?? 12 * 3600_000) / 1000) });
-    return { name: p.name, role: p.role };
-  });
-  open.post(R.logout.path, async (req, reply) => {
-    const c = requestCredential(req);
-    if (c?.kind === 'session') sessions.revoke(c.id);
-    return reply.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', path: '/' }).send({ ok: true });
-  });
+    // Login attempts per client address: 10 a minute, then 429 (brute force gets nowhere).
+    open.post(R.login.path, { schema: routeSchema(R.login), config: { rateLimit: { max: 10, timeWindow: 60_000 } } }, async (req, reply) => {
+      const { token } = req.body as { token: string };
+      const p = deps.authenticate(token);
+      if (!p) return apiError(reply, 401, 'UNAUTHORIZED', 'unknown token');
+      // The cookie holds a random session id, never the token: logging out revokes it server-side.
+      const id = sessions.open(token);
+      reply.setCookie(SESSION_COOKIE, id, { httpOnly: true, sameSite: 'strict', path: '/', maxAge: Math.round((deps.sessionTtlMs ?? 12 * 3600_000) / 1000) });
+      return { name: p.name, role: p.role };
+    });
+    open.post(R.logout.path, async (req, reply) => {
+      const c = requestCredential(req);
+      if (c?.kind === 'session') sessions.revoke(c.id);
+      return reply.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', path: '/' }).send({ ok: true });
+    });
 
-  // The API described: OpenAPI 3.1 generated from the zod schemas of contracts/api.ts.
-  const doc = openApi(`floodgate alerts API · ${deps.city().city.en ?? ''}`);
-  open.get(R.openapi.path, async () => doc);
-  open.get(R.docs.path, async (_req, reply) => reply.headers(security).type('text/html; charset=utf-8').send(docsPage(doc)));
+    // The API described: OpenAPI 3.1 generated from the zod schemas of contracts/api.ts.
+    const doc = openApi(`floodgate alerts API · ${deps.city().city.en ?? ''}`);
+    open.get(R.openapi.path, async () => doc);
+    open.get(R.docs.path, async (_req, reply) => reply.headers(security).type('text/html; charset=utf-8').send(docsPage(doc)));
   };
 }
 
-/** The console's data: sites, outlines, the live stream, a sensor's readings: a plugin of the routes below, with what they share from apiPlugin. */
+/** The console's data: sites, outlines, the live stream, a sensor's readings. */
 function consoleDataRoutes(ctx: RouteContext) {
   const { deps } = ctx;
   return async (secured: FastifyInstance): Promise<void> => {
-  secured.get(R.sites.path, async () => ({ ...deps.city(), mapTiles: deps.mapTiles ?? null }));
-  secured.get(R.districts.path, async (_req, reply) => reply.type('application/geo+json').send(deps.districtsGeoJson()));
+    secured.get(R.sites.path, async () => ({ ...deps.city(), mapTiles: deps.mapTiles ?? null }));
+    secured.get(R.districts.path, async (_req, reply) => reply.type('application/geo+json').send(deps.districtsGeoJson()));
 
-  // Live updates for the console: the whole state once, then numbered batches of changes (live.ts).
-  secured.get(R.stream.path, { schema: routeSchema(R.stream) }, async (req, reply) => {
-    reply.hijack();
-    const header = req.headers['last-event-id'];
-    deps.live.attach(req.raw, reply.raw, typeof header === 'string' ? header : (req.query as { lastEventId?: string }).lastEventId);
-  });
+    // Live updates for the console: the whole state once, then numbered batches of changes (live.ts).
+    secured.get(R.stream.path, { schema: routeSchema(R.stream) }, async (req, reply) => {
+      reply.hijack();
+      const header = req.headers['last-event-id'];
+      deps.live.attach(req.raw, reply.raw, typeof header === 'string' ? header : (req.query as { lastEventId?: string }).lastEventId);
+    });
 
-  secured.get(R.readings.path, { schema: routeSchema(R.readings) }, async (req, reply) => {
-    const { id } = req.params as { id: string };
-    const q = req.query as { range: Range; to?: string };
-    const view = await deps.readings?.(id, q.range, q.to ? Date.parse(q.to) : deps.clock.now());
-    if (!view) return apiError(reply, 404, 'NOT_FOUND', `no sensor ${id}`);
-    return { ...view, from: isoWithOffset(view.from), to: isoWithOffset(view.to) };
-  });
+    secured.get(R.readings.path, { schema: routeSchema(R.readings) }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const q = req.query as { range: Range; to?: string };
+      const view = await deps.readings?.(id, q.range, q.to ? Date.parse(q.to) : deps.clock.now());
+      if (!view) return apiError(reply, 404, 'NOT_FOUND', `no sensor ${id}`);
+      return { ...view, from: isoWithOffset(view.from), to: isoWithOffset(view.to) };
+    });
   };
 }
 
@@ -186,120 +186,120 @@ function consoleDataRoutes(ctx: RouteContext) {
 function alertRoutes(ctx: RouteContext) {
   const { deps, need, changed } = ctx;
   return async (secured: FastifyInstance): Promise<void> => {
-  secured.get(R.alerts.path, { schema: routeSchema(R.alerts) }, async (req) => {
-    const q = req.query as { state?: 'firing' | 'resolved'; rule?: string; subject?: string; district?: string; severity?: string; acked?: 'true' | 'false'; limit: number };
-    return { alerts: deps.store.listAlerts({ ...q, acked: q.acked === undefined ? undefined : q.acked === 'true' }) };
-  });
+    secured.get(R.alerts.path, { schema: routeSchema(R.alerts) }, async (req) => {
+      const q = req.query as { state?: 'firing' | 'resolved'; rule?: string; subject?: string; district?: string; severity?: string; acked?: 'true' | 'false'; limit: number };
+      return { alerts: deps.store.listAlerts({ ...q, acked: q.acked === undefined ? undefined : q.acked === 'true' }) };
+    });
 
-  secured.get(R.alert.path, { schema: routeSchema(R.alert) }, async (req, reply) => {
-    const { id } = req.params as { id: string };
-    const alert = deps.store.getAlert(id);
-    if (!alert) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
-    const now = deps.clock.now();
-    return { alert: { ...alert, silenced: silenceFor(alert, deps.store.activeSilences(now), now) !== undefined }, audit: deps.store.auditOf(id) };
-  });
+    secured.get(R.alert.path, { schema: routeSchema(R.alert) }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const alert = deps.store.getAlert(id);
+      if (!alert) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
+      const now = deps.clock.now();
+      return { alert: { ...alert, silenced: silenceFor(alert, deps.store.activeSilences(now), now) !== undefined }, audit: deps.store.auditOf(id) };
+    });
 
-  secured.get(R.me.path, async (req) => req.principal);
+    secured.get(R.me.path, async (req) => req.principal);
 
-  secured.get(R.overview.path, async () => overviewOf(deps.store));
+    secured.get(R.overview.path, async () => overviewOf(deps.store));
 
-  secured.post(R.ack.path, { preHandler: need('officer'), schema: routeSchema(R.ack) }, async (req, reply) => {
-    const { id } = req.params as { id: string };
-    const body = (req.body ?? {}) as { by?: string; note?: string };
-    if (!deps.store.getAlert(id)) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
-    // Who acknowledged is who is logged in; only the admin token may name someone (a phone call logged by an admin).
-    const by = req.principal!.role === 'admin' && body.by ? body.by : req.principal!.name;
-    const acked = deps.store.ack(id, isoWithOffset(deps.clock.now()), by, body.note ?? null);
-    if (acked) changed({ alerts: [id] });
-    // Idempotent: acknowledging twice keeps the first acknowledgement and says so.
-    return { alert: deps.store.getAlert(id), alreadyAcknowledged: !acked };
-  });
+    secured.post(R.ack.path, { preHandler: need('officer'), schema: routeSchema(R.ack) }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const body = (req.body ?? {}) as { by?: string; note?: string };
+      if (!deps.store.getAlert(id)) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
+      // Who acknowledged is who is logged in; only the admin token may name someone (a phone call logged by an admin).
+      const by = req.principal!.role === 'admin' && body.by ? body.by : req.principal!.name;
+      const acked = deps.store.ack(id, isoWithOffset(deps.clock.now()), by, body.note ?? null);
+      if (acked) changed({ alerts: [id] });
+      // Idempotent: acknowledging twice keeps the first acknowledgement and says so.
+      return { alert: deps.store.getAlert(id), alreadyAcknowledged: !acked };
+    });
 
-  // A group at once: one transaction, one change batch, the same note and officer on each.
-  secured.post(R.bulkAck.path, { preHandler: need('officer'), schema: routeSchema(R.bulkAck) }, async (req) => {
-    const { ids, note } = req.body as { ids: string[]; note?: string };
-    const r = deps.store.ackMany([...new Set(ids)], isoWithOffset(deps.clock.now()), req.principal!.name, note ?? null);
-    if (r.acknowledged.length) changed({ alerts: r.acknowledged });
-    return { acknowledged: r.acknowledged.length, alreadyAcknowledged: r.already.length, unknown: r.unknown };
-  });
+    // A group at once: one transaction, one change batch, the same note and officer on each.
+    secured.post(R.bulkAck.path, { preHandler: need('officer'), schema: routeSchema(R.bulkAck) }, async (req) => {
+      const { ids, note } = req.body as { ids: string[]; note?: string };
+      const r = deps.store.ackMany([...new Set(ids)], isoWithOffset(deps.clock.now()), req.principal!.name, note ?? null);
+      if (r.acknowledged.length) changed({ alerts: r.acknowledged });
+      return { acknowledged: r.acknowledged.length, alreadyAcknowledged: r.already.length, unknown: r.unknown };
+    });
 
-  secured.get(R.sensors.path, { schema: routeSchema(R.sensors) }, async (req) => {
-    const q = req.query as { q?: string; kind?: 'water-level' | 'rain' | 'ponding'; district?: string; limit: number };
-    return { sensors: (deps.sensors?.(q) ?? []).map((s) => ({ ...s, ts: s.ts === null ? null : isoWithOffset(s.ts), lastSeen: s.lastSeen === null ? null : isoWithOffset(s.lastSeen) })) };
-  });
+    secured.get(R.sensors.path, { schema: routeSchema(R.sensors) }, async (req) => {
+      const q = req.query as { q?: string; kind?: 'water-level' | 'rain' | 'ponding'; district?: string; limit: number };
+      return { sensors: (deps.sensors?.(q) ?? []).map((s) => ({ ...s, ts: s.ts === null ? null : isoWithOffset(s.ts), lastSeen: s.lastSeen === null ? null : isoWithOffset(s.lastSeen) })) };
+    });
 
-  secured.get(R.notices.path, { schema: routeSchema(R.notices) }, async (req) => {
-    const q = req.query as { status?: 'pending' | 'delivered' | 'failed'; subject?: string; alert?: string; limit: number };
-    return { notices: deps.store.listNotices(q).map(noticeView) };
-  });
+    secured.get(R.notices.path, { schema: routeSchema(R.notices) }, async (req) => {
+      const q = req.query as { status?: 'pending' | 'delivered' | 'failed'; subject?: string; alert?: string; limit: number };
+      return { notices: deps.store.listNotices(q).map(noticeView) };
+    });
 
-  secured.post(R.note.path, { preHandler: need('officer'), schema: routeSchema(R.note) }, async (req, reply) => {
-    const { id } = req.params as { id: string };
-    if (!deps.store.getAlert(id)) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
-    deps.store.addNote(id, isoWithOffset(deps.clock.now()), req.principal!.name, (req.body as { note: string }).note);
-    changed({ alerts: [id] });
-    return { audit: deps.store.auditOf(id) };
-  });
+    secured.post(R.note.path, { preHandler: need('officer'), schema: routeSchema(R.note) }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      if (!deps.store.getAlert(id)) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
+      deps.store.addNote(id, isoWithOffset(deps.clock.now()), req.principal!.name, (req.body as { note: string }).note);
+      changed({ alerts: [id] });
+      return { audit: deps.store.auditOf(id) };
+    });
 
-  secured.post(R.resolve.path, { preHandler: need('officer'), schema: routeSchema(R.resolve) }, async (req, reply) => {
-    const { id } = req.params as { id: string };
-    const a = deps.store.getAlert(id);
-    if (!a) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
-    if (a.state !== 'firing' || !deps.resolveManually?.(id, req.principal!.name, (req.body as { reason: string }).reason)) return apiError(reply, 409, 'NOT_FIRING', `alert ${id} is ${a.state}`);
-    return { alert: deps.store.getAlert(id), audit: deps.store.auditOf(id) };
-  });
+    secured.post(R.resolve.path, { preHandler: need('officer'), schema: routeSchema(R.resolve) }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const a = deps.store.getAlert(id);
+      if (!a) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
+      if (a.state !== 'firing' || !deps.resolveManually?.(id, req.principal!.name, (req.body as { reason: string }).reason)) return apiError(reply, 409, 'NOT_FIRING', `alert ${id} is ${a.state}`);
+      return { alert: deps.store.getAlert(id), audit: deps.store.auditOf(id) };
+    });
 
-  // Silences / maintenance windows by sensor, site or district (optionally one rule), with an expiry.
-  secured.get(R.silences.path, async () => ({ active: deps.store.activeSilences(deps.clock.now()).map(silenceView), recent: deps.store.recentSilences(50).map(silenceView) }));
-  const notFiring = (list: SilenceRequest[]) => list.find((b) => b.alertId !== undefined && deps.store.getAlert(b.alertId)?.state !== 'firing')?.alertId;
-  const silenceViews = (ids: number[]) => {
-    const recent = new Map(deps.store.recentSilences(ids.length + 50).map((s) => [s.id, s]));
-    return ids.map((id) => silenceView(recent.get(id)!));
-  };
-  secured.post(R.silence.path, { preHandler: need('officer'), schema: routeSchema(R.silence) }, async (req, reply) => {
-    const b = req.body as SilenceRequest;
-    const stale = notFiring([b]);
-    if (stale !== undefined) return apiError(reply, 409, 'NOT_FIRING', `alert ${stale} is not firing: a silence until it resolves would never end early`);
-    const id = deps.store.addSilence(newSilence(b, req.principal!.name, deps.clock.now()));
-    changed({ silences: true });
-    return reply.code(201).send({ silence: silenceViews([id])[0] });
-  });
-  secured.post(R.bulkSilence.path, { preHandler: need('officer'), schema: routeSchema(R.bulkSilence) }, async (req, reply) => {
-    const { silences } = req.body as { silences: SilenceRequest[] };
-    const stale = notFiring(silences);
-    if (stale !== undefined) return apiError(reply, 409, 'NOT_FIRING', `alert ${stale} is not firing: a silence until it resolves would never end early (none was created)`);
-    const now = deps.clock.now();
-    const ids = deps.store.addSilences(silences.map((b) => newSilence(b, req.principal!.name, now)));
-    changed({ silences: true });
-    return reply.code(201).send({ silences: silenceViews(ids) });
-  });
-  secured.delete(R.unsilence.path, { preHandler: need('officer'), schema: routeSchema(R.unsilence) }, async (req, reply) => {
-    const { sid } = req.params as { sid: number };
-    if (!deps.store.endSilence(sid, deps.clock.now())) return apiError(reply, 404, 'NOT_FOUND', `no active silence ${sid}`);
-    changed({ silences: true });
-    return { ended: sid };
-  });
+    // Silences / maintenance windows by sensor, site or district (optionally one rule), with an expiry.
+    secured.get(R.silences.path, async () => ({ active: deps.store.activeSilences(deps.clock.now()).map(silenceView), recent: deps.store.recentSilences(50).map(silenceView) }));
+    const notFiring = (list: SilenceRequest[]) => list.find((b) => b.alertId !== undefined && deps.store.getAlert(b.alertId)?.state !== 'firing')?.alertId;
+    const silenceViews = (ids: number[]) => {
+      const recent = new Map(deps.store.recentSilences(ids.length + 50).map((s) => [s.id, s]));
+      return ids.map((id) => silenceView(recent.get(id)!));
+    };
+    secured.post(R.silence.path, { preHandler: need('officer'), schema: routeSchema(R.silence) }, async (req, reply) => {
+      const b = req.body as SilenceRequest;
+      const stale = notFiring([b]);
+      if (stale !== undefined) return apiError(reply, 409, 'NOT_FIRING', `alert ${stale} is not firing: a silence until it resolves would never end early`);
+      const id = deps.store.addSilence(newSilence(b, req.principal!.name, deps.clock.now()));
+      changed({ silences: true });
+      return reply.code(201).send({ silence: silenceViews([id])[0] });
+    });
+    secured.post(R.bulkSilence.path, { preHandler: need('officer'), schema: routeSchema(R.bulkSilence) }, async (req, reply) => {
+      const { silences } = req.body as { silences: SilenceRequest[] };
+      const stale = notFiring(silences);
+      if (stale !== undefined) return apiError(reply, 409, 'NOT_FIRING', `alert ${stale} is not firing: a silence until it resolves would never end early (none was created)`);
+      const now = deps.clock.now();
+      const ids = deps.store.addSilences(silences.map((b) => newSilence(b, req.principal!.name, now)));
+      changed({ silences: true });
+      return reply.code(201).send({ silences: silenceViews(ids) });
+    });
+    secured.delete(R.unsilence.path, { preHandler: need('officer'), schema: routeSchema(R.unsilence) }, async (req, reply) => {
+      const { sid } = req.params as { sid: number };
+      if (!deps.store.endSilence(sid, deps.clock.now())) return apiError(reply, 404, 'NOT_FOUND', `no active silence ${sid}`);
+      changed({ silences: true });
+      return { ended: sid };
+    });
 
-  // One notice to one recipient, with its delivery history (attempt, time, status, latency).
-  secured.get(R.notice.path, { schema: routeSchema(R.notice) }, async (req, reply) => {
-    const { seq } = req.params as { seq: number };
-    const n = deps.store.getNotice(seq);
-    if (!n) return apiError(reply, 404, 'NOT_FOUND', `no notice ${seq}`);
-    const attempts = deps.store.attempts(seq).map((a) => ({ ...a, at: isoWithOffset(a.at) }));
-    return { notice: noticeView(n), attempts };
-  });
+    // One notice to one recipient, with its delivery history (attempt, time, status, latency).
+    secured.get(R.notice.path, { schema: routeSchema(R.notice) }, async (req, reply) => {
+      const { seq } = req.params as { seq: number };
+      const n = deps.store.getNotice(seq);
+      if (!n) return apiError(reply, 404, 'NOT_FOUND', `no notice ${seq}`);
+      const attempts = deps.store.attempts(seq).map((a) => ({ ...a, at: isoWithOffset(a.at) }));
+      return { notice: noticeView(n), attempts };
+    });
 
-  // Send a failed notice again (and the failed ones behind it for that underpass and recipient).
-  secured.post(R.resend.path, { preHandler: need('officer'), schema: routeSchema(R.resend) }, async (req, reply) => {
-    const { seq } = req.params as { seq: number };
-    const n = deps.store.getNotice(seq);
-    if (!n) return apiError(reply, 404, 'NOT_FOUND', `no notice ${seq}`);
-    if (n.status !== 'failed') return apiError(reply, 409, 'NOT_FAILED', `notice ${seq} is ${n.status}: only a failed notice can be resent`);
-    const resent = deps.store.resend(seq, deps.clock.now());
-    deps.wakeOutbox?.();
-    changed({ notices: resent });
-    return { resent };
-  });
+    // Send a failed notice again (and the failed ones behind it for that underpass and recipient).
+    secured.post(R.resend.path, { preHandler: need('officer'), schema: routeSchema(R.resend) }, async (req, reply) => {
+      const { seq } = req.params as { seq: number };
+      const n = deps.store.getNotice(seq);
+      if (!n) return apiError(reply, 404, 'NOT_FOUND', `no notice ${seq}`);
+      if (n.status !== 'failed') return apiError(reply, 409, 'NOT_FAILED', `notice ${seq} is ${n.status}: only a failed notice can be resent`);
+      const resent = deps.store.resend(seq, deps.clock.now());
+      deps.wakeOutbox?.();
+      changed({ notices: resent });
+      return { resent };
+    });
   };
 }
 
