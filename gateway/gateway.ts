@@ -179,7 +179,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       ? levelSessionStore(config.persistence.dir, (err) => {
           m.faults.inc({ where: 'session_store' });
           log.error({ err }, 'could not write the session store');
-        }).persistence
+        })
       : config.persistence.type === 'redis'
         ? redisPersistence({ conn: new Redis(config.persistence.url) })
         : indexedMemoryPersistence(brokerId);

@@ -37,5 +37,5 @@ export function levelSessionStore(dir: string, onError: (err: unknown) => void) 
       return result;
     };
   }
-  return { persistence, stats: () => store.stats() };
+  return persistence;
 }

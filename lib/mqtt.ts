@@ -141,20 +141,6 @@ export function endClient(client: MqttClient): Promise<void> {
 }
 
 /**
- * Group commit for QoS 1 subscribers: messages are handed to `accept` one by one (mqtt.js delivers
- * them serially), and every `maxDelayMs` or `maxBatch` messages `commit` makes all of them durable
- * in one go; only then are their PUBACKs sent [MQTT-4.3.2-2], in order [MQTT-4.6.0-2]. mqtt.js
- * sends a PUBACK right after handleMessage calls back, so the PUBACKs of pending messages are held
- * back by wrapping the client's internal `_sendPacket` (mqtt.js 5.x) — with one transaction per
- * message, SQLite's commit cost capped ingest at ~20k readings/s on its own, well below the broker.
- *
- * `commit` may be asynchronous (the rules service waits for its alert events' PUBACKs): groups are
- * then committed one after another while the next group fills, and acknowledged in that order.
- * `accept` may return a promise to apply backpressure (e.g. a full spool): delivery of the next
- * message waits for it. If `commit` fails, nothing of the group is acknowledged and the
- * connection is dropped, so the broker redelivers [MQTT-4.4.0-1].
- */
-/**
  * Entries waiting for the PUBACK mqtt.js is about to produce for their message. It does so
  * synchronously inside handleMessage's callback, so one slot serves nearly every message without
  * a Map insert and delete each (~1.5% of ingest's CPU); an entry still waiting when the next
@@ -189,6 +175,20 @@ class AwaitingPubacks<E> {
   }
 }
 
+/**
+ * Group commit for QoS 1 subscribers: messages are handed to `accept` one by one (mqtt.js delivers
+ * them serially), and every `maxDelayMs` or `maxBatch` messages `commit` makes all of them durable
+ * in one go; only then are their PUBACKs sent [MQTT-4.3.2-2], in order [MQTT-4.6.0-2]. mqtt.js
+ * sends a PUBACK right after handleMessage calls back, so the PUBACKs of pending messages are held
+ * back by wrapping the client's internal `_sendPacket` (mqtt.js 5.x) — with one transaction per
+ * message, SQLite's commit cost capped ingest at ~20k readings/s on its own, well below the broker.
+ *
+ * `commit` may be asynchronous (the rules service waits for its alert events' PUBACKs): groups are
+ * then committed one after another while the next group fills, and acknowledged in that order.
+ * `accept` may return a promise to apply backpressure (e.g. a full spool): delivery of the next
+ * message waits for it. If `commit` fails, nothing of the group is acknowledged and the
+ * connection is dropped, so the broker redelivers [MQTT-4.4.0-1].
+ */
 export function groupCommitAcks<T>(
   client: MqttClient,
   opts: {

@@ -18,4 +18,4 @@ const abstractPersistence = require('aedes-persistence/abstract.js') as (opts: {
 const dir = mkdtempSync(join(tmpdir(), 'floodgate-group-commit-'));
 let n = 0;
 const settle = process.env['SETTLE'];
-abstractPersistence({ test, persistence: () => (settle === 'visible' ? levelSessionStore(join(dir, String(n++)), (err) => { throw err; }).persistence : levelPersistence(groupCommit(new Level<string, Buffer>(join(dir, String(n++)), { valueEncoding: 'buffer' })) as KeyValueStore)) });
+abstractPersistence({ test, persistence: () => (settle === 'visible' ? levelSessionStore(join(dir, String(n++)), (err) => { throw err; }) : levelPersistence(groupCommit(new Level<string, Buffer>(join(dir, String(n++)), { valueEncoding: 'buffer' })) as KeyValueStore)) });
