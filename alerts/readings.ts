@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { InfluxDB } from '@influxdata/influxdb-client';
 import { MAIN_FIELD, MEASUREMENT, type SensorKind } from '../contracts/index.ts';
-import { RainRule, UnderpassRule, WaterLevelRule, type SiteRules } from '../rules/spec.ts';
+import { compileRules, RulesFile, type SiteOfRules, type SiteRules } from '../rules/spec.ts';
 
 export interface SeriesQuery {
   sensorId: string;
@@ -113,25 +113,18 @@ export interface ReadingsView {
   thresholds: Array<{ name: string; value: number }>;
 }
 
-interface SiteLike {
-  id: string;
-  underpass?: { closeCm?: number | undefined; reopenCm?: number | undefined } | undefined;
-  warningLevelM?: number | undefined;
-}
-
 /** What a chart draws from a site's rules: the part of rules/spec.ts's SiteRules it reads. */
 export type ChartRules = Pick<SiteRules, 'underpass' | 'waterLevel' | 'rain'>;
 
+/** A rules file that states nothing: every site on the rules' defaults and the registry's values. */
+const NO_RULES_FILE = RulesFile.parse({ version: 1 });
+
 /**
- * A site's rules when no rules in force are at hand: the rules file's defaults (rules/spec.ts)
- * under the registry's own values, as the rules service resolves them.
+ * A site's rules when no rules in force are at hand: resolved as the rules service resolves them
+ * (rules/spec.ts compileRules: the defaults, then the registry's own values), with no file.
  */
-export function defaultChartRules(site: SiteLike | undefined): ChartRules {
-  return {
-    underpass: UnderpassRule.parse({ ...site?.underpass }),
-    waterLevel: WaterLevelRule.parse(site?.warningLevelM === undefined ? {} : { warningM: site.warningLevelM }),
-    rain: RainRule.parse({}),
-  };
+export function defaultChartRules(site: SiteOfRules | undefined): ChartRules {
+  return (site && compileRules(NO_RULES_FILE, [site]).rules.get(site.id)) ?? NO_RULES_FILE.defaults;
 }
 
 /** The levels the rules compare a sensor with, as the rules in force say (a site's override included). */

@@ -203,7 +203,10 @@ export interface RuleIssue {
  * (underpass thresholds, a station's warning level) sit between the defaults and the rules file's
  * own per-site override. Returns the issues of all sites at once.
  */
-export function compileRules(file: RulesFile, sites: Site[]): { rules: Map<string, SiteRules>; issues: RuleIssue[] } {
+/** What of a registry site its rules depend on. */
+export type SiteOfRules = Pick<Site, 'id' | 'underpass' | 'warningLevelM'>;
+
+export function compileRules<S extends SiteOfRules>(file: RulesFile, sites: S[]): { rules: Map<string, SiteRules>; issues: RuleIssue[] } {
   const rules = new Map<string, SiteRules>();
   const issues: RuleIssue[] = [];
   const known = new Set(sites.map((s) => s.id));
