@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { manualClock } from './clock.ts';
+import { manualClock, repeat } from './clock.ts';
 
 describe('manualClock', () => {
   it('fires what falls due as it advances, in due order (ties: first set first), at the due time', () => {
@@ -28,5 +28,24 @@ describe('manualClock', () => {
     clock.advance(100);
     expect(fired).toEqual([10, 40]);
     expect(clock.now()).toBe(100);
+  });
+});
+
+describe('repeat', () => {
+  it('runs every interval by the clock until stopped, and goes on after a run that throws', () => {
+    const clock = manualClock(0);
+    const runs: number[] = [];
+    const r = repeat(clock, 100, () => {
+      runs.push(clock.now());
+      if (runs.length === 2) throw new Error('one bad run');
+    });
+    clock.advance(100);
+    expect(() => clock.advance(100)).toThrow('one bad run');
+    clock.advance(150);
+    expect(runs).toEqual([100, 200, 300]);
+    r.stop();
+    clock.advance(1000);
+    expect(runs).toEqual([100, 200, 300]);
+    expect(clock.pending()).toBe(0);
   });
 });

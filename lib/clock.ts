@@ -59,3 +59,26 @@ export function manualClock(startMs = 0): ManualClock {
     pending: () => timers.size,
   };
 }
+
+/**
+ * Run `fn` every `ms` by `clock`'s timers (each run scheduled when the last one ends, so a slow run
+ * never stacks up behind itself). A throwing `fn` is the caller's to catch: the timer goes on.
+ */
+export function repeat(clock: TimerClock, ms: number, fn: () => void): { stop(): void } {
+  let handle: TimerHandle | undefined;
+  let stopped = false;
+  const tick = () => {
+    try {
+      fn();
+    } finally {
+      if (!stopped) handle = clock.setTimeout(tick, ms);
+    }
+  };
+  handle = clock.setTimeout(tick, ms);
+  return {
+    stop() {
+      stopped = true;
+      clock.clearTimeout(handle);
+    },
+  };
+}

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { manualClock } from '../../lib/clock.ts';
 import { createMetricsRegistry } from '../../lib/metrics.ts';
-import { openAlertStore } from '../store.ts';
+import { openAlertStore } from '../sqlite-store.ts';
 import { createOutbox } from '../outbox.ts';
 import { createHttpNotifier } from '../police-notifier.ts';
 import { tempDir } from '../../test/helpers/servers.ts';

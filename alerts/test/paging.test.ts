@@ -49,8 +49,8 @@ describe('paging', { timeout: 60_000 }, () => {
     await eventually(() => got.length >= 2, 'two pages', 10_000);
     // Nothing more can come: every page row is flushed into a message and every duty message is
     // delivered (an event to wait for, not a time).
-    const db = stack.alerts.store.db;
-    const open = () => (db.prepare('SELECT count(*) AS n FROM pages WHERE flushed = 0').get() as { n: number }).n + (db.prepare("SELECT count(*) AS n FROM notices WHERE recipient = 'duty' AND status != 'delivered'").get() as { n: number }).n;
+    const store = stack.alerts.store;
+    const open = () => store.pendingPages() + store.listNotices({ limit: 1000 }).filter((n) => n.recipient === 'duty' && n.status !== 'delivered').length;
     await eventually(() => open() === 0, 'every page flushed and delivered');
     expect(got).toEqual([
       { type: 'floodgate.alert-group', count: 5, subjects: ['UP-001', 'UP-002', 'UP-003', 'UP-004', 'UP-005'] },

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { openAlertStore } from '../store.ts';
+import { openAlertStore } from '../sqlite-store.ts';
 import { tempDir } from '../../test/helpers/servers.ts';
 
 describe('alert store migration', () => {
