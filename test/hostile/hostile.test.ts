@@ -167,9 +167,9 @@ describe('hostile traffic', { timeout: 120_000 }, () => {
     await dev.endAsync();
   });
 
-  it('through it all the good device lost nothing, and nothing invalid was stored', async () => {
+  it('through it all the good device lost nothing, and nothing invalid was stored', { timeout: 240_000 }, async () => {
     clearInterval(goodTimer);
-    await eventually(() => (sink.db.prepare("SELECT count(*) AS n FROM readings WHERE sensor = 'PD-002'").get() as { n: number }).n === goodSent, `all ${goodSent} readings of the good device stored`);
+    await eventually(() => (sink.db.prepare("SELECT count(*) AS n FROM readings WHERE sensor = 'PD-002'").get() as { n: number }).n === goodSent, `all ${goodSent} readings of the good device stored`, 180_000); // a busy machine drains the hostile backlog slowly
     const bad = sink.db.prepare("SELECT count(*) AS n FROM readings WHERE sensor NOT IN ('PD-001', 'PD-002', 'PD-004')").get() as { n: number };
     expect(bad.n).toBe(0); // the fuzzed CONNECTs of PD-003 and the refused PD-005 stored nothing
     expect(stack.gateway!.broker.closed).toBe(false);
