@@ -34,10 +34,26 @@ function machine(): string {
   ].join('\n');
 }
 
+/** The scenario running now: its own process group, so a stopped run leaves no server or service behind. */
+let current: ReturnType<typeof spawn> | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (current?.pid) {
+      try {
+        process.kill(-current.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    process.exit(130);
+  });
+}
+
 const run = (name: string) =>
   new Promise<{ out: string; code: number | null; seconds: number }>((resolve) => {
     const started = Date.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', `${HERE}${name}.ts`], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+    const child = spawn(process.execPath, ['--import', 'tsx', `${HERE}${name}.ts`], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env, detached: true });
+    current = child;
     let out = '';
     child.stdout.on('data', (b: Buffer) => {
       process.stdout.write(b);

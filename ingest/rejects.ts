@@ -5,9 +5,7 @@
  */
 import type { ItemError, RejectMessage } from '../contracts/index.ts';
 import type { ErrorCode } from '../lib/errors.ts';
-import type { RejectRecord } from './spool.ts';
-
-export type RejectInput = Omit<RejectRecord, 'id' | 'at'>;
+import type { RejectInput } from './spool.ts';
 
 export interface Refusal {
   topic: string;

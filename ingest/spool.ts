@@ -19,12 +19,13 @@
  *   forward, so that is nearly every reading — and only the others (redeliveries, re-sends,
  *   reordered readings) are looked up by ts range.
  */
-import Database from 'better-sqlite3';
-import { mkdirSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
+import { statSync } from 'node:fs';
 import { KIND_OF_MEASUREMENT, MEASUREMENT } from '../contracts/index.ts';
 import { lineOf } from './line-protocol.ts';
 import type { SpoolRow, StoredReading } from './rows.ts';
+import { decodeSegment, rowsOf, sameValues, type Key, type Row, type Segment, type SegmentHead } from './spool-segment.ts';
+import { openSpoolDatabase } from './spool-migrate.ts';
 
 export type { SpoolRow };
 
@@ -50,7 +51,54 @@ export interface SpoolOptions {
   cacheReadings?: number;
 }
 
-export type Spool = ReturnType<typeof openSpool>;
+/** What admission did with a group: readings accepted (now durable) and duplicates dropped. */
+export interface Admission {
+  accepted: number;
+  duplicates: number;
+}
+
+/**
+ * The spool as ingest uses it. Every write is durable when it returns (one transaction); reads see
+ * what was committed. The embedded implementation is SQLite (`openSpool`).
+ */
+export interface Spool {
+  /** Readings of a group, durable on return. Duplicates are dropped and counted. */
+  admit(batch: StoredReading[], now: number): Admission;
+  /** Readings and rejects of a group of messages, durable on return (one transaction). */
+  commit(batch: StoredReading[], rejects: RejectInput[], now: number): Admission;
+  /**
+   * The oldest `limit` rows, in admission order. `wholeSegments` (the drain) stops short of a
+   * segment that would not fit, so removing the batch never rewrites a segment's remainder; only a
+   * first segment larger than `limit` is cut.
+   */
+  peek(limit: number, opts?: { wholeSegments?: boolean }): SpoolRow[];
+  /** Remove a drained batch (rows are taken from the head, so a batch is an id range). */
+  remove(batch: SpoolRow[]): void;
+  /** Readings the store refused for good (code STORE_REFUSED, with the server's message). */
+  deadLetter(rows: SpoolRow[], error: string, now: number): void;
+  deadLetters(): number;
+  /** A reading (or payload) refused at the door. `data` is what was received (truncated). */
+  recordReject(r: RejectInput, now: number): void;
+  listRejects(f: { sensor?: string | undefined; code?: string | undefined; limit: number }): RejectRecord[];
+  /** Bounded retention: older than `maxAgeMs`, or beyond the newest `maxRows`. Returns how many went. */
+  pruneRejects(now: number, maxAgeMs: number, maxRows: number): number;
+  /** Bytes of the readings waiting (in memory: cheap enough to check per message). */
+  heldBytes(): number;
+  /**
+   * `bytes`: the readings waiting (what the bound and the alarm go by); `fileBytes`: the spool on
+   * disk, which also holds the dedupe keys, the dead letters and free pages.
+   */
+  stats(now: number): { rows: number; oldestAgeMs: number; bytes: number; fileBytes: number };
+  /** Forget admission keys older than the dedupe window; how many. */
+  pruneSeen(now: number): number;
+  close(): void;
+}
+
+/** The SQLite spool, with its database at hand for tests that look inside. */
+export type SqliteSpool = Spool & { db: Database.Database };
+
+/** A dead letter as given: the spool adds its id and time. */
+export type RejectInput = Omit<RejectRecord, 'id' | 'at'>;
 
 export interface RejectRecord {
   id: number;
@@ -64,61 +112,6 @@ export interface RejectRecord {
 }
 
 /**
- * A reading in a segment body as spools of user_version 2 wrote it (and the v1 migration still
- * does): [measurement, sensor, ts, site, district, fields, seq or null]. Still read.
- */
-type Tuple = [string, string, number, string, string, Record<string, number>, number | null];
-/** A series of a segment: [measurement, sensor, site, district]. */
-type Series = [string, string, string, string];
-/** A reading of a segment: [index of its series, ts, fields, seq or null]. */
-type Row = [number, number, Record<string, number>, number | null];
-/**
- * A segment's readings, as written now: `{"s": series, "r": rows}`, each series' tags once. Its line
- * protocol is written when it is read (the drain), not stored: half the bytes to write twice (WAL,
- * then the database file) and to delete again. The site names (Chinese) once per series instead of
- * once per reading made the body less than half as long (~41 bytes a reading instead of ~95) and
- * plain ASCII but for them: less to encode, write and delete per reading (benchmarks/README.md).
- */
-interface Segment {
-  s: Series[];
-  r: Row[];
-}
-
-/** A segment body of either layout, as a Segment. */
-function decodeSegment(body: string): Segment {
-  const parsed = JSON.parse(body) as Segment | Tuple[];
-  if (!Array.isArray(parsed)) return parsed;
-  const s: Series[] = [];
-  const index = new Map<string, number>();
-  const r = parsed.map(([measurement, sensor, ts, site, district, values, seq]): Row => {
-    const key = JSON.stringify([measurement, sensor, site, district]);
-    let i = index.get(key);
-    if (i === undefined) {
-      index.set(key, (i = s.length));
-      s.push([measurement, sensor, site, district]);
-    }
-    return [i, ts, values, seq];
-  });
-  return { s, r };
-}
-/**
- * An admission key: [ts, seq or null, values or null (seq dedupe off)]. The values are the
- * reading's fields, serialized with the key row; key rows of earlier versions hold them as a JSON
- * string instead. Compared as JSON (sameValues), only for a possible re-stamped copy: a
- * JSON.stringify per admitted reading cost ~3% of ingest's CPU.
- */
-type Key = [number, number | null, Readonly<Record<string, number>> | string | null];
-
-/** Whether a remembered key's values are the reading's fields (`json`: theirs, serialized once). */
-const sameValues = (stored: Key[2], json: string): boolean => stored !== null && (typeof stored === 'string' ? stored : JSON.stringify(stored)) === json;
-
-interface SegmentHead {
-  first: number;
-  n: number;
-  receivedAt: number;
-}
-
-/**
  * Readings of segments this process committed kept in memory for the drain, which would otherwise
  * read back and parse what it has just written (~2 µs a reading of a 2-core machine's CPU at full
  * rate, benchmarks/README.md). Bounded: in an outage the spool outgrows it and the rest is read
@@ -126,32 +119,8 @@ interface SegmentHead {
  */
 export const SPOOL_CACHE_READINGS = 50_000;
 
-const SCHEMA_VERSION = 3;
-
-export function openSpool(path: string, opts: SpoolOptions) {
-  mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS segments (
-      first INTEGER PRIMARY KEY, n INTEGER NOT NULL, received_at INTEGER NOT NULL, body TEXT NOT NULL);
-    CREATE TABLE IF NOT EXISTS admitted (
-      id INTEGER PRIMARY KEY, at INTEGER NOT NULL, measurement TEXT NOT NULL, sensor TEXT NOT NULL,
-      min_ts INTEGER NOT NULL, max_ts INTEGER NOT NULL, max_seq INTEGER, keys TEXT NOT NULL);
-    CREATE INDEX IF NOT EXISTS admitted_series ON admitted (measurement, sensor, max_ts);
-    -- Dead letters: every rejected reading, invalid at the door or refused by the store, with why.
-    CREATE TABLE IF NOT EXISTS rejects (
-      id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, sensor TEXT NOT NULL, kind TEXT NOT NULL,
-      ts INTEGER, code TEXT NOT NULL, reason TEXT NOT NULL, data TEXT NOT NULL);
-    CREATE INDEX IF NOT EXISTS rejects_sensor ON rejects (sensor, id);
-    CREATE INDEX IF NOT EXISTS rejects_code ON rejects (code, id);
-    CREATE INDEX IF NOT EXISTS rejects_at ON rejects (at);
-  `);
-  migrateV1(db);
-  db.pragma(`user_version = ${SCHEMA_VERSION}`);
-
-  const q = {
+function prepare(db: Database.Database) {
+  return {
     addSegment: db.prepare('INSERT INTO segments (first, n, received_at, body) VALUES (?, ?, ?, ?)'),
     heads: db.prepare('SELECT first, n, received_at AS receivedAt FROM segments ORDER BY first'),
     headsFrom: db.prepare('SELECT first, n, received_at AS receivedAt FROM segments WHERE first + n > ? AND first <= ? ORDER BY first'),
@@ -170,34 +139,25 @@ export function openSpool(path: string, opts: SpoolOptions) {
     pruneRejectsAge: db.prepare('DELETE FROM rejects WHERE at < ?'),
     pruneRejectsCount: db.prepare('DELETE FROM rejects WHERE id <= (SELECT max(id) FROM rejects) - ?'),
   };
+}
+type Statements = ReturnType<typeof prepare>;
 
-  const totals = q.totals.get() as { rows: number; next: number; bytes: number };
-  /** Readings in the spool, kept here so the once-a-second stats never scan the table. */
-  let rows = totals.rows;
-  /**
-   * Bytes of the readings waiting (segment bodies), kept like `rows`. The spool's bound and alarm
-   * go by this, not by the file: SQLite reuses freed pages but never shrinks its file, so after an
-   * outage had filled it, a file-size measure stayed "full" with nothing left to drain, and
-   * admission would have waited for room forever.
-   */
-  let held = totals.bytes;
-  const bodyBytes = (body: string) => Buffer.byteLength(body);
-  /** The id of the next admitted reading. */
-  let nextId = totals.next;
-  /** Segments by first id (see SPOOL_CACHE_READINGS); filled only after their transaction committed. */
-  const cache = new Map<number, { segment: Segment; bytes: number }>();
-  const cacheLimit = opts.cacheReadings ?? SPOOL_CACHE_READINGS;
-  let cachedReadings = 0;
-  const uncache = (first: number) => {
-    const c = cache.get(first);
-    if (c) {
-      cache.delete(first);
-      cachedReadings -= c.segment.r.length;
-    }
-    return c;
-  };
-  const segmentOf = (first: number): Segment => cache.get(first)?.segment ?? decodeSegment(q.body.get(first) as string);
+const bodyBytes = (body: string) => Buffer.byteLength(body);
 
+interface Admitted {
+  accepted: number;
+  duplicates: number;
+  /** The segment written, for the cache once the transaction has committed. */
+  segment?: { first: number; segment: Segment; bytes: number };
+}
+
+/**
+ * Admission: which readings of a group are new (duplicates dropped by series and ts, or by seq and
+ * values when seq dedupe is on), written as one segment and the group's keys. Runs inside the
+ * caller's transaction. `nextId` is the id of the next admitted reading.
+ */
+function createAdmission(q: Statements, opts: SpoolOptions, firstId: number) {
+  let nextId = firstId;
   const seqTol = opts.seqToleranceMs ?? 0;
   type High = { ts: number; seq: number };
   /**
@@ -227,12 +187,6 @@ export function openSpool(path: string, opts: SpoolOptions) {
     if (group) yield* group;
   }
 
-  interface Admitted {
-    accepted: number;
-    duplicates: number;
-    /** The segment written, for the cache once the transaction has committed. */
-    segment?: { first: number; segment: Segment; bytes: number };
-  }
 
   /** Admit a group (inside a transaction): its segment and its keys. */
   function admitGroup(batch: StoredReading[], now: number): Admitted {
@@ -295,37 +249,15 @@ export function openSpool(path: string, opts: SpoolOptions) {
     }
     return { accepted: 0, duplicates };
   }
-  const counted = ({ segment, ...r }: Admitted) => {
-    // After the commit: a failed transaction adds nothing, neither here nor to the cache.
-    rows += r.accepted;
-    if (segment) {
-      held += segment.bytes;
-      const n = segment.segment.r.length;
-      if (cachedReadings + n <= cacheLimit) {
-        cache.set(segment.first, { segment: segment.segment, bytes: segment.bytes });
-        cachedReadings += n;
-      }
-    }
-    return r;
-  };
-  const admit = db.transaction(admitGroup);
-  /** One transaction for a group of messages: their readings and their rejects. */
-  const commit = db.transaction((batch: StoredReading[], rejects: Array<Omit<RejectRecord, 'id' | 'at'>>, now: number) => {
-    for (const r of rejects) q.reject.run(now, r.sensor, r.kind, r.ts, r.code, r.reason.slice(0, 2000), r.data.slice(0, 2000));
-    return admitGroup(batch, now);
-  });
+  return admitGroup;
+}
 
-  const rowsOf = (h: SegmentHead, { s, r }: Segment): SpoolRow[] =>
-    r.map(([si, ts, values, seq], i) => {
-      const [measurement, sensor, site, district] = s[si]!;
-      return { id: h.first + i, measurement, sensor, ts, site, district, values, seq, receivedAt: h.receivedAt };
-    });
-
-  /**
-   * Remove the readings with ids in [from, to]; a segment only partly inside keeps the rest. Cache
-   * entries are only dropped in here (a rollback then costs a re-read, never a stale reading).
-   */
-  const removeRange = db.transaction((from: number, to: number): { removed: number; bytes: number } => {
+/**
+ * Remove the readings with ids in [from, to]; a segment only partly inside keeps the rest. Cache
+ * entries are only dropped in here (a rollback then costs a re-read, never a stale reading).
+ */
+function rangeRemover(db: Database.Database, q: Statements, segmentOf: (first: number) => Segment, uncache: (first: number) => { bytes: number } | undefined) {
+  return db.transaction((from: number, to: number): { removed: number; bytes: number } => {
     let removed = 0;
     let bytes = 0;
     for (const s of q.headsFrom.all(from, to) as SegmentHead[]) {
@@ -353,40 +285,15 @@ export function openSpool(path: string, opts: SpoolOptions) {
     }
     return { removed, bytes };
   });
+}
 
-  const deadLetter = db.transaction((rows: SpoolRow[], error: string, now: number) => {
-    for (const r of rows) q.reject.run(now, r.sensor, KIND_OF_MEASUREMENT[r.measurement] ?? r.measurement, r.ts, 'STORE_REFUSED', error.slice(0, 2000), lineOfRow(r));
-  });
-
+/** Dead letters: readings refused at the door, or by the store for good, with why. */
+function rejectOps(db: Database.Database, q: Statements) {
   return {
-    db,
-    /** Durable on return (one transaction). Duplicates are dropped and counted. */
-    admit: (batch: StoredReading[], now: number) => counted(admit(batch, now)),
-    /** Readings and rejects of a group of messages, durable on return (one transaction). */
-    commit: (batch: StoredReading[], rejects: Array<Omit<RejectRecord, 'id' | 'at'>>, now: number) => counted(commit(batch, rejects, now)),
-    /**
-     * The oldest `limit` rows, in admission order. `wholeSegments` (the drain) stops short of a
-     * segment that would not fit, so removing the batch never rewrites a segment's remainder; only
-     * a first segment larger than `limit` is cut.
-     */
-    peek(limit: number, opts: { wholeSegments?: boolean } = {}): SpoolRow[] {
-      const out: SpoolRow[] = [];
-      for (const s of q.heads.iterate() as Iterable<SegmentHead>) {
-        if (opts.wholeSegments && out.length > 0 && out.length + s.n > limit) break;
-        for (const r of rowsOf(s, segmentOf(s.first))) out.push(r);
-        if (out.length >= limit) break;
-      }
-      return out.length > limit ? out.slice(0, limit) : out;
-    },
-    /** Remove a drained batch (rows are taken from the head, so a batch is an id range). */
-    remove: (batch: SpoolRow[]) => {
-      if (batch.length === 0) return;
-      const r = removeRange(batch[0]!.id, batch[batch.length - 1]!.id);
-      rows -= r.removed;
-      held -= r.bytes;
-    },
     /** A reading the store refused for good (code STORE_REFUSED, with the server's message). */
-    deadLetter: (rows: SpoolRow[], error: string, now: number) => deadLetter(rows, error, now),
+    deadLetter: db.transaction((rows: SpoolRow[], error: string, now: number) => {
+      for (const r of rows) q.reject.run(now, r.sensor, KIND_OF_MEASUREMENT[r.measurement] ?? r.measurement, r.ts, 'STORE_REFUSED', error.slice(0, 2000), lineOfRow(r));
+    }),
     deadLetters: () => (q.deadCount.get() as { n: number }).n,
     /** A reading (or payload) refused at the door. `data` is what was received (truncated). */
     recordReject(r: Omit<RejectRecord, 'id' | 'at'>, now: number) {
@@ -408,6 +315,91 @@ export function openSpool(path: string, opts: SpoolOptions) {
     },
     /** Bounded retention: older than `maxAgeMs`, or beyond the newest `maxRows`. */
     pruneRejects: (now: number, maxAgeMs: number, maxRows: number) => q.pruneRejectsAge.run(now - maxAgeMs).changes + q.pruneRejectsCount.run(maxRows).changes,
+  };
+}
+
+export function openSpool(path: string, opts: SpoolOptions): SqliteSpool {
+  const db = openSpoolDatabase(path, opts.sync);
+
+  const q = prepare(db);
+
+  const totals = q.totals.get() as { rows: number; next: number; bytes: number };
+  /** Readings in the spool, kept here so the once-a-second stats never scan the table. */
+  let rows = totals.rows;
+  /**
+   * Bytes of the readings waiting (segment bodies), kept like `rows`. The spool's bound and alarm
+   * go by this, not by the file: SQLite reuses freed pages but never shrinks its file, so after an
+   * outage had filled it, a file-size measure stayed "full" with nothing left to drain, and
+   * admission would have waited for room forever.
+   */
+  let held = totals.bytes;
+  /** The id of the next admitted reading. */
+  const nextId = totals.next;
+  /** Segments by first id (see SPOOL_CACHE_READINGS); filled only after their transaction committed. */
+  const cache = new Map<number, { segment: Segment; bytes: number }>();
+  const cacheLimit = opts.cacheReadings ?? SPOOL_CACHE_READINGS;
+  let cachedReadings = 0;
+  const uncache = (first: number) => {
+    const c = cache.get(first);
+    if (c) {
+      cache.delete(first);
+      cachedReadings -= c.segment.r.length;
+    }
+    return c;
+  };
+  const segmentOf = (first: number): Segment => cache.get(first)?.segment ?? decodeSegment(q.body.get(first) as string);
+
+  const admitGroup = createAdmission(q, opts, nextId);
+  const counted = ({ segment, ...r }: Admitted) => {
+    // After the commit: a failed transaction adds nothing, neither here nor to the cache.
+    rows += r.accepted;
+    if (segment) {
+      held += segment.bytes;
+      const n = segment.segment.r.length;
+      if (cachedReadings + n <= cacheLimit) {
+        cache.set(segment.first, { segment: segment.segment, bytes: segment.bytes });
+        cachedReadings += n;
+      }
+    }
+    return r;
+  };
+  const admit = db.transaction(admitGroup);
+  /** One transaction for a group of messages: their readings and their rejects. */
+  const commit = db.transaction((batch: StoredReading[], rejects: RejectInput[], now: number) => {
+    for (const r of rejects) q.reject.run(now, r.sensor, r.kind, r.ts, r.code, r.reason.slice(0, 2000), r.data.slice(0, 2000));
+    return admitGroup(batch, now);
+  });
+
+  const removeRange = rangeRemover(db, q, segmentOf, uncache);
+
+  return {
+    db,
+    /** Durable on return (one transaction). Duplicates are dropped and counted. */
+    admit: (batch: StoredReading[], now: number) => counted(admit(batch, now)),
+    /** Readings and rejects of a group of messages, durable on return (one transaction). */
+    commit: (batch: StoredReading[], rejects: RejectInput[], now: number) => counted(commit(batch, rejects, now)),
+    /**
+     * The oldest `limit` rows, in admission order. `wholeSegments` (the drain) stops short of a
+     * segment that would not fit, so removing the batch never rewrites a segment's remainder; only
+     * a first segment larger than `limit` is cut.
+     */
+    peek(limit: number, opts: { wholeSegments?: boolean } = {}): SpoolRow[] {
+      const out: SpoolRow[] = [];
+      for (const s of q.heads.iterate() as Iterable<SegmentHead>) {
+        if (opts.wholeSegments && out.length > 0 && out.length + s.n > limit) break;
+        for (const r of rowsOf(s, segmentOf(s.first))) out.push(r);
+        if (out.length >= limit) break;
+      }
+      return out.length > limit ? out.slice(0, limit) : out;
+    },
+    /** Remove a drained batch (rows are taken from the head, so a batch is an id range). */
+    remove: (batch: SpoolRow[]) => {
+      if (batch.length === 0) return;
+      const r = removeRange(batch[0]!.id, batch[batch.length - 1]!.id);
+      rows -= r.removed;
+      held -= r.bytes;
+    },
+    ...rejectOps(db, q),
     /** Bytes of the readings waiting (in memory: cheap enough to check per message). */
     heldBytes: () => held,
     /**
@@ -426,85 +418,6 @@ export function openSpool(path: string, opts: SpoolOptions) {
     pruneSeen: (now: number) => q.pruneKeys.run(now - opts.dedupeWindowMs).changes,
     close: () => db.close(),
   };
-}
-
-/**
- * A spool written by an earlier version (a row per reading in `spool`, keys in `seen` and
- * `seen_seq`): its readings become segments, in order, and its keys admission rows, so nothing
- * spooled is lost and duplicates are still dropped across the upgrade.
- */
-function migrateV1(db: Database.Database): void {
-  const has = (t: string) => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t) !== undefined;
-  if (!has('spool') && !has('seen') && !has('seen_seq')) return;
-  db.transaction(() => {
-    if (has('spool')) {
-      const add = db.prepare('INSERT INTO segments (first, n, received_at, body) VALUES (?, ?, ?, ?)');
-      let chunk: Array<{ id: number; receivedAt: number; t: Tuple }> = [];
-      const flush = () => {
-        if (chunk.length === 0) return;
-        add.run(chunk[0]!.id, chunk.length, chunk[0]!.receivedAt, JSON.stringify(chunk.map((c) => c.t)));
-        chunk = [];
-      };
-      type V1Row = { id: number; measurement: string; sensor: string; ts: number; site: string; district: string; fields: string; receivedAt: number };
-      const page = db.prepare('SELECT id, measurement, sensor, ts, site, district, fields, received_at AS receivedAt FROM spool WHERE id > ? ORDER BY id LIMIT 5000');
-      for (const r of pages((after: V1Row | undefined) => page.all(after?.id ?? -1) as V1Row[])) {
-        // A segment numbers its readings first, first + 1, …: a gap in the old ids starts a new one.
-        if (chunk.length > 0 && (r.id !== chunk[chunk.length - 1]!.id + 1 || chunk.length >= 1000)) flush();
-        const { seq, ...values } = JSON.parse(r.fields) as Record<string, number>;
-        chunk.push({ id: r.id, receivedAt: r.receivedAt, t: [r.measurement, r.sensor, r.ts, r.site, r.district, values, seq ?? null] });
-      }
-      flush();
-      db.exec('DROP TABLE spool');
-    }
-    type KeyRow = { measurement: string; sensor: string; ts: number; seq: number | null; fields: string | null };
-    const addKeys = db.prepare('INSERT INTO admitted (at, measurement, sensor, min_ts, max_ts, max_seq, keys) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    // Every migrated row gets the newest old key's time: pruning walks the rows in id order and
-    // stops at the first young one, so the time must not go down from row to row. The old keys are
-    // kept a little longer than the window, never shorter.
-    const newest = Math.max(
-      ...(['seen', 'seen_seq'] as const).filter(has).map((t) => (db.prepare(`SELECT coalesce(max(at), 0) AS m FROM ${t}`).get() as { m: number }).m),
-      0,
-    );
-    const copyKeys = (rows: Iterable<KeyRow>) => {
-      let cur: { measurement: string; sensor: string; keys: Key[]; maxSeq: number | null } | undefined;
-      const flush = () => {
-        if (!cur) return;
-        const ts = cur.keys.map((k) => k[0]);
-        addKeys.run(newest, cur.measurement, cur.sensor, Math.min(...ts), Math.max(...ts), cur.maxSeq, JSON.stringify(cur.keys));
-        cur = undefined;
-      };
-      for (const r of rows) {
-        if (cur && (cur.measurement !== r.measurement || cur.sensor !== r.sensor || cur.keys.length >= 500)) flush();
-        cur ??= { measurement: r.measurement, sensor: r.sensor, keys: [], maxSeq: null };
-        cur.keys.push([r.ts, r.seq, r.fields]);
-        if (r.seq !== null && (cur.maxSeq === null || r.seq > cur.maxSeq)) cur.maxSeq = r.seq;
-      }
-      flush();
-    };
-    // Read in pages (keyset on the primary key): a statement may not stay open while rows are
-    // written on the same connection, and the old tables may hold millions of keys.
-    if (has('seen')) {
-      const page = db.prepare('SELECT measurement, sensor, ts, NULL AS seq, NULL AS fields FROM seen WHERE (measurement, sensor, ts) > (?, ?, ?) ORDER BY measurement, sensor, ts LIMIT 5000');
-      copyKeys(pages((a: KeyRow | undefined) => page.all(a?.measurement ?? '', a?.sensor ?? '', a?.ts ?? -Infinity) as KeyRow[]));
-      db.exec('DROP TABLE seen');
-    }
-    if (has('seen_seq')) {
-      const page = db.prepare('SELECT measurement, sensor, ts, seq, fields FROM seen_seq WHERE (measurement, sensor, seq, ts) > (?, ?, ?, ?) ORDER BY measurement, sensor, seq, ts LIMIT 5000');
-      copyKeys(pages((a: KeyRow | undefined) => page.all(a?.measurement ?? '', a?.sensor ?? '', a?.seq ?? -Infinity, a?.ts ?? -Infinity) as KeyRow[]));
-      db.exec('DROP TABLE seen_seq');
-    }
-  })();
-}
-
-/** Every row of a paged query: `next(last row of the previous page)` until a page comes back empty. */
-function* pages<R>(next: (after: R | undefined) => R[]): Generator<R> {
-  let after: R | undefined;
-  for (;;) {
-    const page = next(after);
-    if (page.length === 0) return;
-    yield* page;
-    after = page[page.length - 1];
-  }
 }
 
 function fileBytes(path: string): number {

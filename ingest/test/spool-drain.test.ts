@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { lineOfRow, openSpool, type Spool, type SpoolRow } from '../spool.ts';
+import { lineOfRow, openSpool, type Spool, type SpoolRow, type SqliteSpool } from '../spool.ts';
 import { createDrain } from '../drain.ts';
 import { SinkError, type ReadingSink } from '../sink.ts';
 import { createMetricsRegistry } from '../../lib/metrics.ts';
@@ -106,7 +106,7 @@ describe('spool', () => {
     const path = join(d.path, 'spool.db');
     const a = openSpool(path, { sync: 'normal', dedupeWindowMs: 60_000 });
     // What the segments really hold: the figure the bound and the alarm go by.
-    const inTable = (x: Spool) => (x.db.prepare('SELECT coalesce(sum(length(CAST(body AS BLOB))), 0) AS b FROM segments').get() as { b: number }).b;
+    const inTable = (x: SqliteSpool) => (x.db.prepare('SELECT coalesce(sum(length(CAST(body AS BLOB))), 0) AS b FROM segments').get() as { b: number }).b;
     a.admit(Array.from({ length: 300 }, (_, i) => reading('PD-1', i)), 1000);
     a.admit(Array.from({ length: 300 }, (_, i) => ({ ...reading('PD-2', i), tags: { sensor: 'PD-2', site: '中山北路下立交', district: 'd' } })), 1001);
     expect(a.heldBytes()).toBeGreaterThan(0);
