@@ -27,7 +27,7 @@ import { createLogger } from '../lib/logger.ts';
 import { percentile } from '../lib/stats.ts';
 import { loadScenario } from '../simulators/scenario.ts';
 import { predictAlerts, runScenario } from '../simulators/run-scenario.ts';
-import { engineContext } from '../rules/rules.ts';
+import { engineContext } from '../rules/context.ts';
 import { DEFAULT_RULES_PATH, loadRules } from '../rules/load.ts';
 import { freePort, requireBinary, startProcess, stopProcess, sumOfMetric, tempDir, waitForTcp } from '../test/helpers/servers.ts';
 

@@ -22,7 +22,7 @@ import { parseReadingPayload, type Reading } from '../contracts/index.ts';
 import { prng } from '../lib/prng.ts';
 import { evaluate, newEngineState } from '../rules/engine.ts';
 import { DEFAULT_RULES_PATH, loadRules } from '../rules/load.ts';
-import { engineContext } from '../rules/rules.ts';
+import { engineContext } from '../rules/context.ts';
 import { freePort, startProcess, stopProcess, tempDir, waitForTcp } from '../test/helpers/servers.ts';
 import { smallCity } from '../test/helpers/stack.ts';
 import { percentile } from '../lib/stats.ts';

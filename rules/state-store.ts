@@ -45,9 +45,16 @@ export function deserializeDistrict(json: string): DistrictState {
   return { ...d, gauges: new Map(d.gauges) };
 }
 
-export type StateStore = ReturnType<typeof openStateStore>;
+/** Where the engine's state is kept between restarts. */
+export interface StateStore {
+  /** Save state serialized earlier (snapshots taken as readings were evaluated), in one transaction. */
+  saveSerialized(sensors: Map<string, string>, districts: Map<string, string>): void;
+  /** Everything saved: the engine resumes from it. */
+  load(): EngineState;
+  close(): void;
+}
 
-export function openStateStore(path: string) {
+export function openStateStore(path: string): StateStore {
   mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
@@ -65,7 +72,6 @@ export function openStateStore(path: string) {
     for (const [id, json] of districts) q.district.run(id, json);
   });
   return {
-    /** Save state serialized earlier (snapshots taken as readings were evaluated), in one transaction. */
     saveSerialized: (sensors: Map<string, string>, districts: Map<string, string>) => saveSerialized(sensors, districts),
     load(): EngineState {
       const state: EngineState = { sensors: new Map(), districts: new Map() };

@@ -38,7 +38,7 @@ Example (ships with floodgate):
     const { readFileSync } = await import('node:fs');
     const { BUNDLED_CITY } = await import('../../config/registry.ts');
     const { loadRules, DEFAULT_RULES_PATH } = await import('../../rules/load.ts');
-    const { engineContext } = await import('../../rules/rules.ts');
+    const { engineContext } = await import('../../rules/context.ts');
     const bt = await import('../../rules/backtest.ts');
     const registry = loadRegistry((v['registry'] as string | undefined) ?? BUNDLED_CITY);
     const rules = loadRules((v['rules'] as string | undefined) ?? clientEnv(process.env).rulesPath ?? DEFAULT_RULES_PATH, registry.sites);

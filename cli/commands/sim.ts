@@ -175,7 +175,7 @@ async function predict(v: Values, scenario: Scenario, files: ReturnType<typeof d
   const { simulateScenario } = await import('../../simulators/simulate.ts');
   const { predictAlerts } = await import('../../simulators/run-scenario.ts');
   const { loadRules, DEFAULT_RULES_PATH } = await import('../../rules/load.ts');
-  const { engineContext } = await import('../../rules/rules.ts');
+  const { engineContext } = await import('../../rules/context.ts');
   const { BUNDLED_CITY } = await import('../../config/registry.ts');
   const { existsSync } = await import('node:fs');
   const registry = loadRegistry(existsSync(files.registry) ? files.registry : BUNDLED_CITY);

@@ -7,6 +7,7 @@
  * ticker saved the live state (as it once did), a crash here would have left a saved state that
  * holds the reading, and its redelivery would have been stale — its events lost for good.
  */
+import { systemClock } from '../../lib/clock.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -51,7 +52,7 @@ describe('rules state saves', () => {
     await earlier.endAsync();
 
     const statePath = join(dir.path, 'restore-state.db');
-    const rules = await createRules(rulesConfig(dir.path, { mqttUrl: url, clientId: 'rules-restore', statePath }), { logger: testLogger, metrics: createMetricsRegistry(), registry: city.registry, serviceSecret: 'unused: plain aedes', clock: { now: () => Date.now() } });
+    const rules = await createRules(rulesConfig(dir.path, { mqttUrl: url, clientId: 'rules-restore', statePath }), { logger: testLogger, metrics: createMetricsRegistry(), registry: city.registry, serviceSecret: 'unused: plain aedes', clock: systemClock });
     cleanup.push(() => rules.close());
     await eventually(() => rules.state(pd.id)?.closure?.phase === 'firing', 'the closure restored');
     const db = new Database(statePath, { readonly: true });
@@ -80,7 +81,7 @@ describe('rules state saves', () => {
       metrics: createMetricsRegistry(),
       registry: city.registry,
       serviceSecret: 'unused: plain aedes',
-      clock: { now: () => now },
+      clock: { ...systemClock, now: () => now },
     });
     cleanup.push(() => rules.close());
     const db = new Database(statePath, { readonly: true });

@@ -32,7 +32,7 @@ import { ensureProvisioned, loadProvisioning, loadRegistry, type Provisioning, t
 import { MAIN_FIELD, MEASUREMENT, parseReadingPayload, parseSensorTopic, type Reading } from '../../contracts/index.ts';
 import { createPoliceReceiver, type ReceiverHandle } from '../../alerts/receiver/police-receiver.ts';
 import { loadRules, DEFAULT_RULES_PATH } from '../../rules/load.ts';
-import { engineContext } from '../../rules/rules.ts';
+import { engineContext } from '../../rules/context.ts';
 import { replay } from '../../rules/backtest.ts';
 import { loadScenario } from '../../simulators/scenario.ts';
 import { runScenario } from '../../simulators/run-scenario.ts';
