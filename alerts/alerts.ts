@@ -152,7 +152,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
   const to = addressing(config, deps, store, log, () => current);
   const board = createSensorBoard(current.registry);
   /** Alerts or notices changed: the console's live stream follows (live.ts). */
-  const live = createLive({ store, clock: deps.clock, logger: log, metrics: deps.metrics, levels: (ids) => board.levels(ids), ...(config.consoleCoalesceMs !== undefined ? { coalesceMs: config.consoleCoalesceMs } : {}) });
+  const live = createLive({ store, clock: deps.clock, logger: log, metrics: deps.metrics, levels: (ids) => board.levels(ids), coalesceMs: config.consoleCoalesceMs });
   /** An alert changed: its record, its notices and any silence it ended go to the consoles with the next batch. */
   const alertChanged = (alertId: string) => live.hint({ alerts: [alertId] });
   const outbox = createOutbox({

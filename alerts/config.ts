@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseConfig, portFromEnv, optionalString } from '../lib/env.ts';
-import { SharedEnv, sharedFromEnv, type SharedConfig } from '../config/shared-config.ts';
+import { frozen, parseConfig, portFromEnv, optionalString } from '../lib/env.ts';
+import { SharedEnv, sharedFromEnv } from '../config/shared-config.ts';
 import { allOrNoInflux, InfluxEnvShape, influxFromEnv } from '../lib/influx-env.ts';
 
 /** The demo city's schematic district outlines (config/districts-geojson.ts). */
@@ -26,79 +26,72 @@ const AlertsEnv = SharedEnv.extend({
   FLOODGATE_RULES_FILE: optionalString,
   ...InfluxEnvShape,
   FLOODGATE_MAP_TILES: optionalString.pipe(z.url({ protocol: /^https?$/, error: 'FLOODGATE_MAP_TILES must be an http(s) XYZ URL template such as https://tiles.example/{z}/{x}/{y}.png' }).optional()),
-}).superRefine(allOrNoInflux);
+  FLOODGATE_CONSOLE_COALESCE_MS: z.coerce.number().int().min(10).max(10_000).default(250),
+})
+  .superRefine(allOrNoInflux)
+  .transform((e) => {
+    const shared = sharedFromEnv(e);
+    return {
+      shared,
+      /** Secrets that may also live in files: resolved by main.ts (resolveAlertsConfig). */
+      apiToken: e.FLOODGATE_API_TOKEN,
+      policeSecret: e.FLOODGATE_POLICE_SECRET,
+      rulesPath: e.FLOODGATE_RULES_FILE,
+      partial: {
+        host: e.FLOODGATE_HTTP_HOST,
+        port: e.FLOODGATE_HTTP_PORT,
+        mqttUrl: shared.mqttUrl,
+        clientId: e.FLOODGATE_ALERTS_CLIENT_ID,
+        dbPath: join(shared.dataDir, 'alerts.db'),
+        /** Users with roles (viewer / officer / admin), tokens hashed: `floodgate users`. */
+        usersPath: join(shared.dataDir, 'api-users.json'),
+        /** Endpoint for districts whose registry url is `$FLOODGATE_POLICE_URL`. */
+        policeUrl: e.FLOODGATE_POLICE_URL,
+        noticeTimeoutMs: e.FLOODGATE_NOTICE_TIMEOUT_MS,
+        outboxPollMs: e.FLOODGATE_OUTBOX_POLL_MS,
+        /** A notice not delivered this long after it was queued fails for good and escalates. */
+        noticeMaxAgeMs: e.FLOODGATE_NOTICE_MAX_AGE_S * 1000,
+        /** CAP `sender` of CAP notices. */
+        capSender: e.FLOODGATE_CAP_SENDER,
+        /** A critical alert nobody acknowledged this long after it was recorded is escalated. */
+        escalateAfterMs: e.FLOODGATE_ESCALATE_AFTER_S * 1000,
+        /** How often that is checked. */
+        escalateCheckMs: 10_000,
+        /** Duty-channel messages of the same state, rule and district within this window are one page. */
+        pageGroupMs: e.FLOODGATE_PAGE_GROUP_S * 1000,
+        /** District outlines for the console's map (GeoJSON, properties.id = district id). */
+        districtsGeoJsonPath: e.FLOODGATE_DISTRICTS_GEOJSON,
+        /** Where the console's charts read readings: InfluxDB when configured, else ingest's embedded store. */
+        readings: readingsFrom(influxFromEnv(e), shared.dataDir),
+        /** Basemap tiles for the console's map (XYZ URL template); none by default: the map works offline. */
+        mapTiles: e.FLOODGATE_MAP_TILES,
+        /** How long the console stream gathers changes into one batch. */
+        consoleCoalesceMs: e.FLOODGATE_CONSOLE_COALESCE_MS,
+      },
+    };
+  });
 
-export interface AlertsConfig {
-  host: string;
-  port: number;
-  mqttUrl: string;
-  clientId: string;
-  dbPath: string;
+/** The configuration the service runs with: the environment's, completed with its secrets. */
+export type AlertsConfig = z.output<typeof AlertsEnv>['partial'] & {
   /** Admin bearer token for /api/* and /metrics. */
   apiToken: string;
-  /** Users with roles (viewer / officer / admin), tokens hashed: `floodgate users`. */
-  usersPath: string;
-  /** Endpoint for districts whose registry url is `$FLOODGATE_POLICE_URL`. */
-  policeUrl: string;
   /** secretRef → HMAC secret. `FLOODGATE_POLICE_SECRET` is always present. */
   policeSecrets: Record<string, string>;
-  noticeTimeoutMs: number;
-  outboxPollMs: number;
-  /** A notice not delivered this long after it was queued fails for good and escalates. */
-  noticeMaxAgeMs: number;
-  /** CAP `sender` of CAP notices. */
-  capSender: string;
-  /** A critical alert nobody acknowledged this long after it was recorded is escalated. */
-  escalateAfterMs: number;
-  /** How often that is checked. */
-  escalateCheckMs: number;
-  /** Duty-channel messages of the same state, rule and district within this window are one page. */
-  pageGroupMs: number;
-  /** District outlines for the console's map (GeoJSON, properties.id = district id). */
-  districtsGeoJsonPath: string;
-  /** Basemap tiles for the console's map (XYZ URL template); none by default: the map works offline. */
-  mapTiles?: string;
-  /** Where the console's charts read readings: InfluxDB when configured, else ingest's embedded store. */
-  readings: { kind: 'embedded'; path: string } | { kind: 'influxdb'; url: string; token: string; bucket: string; timeoutMs: number };
-  /** How long the console stream gathers changes into one batch (default 250 ms). */
-  consoleCoalesceMs?: number;
-}
-
+};
 
 /** What the env gives; secrets that may come from files are resolved by main.ts. */
-export function alertsConfigFromEnv(env: Record<string, string | undefined>) {
-  const e = parseConfig(AlertsEnv, env, 'alerts');
-  const shared: SharedConfig = sharedFromEnv(e);
-  return {
-    shared,
-    apiToken: e.FLOODGATE_API_TOKEN,
-    policeSecret: e.FLOODGATE_POLICE_SECRET,
-    rulesPath: e.FLOODGATE_RULES_FILE,
-    partial: {
-      host: e.FLOODGATE_HTTP_HOST,
-      port: e.FLOODGATE_HTTP_PORT,
-      mqttUrl: shared.mqttUrl,
-      clientId: e.FLOODGATE_ALERTS_CLIENT_ID,
-      dbPath: join(shared.dataDir, 'alerts.db'),
-      usersPath: join(shared.dataDir, 'api-users.json'),
-      policeUrl: e.FLOODGATE_POLICE_URL,
-      noticeTimeoutMs: e.FLOODGATE_NOTICE_TIMEOUT_MS,
-      outboxPollMs: e.FLOODGATE_OUTBOX_POLL_MS,
-      noticeMaxAgeMs: e.FLOODGATE_NOTICE_MAX_AGE_S * 1000,
-      capSender: e.FLOODGATE_CAP_SENDER,
-      escalateAfterMs: e.FLOODGATE_ESCALATE_AFTER_S * 1000,
-      escalateCheckMs: 10_000,
-      pageGroupMs: e.FLOODGATE_PAGE_GROUP_S * 1000,
-      districtsGeoJsonPath: e.FLOODGATE_DISTRICTS_GEOJSON,
-      readings: readingsFrom(influxFromEnv(e), shared.dataDir),
-      ...(e.FLOODGATE_MAP_TILES ? { mapTiles: e.FLOODGATE_MAP_TILES } : {}),
-    },
-  };
+export function alertsConfigFromEnv(env: Record<string, string | undefined>): z.output<typeof AlertsEnv> {
+  return parseConfig(AlertsEnv, env, 'alerts');
+}
+
+/** The defaults (those of the environment's schema) with the data under `dir` and the given secrets, for tests and embedding. */
+export function alertsConfig(dir: string, overrides: Partial<AlertsConfig> & Pick<AlertsConfig, 'apiToken' | 'policeSecrets'>): AlertsConfig {
+  return frozen({ ...alertsConfigFromEnv({ FLOODGATE_DATA_DIR: dir }).partial, ...overrides });
 }
 
 export const secretFiles = (dataDir: string) => ({ apiToken: join(dataDir, 'api.token'), police: join(dataDir, 'police.secret') });
 
 /** InfluxDB when configured (the same INFLUX_* variables as ingest), else ingest's embedded store under the data directory. */
-export function readingsFrom(influx: ReturnType<typeof influxFromEnv>, dataDir: string): AlertsConfig['readings'] {
+export function readingsFrom(influx: ReturnType<typeof influxFromEnv>, dataDir: string): { kind: 'embedded'; path: string } | { kind: 'influxdb'; url: string; token: string; bucket: string; timeoutMs: number } {
   return influx ? { kind: 'influxdb', url: influx.url, token: influx.token, bucket: influx.bucket, timeoutMs: influx.timeoutMs } : { kind: 'embedded', path: join(dataDir, 'readings.db') };
 }

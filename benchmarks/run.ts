@@ -9,7 +9,7 @@ import { cpus, freemem, release, totalmem, type as osType } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
-const scenarios = ['gateway', 'ingest', 'rules', 'pipeline', 'console'];
+const scenarios = ['gateway', 'ingest', 'rules', 'pipeline', 'capacity', 'console'];
 const wanted = process.argv.slice(2);
 for (const name of wanted) {
   if (!scenarios.includes(name)) {

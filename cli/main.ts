@@ -70,8 +70,18 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`floodgate ${name}: ${(err as Error).message}\n\n${command.usage}\n`);
     process.exit(2);
   }
+  let flags: unknown = values;
+  if (command.flags) {
+    // Every wrong flag at once, each named as typed: a usage error (exit 2), like an unknown one.
+    const r = command.flags.safeParse(values);
+    if (!r.success) {
+      process.stderr.write(`floodgate ${name}: ${r.error.issues.map((i) => `${i.path.length ? `--${i.path.join('.')}` : 'options'}: ${i.message}`).join('\n  ')}\n\n${command.usage}\n`);
+      process.exit(2);
+    }
+    flags = r.data;
+  }
   try {
-    await command.run(values, positionals);
+    await command.run(flags, positionals);
   } catch (err) {
     fail(err);
   }

@@ -16,3 +16,32 @@ describe('FLOODGATE_* variables nothing reads', () => {
     expect(parseConfig(SharedEnv, { FLOODGATE_LOG_LEVEL: 'debug' }, 'test').FLOODGATE_LOG_LEVEL).toBe('debug');
   });
 });
+
+describe('one schema per service configuration', () => {
+  it('a schema that transforms the environment into the configuration still declares its variables', () => {
+    const S = z.object({ FLOODGATE_TEST_BETA_S: z.coerce.number().default(5) }).transform((e) => ({ betaMs: e.FLOODGATE_TEST_BETA_S * 1000 }));
+    expect(parseConfig(S, { FLOODGATE_TEST_BETA_S: '2' }, 'test')).toEqual({ betaMs: 2000 });
+    expect(unknownVariables({ FLOODGATE_TEST_BETA_S: '2' })).toEqual([]);
+  });
+
+  it.each([
+    ['gateway', async () => (await import('../gateway/config.ts')).gatewayConfigFromEnv({})],
+    ['ingest', async () => (await import('../ingest/config.ts')).ingestConfigFromEnv({})],
+    ['rules', async () => (await import('../rules/config.ts')).rulesConfigFromEnv({})],
+    ['alerts', async () => (await import('../alerts/config.ts')).alertsConfigFromEnv({})],
+  ])('the %s configuration is frozen all the way down', async (_s, read) => {
+    const c = (await read()) as Record<string, unknown>;
+    expect(Object.isFrozen(c)).toBe(true);
+    for (const v of Object.values(c)) if (v && typeof v === 'object') expect(Object.isFrozen(v)).toBe(true);
+    expect(() => {
+      (c as { shared: { dataDir: string } }).shared.dataDir = '/elsewhere';
+    }).toThrow(TypeError);
+  });
+
+  it('the helpers for tests start from the environment schema’s defaults', async () => {
+    const { rulesConfig, rulesConfigFromEnv } = await import('../rules/config.ts');
+    const { ingestConfig } = await import('../ingest/config.ts');
+    expect(rulesConfig('/d', { tickMs: 5 })).toEqual({ ...rulesConfigFromEnv({ FLOODGATE_DATA_DIR: '/d' }).rules, tickMs: 5 });
+    expect(ingestConfig('/d')).toMatchObject({ spoolPath: '/d/ingest-spool.db', dedupeWindowMs: 86_400_000, commitDelayMs: 20, groupCommit: true });
+  });
+});

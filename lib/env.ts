@@ -6,11 +6,25 @@ import { describeIssues } from './zod-issues.ts';
  * Parse a service configuration once, from an env-like record, reporting every problem at once
  * (not only the first), with the variable name each problem belongs to.
  */
-export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, what: string): z.infer<S> {
-  if (schema instanceof z.ZodObject) declareVariables(Object.keys(schema.shape));
+export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  // The variables a schema reads: its own object's keys, or those of the object it transforms.
+  const source: unknown = schema instanceof z.ZodPipe ? schema.in : schema;
+  if (source instanceof z.ZodObject) declareVariables(Object.keys(source.shape));
   const result = schema.safeParse(input);
-  if (result.success) return result.data;
+  if (result.success) return frozen(result.data);
   throw new FloodgateError('CONFIG_INVALID', `invalid ${what} configuration:\n${describeIssues(result.error.issues, { list: true })}`, result.error.issues);
+}
+
+/**
+ * A configuration is read once and never changed: frozen all the way down, so a service that
+ * tried to change its own settings at run time fails loudly instead of drifting from what it logged.
+ */
+export function frozen<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) frozen(v);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 /** An integer env var in a TCP port range; 0 means "any free port" (tests). */

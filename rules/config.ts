@@ -1,45 +1,40 @@
 import { z } from 'zod';
 import { join } from 'node:path';
-import { parseConfig, optionalString } from '../lib/env.ts';
-import { SharedEnv, sharedFromEnv, type SharedConfig } from '../config/shared-config.ts';
+import { frozen, parseConfig, optionalString } from '../lib/env.ts';
+import { SharedEnv, sharedFromEnv } from '../config/shared-config.ts';
 import { DEFAULT_RULES_PATH } from './load.ts';
 
+/** The rules service's environment, and the configuration it makes: one schema, its type inferred. */
 const RulesEnv = SharedEnv.extend({
   FLOODGATE_RULES_CLIENT_ID: z.string().min(1).max(60).default('floodgate-rules'),
   FLOODGATE_RULES_FILE: optionalString,
   FLOODGATE_RULES_TICK_S: z.coerce.number().int().min(1).max(3600).default(10),
-});
-
-export interface RulesConfig {
-  mqttUrl: string;
-  clientId: string;
-  /** The rules file (YAML or JSON); reloaded when it changes. */
-  rulesPath: string;
-  /** Engine state (windows, alert phases), saved before each message is acknowledged. */
-  statePath: string;
-  /** How often silent sensors are checked (offline). */
-  tickMs: number;
-  /** How often the rules file is checked for changes. */
-  reloadPollMs: number;
-}
-
-export function rulesConfigFromEnv(env: Record<string, string | undefined>): { rules: RulesConfig; shared: SharedConfig } {
-  const e = parseConfig(RulesEnv, env, 'rules');
+}).transform((e) => {
   const shared = sharedFromEnv(e);
   return {
+    shared,
     rules: {
       mqttUrl: shared.mqttUrl,
       clientId: e.FLOODGATE_RULES_CLIENT_ID,
+      /** The rules file (YAML or JSON); reloaded when it changes. */
       rulesPath: e.FLOODGATE_RULES_FILE ?? DEFAULT_RULES_PATH,
+      /** Engine state (windows, alert phases), saved before each message is acknowledged. */
       statePath: join(shared.dataDir, 'rules-state.db'),
+      /** How often silent sensors are checked (offline). */
       tickMs: e.FLOODGATE_RULES_TICK_S * 1000,
+      /** How often the rules file is checked for changes. */
       reloadPollMs: 1000,
     },
-    shared,
   };
+});
+
+export type RulesConfig = z.output<typeof RulesEnv>['rules'];
+
+export function rulesConfigFromEnv(env: Record<string, string | undefined>): z.output<typeof RulesEnv> {
+  return parseConfig(RulesEnv, env, 'rules');
 }
 
-/** A full configuration with defaults under `dir`, for tests and embedding. */
+/** The defaults (those of the environment's schema) with the data under `dir`, for tests and embedding. */
 export function rulesConfig(dir: string, overrides: Partial<RulesConfig> = {}): RulesConfig {
-  return { mqttUrl: 'mqtt://127.0.0.1:1883', clientId: 'floodgate-rules', rulesPath: DEFAULT_RULES_PATH, statePath: join(dir, 'rules-state.db'), tickMs: 10_000, reloadPollMs: 1000, ...overrides };
+  return frozen({ ...rulesConfigFromEnv({ FLOODGATE_DATA_DIR: dir }).rules, ...overrides });
 }

@@ -76,8 +76,8 @@ describe('floodgate CLI', () => {
       expect(await list.exit).toBe(0);
       expect(list.stdout()).toBe('wang\tofficer\n');
       const bad = run(['users', 'add', 'li', '--role', 'boss', '--data-dir', dir.path]);
-      expect(await bad.exit).toBe(1);
-      expect(bad.stderr()).toContain('--role must be one of viewer, officer, admin');
+      expect(await bad.exit).toBe(2); // a usage error, like an unknown option
+      expect(bad.stderr()).toContain('--role: must be one of viewer, officer, admin');
       expect(await run(['users', 'remove', 'wang', '--data-dir', dir.path]).exit).toBe(0);
       const after = run(['users', 'list', '--data-dir', dir.path]);
       await after.exit;
@@ -94,6 +94,13 @@ describe('floodgate CLI', () => {
     const b = run(['sim', '--scenari', 'x']);
     expect(await b.exit).toBe(2);
     expect(b.stderr()).toContain("Unknown option '--scenari'");
+    // Flags are parsed by their command's schema: every wrong one named at once, before anything runs.
+    const c = run(['police-receiver', '--port', '70000', '--tolerance', 'soon', '--path', 'notices']);
+    expect(await c.exit).toBe(2);
+    expect(c.stderr()).toMatch(/--port: must be 0\.\.65535[\s\S]*--path: must start with \/[\s\S]*--tolerance: /);
+    const d = run(['sim', 'load', '--sensors', '2.5', '--rate', '0']);
+    expect(await d.exit).toBe(2);
+    expect(d.stderr()).toMatch(/--sensors: must be an integer[\s\S]*--rate: must be readings per second above 0/);
   });
 
   it('reports every configuration problem at once and exits 1', async () => {

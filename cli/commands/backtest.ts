@@ -1,10 +1,11 @@
 /** `floodgate backtest`. */
-import type { Command } from './command.ts';
+import { z } from 'zod';
+import { command, flag } from './command.ts';
 import { print } from '../../lib/process.ts';
 import { clientEnv } from '../env.ts';
 import { loadRegistry } from '../../config/registry.ts';
 
-export const backtest: Command = {
+export const backtest = command({
   summary: 'replay recorded readings through the rules and score them against labelled events',
   usage: `floodgate backtest --input FILE [--rules FILE] [--labels FILE] [options]
 
@@ -32,25 +33,25 @@ Example (ships with floodgate):
     rule: { type: 'string', multiple: true },
     json: { type: 'boolean', default: false },
   },
+  flags: z.object({ input: z.string({ error: 'is required: a recording (NDJSON or CSV)' }).min(1), rules: flag.text, labels: flag.text, registry: flag.text, rule: z.array(z.string().min(1)).optional(), json: flag.on }),
   async run(v) {
-    const input = v['input'] as string | undefined;
-    if (!input) throw new Error('--input is required; see floodgate backtest --help');
+    const input = v.input;
     const { readFileSync } = await import('node:fs');
     const { BUNDLED_CITY } = await import('../../config/registry.ts');
     const { loadRules, DEFAULT_RULES_PATH } = await import('../../rules/load.ts');
     const { engineContext } = await import('../../rules/context.ts');
     const bt = await import('../../rules/backtest.ts');
-    const registry = loadRegistry((v['registry'] as string | undefined) ?? BUNDLED_CITY);
-    const rules = loadRules((v['rules'] as string | undefined) ?? clientEnv(process.env).rulesPath ?? DEFAULT_RULES_PATH, registry.sites);
+    const registry = loadRegistry(v.registry ?? BUNDLED_CITY);
+    const rules = loadRules(v.rules ?? clientEnv(process.env).rulesPath ?? DEFAULT_RULES_PATH, registry.sites);
     const kinds = new Map(registry.sensors.map((s) => [s.id, s.kind]));
     const { readings, problems } = bt.parseRecording(readFileSync(input, 'utf8'), input.endsWith('.csv') ? 'csv' : 'ndjson', (id) => kinds.get(id));
     for (const p of problems.slice(0, 20)) process.stderr.write(`${input}:${p.line}: ${p.message} (skipped)\n`);
     if (problems.length > 20) process.stderr.write(`… and ${problems.length - 20} more problems\n`);
     const result = bt.replay(readings, engineContext(registry, rules));
-    const only = v['rule'] as string[] | undefined;
+    const only = v.rule;
     const shown = only?.length ? result.transitions.filter((t) => only.includes(t.ruleId)) : result.transitions;
-    const scores = v['labels'] ? bt.score(result.transitions, bt.parseLabels(readFileSync(v['labels'] as string, 'utf8'))) : undefined;
-    if (v['json']) {
+    const scores = v.labels ? bt.score(result.transitions, bt.parseLabels(readFileSync(v.labels, 'utf8'))) : undefined;
+    if (v.json) {
       print(JSON.stringify({ readings: readings.length, problems: problems.length, suspect: result.flags, stale: result.stale, transitions: shown, scores }));
       return;
     }
@@ -58,4 +59,4 @@ Example (ships with floodgate):
     print(`\n${readings.length} readings (${problems.length} skipped, ${result.flags} flagged suspect, ${result.stale} stale), ${result.transitions.length} transitions`);
     if (scores) print(`\n${bt.formatScores(scores)}`);
   },
-};
+});

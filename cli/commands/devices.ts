@@ -1,10 +1,12 @@
 /** `floodgate devices`. */
-import type { Command } from './command.ts';
+import { z } from 'zod';
+import { command, flag } from './command.ts';
 import { print } from '../../lib/process.ts';
 import { clientEnv } from '../env.ts';
 import { dataFiles, loadRegistry } from '../../config/registry.ts';
+import { SENSOR_KINDS } from '../../contracts/index.ts';
 
-export const devices: Command = {
+export const devices = command({
   summary: 'add, rotate, revoke and list devices in the registry',
   usage: `floodgate devices <add|rotate|revoke|list> [options]
 
@@ -28,12 +30,12 @@ Options:
     registry: { type: 'string' },
     'data-dir': { type: 'string' },
   },
+  flags: z.object({ kind: z.enum(SENSOR_KINDS, { error: `must be one of ${SENSOR_KINDS.join(', ')}` }).optional(), site: flag.text, 'grace-s': flag.int(0, 365 * 86_400), json: flag.on, registry: flag.text, 'data-dir': flag.text }),
   async run(v, positionals) {
     const { addDevice, rotateDevice, revokeDevice, deviceState } = await import('../../config/devices.ts');
     const { hashSecret, newSecret, saveRegistry } = await import('../../config/registry.ts');
-    const { SENSOR_KINDS } = await import('../../contracts/index.ts');
-    const dir = (v['data-dir'] as string | undefined) ?? clientEnv(process.env).dataDir;
-    const path = (v['registry'] as string | undefined) ?? clientEnv(process.env).registry ?? dataFiles(dir).registry;
+    const dir = v['data-dir'] ?? clientEnv(process.env).dataDir;
+    const path = v.registry ?? clientEnv(process.env).registry ?? dataFiles(dir).registry;
     const [action, id, ...extra] = positionals;
     if (extra.length > 0) throw new Error(`unexpected arguments: ${extra.join(' ')}`);
     const registry = loadRegistry(path);
@@ -46,7 +48,7 @@ Options:
       print(secret);
     };
     if (action === 'list') {
-      const kind = v['kind'] as string | undefined;
+      const kind = v.kind;
       const rows = registry.sensors.filter((s) => !kind || s.kind === kind);
       const now = Date.now();
       if (v['json']) print(JSON.stringify(rows.map(({ secretHash: _h, previousSecretHash: _p, ...s }) => ({ ...s, state: deviceState(s, now) }))));
@@ -54,17 +56,15 @@ Options:
       return;
     }
     if (action === 'add') {
-      const kind = v['kind'] as string | undefined;
-      const site = v['site'] as string | undefined;
-      if (!kind || !(SENSOR_KINDS as readonly string[]).includes(kind)) throw new Error(`--kind must be one of ${SENSOR_KINDS.join(', ')}`);
+      const { kind, site } = v;
+      if (!kind) throw new Error(`--kind is required: one of ${SENSOR_KINDS.join(', ')}`);
       if (!site) throw new Error('--site is required');
       const secret = newSecret();
-      saveRegistry(path, addDevice(registry, { id: needId(), kind: kind as (typeof SENSOR_KINDS)[number], site }, await hashSecret(secret)));
+      saveRegistry(path, addDevice(registry, { id: needId(), kind, site }, await hashSecret(secret)));
       return showSecret(needId(), secret);
     }
     if (action === 'rotate') {
-      const grace = Number(v['grace-s']);
-      if (!Number.isInteger(grace) || grace < 0) throw new Error('--grace-s must be a whole number of seconds');
+      const grace = v['grace-s'];
       const secret = newSecret();
       saveRegistry(path, rotateDevice(registry, needId(), await hashSecret(secret), Date.now(), grace));
       showSecret(needId(), secret);
@@ -78,4 +78,4 @@ Options:
     }
     throw new Error(`floodgate devices: unknown action ${JSON.stringify(action ?? '')}; use add, rotate, revoke or list`);
   },
-};
+});

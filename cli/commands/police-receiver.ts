@@ -1,5 +1,6 @@
 /** `floodgate police-receiver`. */
-import type { Command } from './command.ts';
+import { z } from 'zod';
+import { command, flag } from './command.ts';
 import { join } from 'node:path';
 import { print, closeOnSignal } from '../../lib/process.ts';
 import { clientEnv } from '../env.ts';
@@ -7,7 +8,7 @@ import { createLogger } from '../../lib/logger.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { readOrCreateSecretFile } from '../../lib/secret-file.ts';
 
-export const policeReceiver: Command = {
+export const policeReceiver = command({
   summary: 'a traffic-police endpoint for integration: verifies and prints notices',
   usage: `floodgate police-receiver [--port P] [--secret S] [options]
 
@@ -31,23 +32,22 @@ Options:
     tolerance: { type: 'string', default: '300' },
     'data-dir': { type: 'string' },
   },
+  flags: z.object({ port: flag.port, host: z.string().min(1), secret: flag.text, path: z.string().startsWith('/', 'must start with /'), tolerance: flag.int(1, 86_400), 'data-dir': flag.text }),
   async run(v) {
     const logger = createLogger({ name: 'police-receiver', destination: process.stderr });
-    const dir = (v['data-dir'] as string | undefined) ?? clientEnv(process.env).dataDir;
-    let secret = (v['secret'] as string | undefined) ?? process.env['FLOODGATE_POLICE_SECRET'];
+    const dir = v['data-dir'] ?? clientEnv(process.env).dataDir;
+    let secret = v.secret ?? process.env['FLOODGATE_POLICE_SECRET'];
     if (!secret) {
       const path = join(dir, 'police.secret');
       secret = readOrCreateSecretFile(path).secret;
       logger.info({ path }, 'using the police HMAC secret from file');
     }
-    const port = Number(v['port']);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('--port must be 0..65535');
     const { createPoliceReceiver } = await import('../../alerts/receiver/police-receiver.ts');
     const handle = await createPoliceReceiver(
-      { host: v['host'] as string, port, secret, path: v['path'] as string, toleranceS: Number(v['tolerance']) },
+      { host: v.host, port: v.port, secret, path: v.path, toleranceS: v.tolerance },
       { clock: systemClock, logger, print },
     );
     logger.info({ url: handle.url }, 'police receiver listening');
     await closeOnSignal([handle], logger);
   },
-};
+});

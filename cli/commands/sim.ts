@@ -1,5 +1,6 @@
 /** `floodgate sim`. */
-import type { Command } from './command.ts';
+import { z } from 'zod';
+import { command, flag } from './command.ts';
 import type { loadScenario } from '../../simulators/scenario.ts';
 import { join } from 'node:path';
 import { print } from '../../lib/process.ts';
@@ -8,7 +9,30 @@ import { createLogger } from '../../lib/logger.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { dataFiles, loadProvisioning, loadRegistry } from '../../config/registry.ts';
 
-export const sim: Command = {
+/** sim's flags, checked at once; the defaults that depend on what runs (the speed) stay with it. */
+const SimFlags = z.object({
+  scenario: flag.text,
+  sensors: flag.int(1, 100_000).optional(),
+  'step-ms': flag.int(0, 60_000).optional(),
+  seed: flag.int(0, 2 ** 31).optional(),
+  url: flag.text,
+  'data-dir': flag.text,
+  json: flag.on,
+  speed: flag.positive(1_000_000, 'a number (simulated minutes per wall minute)').optional(),
+  'no-shift': flag.on,
+  list: flag.on,
+  expect: flag.on,
+  predict: flag.on,
+  record: flag.text,
+  rate: flag.positive(1_000_000, 'readings per second').optional(),
+  duration: flag.text,
+  api: flag.text,
+  token: flag.text,
+  wait: flag.int(0, 3600),
+});
+type Values = z.output<typeof SimFlags>;
+
+export const sim = command({
   summary: 'simulate sensors against the gateway as real devices: scenarios, replay, load',
   usage: `floodgate sim --list
        floodgate sim --scenario NAME|FILE.yaml [--speed N] [--expect] [--record FILE] [--predict]
@@ -69,58 +93,51 @@ Options:
     wait: { type: 'string', default: '30' },
   },
   positionals: true,
+  flags: SimFlags,
   async run(v, positionals) {
-    const url = (v['url'] as string | undefined) ?? clientEnv(process.env).mqttUrl;
-    const dataDir = (v['data-dir'] as string | undefined) ?? clientEnv(process.env).dataDir;
+    const url = v.url ?? clientEnv(process.env).mqttUrl;
+    const dataDir = v['data-dir'] ?? clientEnv(process.env).dataDir;
     const files = dataFiles(dataDir);
-    const speedOf = (def: number) => {
-      const speed = Number(v['speed'] ?? def);
-      if (!(speed > 0 && speed <= 1_000_000)) throw new Error('--speed must be a number above 0 (simulated minutes per wall minute)');
-      return speed;
-    };
+    const speedOf = (def: number) => v.speed ?? def;
     const { openRecorder } = await import('../../simulators/record.ts');
-    const recorder = openRecorder(v['record'] as string | undefined);
+    const recorder = openRecorder(v.record);
     const ctx: Ctx = { url, dataDir, files, speedOf, record: recorder?.write };
     try {
       if (positionals[0] === 'replay') return await replay(v, positionals[1], ctx);
       if (positionals[0] === 'load') return await load(v, ctx);
       if (positionals.length > 0) throw new Error(`floodgate sim: unknown action ${JSON.stringify(positionals[0])}; see floodgate sim --help`);
       const sc = await import('../../simulators/scenario.ts');
-      if (v['list']) {
+      if (v.list) {
         for (const x of sc.listScenarios()) print(`${x.name.padEnd(16)} ${x.description}`);
         return;
       }
-      if (!v['scenario']) throw new Error('floodgate sim: --scenario NAME, --list, load or replay; see floodgate sim --help');
-      const quick = v['sensors'] !== undefined || v['step-ms'] !== undefined || v['seed'] !== undefined;
+      if (!v.scenario) throw new Error('floodgate sim: --scenario NAME, --list, load or replay; see floodgate sim --help');
+      const quick = v.sensors !== undefined || v['step-ms'] !== undefined || v.seed !== undefined;
       if (quick) {
-        if (v['scenario'] !== 'underpass-storm') throw new Error('--sensors, --step-ms and --seed belong to the quick underpass-storm; scenario files set their own');
+        if (v.scenario !== 'underpass-storm') throw new Error('--sensors, --step-ms and --seed belong to the quick underpass-storm; scenario files set their own');
         return await quickStorm(v, url, files);
       }
-      const scenario = sc.loadScenario(v['scenario'] as string);
-      if (v['predict']) return await predict(v, scenario, ctx.files);
+      const scenario = sc.loadScenario(v.scenario);
+      if (v.predict) return await predict(v, scenario, ctx.files);
       await storm(v, scenario, ctx);
     } finally {
       await recorder?.close();
     }
   },
-};
+});
 
 /** The walking skeleton's quick storm (`--scenario underpass-storm --sensors N --step-ms MS`). */
-async function quickStorm(v: Record<string, string | boolean | undefined>, url: string, files: ReturnType<typeof dataFiles>): Promise<void> {
-  const int = (name: string, def: number, min: number, max: number) => {
-    const n = Number(v[name] ?? def);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in ${min}..${max}`);
-    return n;
-  };
+async function quickStorm(v: Values, url: string, files: ReturnType<typeof dataFiles>): Promise<void> {
+  const sensors = v.sensors ?? 5;
+  if (sensors > 500) throw new Error('--sensors of the quick underpass-storm must be an integer in 1..500');
   const { runUnderpassStorm, summaryLine } = await import('../../simulators/underpass-storm.ts');
   const summary = await runUnderpassStorm(
-    { mqttUrl: url, sensors: int('sensors', 5, 1, 500), stepMs: int('step-ms', 200, 0, 60_000), seed: int('seed', 1, 0, 2 ** 31) },
+    { mqttUrl: url, sensors, stepMs: v['step-ms'] ?? 200, seed: v.seed ?? 1 },
     { registry: loadRegistry(files.registry), provisioning: loadProvisioning(files.provisioning), clock: systemClock, logger: createLogger({ name: 'sim' }) },
   );
-  print(v['json'] ? JSON.stringify(summary) : summaryLine(summary));
+  print(v.json ? JSON.stringify(summary) : summaryLine(summary));
 }
 
-type Values = Record<string, string | boolean | undefined>;
 type Scenario = ReturnType<typeof loadScenario>;
 interface Ctx {
   url: string;
@@ -142,18 +159,18 @@ async function replay(v: Values, file: string | undefined, ctx: Ctx): Promise<vo
   const { readings, problems } = parseRecording(readFileSync(file, 'utf8'), file.endsWith('.csv') ? 'csv' : 'ndjson', (id) => kinds.get(id));
   for (const p of problems.slice(0, 20)) process.stderr.write(`${file}:${p.line}: ${p.message} (skipped)\n`);
   const r = await replayReadings(readings, { mqttUrl: ctx.url, speed, shift: !v['no-shift'] }, { registry, provisioning: loadProvisioning(ctx.files.provisioning), clock: systemClock, record: ctx.record });
-  print(v['json'] ? JSON.stringify(r) : `replay: ${r.published} readings from ${r.sensors} sensors acknowledged by the gateway, ${r.simulatedMin} simulated min in ${(r.wallMs / 1000).toFixed(1)} s${r.skipped ? `, ${r.skipped} skipped (no secret)` : ''}${problems.length ? `, ${problems.length} bad lines skipped` : ''}`);
+  print(v.json ? JSON.stringify(r) : `replay: ${r.published} readings from ${r.sensors} sensors acknowledged by the gateway, ${r.simulatedMin} simulated min in ${(r.wallMs / 1000).toFixed(1)} s${r.skipped ? `, ${r.skipped} skipped (no secret)` : ''}${problems.length ? `, ${problems.length} bad lines skipped` : ''}`);
 }
 
 /** `sim load`: load-test devices at a fixed total rate. */
 async function load(v: Values, ctx: Ctx): Promise<void> {
   const { runLoad, progressLine, reportLines } = await import('../../simulators/load.ts');
   const { parseDuration } = await import('../../lib/duration.ts');
-  const n = Number(v['sensors']);
-  const rate = Number(v['rate']);
-  if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new Error('--sensors must be an integer in 1..100000');
-  if (!(rate > 0 && rate <= 1_000_000)) throw new Error('--rate must be readings per second above 0');
-  const durationS = parseDuration(v['duration'] as string | undefined, '--duration');
+  const n = v.sensors;
+  const rate = v.rate;
+  if (n === undefined) throw new Error('--sensors is required: how many load-test devices (1..100000)');
+  if (rate === undefined) throw new Error('--rate is required: readings per second in all');
+  const durationS = parseDuration(v.duration, '--duration');
   const tty = process.stderr.isTTY;
   const r = await runLoad(
     { mqttUrl: ctx.url, sensors: n, ratePerS: rate, durationS },
@@ -166,7 +183,7 @@ async function load(v: Values, ctx: Ctx): Promise<void> {
     },
   );
   if (tty) process.stderr.write('\n');
-  print(v['json'] ? JSON.stringify(r) : reportLines(r).join('\n'));
+  print(v.json ? JSON.stringify(r) : reportLines(r).join('\n'));
   if (r.errors > 0 || r.connectErrors > 0) throw new Error(`load: ${r.errors} errors, ${r.connectErrors} connections failed`);
 }
 
@@ -181,7 +198,7 @@ async function predict(v: Values, scenario: Scenario, files: ReturnType<typeof d
   const registry = loadRegistry(existsSync(files.registry) ? files.registry : BUNDLED_CITY);
   const sim = simulateScenario(scenario, registry, Date.now());
   const fired = predictAlerts(sim, engineContext(registry, loadRules(clientEnv(process.env).rulesPath ?? DEFAULT_RULES_PATH, registry.sites)));
-  if (v['json']) {
+  if (v.json) {
     print(JSON.stringify({ scenario: scenario.name, sensors: sim.sensors.length, messages: sim.plan.sends.length, faults: sim.plan.effects, alerts: fired }));
     return;
   }
@@ -196,9 +213,9 @@ async function storm(v: Values, scenario: Scenario, ctx: Ctx): Promise<void> {
   const { scenarioDistricts } = await import('../../simulators/simulate.ts');
   const { readFileSync, existsSync } = await import('node:fs');
   const tokenFile = join(ctx.dataDir, 'api.token');
-  const token = (v['token'] as string | undefined) ?? clientEnv(process.env).apiToken ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
-  if (v['expect'] && !token) throw new Error(`--expect needs the API token: --token, $FLOODGATE_API_TOKEN or ${tokenFile}`);
-  const api = { url: (v['api'] as string | undefined) ?? clientEnv(process.env).apiUrl, token: token ?? '' };
+  const token = v.token ?? clientEnv(process.env).apiToken ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
+  if (v.expect && !token) throw new Error(`--expect needs the API token: --token, $FLOODGATE_API_TOKEN or ${tokenFile}`);
+  const api = { url: v.api ?? clientEnv(process.env).apiUrl, token: token ?? '' };
   const registry = loadRegistry(ctx.files.registry);
   const since = Date.now();
   const r = await runScenario(scenario, { mqttUrl: ctx.url, speed }, {
@@ -208,7 +225,7 @@ async function storm(v: Values, scenario: Scenario, ctx: Ctx): Promise<void> {
     record: ctx.record,
     // With the API at hand, say so when an earlier run makes this one's start stale.
     beforeSend: async (sim) => {
-      if (!v['expect']) return;
+      if (!v.expect) return;
       const warning = await staleOverlap(sim, scenarioDistricts(scenario, registry), api).catch(() => '');
       if (warning) process.stderr.write(`${scenario.name}: ${warning}\n`);
     },
@@ -216,7 +233,7 @@ async function storm(v: Values, scenario: Scenario, ctx: Ctx): Promise<void> {
   const peaks = Object.entries(r.peaks);
   const faults = Object.entries(r.faults);
   print(
-    v['json']
+    v.json
       ? JSON.stringify(r)
       : `${r.scenario}: ${r.published} readings in ${r.messages} messages from ${r.sensors} sensors acknowledged by the gateway, ${r.simulatedMin} simulated min in ${(r.wallMs / 1000).toFixed(1)} s` +
           (peaks.length ? `; peak ponding ${peaks.length > 8 ? `above 25 cm at ${peaks.filter(([, p]) => p > 25).length} of ${peaks.length} underpasses` : peaks.map(([k, p]) => `${k} ${p.toFixed(0)} cm`).join(', ')}` : '') +
@@ -225,9 +242,8 @@ async function storm(v: Values, scenario: Scenario, ctx: Ctx): Promise<void> {
   );
   if (r.acceptedWrongLogins > 0) throw new Error(`${scenario.name}: the gateway accepted ${r.acceptedWrongLogins} logins with a wrong secret`);
   if (r.failed > 0) throw new Error(`${scenario.name}: ${r.failed} messages could not be published`);
-  if (!v['expect']) return;
-  const waitS = Number(v['wait']);
-  if (!(waitS >= 0 && waitS <= 3600)) throw new Error('--wait must be 0..3600 seconds');
+  if (!v.expect) return;
+  const waitS = v.wait;
   const problems = await checkExpectations(scenario, api, waitS * 1000, since);
   if (problems.length > 0) throw new Error(`${scenario.name}: expectations not met:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   const e = scenario.expect;

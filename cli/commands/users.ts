@@ -1,11 +1,13 @@
 /** `floodgate users`. */
-import type { Command } from './command.ts';
+import { z } from 'zod';
+import { command, flag } from './command.ts';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { print } from '../../lib/process.ts';
 import { clientEnv } from '../env.ts';
+import { ROLES } from '../../alerts/users.ts';
 
-export const users: Command = {
+export const users = command({
   summary: 'add, list and remove console/API users (viewer, officer, admin)',
   usage: `floodgate users <add|list|remove> [options]
 
@@ -22,10 +24,11 @@ Options:
   --role R          for add
   --data-dir DIR    default $FLOODGATE_DATA_DIR or ./data`,
   options: { role: { type: 'string' }, 'data-dir': { type: 'string' } },
+  flags: z.object({ role: z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` }).optional(), 'data-dir': flag.text }),
   positionals: true,
   async run(v, positionals) {
-    const { addUser, loadUsers, saveUsers, ROLES } = await import('../../alerts/users.ts');
-    const dir = (v['data-dir'] as string | undefined) ?? clientEnv(process.env).dataDir;
+    const { addUser, loadUsers, saveUsers } = await import('../../alerts/users.ts');
+    const dir = v['data-dir'] ?? clientEnv(process.env).dataDir;
     const path = join(dir, 'api-users.json');
     const [action, name] = positionals;
     const users = loadUsers(path);
@@ -35,9 +38,9 @@ Options:
     }
     if (!name) throw new Error(`floodgate users ${action ?? ''}: a NAME is required`);
     if (action === 'add') {
-      const role = v['role'] as string | undefined;
-      if (!role || !(ROLES as readonly string[]).includes(role)) throw new Error(`--role must be one of ${ROLES.join(', ')}`);
-      const r = addUser(users, name, role as (typeof ROLES)[number]);
+      const role = v.role;
+      if (!role) throw new Error(`--role is required: one of ${ROLES.join(', ')}`);
+      const r = addUser(users, name, role);
       mkdirSync(dir, { recursive: true });
       saveUsers(path, r.users);
       print(`${name} (${role}): token ${r.token}\nShown once; only its hash is stored in ${path}.`);
@@ -51,4 +54,4 @@ Options:
     }
     throw new Error(`floodgate users: unknown action ${JSON.stringify(action ?? '')}; use add, list or remove`);
   },
-};
+});

@@ -14,7 +14,7 @@ import { ingestRoutes } from '../../ingest/api.ts';
 import { createRules, type RulesHandle } from '../../rules/rules.ts';
 import { rulesConfig, type RulesConfig } from '../../rules/config.ts';
 import { createAlerts, type AlertsHandle } from '../../alerts/alerts.ts';
-import { BUNDLED_DISTRICTS, type AlertsConfig } from '../../alerts/config.ts';
+import { alertsConfig, type AlertsConfig } from '../../alerts/config.ts';
 import { addUser, loadUsers, saveUsers, type Role } from '../../alerts/users.ts';
 import { createPoliceReceiver, type ReceiverHandle } from '../../alerts/receiver/police-receiver.ts';
 import { createMetricsRegistry, type Registry as Metrics } from '../../lib/metrics.ts';
@@ -89,13 +89,11 @@ export async function startStack(
     const rules = await createRules(rulesConfig(dir.path, { mqttUrl, ...opts.rules }), { logger, metrics, registry, serviceSecret, clock });
     closers.push(rules.close);
     const alerts = await createAlerts(
-      {
+      // The environment's defaults, tuned for tests: fast polls, short windows, a receiver here.
+      alertsConfig(dir.path, {
         host: '127.0.0.1',
         port: 0,
         mqttUrl,
-        clientId: 'floodgate-alerts',
-        dbPath: join(dir.path, 'alerts.db'),
-        usersPath: join(dir.path, 'api-users.json'),
         apiToken,
         policeUrl: receiver.url,
         policeSecrets: { FLOODGATE_POLICE_SECRET: policeSecret },
@@ -103,13 +101,11 @@ export async function startStack(
         outboxPollMs: 50,
         noticeMaxAgeMs: 60_000,
         capSender: 'floodgate-test',
-        escalateAfterMs: 600_000,
         escalateCheckMs: 100,
         pageGroupMs: 200,
-        districtsGeoJsonPath: BUNDLED_DISTRICTS,
-        readings: opts.influx ? { kind: 'influxdb', url: opts.influx.url, token: opts.influx.token, bucket: opts.influx.bucket, timeoutMs: opts.influx.timeoutMs } : { kind: 'embedded', path: join(dir.path, 'readings.db') },
+        ...(opts.influx ? { readings: { kind: 'influxdb' as const, url: opts.influx.url, token: opts.influx.token, bucket: opts.influx.bucket, timeoutMs: opts.influx.timeoutMs } } : {}),
         ...opts.alerts,
-      },
+      }),
       { logger, metrics, registry, serviceSecret, clock, backoff: { baseMs: 20, maxMs: 200, minMs: 10 }, extraRoutes: [ingestRoutes(ingest.spool)] },
     );
     closers.push(alerts.close);
