@@ -11,23 +11,18 @@
 import mqtt from 'mqtt';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { ensureProvisioned, loadProvisioning, loadRegistry } from '../config/registry.ts';
-import { provisionLoadDevices } from '../config/devices.ts';
-import { createPoliceReceiver } from '../alerts/receiver/police-receiver.ts';
+import { loadProvisioning, loadRegistry } from '../config/registry.ts';
 import { topics } from '../contracts/index.ts';
 import { systemClock } from '../lib/clock.ts';
-import { createLogger } from '../lib/logger.ts';
 import { runLoad, type LoadReport } from '../simulators/load.ts';
 import { percentile } from '../lib/stats.ts';
-import { freePort, startProcess, stopProcess, tempDir, waitForTcp } from '../test/helpers/servers.ts';
+import { startUpBench } from './up-bench.ts';
 
 const COUNTS = (process.env['BENCH_DEVICE_COUNTS'] ?? '20,2000,10000').split(',').map(Number);
 const RATE = Number(process.env['BENCH_LOAD_RATE'] ?? 5000);
 const PHASE_S = Number(process.env['BENCH_PHASE_S'] ?? 20);
 const STORES = (process.env['BENCH_STORES'] ?? 'level,memory').split(',') as Array<'level' | 'memory'>;
 const CLOSURES = 8;
-const BIN = new URL('../bin/floodgate.js', import.meta.url).pathname;
-const SECRET = 'bench-police-secret-0123456789';
 const log = (s: string) => process.stdout.write(s + '\n');
 
 interface Phase {
@@ -39,29 +34,14 @@ interface Phase {
 
 /** One `up` on a store; each device count in turn against it (a fresh set of underpasses each). */
 async function onStore(store: 'level' | 'memory'): Promise<Phase[]> {
-  const dir = tempDir(`bench-capacity-${store}`);
-  const police = await createPoliceReceiver({ host: '127.0.0.1', port: 0, secret: SECRET, toleranceS: 600, path: '/notices' }, { clock: systemClock, logger: createLogger({ name: 'bench', level: 'warn' }), print: () => {} });
-  const [mqttPort, httpPort] = [await freePort(), await freePort()];
-  await ensureProvisioned(dir.path);
-  provisionLoadDevices(dir.path, Math.max(...COUNTS));
-  const up = startProcess(process.execPath, [BIN, 'up'], {
-    ...process.env,
-    FLOODGATE_DATA_DIR: dir.path,
-    FLOODGATE_MQTT_PORT: String(mqttPort),
-    FLOODGATE_HTTP_PORT: String(httpPort),
-    FLOODGATE_POLICE_URL: police.url,
-    FLOODGATE_POLICE_SECRET: SECRET,
-    FLOODGATE_LOG_LEVEL: 'warn',
-    FLOODGATE_DEVICE_RATE: '10000',
-    FLOODGATE_DEVICE_BURST: '100000',
-    // `up`'s default is LevelDB (unset); the memory store is the tuned set-up.
-    ...(store === 'memory' ? { FLOODGATE_BROKER_PERSISTENCE: 'memory' } : {}),
-  });
+  // The device rate limit lifted: this measures what the pipeline carries. `up`'s default store is
+  // LevelDB (unset); the memory store is the tuned set-up.
+  const bench = await startUpBench({ name: `bench-capacity-${store}`, loadDevices: Math.max(...COUNTS), env: { FLOODGATE_DEVICE_RATE: '10000', FLOODGATE_DEVICE_BURST: '100000', ...(store === 'memory' ? { FLOODGATE_BROKER_PERSISTENCE: 'memory' } : {}) } });
+  const { police, mqttPort } = bench;
   const phases: Phase[] = [];
   try {
-    await waitForTcp(httpPort, up.proc, up.logs, 120_000);
-    const registry = loadRegistry(join(dir.path, 'registry.json'));
-    const provisioning = loadProvisioning(join(dir.path, 'provisioning.json'));
+    const registry = loadRegistry(join(bench.dir, 'registry.json'));
+    const provisioning = loadProvisioning(join(bench.dir, 'provisioning.json'));
     const ponding = registry.sensors.filter((s) => s.kind === 'ponding');
     let next = 0;
     /** A closure at a fresh underpass: ms from the third reading's publish to the verified notice (undefined: none within 60 s). */
@@ -102,9 +82,7 @@ async function onStore(store: 'level' | 'memory'): Promise<Phase[]> {
       phases.push(phase);
     }
   } finally {
-    await stopProcess(up.proc);
-    await police.close();
-    dir.remove();
+    await bench.stop();
   }
   return phases;
 }

@@ -14,21 +14,16 @@
 import mqtt from 'mqtt';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ensureProvisioned, loadProvisioning, loadRegistry } from '../config/registry.ts';
-import { provisionLoadDevices } from '../config/devices.ts';
-import { createPoliceReceiver } from '../alerts/receiver/police-receiver.ts';
+import { loadProvisioning, loadRegistry } from '../config/registry.ts';
 import { topics } from '../contracts/index.ts';
 import { systemClock } from '../lib/clock.ts';
-import { createLogger } from '../lib/logger.ts';
 import { runLoad, type LoadReport } from '../simulators/load.ts';
 import { percentile } from '../lib/stats.ts';
-import { freePort, startProcess, stopProcess, tempDir, waitForTcp } from '../test/helpers/servers.ts';
+import { startUpBench } from './up-bench.ts';
 
 const CLOSURES = Number(process.env['BENCH_CLOSURES'] ?? 40);
 const LOAD_DEVICES = Number(process.env['BENCH_LOAD_DEVICES'] ?? 2000);
 const LOAD_RATE = Number(process.env['BENCH_LOAD_RATE'] ?? 5000);
-const BIN = new URL('../bin/floodgate.js', import.meta.url).pathname;
-const SECRET = 'bench-police-secret-0123456789';
 
 export interface PipelineResult {
   idle: { p50: number; p99: number; n: number };
@@ -39,9 +34,13 @@ export interface PipelineResult {
 }
 
 export async function main(): Promise<PipelineResult> {
-  const dir = tempDir('bench-pipeline');
   const log = (s: string) => process.stdout.write(s + '\n');
-  const police = await createPoliceReceiver({ host: '127.0.0.1', port: 0, secret: SECRET, toleranceS: 600, path: '/notices' }, { clock: systemClock, logger: createLogger({ name: 'bench', level: 'warn' }), print: () => {} });
+  // The broker's memory store, as measured before `up` defaulted to LevelDB (2026-12-02): this
+  // scenario is about the rules and alerts path at 5,000 readings/s, which the LevelDB-backed
+  // broker of a default `up` does not carry on this machine (benchmarks/README.md; `npm run bench
+  // -- capacity` measures both side by side).
+  const bench = await startUpBench({ name: 'bench-pipeline', loadDevices: LOAD_DEVICES, env: { FLOODGATE_BROKER_PERSISTENCE: process.env['FLOODGATE_BROKER_PERSISTENCE'] ?? 'memory' } });
+  const { police, mqttPort, up } = bench;
   const arrivals = new Map<string, number>();
   const seenCount = { n: 0 };
   const poll = setInterval(() => {
@@ -50,26 +49,9 @@ export async function main(): Promise<PipelineResult> {
       if (r.notice.action === 'close' && !arrivals.has(r.notice.underpass.id)) arrivals.set(r.notice.underpass.id, Date.parse(r.receivedAt));
     }
   }, 1);
-  const [mqttPort, httpPort] = [await freePort(), await freePort()];
-  await ensureProvisioned(dir.path);
-  provisionLoadDevices(dir.path, LOAD_DEVICES);
-  const up = startProcess(process.execPath, [BIN, 'up'], {
-    ...process.env,
-    FLOODGATE_DATA_DIR: dir.path,
-    FLOODGATE_MQTT_PORT: String(mqttPort),
-    FLOODGATE_HTTP_PORT: String(httpPort),
-    FLOODGATE_POLICE_URL: police.url,
-    FLOODGATE_POLICE_SECRET: SECRET,
-    FLOODGATE_LOG_LEVEL: 'warn',
-    // The broker's memory store, as measured before `up` defaulted to LevelDB (2026-12-02): this
-    // scenario is about the rules and alerts path at 5,000 readings/s, which the LevelDB-backed
-    // broker of a default `up` does not carry on this machine (~1,600/s here, benchmarks/README.md).
-    FLOODGATE_BROKER_PERSISTENCE: process.env['FLOODGATE_BROKER_PERSISTENCE'] ?? 'memory',
-  });
   try {
-    await waitForTcp(httpPort, up.proc, up.logs, 60_000);
-    const registry = loadRegistry(join(dir.path, 'registry.json'));
-    const provisioning = loadProvisioning(join(dir.path, 'provisioning.json'));
+    const registry = loadRegistry(join(bench.dir, 'registry.json'));
+    const provisioning = loadProvisioning(join(bench.dir, 'provisioning.json'));
     const ponding = registry.sensors.filter((s) => s.kind === 'ponding');
     let next = 0;
 
@@ -119,9 +101,7 @@ export async function main(): Promise<PipelineResult> {
     return { idle, loaded, load, peakRssMb, text };
   } finally {
     clearInterval(poll);
-    await stopProcess(up.proc);
-    await police.close();
-    dir.remove();
+    await bench.stop();
   }
 }
 
