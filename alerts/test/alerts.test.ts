@@ -91,7 +91,8 @@ describe('alerts service', () => {
     await send(event('UP-001', 'resolved', id, 30));
     await send(event('UP-001', 'resolved', id, 30));
     await eventually(() => noticesFor(id).length === 2, 'the reopen notice');
-    await new Promise((r) => setTimeout(r, 300));
+    // Nothing more can come: the outbox holds exactly these two for the alert, both delivered.
+    await eventually(() => { const ns = stack.alerts.store.listNotices({ alert: id, limit: 10 }); return ns.length === 2 && ns.every((n) => n.status === 'delivered'); }, 'both delivered, nothing else queued');
     expect(noticesFor(id).map((r) => [r.notice.action, r.duplicate])).toEqual([
       ['close', false],
       ['reopen', false],

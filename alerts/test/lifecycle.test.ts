@@ -81,7 +81,10 @@ describe('alert lifecycle', { timeout: 60_000 }, () => {
     await known('underpass-closure:UP-003:1');
     await api('wang', 'POST', `/api/alerts/${encodeURIComponent('underpass-closure:UP-003:1')}/ack`, {});
     await eventually(() => pages.some((p) => p.channel === 'chief'), 'the escalation page', 10_000);
-    await new Promise((r) => setTimeout(r, 500));
+    // Both were due in the same escalation pass: the acknowledged one was decided then (no sleep
+    // to show that nothing more comes; the pass's rules are tested on a manual clock in schedules.test.ts).
+    expect(stack.alerts.store.getAlert('underpass-closure:UP-002:1')!.escalatedAt).not.toBeNull();
+    expect(stack.alerts.store.getAlert('underpass-closure:UP-003:1')!.escalatedAt).toBeNull();
     expect(pages.filter((p) => p.channel === 'chief')).toEqual([{ channel: 'chief', state: 'escalated', alertId: 'underpass-closure:UP-002:1' }]);
     expect(pages.filter((p) => p.channel === 'duty' && p.alertId.includes('UP-00')).map((p) => p.state)).toContain('firing');
     const detail = await api('li', 'GET', `/api/alerts/${encodeURIComponent('underpass-closure:UP-002:1')}`);
@@ -97,8 +100,13 @@ describe('alert lifecycle', { timeout: 60_000 }, () => {
     const id = 'underpass-closure:UP-004:1';
     await fire(id, 'UP-004');
     await known(id);
+    // A control alert, not silenced, fired after it: once that one has escalated, the escalation
+    // pass has been past the silenced one's time too (an event to wait for, not a sleep).
+    const control = 'underpass-closure:UP-005:1';
+    await fire(control, 'UP-005');
     await eventually(() => stack.receiver.received.some((n) => n.notice.alertId === id), 'the police notice');
-    await new Promise((r) => setTimeout(r, 2500)); // past the escalation time
+    await eventually(() => stack.alerts.store.getAlert(control)?.escalatedAt, 'the control alert escalated', 15_000);
+    expect(stack.alerts.store.getAlert(id)!.escalatedAt).toBeNull();
     expect(pages.filter((p) => p.alertId === id)).toEqual([]);
     expect(((await api('li', 'GET', `/api/alerts/${encodeURIComponent(id)}`)).json['alert'] as { silenced: boolean; escalatedAt: string | null })).toMatchObject({ silenced: true, escalatedAt: null });
     const sid = (made.json['silence'] as { id: number }).id;
