@@ -78,7 +78,7 @@ async function onStore(store: 'level' | 'memory'): Promise<Phase[]> {
       const load = await loadRun;
       ms.sort((a, b) => a - b);
       const phase = { store, devices, load, notice: { p50: percentile(ms, 50), p99: percentile(ms, 99), missing } };
-      log(`  ${store}, ${devices} devices: ${load.achievedRatePerS}/${RATE} readings/s acknowledged, PUBACK p50 ${load.ackP50Ms} / p99 ${load.ackP99Ms} ms, ${load.held}/${devices} held, ${load.errors} errors; notice p50 ${phase.notice.p50} / p99 ${phase.notice.p99} ms${missing ? `, ${missing} missing` : ''}`);
+      log(`  ${store}, ${devices} devices: ${load.achievedRatePerS}/${RATE} readings/s acknowledged, PUBACK p50 ${load.ackP50Ms} / p99 ${load.ackP99Ms} ms, ${load.held}/${devices} held, ${load.errors} errors, ${load.behind} ticks behind; notice p50 ${phase.notice.p50} / p99 ${phase.notice.p99} ms${missing ? `, ${missing} missing` : ''}`);
       phases.push(phase);
     }
   } finally {
@@ -94,9 +94,9 @@ const label = (s: string) => (s === 'level' ? "LevelDB (`up`'s default)" : 'memo
 const text = [
   `${RATE} readings/s offered in all, ${PHASE_S} s per phase; ${CLOSURES} closures per phase sent while the load runs. Device rate limit lifted (FLOODGATE_DEVICE_RATE=10000).`,
   '',
-  '| broker store | devices | readings/s acknowledged | of offered | PUBACK p50 / p99 | connections held | publish → notice p50 / p99 |',
-  '|---|---|---|---|---|---|---|',
-  ...all.map((p) => `| ${label(p.store)} | ${p.devices} | ${p.load.achievedRatePerS} | ${Math.round((p.load.achievedRatePerS / RATE) * 100)}% | ${p.load.ackP50Ms} / ${p.load.ackP99Ms} ms | ${p.load.held}/${p.devices} | ${p.notice.p50} / ${p.notice.p99} ms${p.notice.missing ? ` (${p.notice.missing} missing)` : ''} |`),
+  '| broker store | devices | readings/s acknowledged | of offered | PUBACK p50 / p99 | connections held | sender ticks behind | publish → notice p50 / p99 |',
+  '|---|---|---|---|---|---|---|---|',
+  ...all.map((p) => `| ${label(p.store)} | ${p.devices} | ${p.load.achievedRatePerS} | ${Math.round((p.load.achievedRatePerS / RATE) * 100)}% | ${p.load.ackP50Ms} / ${p.load.ackP99Ms} ms | ${p.load.held}/${p.devices} | ${p.load.behind} | ${p.notice.p50} / ${p.notice.p99} ms${p.notice.missing ? ` (${p.notice.missing} missing)` : ''} |`),
 ].join('\n');
 writeFileSync(new URL('./results-capacity.md', import.meta.url), `# Capacity by device count, ${new Date().toISOString()}\n\n${text}\n`);
 log(`\n${text}`);
