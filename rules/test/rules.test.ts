@@ -53,7 +53,10 @@ describe('rules service', { timeout: 60_000 }, () => {
     // Falls below 15 cm at minute 20; the 10-minute hold ends at 30 (a brief rise at 24 restarts it).
     await send(dev, 'PD-001', [[14, 30], [20, 14], [22, 12], [24, 16], [25, 10], [30, 8], [34, 6], [35, 5]]);
     await eventually(() => closureEvents(s, 'UP-001').length === 2, 'the reopen notice');
-    await new Promise((r) => setTimeout(r, 300)); // room for a duplicate to show up
+    // Every reading evaluated (the last one's time is the sensor's), so any duplicate event would
+    // already be out; the outbox holds exactly the two notices, both delivered.
+    await eventually(() => again.state('PD-001')?.lastTs === RECENT_HOUR + 35 * MIN, 'the last reading evaluated');
+    await eventually(() => { const ns = s.alerts.store.listNotices({ subject: 'UP-001', limit: 10 }); return ns.length === 2 && ns.every((n) => n.status === 'delivered'); }, 'both notices delivered, nothing else queued');
     expect(closureEvents(s, 'UP-001')).toEqual(['close@12', 'reopen@35']);
     expect(s.receiver.received.filter((r) => r.duplicate)).toEqual([]);
   });
