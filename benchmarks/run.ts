@@ -59,7 +59,15 @@ const run = (name: string) =>
       process.stdout.write(b);
       out += b.toString();
     });
-    child.on('exit', (code) => resolve({ out, code, seconds: Math.round((Date.now() - started) / 1000) }));
+    child.on('exit', (code) => {
+      // A scenario that died (or forgot to stop something) leaves no server or service behind.
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+      resolve({ out, code, seconds: Math.round((Date.now() - started) / 1000) });
+    });
   });
 
 const header = machine();
