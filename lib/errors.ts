@@ -15,6 +15,7 @@ export const ERROR_CATALOGUE = {
   RULES_INVALID: { where: 'start', meaning: 'the rules file does not parse or names unknown sites', action: 'fix the rules file; the rules in force stay until then' },
   DATA_DIR_LOCKED: { where: 'start', meaning: 'another floodgate (its pid is given) uses this data directory', action: 'stop it first, or give this one its own FLOODGATE_DATA_DIR' },
   DEPENDENCY_VERSION: { where: 'start', meaning: 'aedes, aedes-persistence-level or mqtt.js is not the version floodgate\'s patches to it were written for', action: 'install the version package.json pins (npm ci), or review the patches as the message says' },
+  DATABASE_SCHEMA: { where: 'start', meaning: "the PostgreSQL database's migration record disagrees with this floodgate (a newer version ran against it, or a migration was renamed)", action: 'run the floodgate version that migrated the database, or restore the database to match this one' },
   PORT_IN_USE: { where: 'start', meaning: 'a port floodgate listens on is taken', action: 'free it, or choose another with the variable named' },
   BROKER_UNREACHABLE: { where: 'command', meaning: 'nothing answers at the gateway or API address', action: 'start `floodgate up`, or set FLOODGATE_MQTT_URL / FLOODGATE_API_URL (--url / --api)' },
   DEVICE_EXISTS: { where: 'command', meaning: '`floodgate devices add` for a sensor id already in the registry', action: 'choose another id, or rotate the existing device\'s secret' },

@@ -1,0 +1,100 @@
+/**
+ * A real PostgreSQL (the Debian package's server binaries) for integration tests: a fresh cluster
+ * (initdb) in a temp dir, started on a free port, stopped and removed after. It can be stopped
+ * and started again on the same port and data (an outage). initdb refuses to run as root: as root
+ * the cluster belongs to the `postgres` user the package creates.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, onFreshPorts, tempDir, waitForTcp } from './servers.ts';
+
+export interface Postgres {
+  /** postgres://… of the `floodgate` database (the superuser, trust auth on 127.0.0.1 only). */
+  url: string;
+  port: number;
+  /** Stop the server (fast shutdown): connections fail until `start`. */
+  stopServer(): Promise<void>;
+  /** Start it again on the same port and data. */
+  startServer(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The server binaries of the newest installed major version (/usr/lib/postgresql/<v>/bin). */
+function binDir(): string {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a)) : [];
+  if (versions.length === 0) throw new Error('PostgreSQL server not found (/usr/lib/postgresql/*/bin/initdb): install the Debian package "postgresql" (apt-get install -y postgresql); .ci/run does this');
+  return join(root, versions[0]!, 'bin');
+}
+
+const asRoot = process.getuid?.() === 0;
+/** The cluster's owner: as root, the package's `postgres` user (initdb refuses root). */
+const owner = (): { uid: number; gid: number } | Record<string, never> =>
+  asRoot ? { uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim()), gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim()) } : {};
+
+/** Fast shutdown (SIGINT: active sessions are ended, unlike SIGTERM's wait for them), then SIGKILL. */
+async function shutDown(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  proc.kill('SIGINT');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function startPostgres(): Promise<Postgres> {
+  const bin = binDir();
+  const dir = tempDir('pg');
+  const data = join(dir.path, 'data');
+  const who = owner();
+  if ('uid' in who) {
+    chmodSync(dir.path, 0o755);
+    chownSync(dir.path, who.uid, who.gid);
+  }
+  execFileSync(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync'], { stdio: 'pipe', ...who });
+  writeFileSync(join(data, 'postgresql.auto.conf'), 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n', { flag: 'a' });
+  let proc: ChildProcess | undefined;
+  let port = 0;
+  const launch = async (p: number) => {
+    const server = spawn(join(bin, 'postgres'), ['-D', data, '-p', String(p), '-k', dir.path, '-c', 'listen_addresses=127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'], ...who });
+    let out = '';
+    const keep = (b: Buffer) => void (out = (out + b.toString()).slice(-8000));
+    server.stdout.on('data', keep);
+    server.stderr.on('data', keep);
+    try {
+      await waitForTcp(p, server, () => out, 60_000);
+    } catch (err) {
+      await shutDown(server);
+      throw err;
+    }
+    proc = server;
+  };
+  try {
+    port = await onFreshPorts(async () => {
+      const p = await freePort();
+      await launch(p);
+      return p;
+    });
+    execFileSync(join(bin, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', 'CREATE DATABASE floodgate'], { stdio: 'pipe' });
+  } catch (err) {
+    if (proc) await shutDown(proc);
+    dir.remove();
+    throw err;
+  }
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/floodgate`,
+    port,
+    async stopServer() {
+      if (proc) await shutDown(proc);
+      proc = undefined;
+    },
+    async startServer() {
+      if (!proc) await launch(port);
+    },
+    async stop() {
+      if (proc) await shutDown(proc);
+      dir.remove();
+    },
+  };
+}
