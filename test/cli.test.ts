@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, tempDir } from './helpers/servers.ts';
 import { eventually, smallCity } from './helpers/stack.ts';
 import { saveRegistry } from '../config/registry.ts';
+import { signNotice } from '../contracts/notice.ts';
 import Database from 'better-sqlite3';
 
 const BIN = fileURLToPath(new URL('../bin/floodgate.js', import.meta.url));
@@ -101,6 +102,32 @@ describe('floodgate CLI', () => {
     const d = run(['sim', 'load', '--sensors', '2.5', '--rate', '0']);
     expect(await d.exit).toBe(2);
     expect(d.stderr()).toMatch(/--sensors: must be an integer[\s\S]*--rate: must be readings per second above 0/);
+    // A secret on the command line is visible to every user in ps: refused, with what to do instead.
+    const e = run(['police-receiver', '--secret', 'hunter2-hunter2']);
+    expect(await e.exit).toBe(2);
+    expect(e.stderr()).toContain('--secret: would show the secret to every user of this machine in ps: use --secret-file PATH');
+  });
+
+  it('police-receiver reads its secret from --secret-file and verifies notices signed with it', async () => {
+    const dir = tempDir('cli-receiver');
+    const port = await freePort();
+    writeFileSync(join(dir.path, 'police.key'), 'from-a-file-0123456789\n', { mode: 0o600 });
+    const r = run(['police-receiver', '--port', String(port), '--secret-file', join(dir.path, 'police.key'), '--data-dir', dir.path], { env: { FLOODGATE_LOG_LEVEL: 'info' } });
+    try {
+      await eventually(() => r.stderr().includes('police receiver listening'), `the receiver listening\n${r.stderr()}`, 30_000);
+      const post = (secret: string) => {
+        const body = JSON.stringify({ noticeId: 'n1', action: 'close', underpass: { id: 'UP-001', name: 'x', road: 'y', district: 'd', lat: 31, lon: 121 }, depthCm: 30, thresholdCm: 25, observedAt: '2026-07-01T18:00:00+08:00', issuedAt: '2026-07-01T18:00:01+08:00', alertId: 'a1', reason: 'r' });
+        const ts = Math.floor(Date.now() / 1000);
+        return fetch(`http://127.0.0.1:${port}/notices`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'idempotency-key': 'n1', 'x-floodgate-timestamp': String(ts), 'x-floodgate-signature': signNotice(secret, ts, body) } });
+      };
+      expect((await post('from-a-file-0123456789')).status).toBe(200);
+      expect((await post('some-other-secret')).status).toBe(401);
+      expect(r.stdout().match(/"noticeId":"n1"/g)).toHaveLength(1); // only the verified notice is printed
+    } finally {
+      r.child.kill('SIGTERM');
+      await r.exit;
+      dir.remove();
+    }
   });
 
   it('reports every configuration problem at once and exits 1', async () => {

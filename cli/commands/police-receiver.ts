@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { command, flag } from './command.ts';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { print, closeOnSignal } from '../../lib/process.ts';
 import { clientEnv } from '../env.ts';
 import { createLogger } from '../../lib/logger.ts';
@@ -10,7 +11,7 @@ import { readOrCreateSecretFile } from '../../lib/secret-file.ts';
 
 export const policeReceiver = command({
   summary: 'a traffic-police endpoint for integration: verifies and prints notices',
-  usage: `floodgate police-receiver [--port P] [--secret S] [options]
+  usage: `floodgate police-receiver [--port P] [--secret-file PATH] [options]
 
 Listens for closure/reopen notices, verifies X-Floodgate-Signature (HMAC-SHA256 over
 "timestamp.body") and the timestamp, answers 200 and prints one JSON line per notice on stdout.
@@ -19,8 +20,9 @@ A bad signature gets 401 and a log line on stderr.
 Options:
   --port P          default 9090
   --host H          default 127.0.0.1
-  --secret S        HMAC secret; default $FLOODGATE_POLICE_SECRET, else DATA_DIR/police.secret
-                    (created if missing, the same file floodgate up uses)
+  --secret-file PATH  the HMAC secret, read from this file; default $FLOODGATE_POLICE_SECRET,
+                    else DATA_DIR/police.secret (created if missing, the same file floodgate up
+                    uses). Never on the command line: every user of the machine sees it in ps.
   --path PATH       default /notices
   --tolerance S     accepted clock skew in seconds, default 300
   --data-dir DIR    default $FLOODGATE_DATA_DIR or ./data`,
@@ -28,15 +30,17 @@ Options:
     port: { type: 'string', default: '9090' },
     host: { type: 'string', default: '127.0.0.1' },
     secret: { type: 'string' },
+    'secret-file': { type: 'string' },
     path: { type: 'string', default: '/notices' },
     tolerance: { type: 'string', default: '300' },
     'data-dir': { type: 'string' },
   },
-  flags: z.object({ port: flag.port, host: z.string().min(1), secret: flag.text, path: z.string().startsWith('/', 'must start with /'), tolerance: flag.int(1, 86_400), 'data-dir': flag.text }),
+  flags: z.object({ port: flag.port, host: z.string().min(1), secret: z.never({ error: 'would show the secret to every user of this machine in ps: use --secret-file PATH or $FLOODGATE_POLICE_SECRET' }).optional(), 'secret-file': flag.text, path: z.string().startsWith('/', 'must start with /'), tolerance: flag.int(1, 86_400), 'data-dir': flag.text }),
   async run(v) {
     const logger = createLogger({ name: 'police-receiver', destination: process.stderr });
     const dir = v['data-dir'] ?? clientEnv(process.env).dataDir;
-    let secret = v.secret ?? process.env['FLOODGATE_POLICE_SECRET'];
+    let secret = v['secret-file'] ? readFileSync(v['secret-file'], 'utf8').trim() : process.env['FLOODGATE_POLICE_SECRET'];
+    if (v['secret-file'] && !secret) throw new Error(`--secret-file ${v['secret-file']}: the file is empty`);
     if (!secret) {
       const path = join(dir, 'police.secret');
       secret = readOrCreateSecretFile(path).secret;
