@@ -48,7 +48,10 @@ const closure = (subjectId: string, state: 'firing' | 'resolved' = 'firing'): Al
   reason: 'ponding above 25 cm',
 });
 
-const ctx = (closeSentTo: NoticeContext['closeSentTo'] = () => undefined): NoticeContext => ({ index, capSender: 'floodgate@example', city: registry.city, issuedAt: '2026-07-01T18:03:02+08:00', closeSentTo });
+const ctx = (closeSentTo: NoticeContext['closeSentTo'] = () => undefined): NoticeContext => {
+  let n = 0;
+  return { index, capSender: 'floodgate@example', city: registry.city, issuedAt: '2026-07-01T18:03:02+08:00', closeSentTo, nextSequence: () => ++n, epoch: 3 };
+};
 
 describe('placeOf', () => {
   it.each([
@@ -70,6 +73,14 @@ describe('policeNotices', () => {
     const ns = policeNotices(closure(subject), action, ctx())!;
     expect(ns).toHaveLength(count);
     for (const n of ns) expect(n).toMatchObject({ noticeId: `underpass-closure:${subject}:1:close`, subjectId: subject, action });
+  });
+
+  it('every recipient gets the same sequence and epoch; the next transition a higher sequence', () => {
+    const c = ctx();
+    const [json, cap] = policeNotices(closure('UP-002'), 'close', c)!;
+    expect(JSON.parse(json!.body)).toMatchObject({ sequence: 1, epoch: 3 });
+    expect(cap!.body).toContain('<valueName>sequence</valueName><value>1</value>');
+    expect(JSON.parse(policeNotices(closure('UP-002', 'resolved'), 'reopen', c)![0]!.body)).toMatchObject({ action: 'reopen', sequence: 2, epoch: 3 });
   });
 
   it('an underpass the registry does not know cannot be addressed (null, not an empty list)', () => {

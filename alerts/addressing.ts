@@ -34,6 +34,10 @@ export interface NoticeContext {
   issuedAt: string;
   /** The close notice already sent to a recipient (a CAP reopen references it). */
   closeSentTo(noticeId: string, recipient: string): NoticeRecord | undefined;
+  /** The underpass's next notice sequence (the store's counter: it only rises, across restarts and instances). */
+  nextSequence(subjectId: string): number;
+  /** The issuing instance's leadership epoch (0 without a lease). */
+  epoch: number;
 }
 
 /**
@@ -56,6 +60,8 @@ export function policeNotices(event: AlertEvent, action: 'close' | 'reopen' | nu
     issuedAt: ctx.issuedAt,
     alertId: event.alertId,
     reason: event.reason,
+    sequence: ctx.nextSequence(site.id),
+    epoch: ctx.epoch,
   });
   return recipientsOf(district).map((r) => {
     let body: string;

@@ -44,6 +44,8 @@ export interface AlertsDeps {
   extraRoutes?: Array<(app: FastifyInstance) => Promise<void>>;
   /** A site's rules in force, for the lines on its charts (up: the rules service's; alone: the rules file's). Default: the rules' defaults. */
   siteRules?: (siteId: string) => ChartRules | undefined;
+  /** The leadership epoch carried by every police notice (issue 21's lease); default 0: one instance, no lease. */
+  epoch?: () => number;
 }
 
 export interface AlertsHandle {
@@ -83,7 +85,7 @@ function addressing(config: AlertsConfig, deps: AlertsDeps, store: AlertStore, l
     silenced,
     police(event, action) {
       const { registry, index } = current();
-      const ctx = { index, capSender: config.capSender, city: registry.city, issuedAt: isoWithOffset(deps.clock.now()), closeSentTo: (id: string, r: string) => store.findNotice(id, r) };
+      const ctx = { index, capSender: config.capSender, city: registry.city, issuedAt: isoWithOffset(deps.clock.now()), closeSentTo: (id: string, r: string) => store.findNotice(id, r), nextSequence: (id: string) => store.nextNoticeSequence(id), epoch: deps.epoch?.() ?? 0 };
       const notices = policeNotices(event, action, ctx);
       if (notices === null) log.error({ alertId: event.alertId, underpassId: event.subjectId }, 'no underpass/district in the registry: cannot address a notice');
       return notices ?? [];

@@ -54,6 +54,8 @@ export function toCap(n: ClosureNotice, opts: CapOptions): string {
     `<parameter>${el('valueName', 'thresholdCm')}${el('value', n.thresholdCm)}</parameter>`,
     `<parameter>${el('valueName', 'underpassId')}${el('value', u.id)}</parameter>`,
     `<parameter>${el('valueName', 'alertId')}${el('value', n.alertId)}</parameter>`,
+    `<parameter>${el('valueName', 'sequence')}${el('value', n.sequence)}</parameter>`,
+    `<parameter>${el('valueName', 'epoch')}${el('value', n.epoch)}</parameter>`,
     // A 100 m circle around the underpass: CAP circle = "lat,lon radius_km" (WGS 84).
     `<area>${el('areaDesc', `${place}, ${u.district}`)}${el('circle', `${u.lat},${u.lon} 0.1`)}</area>`,
   ].join('');

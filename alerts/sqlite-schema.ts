@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS notice_attempts (
   id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, attempt INTEGER NOT NULL, at INTEGER NOT NULL,
   outcome TEXT NOT NULL, http_status INTEGER, latency_ms INTEGER NOT NULL, error TEXT);
 CREATE INDEX IF NOT EXISTS notice_attempts_seq ON notice_attempts (seq, id);
+CREATE TABLE IF NOT EXISTS notice_sequences (subject_id TEXT PRIMARY KEY, last INTEGER NOT NULL);
 `;
 
 /** Stores made before per-recipient notices: rebuild the outbox table, keeping every row. */

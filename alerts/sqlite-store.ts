@@ -72,6 +72,8 @@ function prepare(db: Database.Database) {
     getNotice: db.prepare(`SELECT ${NOTICE_COLS} FROM notices WHERE seq = ?`),
     noticesOfAlert: db.prepare(`SELECT ${NOTICE_COLS} FROM notices WHERE alert_id = ? ORDER BY seq`),
     findNotice: db.prepare(`SELECT ${NOTICE_COLS} FROM notices WHERE notice_id = ? AND recipient = ?`),
+    nextSequence: db.prepare(`INSERT INTO notice_sequences (subject_id, last) VALUES (?, 1)
+      ON CONFLICT (subject_id) DO UPDATE SET last = last + 1 RETURNING last`),
     attempts: db.prepare(`SELECT attempt, at, outcome, http_status AS httpStatus, latency_ms AS latencyMs, error FROM notice_attempts
       WHERE seq = ? ORDER BY id`),
     addAttempt: db.prepare(`INSERT INTO notice_attempts (seq, attempt, at, outcome, http_status, latency_ms, error)
@@ -262,6 +264,7 @@ function noticeOps(db: Database.Database, q: Statements) {
     expiredNotices: (queuedBefore: number) => q.expired.all(queuedBefore) as NoticeRecord[],
     getNotice: (seq: number) => q.getNotice.get(seq) as NoticeRecord | undefined,
     findNotice: (noticeId: string, recipient: string) => q.findNotice.get(noticeId, recipient) as NoticeRecord | undefined,
+    nextNoticeSequence: (subjectId: string) => (q.nextSequence.get(subjectId) as { last: number }).last,
     attempts: (seq: number) => q.attempts.all(seq) as NoticeAttempt[],
     /** Each outcome is recorded with its attempt (time, HTTP status, latency) in one transaction. */
     markDelivered: db.transaction((seq: number, nowMs: number, a?: Omit<NoticeAttempt, 'outcome' | 'at'>) => {

@@ -204,6 +204,8 @@ export interface AlertStore {
   expiredNotices(queuedBefore: number): NoticeRecord[];
   getNotice(seq: number): NoticeRecord | undefined;
   findNotice(noticeId: string, recipient: string): NoticeRecord | undefined;
+  /** The next number of a subject's notice sequence: only rises, kept with the notices (so across restarts and instances). */
+  nextNoticeSequence(subjectId: string): number;
   attempts(seq: number): NoticeAttempt[];
   /** Each outcome is recorded with its attempt (time, HTTP status, latency) in one transaction. */
   markDelivered(seq: number, nowMs: number, a?: Omit<NoticeAttempt, 'outcome' | 'at'>): void;

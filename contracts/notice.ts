@@ -21,6 +21,18 @@ export const ClosureNotice = z.object({
   issuedAt: IsoTime,
   alertId: z.string(),
   reason: z.string(),
+  /**
+   * Rises with every notice for this underpass (never reused, gaps allowed): a receiver keeps the
+   * highest it accepted and refuses anything at or below it under another noticeId, so a captured
+   * close cannot be replayed after its reopen.
+   */
+  sequence: z.number().int().positive(),
+  /**
+   * The leadership epoch of the alerts instance that issued it (0: one instance, no lease). A
+   * receiver refuses a notice whose epoch is below one it accepted for the underpass: a stale
+   * leader cut off from the others cannot undo what the current one sent.
+   */
+  epoch: z.number().int().nonnegative(),
 });
 export type ClosureNotice = z.infer<typeof ClosureNotice>;
 

@@ -116,7 +116,7 @@ describe('floodgate CLI', () => {
     try {
       await eventually(() => r.stderr().includes('police receiver listening'), `the receiver listening\n${r.stderr()}`, 30_000);
       const post = (secret: string) => {
-        const body = JSON.stringify({ noticeId: 'n1', action: 'close', underpass: { id: 'UP-001', name: 'x', road: 'y', district: 'd', lat: 31, lon: 121 }, depthCm: 30, thresholdCm: 25, observedAt: '2026-07-01T18:00:00+08:00', issuedAt: '2026-07-01T18:00:01+08:00', alertId: 'a1', reason: 'r' });
+        const body = JSON.stringify({ noticeId: 'n1', action: 'close', underpass: { id: 'UP-001', name: 'x', road: 'y', district: 'd', lat: 31, lon: 121 }, depthCm: 30, thresholdCm: 25, observedAt: '2026-07-01T18:00:00+08:00', issuedAt: '2026-07-01T18:00:01+08:00', alertId: 'a1', reason: 'r', sequence: 1, epoch: 0 });
         const ts = Math.floor(Date.now() / 1000);
         return fetch(`http://127.0.0.1:${port}/notices`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'idempotency-key': 'n1', 'x-floodgate-timestamp': String(ts), 'x-floodgate-signature': signNotice(secret, ts, body) } });
       };

@@ -2,6 +2,8 @@
  * `floodgate police-receiver`: what a traffic police system must do with our notices, as a small
  * HTTP server for engineers integrating one. It verifies signature and timestamp over the raw
  * body, answers 2xx, and prints one JSON line per notice; a bad signature gets 401 and a log line.
+ * What it accepted is remembered (in a file for the CLI): a notice replayed later, or one from a
+ * leader that was replaced, is refused with 409 (./order.ts).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +11,8 @@ import { ClosureNotice, NOTICE_HEADERS, verifyNotice } from '../../contracts/ind
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { describeIssues } from '../../lib/zod-issues.ts';
+import { judgeNotice } from './order.ts';
+import { openAcceptedStore } from './accepted-store.ts';
 
 export interface ReceiverConfig {
   host: string;
@@ -17,6 +21,8 @@ export interface ReceiverConfig {
   toleranceS: number;
   /** Path notices are POSTed to. */
   path: string;
+  /** Where accepted notices are remembered across restarts (SQLite); default ':memory:' (forgotten on close). */
+  stateFile?: string;
 }
 
 export interface ReceivedNotice {
@@ -48,7 +54,7 @@ export async function createPoliceReceiver(
 ): Promise<ReceiverHandle> {
   const received: ReceivedNotice[] = [];
   const refused: Array<{ status: number; reason: string }> = [];
-  const seen = new Set<string>();
+  const accepted = openAcceptedStore(config.stateFile ?? ':memory:');
   let failures: { n: number; status: number; retryAfter: string | undefined } = { n: 0, status: 503, retryAfter: undefined };
 
   function reply(res: ServerResponse, status: number, body: object, reason?: string) {
@@ -98,8 +104,11 @@ export async function createPoliceReceiver(
       return reply(res, 400, { error: reason }, reason);
     }
     if (headers.idempotencyKey !== parsed.data.noticeId) return reply(res, 400, { error: 'Idempotency-Key must equal noticeId' }, 'Idempotency-Key mismatch');
-    const duplicate = seen.has(parsed.data.noticeId);
-    seen.add(parsed.data.noticeId);
+    const n = parsed.data;
+    const verdict = judgeNotice(accepted.before(n.noticeId, n.underpass.id), { underpassId: n.underpass.id, epoch: n.epoch, sequence: n.sequence });
+    if (verdict.kind === 'stale') return reply(res, 409, { error: verdict.reason }, verdict.reason);
+    const duplicate = verdict.kind === 'duplicate';
+    if (!duplicate) accepted.record({ noticeId: n.noticeId, underpassId: n.underpass.id, epoch: n.epoch, sequence: n.sequence, receivedAt: new Date(deps.clock.now()).toISOString() });
     const entry: ReceivedNotice = { receivedAt: new Date(deps.clock.now()).toISOString(), duplicate, headers, body, notice: parsed.data };
     received.push(entry);
     if (duplicate) deps.logger.info({ noticeId: parsed.data.noticeId }, 'duplicate notice (already printed); answered 200');
@@ -128,7 +137,10 @@ export async function createPoliceReceiver(
     },
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        server.close(() => {
+          accepted.close();
+          resolve();
+        });
         server.closeAllConnections();
       }),
   };

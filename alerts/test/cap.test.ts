@@ -17,6 +17,8 @@ const notice = (action: 'close' | 'reopen', name = '中山北路, 共和新路 =
   issuedAt: '2026-07-01T18:03:01.250+08:00',
   alertId: 'underpass-closure:UP-001:1790000000000',
   reason: 'ponding above 25 cm for 120 s (3 readings) "quoted" & <tagged>',
+  sequence: action === 'close' ? 1 : 2,
+  epoch: 0,
 });
 
 describe('CAP 1.2', () => {

@@ -66,7 +66,7 @@ const SERVICES: Record<ChannelFormat, { path: string; check(url: URL, headers: R
 })();
 
 const message = { alertId: 'underpass-closure:UP-001:1', ruleId: 'underpass-closure', subjectId: 'UP-001', place: '中山北路下立交（静安区）', state: 'firing' as const, severity: 'critical', value: 31, unit: 'cm', reason: 'ponding above 25 cm for 120 s', observedAt: '2026-07-01T18:03:00+08:00' };
-const notice = { noticeId: 'underpass-closure:UP-001:1:close', action: 'close' as const, underpass: { id: 'UP-001', name: '中山北路下立交', road: '中山北路', district: 'jingan', lat: 31.25, lon: 121.45 }, depthCm: 31, thresholdCm: 25, observedAt: '2026-07-01T18:03:00+08:00', issuedAt: '2026-07-01T18:03:01+08:00', alertId: 'underpass-closure:UP-001:1', reason: 'ponding above 25 cm' };
+const notice = { noticeId: 'underpass-closure:UP-001:1:close', action: 'close' as const, underpass: { id: 'UP-001', name: '中山北路下立交', road: '中山北路', district: 'jingan', lat: 31.25, lon: 121.45 }, depthCm: 31, thresholdCm: 25, observedAt: '2026-07-01T18:03:00+08:00', issuedAt: '2026-07-01T18:03:01+08:00', alertId: 'underpass-closure:UP-001:1', reason: 'ponding above 25 cm', sequence: 1, epoch: 0 };
 const bodyFor = (f: ChannelFormat): string => (f === 'json' ? JSON.stringify(notice) : f === 'cap' ? toCap(notice, { sender: 'floodgate', senderName: 'floodgate' }) : renderDuty(f, message));
 
 describe.each(CHANNEL_FORMATS)('channel %s', (format) => {

@@ -43,6 +43,17 @@ export function alertStoreContract(name: string, open: () => AlertStore | Promis
       expect(s.atomically(() => 42)).toBe(42);
     });
 
+    it("numbers each subject's notices: rising, per subject, and only what a transaction kept", () => {
+      expect([s.nextNoticeSequence('UP-001'), s.nextNoticeSequence('UP-001'), s.nextNoticeSequence('UP-002')]).toEqual([1, 2, 1]);
+      expect(() =>
+        s.atomically(() => {
+          s.nextNoticeSequence('UP-001');
+          throw new Error('rolled back');
+        }),
+      ).toThrow('rolled back');
+      expect(s.nextNoticeSequence('UP-001')).toBeGreaterThan(2);
+    });
+
     it('never makes a reopen due before its close is delivered, per recipient', () => {
       const e = event(1);
       s.openAlert(e, iso(T0), [notice(e, 'close')], T0);

@@ -15,7 +15,10 @@ export const policeReceiver = command({
 
 Listens for closure/reopen notices, verifies X-Floodgate-Signature (HMAC-SHA256 over
 "timestamp.body") and the timestamp, answers 200 and prints one JSON line per notice on stdout.
-A bad signature gets 401 and a log line on stderr.
+A bad signature gets 401 and a log line on stderr. What it accepted is kept in
+DATA_DIR/police-receiver.db: the same notice again is answered 200 as a duplicate (not printed
+twice), and a notice older than one accepted for the same underpass (a lower sequence, or a lower
+epoch: an alerts instance that no longer leads) is refused with 409, after a restart too.
 
 Options:
   --port P          default 9090
@@ -48,7 +51,7 @@ Options:
     }
     const { createPoliceReceiver } = await import('../../alerts/receiver/police-receiver.ts');
     const handle = await createPoliceReceiver(
-      { host: v.host, port: v.port, secret, path: v.path, toleranceS: v.tolerance },
+      { host: v.host, port: v.port, secret, path: v.path, toleranceS: v.tolerance, stateFile: join(dir, 'police-receiver.db') },
       { clock: systemClock, logger, print },
     );
     logger.info({ url: handle.url }, 'police receiver listening');
