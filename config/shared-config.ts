@@ -10,6 +10,7 @@ export const SharedEnv = z.object({
   FLOODGATE_SERVICE_SECRET: optionalString,
   FLOODGATE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   FLOODGATE_MQTT_URL: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, 'must be an mqtt://, mqtts://, ws:// or wss:// URL').default('mqtt://127.0.0.1:1883'),
+  FLOODGATE_DATABASE_URL: optionalString.pipe(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional()),
 });
 
 export interface SharedConfig {
@@ -18,6 +19,8 @@ export interface SharedConfig {
   /** undefined: read from the provisioning file in the data dir. */
   serviceSecret: string | undefined;
   mqttUrl: string;
+  /** PostgreSQL for what the instances of an HA deployment share (issue 21); undefined: embedded SQLite. Redacted in logs. */
+  databaseUrl: string | undefined;
 }
 
 export function sharedFromEnv(e: z.infer<typeof SharedEnv>): SharedConfig {
@@ -26,6 +29,7 @@ export function sharedFromEnv(e: z.infer<typeof SharedEnv>): SharedConfig {
     registryPath: e.FLOODGATE_REGISTRY ?? join(e.FLOODGATE_DATA_DIR, 'registry.json'),
     serviceSecret: e.FLOODGATE_SERVICE_SECRET,
     mqttUrl: e.FLOODGATE_MQTT_URL,
+    databaseUrl: e.FLOODGATE_DATABASE_URL,
   };
 }
 

@@ -25,6 +25,7 @@ function renderCatalogue(): string {
   const sections: Array<[string, string]> = [
     ['start', 'Starting a service (`floodgate up`, `floodgate gateway` …): one line on stderr, exit 1'],
     ['command', 'CLI commands: one line on stderr, exit 1'],
+    ['running', 'A running service: a log line with the code, counted on `/metrics`; the service carries on'],
     ['reading', "A device's reading refused by ingest: on the device's reject topic and in `GET /api/rejects`"],
     ['api', 'The HTTP API: `{"error": {"code", "message"}}` with the status shown'],
   ];

@@ -20,6 +20,8 @@ export const ERROR_CATALOGUE = {
   BROKER_UNREACHABLE: { where: 'command', meaning: 'nothing answers at the gateway or API address', action: 'start `floodgate up`, or set FLOODGATE_MQTT_URL / FLOODGATE_API_URL (--url / --api)' },
   DEVICE_EXISTS: { where: 'command', meaning: '`floodgate devices add` for a sensor id already in the registry', action: 'choose another id, or rotate the existing device\'s secret' },
   DEVICE_UNKNOWN: { where: 'command', meaning: 'a device command names a sensor that is not in the registry', action: 'check the id with `floodgate devices list`' },
+  // A running service (logged and counted on /metrics; the service carries on)
+  LEASE_LOST: { where: 'running', meaning: "an instance's write was refused because another instance now holds its role's lease (a higher epoch): it was cut off or paused and replaced", action: 'nothing: it stands by; if it recurs, look for a network partition or a paused host between it and PostgreSQL' },
   // A device's reading refused by ingest (GET /api/rejects; the device's reject topic)
   PAYLOAD_NOT_JSON: { where: 'reading', meaning: 'the payload is not JSON', action: 'send the payload of DESIGN.md "Payloads" (UTF-8 JSON)' },
   PAYLOAD_INVALID: { where: 'reading', meaning: 'the payload is JSON but not a valid reading (the reason names the field)', action: 'fix the field named; the rest of the batch was kept' },
@@ -38,7 +40,7 @@ export const ERROR_CATALOGUE = {
   UNSUPPORTED_MEDIA_TYPE: { where: 'api', status: 415, meaning: 'the body is not application/json', action: 'send Content-Type: application/json' },
   RATE_LIMITED: { where: 'api', status: 429, meaning: 'too many login attempts from this address', action: 'wait the Retry-After seconds' },
   INTERNAL: { where: 'api', status: 500, meaning: 'a fault in floodgate (logged with the request id)', action: 'report it with the log line' },
-} as const satisfies Record<string, { where: 'start' | 'command' | 'reading' | 'api'; status?: number; meaning: string; action: string }>;
+} as const satisfies Record<string, { where: 'start' | 'command' | 'running' | 'reading' | 'api'; status?: number; meaning: string; action: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 

@@ -22,7 +22,7 @@ const S = (name: string) => `s3cr3t-${name}-value`;
 
 describe('logger redaction', () => {
   it.each([
-    ['a service config', { config: { apiToken: S('api'), serviceSecret: S('svc'), policeSecrets: { FLOODGATE_POLICE_SECRET: S('police'), ROADS_2: S('roads') }, readings: { kind: 'influxdb', token: S('influx') }, influx: { token: S('influx2') } } }],
+    ['a service config', { config: { apiToken: S('api'), serviceSecret: S('svc'), policeSecrets: { FLOODGATE_POLICE_SECRET: S('police'), ROADS_2: S('roads') }, readings: { kind: 'influxdb', token: S('influx') }, influx: { token: S('influx2') }, databaseUrl: `postgres://floodgate:${S('pg')}@db/floodgate` } }],
     ['shared settings at the top', { serviceSecret: S('svc'), apiToken: S('api'), policeSecret: S('police'), token: S('tok'), secret: S('sec'), password: S('pw') }],
     ['a request', { req: { headers: { authorization: `Bearer ${S('bearer')}`, cookie: `fg_session=${S('session')}` } }, res: { headers: { 'set-cookie': `fg_session=${S('session2')}` } } }],
     ['headers alone', { headers: { authorization: `Bearer ${S('bearer')}`, cookie: `fg_session=${S('session')}` } }],

@@ -1,6 +1,8 @@
 /**
  * Versioned migrations for a PostgreSQL database: numbered SQL, applied in order, in one
- * transaction, each recorded in `schema_migrations` with its name. Instances that start together
+ * transaction, each recorded in `schema_migrations` with its component and name. Each component
+ * (leases, rules, alerts …) owns its numbered list, so services share one database without
+ * sharing one list. Instances that start together
  * take turns (a transaction-scoped advisory lock), so a migration runs once. A database whose
  * record disagrees with the code (a version applied under another name, or one the code does not
  * know: a newer floodgate ran here) is refused rather than guessed at.
@@ -25,23 +27,24 @@ export function checkMigrations(migrations: readonly Migration[]): void {
 }
 
 /** Apply what is missing; returns the versions applied now. */
-export async function migrate(client: ClientBase, migrations: readonly Migration[]): Promise<number[]> {
+export async function migrate(client: ClientBase, component: string, migrations: readonly Migration[]): Promise<number[]> {
   checkMigrations(migrations);
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
-    await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
-    const done = new Map((await client.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version')).rows.map((r) => [r.version, r.name]));
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (component text NOT NULL, version integer NOT NULL, name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, version))`);
+    const done = new Map((await client.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations WHERE component = $1 ORDER BY version', [component])).rows.map((r) => [r.version, r.name]));
     for (const [version, name] of done) {
       const known = migrations[version - 1];
-      if (!known) throw new FloodgateError('DATABASE_SCHEMA', `the database has migration ${version} (${name}), which this floodgate does not know: a newer version ran against it`);
-      if (known.name !== name) throw new FloodgateError('DATABASE_SCHEMA', `the database's migration ${version} is "${name}", this floodgate's is "${known.name}"`);
+      if (!known) throw new FloodgateError('DATABASE_SCHEMA', `the database has ${component} migration ${version} (${name}), which this floodgate does not know: a newer version ran against it`);
+      if (known.name !== name) throw new FloodgateError('DATABASE_SCHEMA', `the database's ${component} migration ${version} is "${name}", this floodgate's is "${known.name}"`);
     }
     const applied: number[] = [];
     for (const m of migrations) {
       if (done.has(m.version)) continue;
       await client.query(m.sql);
-      await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      await client.query('INSERT INTO schema_migrations (component, version, name) VALUES ($1, $2, $3)', [component, m.version, m.name]);
       applied.push(m.version);
     }
     await client.query('COMMIT');

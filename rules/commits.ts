@@ -38,6 +38,8 @@ export interface CommitChain {
   commitTick(published: Promise<void>, snapshot: Map<string, string>): void;
   /** The connection is back: if a commit failed, reload the state from its last good save. */
   reloadIfTainted(): void;
+  /** While that reload runs, the promise of its end (messages wait for it); else undefined. */
+  restoring(): Promise<void> | undefined;
   /** Everything queued so far has been saved (or has failed). */
   settled(): Promise<void>;
 }
@@ -45,6 +47,7 @@ export interface CommitChain {
 export function createCommitChain(d: { store: StateStore; state: EngineState; faults: Counter<string>; logger: Logger; saved(): void }): CommitChain {
   let tainted = false;
   let commits: Promise<void> = Promise.resolve();
+  let restoring: Promise<void> | undefined;
   return {
     tainted: () => tainted,
     commitGroup(items) {
@@ -58,7 +61,7 @@ export function createCommitChain(d: { store: StateStore; state: EngineState; fa
           if (i.sensorJson) sensors.set(i.sensor, i.sensorJson);
           if (i.district && i.districtJson) districts.set(i.district, i.districtJson);
         }
-        d.store.saveSerialized(sensors, districts);
+        await d.store.saveSerialized(sensors, districts);
         d.saved();
       });
       commits = run;
@@ -84,14 +87,26 @@ export function createCommitChain(d: { store: StateStore; state: EngineState; fa
       commits = link;
     },
     reloadIfTainted() {
-      if (!tainted) return;
-      const saved = d.store.load();
-      d.state.sensors = saved.sensors;
-      d.state.districts = saved.districts;
-      commits = Promise.resolve();
-      tainted = false;
-      d.logger.warn({ sensors: d.state.sensors.size }, 'engine state reloaded from its last save after a failed commit');
+      if (!tainted || restoring) return;
+      // The store may be a server (PostgreSQL): the reload is asynchronous, and the redelivered
+      // messages wait for it (restoring()). If it fails the chain stays tainted: messages are
+      // refused, the connection drops, and the next connect tries again.
+      restoring = d.store
+        .load()
+        .then((saved) => {
+          d.state.sensors = saved.sensors;
+          d.state.districts = saved.districts;
+          commits = Promise.resolve();
+          tainted = false;
+          d.logger.warn({ sensors: d.state.sensors.size }, 'engine state reloaded from its last save after a failed commit');
+        })
+        .catch((err: unknown) => {
+          d.faults.inc({ where: 'reload' });
+          d.logger.error({ err }, 'could not reload the engine state; retrying on the next connection');
+        })
+        .finally(() => (restoring = undefined));
     },
+    restoring: () => restoring,
     settled: () => commits.catch(() => undefined),
   };
 }

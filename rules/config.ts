@@ -20,6 +20,8 @@ const RulesEnv = SharedEnv.extend({
       rulesPath: e.FLOODGATE_RULES_FILE ?? DEFAULT_RULES_PATH,
       /** Engine state (windows, alert phases), saved before each message is acknowledged. */
       statePath: join(shared.dataDir, 'rules-state.db'),
+      /** Set: the engine state lives in this PostgreSQL database instead (shared by the instances of an HA deployment). */
+      databaseUrl: shared.databaseUrl,
       /** How often silent sensors are checked (offline). */
       tickMs: e.FLOODGATE_RULES_TICK_S * 1000,
       /** How often the rules file is checked for changes. */

@@ -19,7 +19,9 @@ import { isoWithOffset } from '../lib/time.ts';
 import { watchAndReload } from '../config/watch-registry.ts';
 import { evaluate, newSensorState, RULE_IDS, tick, type EngineContext, type EngineState, type SensorState, type Transition } from './engine.ts';
 import { loadRules, type LoadedRules } from './load.ts';
-import { openStateStore, serializeDistrict, serializeSensor } from './state-store.ts';
+import { openStateStore, serializeDistrict, serializeSensor, type StateStore } from './state-store.ts';
+import { openPgStateStore } from './pg-state-store.ts';
+import { createPool } from '../lib/pg-pool.ts';
 import { engineContext, toAlertEvent } from './context.ts';
 import { createCommitChain, type Evaluated } from './commits.ts';
 import type { RulesConfig } from './config.ts';
@@ -110,13 +112,27 @@ function restoreFromRetained(state: EngineState, now: number, payload: Buffer, l
   return { sensor: ev.data.sensorId, published: Promise.resolve(), sensorJson: serializeSensor(s) };
 }
 
+/** Embedded SQLite by default; PostgreSQL when a database is configured (its pool closes with the store). */
+async function openRulesState(config: RulesConfig, log: Logger): Promise<StateStore> {
+  if (!config.databaseUrl) return openStateStore(config.statePath);
+  const pool = createPool(config.databaseUrl, log);
+  try {
+    const store = await openPgStateStore(pool);
+    log.info('engine state in PostgreSQL');
+    return { ...store, close: () => store.close().then(() => pool.end()) };
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+}
+
 export async function createRules(config: RulesConfig, deps: RulesDeps): Promise<RulesHandle> {
   const log = deps.logger.child({ component: 'rules' });
   let registry = deps.registry;
   let loaded = loadRules(config.rulesPath, registry.sites);
   let ctx = engineContext(registry, loaded);
-  const store = openStateStore(config.statePath);
-  const state: EngineState = store.load();
+  const store = await openRulesState(config, log);
+  const state: EngineState = await store.load();
   const m = rulesMetrics(deps.metrics);
   log.info({ path: loaded.path, sites: loaded.sites.size, restoredSensors: state.sensors.size }, 'rules loaded');
 
@@ -149,10 +165,14 @@ export async function createRules(config: RulesConfig, deps: RulesDeps): Promise
     maxDelayMs: 5,
     logger: log,
     accept(topic, payload, packet) {
-      if (chain.tainted()) throw new Error('engine state is being restored after a failed commit');
-      // A closure alert: only the retained copy (live copies of our own events carry retain=0 [MQTT-3.3.1-9]).
-      if (parseAlertTopic(topic)) return packet.retain ? restoreFromRetained(state, deps.clock.now(), payload, log) : null;
-      return evaluateMessage({ state, ctx, now: deps.clock.now(), m, log, publish }, topic, payload);
+      const handle = (): Evaluated | null => {
+        if (chain.tainted()) throw new Error('engine state is being restored after a failed commit');
+        // A closure alert: only the retained copy (live copies of our own events carry retain=0 [MQTT-3.3.1-9]).
+        if (parseAlertTopic(topic)) return packet.retain ? restoreFromRetained(state, deps.clock.now(), payload, log) : null;
+        return evaluateMessage({ state, ctx, now: deps.clock.now(), m, log, publish }, topic, payload);
+      };
+      const restoring = chain.restoring();
+      return restoring ? restoring.then(handle) : handle();
     },
     commit: (items) => chain.commitGroup(items),
   });
@@ -223,7 +243,7 @@ export async function createRules(config: RulesConfig, deps: RulesDeps): Promise
       await chain.settled(); // a tick's save too, before the store closes
       await endClient(sub);
       await endClient(pub);
-      store.close();
+      await store.close();
       log.info('rules closed');
     },
   };

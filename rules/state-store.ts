@@ -45,13 +45,25 @@ export function deserializeDistrict(json: string): DistrictState {
   return { ...d, gauges: new Map(d.gauges) };
 }
 
-/** Where the engine's state is kept between restarts. */
+/**
+ * Where the engine's state is kept between restarts: embedded SQLite (below), or PostgreSQL
+ * (./pg-state-store.ts) shared by the instances of an HA deployment. Asynchronous, since a server
+ * database is; both pass one contract suite (rules/test/state-store.test.ts).
+ */
 export interface StateStore {
   /** Save state serialized earlier (snapshots taken as readings were evaluated), in one transaction. */
-  saveSerialized(sensors: Map<string, string>, districts: Map<string, string>): void;
+  saveSerialized(sensors: Map<string, string>, districts: Map<string, string>): Promise<void>;
   /** Everything saved: the engine resumes from it. */
-  load(): EngineState;
-  close(): void;
+  load(): Promise<EngineState>;
+  close(): Promise<void>;
+}
+
+/** Rebuild the engine's state from stored rows. */
+export function stateFromRows(sensors: Iterable<{ id: string; json: string }>, districts: Iterable<{ id: string; json: string }>): EngineState {
+  const state: EngineState = { sensors: new Map(), districts: new Map() };
+  for (const r of sensors) state.sensors.set(r.id, deserializeSensor(r.json));
+  for (const r of districts) state.districts.set(r.id, deserializeDistrict(r.json));
+  return state;
 }
 
 export function openStateStore(path: string): StateStore {
@@ -72,13 +84,8 @@ export function openStateStore(path: string): StateStore {
     for (const [id, json] of districts) q.district.run(id, json);
   });
   return {
-    saveSerialized: (sensors: Map<string, string>, districts: Map<string, string>) => saveSerialized(sensors, districts),
-    load(): EngineState {
-      const state: EngineState = { sensors: new Map(), districts: new Map() };
-      for (const r of db.prepare('SELECT id, json FROM sensor_state').all() as Array<{ id: string; json: string }>) state.sensors.set(r.id, deserializeSensor(r.json));
-      for (const r of db.prepare('SELECT id, json FROM district_state').all() as Array<{ id: string; json: string }>) state.districts.set(r.id, deserializeDistrict(r.json));
-      return state;
-    },
-    close: () => db.close(),
+    saveSerialized: async (sensors: Map<string, string>, districts: Map<string, string>) => saveSerialized(sensors, districts),
+    load: async () => stateFromRows(db.prepare('SELECT id, json FROM sensor_state').all() as Array<{ id: string; json: string }>, db.prepare('SELECT id, json FROM district_state').all() as Array<{ id: string; json: string }>),
+    close: async () => void db.close(),
   };
 }

@@ -131,13 +131,14 @@ describe('floodgate CLI', () => {
   });
 
   it('reports every configuration problem at once and exits 1', async () => {
-    const p = run(['up'], { env: { FLOODGATE_MQTT_PORT: '99999', FLOODGATE_HTTP_PORT: 'http', INFLUX_URL: 'http://influx:8086' } });
+    const p = run(['up'], { env: { FLOODGATE_MQTT_PORT: '99999', FLOODGATE_HTTP_PORT: 'http', INFLUX_URL: 'http://influx:8086', FLOODGATE_DATABASE_URL: 'mysql://db/floodgate' } });
     expect(await p.exit).toBe(1);
     const err = p.stderr();
     expect(err).toContain('CONFIG_INVALID');
     expect(err).toContain('FLOODGATE_MQTT_PORT');
     expect(err).toContain('FLOODGATE_HTTP_PORT');
     expect(err).toMatch(/INFLUX_TOKEN: required when INFLUX_URL is set/);
+    expect(err).toMatch(/FLOODGATE_DATABASE_URL: must be a postgres:\/\/ URL/);
   });
 });
 

@@ -31,15 +31,18 @@ describe('PostgreSQL migrations and leases', () => {
   it('applies a migration once, and refuses a database that does not match the code', async () => {
     const client = await pool.connect();
     try {
-      expect(await migrate(client, [leaseMigration])).toEqual([1]);
-      expect(await migrate(client, [leaseMigration])).toEqual([]);
-      await expect(migrate(client, [{ ...leaseMigration, name: 'leases-renamed' }])).rejects.toMatchObject({ code: 'DATABASE_SCHEMA' });
-      await expect(migrate(client, [])).rejects.toThrow(/does not know: a newer version ran against it/);
-      await expect(migrate(client, [{ ...leaseMigration, version: 2 }])).rejects.toThrow(/expected 1/);
+      expect(await migrate(client, 'leases', [leaseMigration])).toEqual([1]);
+      expect(await migrate(client, 'leases', [leaseMigration])).toEqual([]);
+      await expect(migrate(client, 'leases', [{ ...leaseMigration, name: 'leases-renamed' }])).rejects.toMatchObject({ code: 'DATABASE_SCHEMA' });
+      await expect(migrate(client, 'leases', [])).rejects.toThrow(/does not know: a newer version ran against it/);
+      await expect(migrate(client, 'leases', [{ ...leaseMigration, version: 2 }])).rejects.toThrow(/expected 1/);
       // A failed migration leaves nothing behind (one transaction).
-      await expect(migrate(client, [leaseMigration, { version: 2, name: 'broken', sql: 'CREATE TABLE x (; nonsense' }])).rejects.toThrow();
+      await expect(migrate(client, 'leases', [leaseMigration, { version: 2, name: 'broken', sql: 'CREATE TABLE x (; nonsense' }])).rejects.toThrow();
       expect((await client.query("SELECT to_regclass('x') AS t")).rows[0].t).toBeNull();
       expect((await client.query('SELECT count(*)::int AS n FROM schema_migrations')).rows[0].n).toBe(1);
+      // Another component's list is its own: its version 1 is not the leases' version 1.
+      expect(await migrate(client, 'other', [{ version: 1, name: 'other-table', sql: 'CREATE TABLE other_t (x int)' }])).toEqual([1]);
+      expect(await migrate(client, 'leases', [leaseMigration])).toEqual([]);
     } finally {
       client.release();
     }

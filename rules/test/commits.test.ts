@@ -22,10 +22,10 @@ describe('commit chain', () => {
     const dir = tempDir('commits');
     cleanup.push(() => dir.remove());
     const store: StateStore = openStateStore(join(dir.path, 'state.db'));
-    cleanup.push(() => store.close());
+    cleanup.push(() => void store.close());
     const state: EngineState = { sensors: new Map(), districts: new Map() };
     const saves: number[] = [];
-    const chain = createCommitChain({ store, state, faults: counter(createMetricsRegistry(), 'faults_total', 'x', ['where']), logger: silentLogger, saved: () => saves.push(store.load().sensors.size) });
+    const chain = createCommitChain({ store, state, faults: counter(createMetricsRegistry(), 'faults_total', 'x', ['where']), logger: silentLogger, saved: () => saves.push(1) });
     const item = (sensor: string, published: Promise<void>, lastTs: number): Evaluated => ({ sensor, published, sensorJson: serializeSensor({ ...newSensorState(0), lastTs }) });
     return { store, state, chain, saves, item };
   }
@@ -37,10 +37,10 @@ describe('commit chain', () => {
     const first = chain.commitGroup([item('PD-001', slow, 10)]);
     const second = chain.commitGroup([item('PD-002', Promise.resolve(), 20), null]);
     await new Promise((r) => setImmediate(r));
-    expect(store.load().sensors.size).toBe(0); // the first group's events are still on their way
+    expect((await store.load()).sensors.size).toBe(0); // the first group's events are still on their way
     release();
     await Promise.all([first, second]);
-    expect([...store.load().sensors.keys()].sort()).toEqual(['PD-001', 'PD-002']);
+    expect([...(await store.load()).sensors.keys()].sort()).toEqual(['PD-001', 'PD-002']);
   });
 
   it('a failed group taints the chain until the reconnect reloads the last save', async () => {
@@ -53,10 +53,31 @@ describe('commit chain', () => {
     expect(chain.tainted()).toBe(true);
     state.sensors.set('PD-002', { ...newSensorState(0), lastTs: 20 }); // the engine ran ahead
     chain.reloadIfTainted();
+    const restoring = chain.restoring();
+    expect(restoring).toBeInstanceOf(Promise); // messages wait for it
+    await restoring;
     expect(chain.tainted()).toBe(false);
+    expect(chain.restoring()).toBeUndefined();
     expect([...state.sensors.keys()]).toEqual(['PD-001']);
     await chain.commitGroup([item('PD-002', Promise.resolve(), 20)]);
-    expect([...store.load().sensors.keys()].sort()).toEqual(['PD-001', 'PD-002']);
+    expect([...(await store.load()).sensors.keys()].sort()).toEqual(['PD-001', 'PD-002']);
+  });
+
+  it('a reload that fails (the database away) leaves the chain tainted for the next connection', async () => {
+    const { store, state, item } = setUp();
+    const faults = counter(createMetricsRegistry(), 'faults_total', 'x', ['where']);
+    let down = true;
+    const flaky: StateStore = { ...store, load: () => (down ? Promise.reject(new Error('database away')) : store.load()) };
+    const chain = createCommitChain({ store: flaky, state, faults, logger: silentLogger, saved: () => undefined });
+    await expect(chain.commitGroup([item('PD-001', Promise.reject(new Error('broker gone')), 10)])).rejects.toThrow();
+    chain.reloadIfTainted();
+    await chain.restoring();
+    expect(chain.tainted()).toBe(true);
+    expect((await faults.get()).values.find((v) => v.labels['where'] === 'reload')?.value).toBe(1);
+    down = false;
+    chain.reloadIfTainted();
+    await chain.restoring();
+    expect(chain.tainted()).toBe(false);
   });
 
   it('a failed tick is counted and logged, and taints nothing', async () => {

@@ -1,9 +1,11 @@
 /**
  * `floodgate rules` killed with SIGKILL mid-storm and restarted: it resumes its windows and open
  * alerts from its saved state — no second close, the reopen still comes, and a gauge's rolling
- * rain total carries on across the kill (30 mm before + 10 mm after = blue, ≥ 35 mm in 1 h).
+ * rain total carries on across the kill (30 mm before + 10 mm after = blue, ≥ 35 mm in 1 h). Once
+ * with the state in embedded SQLite, once in a real PostgreSQL (FLOODGATE_DATABASE_URL).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,11 +17,19 @@ import { createMetricsRegistry } from '../../lib/metrics.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { startProcess, stopProcess, tempDir } from '../../test/helpers/servers.ts';
 import { eventually, RECENT_HOUR, smallCity, testLogger } from '../../test/helpers/stack.ts';
+import { startPostgres, type Postgres } from '../../test/helpers/postgres.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/floodgate.js', import.meta.url));
 const MIN = 60_000;
 
-describe('rules restart', { timeout: 90_000 }, () => {
+describe.each(['SQLite', 'PostgreSQL'] as const)('rules restart, state in %s', { timeout: 90_000 }, (store) => {
+  let pgServer: Postgres | undefined;
+  beforeAll(async () => {
+    if (store === 'PostgreSQL') pgServer = await startPostgres();
+  });
+  afterAll(async () => {
+    await pgServer?.stop();
+  });
   let gw: GatewayHandle | undefined;
   let proc: ChildProcess | undefined;
   const clients: MqttClient[] = [];
@@ -45,6 +55,7 @@ describe('rules restart', { timeout: 90_000 }, () => {
         FLOODGATE_REGISTRY: registryPath,
         FLOODGATE_SERVICE_SECRET: city.provisioning.serviceSecret,
         FLOODGATE_DATA_DIR: dir.path,
+        ...(pgServer ? { FLOODGATE_DATABASE_URL: pgServer.url } : {}),
       });
       proc = p.proc;
       await eventually(() => Object.keys((gw!.broker as unknown as { clients: Record<string, unknown> }).clients).includes('floodgate-rules'), 'rules subscribed', 30_000);
@@ -87,5 +98,6 @@ describe('rules restart', { timeout: 90_000 }, () => {
     expect(closure.map((e) => e.state)).toEqual(['firing', 'resolved']);
     expect(new Set(closure.map((e) => e.alertId)).size).toBe(1);
     expect(events.filter((e) => e.ruleId === 'rainstorm').map((e) => `${e.state} ${e.level}`)).toEqual(['firing blue']);
+    expect(existsSync(join(dir.path, 'rules-state.db'))).toBe(store === 'SQLite'); // the state was where it was meant to be
   });
 });

@@ -1,0 +1,15 @@
+/**
+ * A PostgreSQL connection pool for a service: an idle connection that the server ends (a restart,
+ * a failover, a network cut) is reported as a pool 'error', which without a listener would crash
+ * the process; here it is logged and the pool opens a new connection on the next query. Queries
+ * during an outage fail after `connectionTimeoutMillis` instead of hanging, so callers can hold,
+ * report 503 and retry. The URL (it may carry a password) is never logged.
+ */
+import pg from 'pg';
+import type { Logger } from './logger.ts';
+
+export function createPool(url: string, log: Logger, opts: { max?: number; connectTimeoutMs?: number } = {}): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 4, connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000 });
+  pool.on('error', (err) => log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'PostgreSQL connection lost; the next query opens a new one'));
+  return pool;
+}
