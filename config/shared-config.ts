@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
 import { optionalString } from '../lib/env.ts';
 import { dataFiles, loadProvisioning, loadRegistry, type Registry } from './registry.ts';
 
@@ -11,6 +13,9 @@ export const SharedEnv = z.object({
   FLOODGATE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   FLOODGATE_MQTT_URL: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, 'must be an mqtt://, mqtts://, ws:// or wss:// URL').default('mqtt://127.0.0.1:1883'),
   FLOODGATE_DATABASE_URL: optionalString.pipe(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional()),
+  // 10 s: a standby asks every second, so it takes over within ~11 s of the active's death (goal ≤ 15 s).
+  FLOODGATE_LEASE_TTL_S: z.coerce.number().min(1).max(300).default(10),
+  FLOODGATE_INSTANCE_ID: optionalString.pipe(z.string().max(100).optional()),
 });
 
 export interface SharedConfig {
@@ -21,6 +26,9 @@ export interface SharedConfig {
   mqttUrl: string;
   /** PostgreSQL for what the instances of an HA deployment share (issue 21); undefined: embedded SQLite. Redacted in logs. */
   databaseUrl: string | undefined;
+  leaseTtlMs: number;
+  /** This instance's name in the lease table (default: host name and a random suffix). */
+  instanceId: string;
 }
 
 export function sharedFromEnv(e: z.infer<typeof SharedEnv>): SharedConfig {
@@ -30,6 +38,8 @@ export function sharedFromEnv(e: z.infer<typeof SharedEnv>): SharedConfig {
     serviceSecret: e.FLOODGATE_SERVICE_SECRET,
     mqttUrl: e.FLOODGATE_MQTT_URL,
     databaseUrl: e.FLOODGATE_DATABASE_URL,
+    leaseTtlMs: e.FLOODGATE_LEASE_TTL_S * 1000,
+    instanceId: e.FLOODGATE_INSTANCE_ID ?? `${hostname()}-${randomUUID().slice(0, 8)}`,
   };
 }
 

@@ -41,7 +41,7 @@ describe('one schema per service configuration', () => {
   it('the helpers for tests start from the environment schema’s defaults', async () => {
     const { rulesConfig, rulesConfigFromEnv } = await import('../rules/config.ts');
     const { ingestConfig } = await import('../ingest/config.ts');
-    expect(rulesConfig('/d', { tickMs: 5 })).toEqual({ ...rulesConfigFromEnv({ FLOODGATE_DATA_DIR: '/d' }).rules, tickMs: 5 });
+    expect(rulesConfig('/d', { tickMs: 5 })).toEqual({ ...rulesConfigFromEnv({ FLOODGATE_DATA_DIR: '/d' }).rules, tickMs: 5, instanceId: expect.stringMatching(/-[0-9a-f]{8}$/) }); // a fresh instance id each time
     expect(ingestConfig('/d')).toMatchObject({ spoolPath: '/d/ingest-spool.db', dedupeWindowMs: 86_400_000, commitDelayMs: 20, groupCommit: true });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { afterAttempt, attemptEveryMs, leads, type Attempt, type LeaseView } from './lease.ts';
+import { afterAttempt, attemptDue, leads, renewEveryMs, standbyEveryMs, type Attempt, type LeaseView } from './lease.ts';
 
 const t = { ttlMs: 15_000, marginMs: 2_000 };
 const standby: LeaseView = { role: 'standby' };
@@ -26,7 +26,20 @@ describe('lease view', () => {
   });
 
   it('renews three times within a lease, so two lost renewals in a row still leave it held', () => {
-    expect(attemptEveryMs(t)).toBe(5000);
-    expect(3 * attemptEveryMs(t)).toBeLessThanOrEqual(t.ttlMs);
+    expect(renewEveryMs(t)).toBe(5000);
+    expect(3 * renewEveryMs(t)).toBeLessThanOrEqual(t.ttlMs);
+  });
+
+  it('a standby asks every second at most, so it takes over within a second of the lease running out', () => {
+    expect(standbyEveryMs(t)).toBe(1000);
+    expect(standbyEveryMs({ ttlMs: 2000, marginMs: 300 })).toBe(200);
+  });
+
+  it.each([
+    ['a standby: always', standby, 0, 100, true],
+    ['a leader, renewed 4.9 s ago: not yet', leader(1, 14_000), 1000, 5900, false],
+    ['a leader, renewed 5 s ago: renew', leader(1, 14_000), 1000, 6000, true],
+  ] as const)('attempt due? %s', (_c, view, last, now, want) => {
+    expect(attemptDue(view, last, now, t)).toBe(want);
   });
 });

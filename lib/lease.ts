@@ -37,5 +37,16 @@ export function leads(view: LeaseView, now: number): view is { role: 'leader'; e
   return view.role === 'leader' && now < view.until;
 }
 
-/** How long until the next attempt: a leader renews at a third of the lease, a standby tries as often. */
-export const attemptEveryMs = (t: LeaseTimes): number => Math.max(50, Math.floor(t.ttlMs / 3));
+/** A leader renews at a third of the lease, so two lost renewals in a row still leave it held. */
+export const renewEveryMs = (t: LeaseTimes): number => Math.max(50, Math.floor(t.ttlMs / 3));
+
+/**
+ * A standby asks far more often (a tenth of the lease, at most a second): the takeover after a
+ * leader dies comes at most this long after its lease ran out, so failover ≤ ttl + this.
+ */
+export const standbyEveryMs = (t: LeaseTimes): number => Math.max(50, Math.min(1000, Math.floor(t.ttlMs / 10)));
+
+/** Is an attempt due now? A standby always; a leader once a renewal period has passed since its last one. */
+export function attemptDue(view: LeaseView, lastSentAt: number, now: number, t: LeaseTimes): boolean {
+  return view.role === 'standby' || now - lastSentAt >= renewEveryMs(t);
+}

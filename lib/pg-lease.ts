@@ -8,7 +8,7 @@ import type { Pool } from 'pg';
 import { repeat, type TimerClock } from './clock.ts';
 import type { Logger } from './logger.ts';
 import type { Migration } from './pg-migrate.ts';
-import { afterAttempt, attemptEveryMs, leads, type LeaseTimes, type LeaseView } from './lease.ts';
+import { afterAttempt, attemptDue, leads, standbyEveryMs, type LeaseTimes, type LeaseView } from './lease.ts';
 
 export const leaseMigration: Migration = {
   version: 1,
@@ -49,8 +49,11 @@ export function holdLease(o: { pool: Pool; role: string; holder: string; times: 
   let view: LeaseView = { role: 'standby' };
   let closed = false;
   let running: Promise<void> = Promise.resolve();
+  let lastSentAt = 0;
+  let busy = false;
   const attempt = async () => {
     const sentAt = o.clock.now();
+    lastSentAt = sentAt;
     let outcome: { epoch: number } | null | 'error';
     try {
       outcome = await tryLease(o.pool, o.role, o.holder, o.times.ttlMs);
@@ -66,16 +69,20 @@ export function holdLease(o: { pool: Pool; role: string; holder: string; times: 
       o.onChange?.(view);
     }
   };
-  const timer = repeat(o.clock, attemptEveryMs(o.times), () => {
+  const timer = repeat(o.clock, standbyEveryMs(o.times), () => {
     // A leader whose own deadline passed without a renewal stands down now, reachable or not.
     if (view.role === 'leader' && !leads(view, o.clock.now())) {
       view = { role: 'standby' };
       o.logger.warn({ role: o.role, holder: o.holder }, 'lease ran out without a renewal: standby');
       o.onChange?.(view);
     }
-    running = running.then(attempt);
+    // One attempt at a time: a database that answers slowly is not asked again meanwhile.
+    if (busy || !attemptDue(view, lastSentAt, o.clock.now(), o.times)) return;
+    busy = true;
+    running = running.then(attempt).finally(() => (busy = false));
   });
-  running = attempt();
+  busy = true;
+  running = attempt().finally(() => (busy = false));
   return {
     view: () => (leads(view, o.clock.now()) ? view : { role: 'standby' }),
     epoch: () => (leads(view, o.clock.now()) ? view.epoch : undefined),

@@ -22,6 +22,10 @@ const RulesEnv = SharedEnv.extend({
       statePath: join(shared.dataDir, 'rules-state.db'),
       /** Set: the engine state lives in this PostgreSQL database instead (shared by the instances of an HA deployment). */
       databaseUrl: shared.databaseUrl,
+      /** With a database: how long the rules lease lasts without renewal (a standby takes over at most about this long after the active dies). */
+      leaseTtlMs: shared.leaseTtlMs,
+      /** This instance's name in the lease table. */
+      instanceId: shared.instanceId,
       /** How often silent sensors are checked (offline). */
       tickMs: e.FLOODGATE_RULES_TICK_S * 1000,
       /** How often the rules file is checked for changes. */

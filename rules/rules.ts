@@ -2,29 +2,30 @@
  * Rules service: readings → the engine (rules/engine.ts) → alert events on
  * floodgate/alerts/{ruleId}/{subjectId} (QoS 1, retained = current state).
  *
- * Two connections: readings arrive on a persistent session; each is evaluated at once and its
- * alert events go out at once on the second connection (waiting for their PUBACK on the reading
- * connection would deadlock: mqtt.js handles one connection's packets serially). Readings are
- * PUBACKed in groups (lib/mqtt.ts#groupCommitAcks), only after their events were PUBACKed by the
- * broker and the engine state they produced is saved (rules/state-store.ts). A crash anywhere in
- * between redelivers the readings, which yield the same events with the same alert ids.
+ * The engine's work itself runs in ./active.ts. With one instance (embedded SQLite, `floodgate
+ * up`) it simply starts. With FLOODGATE_DATABASE_URL, any number of instances share the state in
+ * PostgreSQL and exactly one is active, by the `rules` lease (lib/leadership.ts): the others stand
+ * by without a broker connection, and the one that wins the lease loads the last saved state and
+ * takes over the persistent session. Its saves are fenced by its epoch (LEASE_LOST), so a leader
+ * that was paused or cut off and replaced cannot overwrite its successor's state.
  */
-import { AlertEvent, checkTimestamp, parseAlertTopic, parseReadingPayload, parseSensorTopic, topics } from '../contracts/index.ts';
 import type { Registry } from '../config/registry.ts';
-import { connectService, endClient, groupCommitAcks, startClient } from '../lib/mqtt.ts';
-import { counter, gauge, type Registry as Metrics } from '../lib/metrics.ts';
+import type { Registry as Metrics } from '../lib/metrics.ts';
 import type { Logger } from '../lib/logger.ts';
-import { repeat, type TimerClock } from '../lib/clock.ts';
-import { isoWithOffset } from '../lib/time.ts';
+import type { TimerClock } from '../lib/clock.ts';
 import { watchAndReload } from '../config/watch-registry.ts';
-import { evaluate, newSensorState, RULE_IDS, tick, type EngineContext, type EngineState, type SensorState, type Transition } from './engine.ts';
+import type { SensorState } from './engine.ts';
 import { loadRules, type LoadedRules } from './load.ts';
-import { openStateStore, serializeDistrict, serializeSensor, type StateStore } from './state-store.ts';
-import { openPgStateStore } from './pg-state-store.ts';
+import { openStateStore, type StateStore } from './state-store.ts';
+import { openPgStateStore, type SaveFence } from './pg-state-store.ts';
 import { createPool } from '../lib/pg-pool.ts';
-import { engineContext, toAlertEvent } from './context.ts';
-import { createCommitChain, type Evaluated } from './commits.ts';
+import { migrate } from '../lib/pg-migrate.ts';
+import { leaseMigration } from '../lib/pg-lease.ts';
+import { runWhileLeader, type Leadership } from '../lib/leadership.ts';
+import { engineContext } from './context.ts';
+import { rulesMetrics, startActive, type ActiveRules } from './active.ts';
 import type { RulesConfig } from './config.ts';
+import type pg from 'pg';
 
 export interface RulesDeps {
   logger: Logger;
@@ -35,8 +36,10 @@ export interface RulesDeps {
 }
 
 export interface RulesHandle {
-  /** A sensor's engine state (read-only view, for tests and diagnostics). */
+  /** A sensor's engine state (read-only view, for tests and diagnostics); undefined on a standby. */
   state(sensorId: string): SensorState | undefined;
+  /** Is this instance the active one (always, without a database)? */
+  active(): boolean;
   /** The rules in force. */
   rules(): LoadedRules;
   /** The registry file changed: new devices and sites take part from the next reading. */
@@ -44,82 +47,17 @@ export interface RulesHandle {
   close(): Promise<void>;
 }
 
-const MAX_READING_AGE_MS = 30 * 86_400_000;
-
-function rulesMetrics(metrics: Metrics) {
-  return {
-    evaluated: counter(metrics, 'floodgate_rules_readings_evaluated_total', 'Readings evaluated by the rules engine', ['kind']),
-    stale: counter(metrics, 'floodgate_rules_readings_stale_total', 'Readings at or before the sensor\'s last timestamp (duplicates, late): cannot re-fire or flap', ['kind']),
-    skipped: counter(metrics, 'floodgate_rules_readings_skipped_total', 'Readings not evaluated (unknown sensor, invalid, or outside the time limits)', ['reason']),
-    suspect: counter(metrics, 'floodgate_rules_suspect_readings_total', 'Readings flagged as suspect (never close a road on their own)', ['reason']),
-    events: counter(metrics, 'floodgate_rules_alert_events_total', 'Alert events published', ['rule', 'state']),
-    reloads: counter(metrics, 'floodgate_rules_reloads_total', 'Rules file reloads', ['result']),
-    faults: counter(metrics, 'floodgate_rules_faults_total', 'Background faults (tick publish/save), logged', ['where']),
-    sensors: gauge(metrics, 'floodgate_rules_sensors_tracked', 'Sensors with engine state'),
-  };
-}
-type RulesMetrics = ReturnType<typeof rulesMetrics>;
-
-/** A reading message evaluated at once: its alert events leave right away, its state is snapshotted for its group's commit. */
-function evaluateMessage(c: { state: EngineState; ctx: EngineContext; now: number; m: RulesMetrics; log: Logger; publish(t: Transition[]): Promise<void> }, topic: string, payload: Buffer): Evaluated | null {
-  const t = parseSensorTopic(topic);
-  if (!t || t.leaf !== 'reading') return null;
-  const info = c.ctx.sensor(t.sensorId);
-  if (!info || info.kind !== t.kind) {
-    c.m.skipped.inc({ reason: 'unknown-sensor' }); // ingest reports these
-    return null;
-  }
-  // Invalid readings are ingest's to reject and report; the rules see the valid ones only.
-  const { readings } = parseReadingPayload(t.kind, t.sensorId, payload);
-  const transitions: Transition[] = [];
-  for (const r of readings.sort((a, b) => a.ts - b.ts)) {
-    if (checkTimestamp(r.ts, c.now, MAX_READING_AGE_MS)) {
-      c.m.skipped.inc({ reason: 'time' });
-      continue;
-    }
-    const out = evaluate(c.state, r, c.now, c.ctx);
-    c.m.evaluated.inc({ kind: t.kind });
-    if (out.stale) c.m.stale.inc({ kind: t.kind });
-    for (const f of out.flags) {
-      c.m.suspect.inc({ reason: f.reason });
-      c.log.info({ sensorId: f.sensorId, ts: isoWithOffset(f.ts), reason: f.reason }, 'suspect reading');
-    }
-    transitions.push(...out.transitions);
-  }
-  const sensorState = c.state.sensors.get(info.id);
-  const districtState = info.kind === 'rain' ? c.state.districts.get(info.district) : undefined;
-  return {
-    sensor: info.id,
-    ...(info.kind === 'rain' ? { district: info.district } : {}),
-    published: c.publish(transitions),
-    sensorJson: sensorState ? serializeSensor(sensorState) : '',
-    ...(districtState ? { districtJson: serializeDistrict(districtState) } : {}),
-  };
-}
-
-/**
- * Without saved state (first start, lost file), a retained closure alert still says a road is
- * closed. The restored state is saved with its group, like a reading's (see Evaluated).
- */
-function restoreFromRetained(state: EngineState, now: number, payload: Buffer, log: Logger): Evaluated | null {
-  const ev = AlertEvent.safeParse(safeJson(payload));
-  if (!ev.success || ev.data.ruleId !== RULE_IDS.underpassClosure || state.sensors.get(ev.data.sensorId)?.closure) return null;
-  const ts = Date.parse(ev.data.observedAt);
-  const s: SensorState = { ...(state.sensors.get(ev.data.sensorId) ?? newSensorState(now)), lastTs: ts };
-  s.closure = ev.data.state === 'firing' ? { phase: 'firing', since: ts, count: 0, alertId: ev.data.alertId } : { phase: 'normal', since: 0, count: 0 };
-  state.sensors.set(ev.data.sensorId, s);
-  log.info({ sensorId: ev.data.sensorId, state: ev.data.state }, 'restored closure state from the retained alert');
-  return { sensor: ev.data.sensorId, published: Promise.resolve(), sensorJson: serializeSensor(s) };
-}
-
-/** Embedded SQLite by default; PostgreSQL when a database is configured (its pool closes with the store). */
-async function openRulesState(config: RulesConfig, log: Logger): Promise<StateStore> {
-  if (!config.databaseUrl) return openStateStore(config.statePath);
-  const pool = createPool(config.databaseUrl, log);
+/** PostgreSQL: the pool, the lease table and the state store whose saves the lease fences. */
+async function openShared(url: string, fence: SaveFence, log: Logger): Promise<{ pool: pg.Pool; store: StateStore }> {
+  const pool = createPool(url, log);
   try {
-    const store = await openPgStateStore(pool);
-    log.info('engine state in PostgreSQL');
-    return { ...store, close: () => store.close().then(() => pool.end()) };
+    const c = await pool.connect();
+    try {
+      await migrate(c, 'leases', [leaseMigration]);
+    } finally {
+      c.release();
+    }
+    return { pool, store: await openPgStateStore(pool, fence) };
   } catch (err) {
     await pool.end();
     throw err;
@@ -131,72 +69,8 @@ export async function createRules(config: RulesConfig, deps: RulesDeps): Promise
   let registry = deps.registry;
   let loaded = loadRules(config.rulesPath, registry.sites);
   let ctx = engineContext(registry, loaded);
-  const store = await openRulesState(config, log);
-  const state: EngineState = await store.load();
   const m = rulesMetrics(deps.metrics);
-  log.info({ path: loaded.path, sites: loaded.sites.size, restoredSensors: state.sensors.size }, 'rules loaded');
-
-  const common = { url: config.mqttUrl, service: 'rules', secret: deps.serviceSecret, logger: log };
-  const pub = await connectService({ ...common, clientId: `${config.clientId}-pub`, clean: true });
-  await startClient(pub);
-  const sub = await connectService({ ...common, clientId: config.clientId, clean: false });
-
-  /** Start publishing alert events (mqtt.js keeps their order); resolves when the broker has them all. */
-  function publish(transitions: Transition[]): Promise<void> {
-    if (transitions.length === 0) return Promise.resolve();
-    return Promise.all(
-      transitions.map(async (t) => {
-        const event = toAlertEvent(t, deps.clock.now());
-        // Retained: the topic always holds the subject's current state for late subscribers.
-        await pub.publishAsync(topics.alert(event.ruleId, event.subjectId), JSON.stringify(event), { qos: 1, retain: true });
-        m.events.inc({ rule: event.ruleId, state: event.state });
-        log.info({ ruleId: t.ruleId, subjectId: t.subjectId, sensorId: t.sensorId, alertId: t.alertId, state: t.state, level: t.level, value: t.value }, 'alert state change');
-      }),
-    ).then(() => undefined);
-  }
-
-  const chain = createCommitChain({ store, state, faults: m.faults, logger: log, saved: () => m.sensors.set(state.sensors.size) });
-  sub.on('connect', () => chain.reloadIfTainted());
-
-  // A reading is acknowledged only after its alert events were acknowledged by the broker and the
-  // engine state it produced is saved: groups of ≤200 messages, one state transaction each.
-  const acks = groupCommitAcks<Evaluated | null>(sub, {
-    maxBatch: 200,
-    maxDelayMs: 5,
-    logger: log,
-    accept(topic, payload, packet) {
-      const handle = (): Evaluated | null => {
-        if (chain.tainted()) throw new Error('engine state is being restored after a failed commit');
-        // A closure alert: only the retained copy (live copies of our own events carry retain=0 [MQTT-3.3.1-9]).
-        if (parseAlertTopic(topic)) return packet.retain ? restoreFromRetained(state, deps.clock.now(), payload, log) : null;
-        return evaluateMessage({ state, ctx, now: deps.clock.now(), m, log, publish }, topic, payload);
-      };
-      const restoring = chain.restoring();
-      return restoring ? restoring.then(handle) : handle();
-    },
-    commit: (items) => chain.commitGroup(items),
-  });
-
-  const ticker = repeat(deps.clock, config.tickMs, () => {
-    let transitions: Transition[];
-    try {
-      ({ transitions } = tick(state, deps.clock.now(), ctx));
-    } catch (err) {
-      m.faults.inc({ where: 'tick' });
-      log.error({ err }, 'the offline check failed');
-      return;
-    }
-    if (transitions.length === 0) return;
-    // The silent sensors' state as of this tick, saved in commit order — not their live state once
-    // the events are out: a reading of one of them arriving meanwhile belongs to its own group,
-    // whose events may still be on their way, and a save of it followed by a crash lost them.
-    const snapshot = new Map<string, string>();
-    for (const t of transitions) {
-      const s = state.sensors.get(t.sensorId);
-      if (s) snapshot.set(t.sensorId, serializeSensor(s));
-    }
-    chain.commitTick(publish(transitions), snapshot);
-  });
+  log.info({ path: loaded.path, sites: loaded.sites.size }, 'rules loaded');
 
   const watch = watchAndReload(
     config.rulesPath,
@@ -212,13 +86,52 @@ export async function createRules(config: RulesConfig, deps: RulesDeps): Promise
     { intervalMs: config.reloadPollMs, onRefused: () => m.reloads.inc({ result: 'refused' }) },
   );
 
-  await startClient(sub);
-  await sub.subscribeAsync([topics.alertsOf(RULE_IDS.underpassClosure), topics.allReadings], { qos: 1 });
-  log.info({ clientId: config.clientId }, 'rules running');
+  const part = (store: StateStore, mayRun: () => boolean, signal?: AbortSignal) =>
+    startActive({ mqttUrl: config.mqttUrl, clientId: config.clientId, tickMs: config.tickMs, serviceSecret: deps.serviceSecret, clock: deps.clock, store, log, m, ctx: () => ctx, mayRun, ...(signal ? { signal } : {}) });
+
+  let current: () => ActiveRules | undefined;
+  let stop: () => Promise<void>;
+  if (!config.databaseUrl) {
+    const store = openStateStore(config.statePath);
+    const only = await part(store, () => true).catch(async (err: unknown) => {
+      await watch.close();
+      await store.close();
+      throw err;
+    });
+    current = () => only;
+    stop = async () => {
+      await only.close();
+      await store.close();
+    };
+  } else {
+    let epoch: () => number | undefined = () => undefined;
+    const { pool, store } = await openShared(config.databaseUrl, { role: 'rules', epoch: () => epoch() }, log).catch(async (err: unknown) => {
+      await watch.close();
+      throw err;
+    });
+    const leader: Leadership<ActiveRules> = runWhileLeader<ActiveRules>({
+      pool,
+      role: 'rules',
+      holder: config.instanceId,
+      times: { ttlMs: config.leaseTtlMs, marginMs: Math.floor(config.leaseTtlMs / 5) },
+      clock: deps.clock,
+      logger: log,
+      start: (signal): Promise<ActiveRules> => part(store, () => leader.epoch() !== undefined, signal),
+    });
+    epoch = () => leader.epoch();
+    log.info({ instance: config.instanceId, leaseTtlMs: config.leaseTtlMs }, 'engine state in PostgreSQL; active only while holding the rules lease');
+    current = () => leader.active();
+    stop = async () => {
+      await leader.close();
+      await store.close();
+      await pool.end();
+    };
+  }
 
   let closed = false;
   return {
-    state: (id) => state.sensors.get(id),
+    state: (id) => current()?.state.sensors.get(id),
+    active: () => current() !== undefined,
     rules: () => loaded,
     updateRegistry(next: Registry) {
       // New devices and sites get the rules in force; a rules file that names a site the new
@@ -236,23 +149,9 @@ export async function createRules(config: RulesConfig, deps: RulesDeps): Promise
     async close() {
       if (closed) return;
       closed = true;
-      ticker.stop();
       await watch.close();
-      acks.flush();
-      await acks.settled();
-      await chain.settled(); // a tick's save too, before the store closes
-      await endClient(sub);
-      await endClient(pub);
-      await store.close();
+      await stop();
       log.info('rules closed');
     },
   };
-}
-
-function safeJson(payload: Buffer): unknown {
-  try {
-    return JSON.parse(payload.toString('utf8'));
-  } catch {
-    return undefined;
-  }
 }

@@ -43,6 +43,24 @@ async function shutDown(proc: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * The server listens before it accepts sessions ("the database system is starting up" while it
+ * recovers or checkpoints): ask until it does, on a busy machine for up to a minute.
+ */
+async function createDatabase(bin: string, port: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      execFileSync(join(bin, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', 'CREATE DATABASE floodgate'], { stdio: 'pipe' });
+      return;
+    } catch (err) {
+      const stderr = String((err as { stderr?: Buffer }).stderr ?? '');
+      if (!/starting up/.test(stderr) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 export async function startPostgres(): Promise<Postgres> {
   const bin = binDir();
   const dir = tempDir('pg');
@@ -76,7 +94,7 @@ export async function startPostgres(): Promise<Postgres> {
       await launch(p);
       return p;
     });
-    execFileSync(join(bin, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', 'CREATE DATABASE floodgate'], { stdio: 'pipe' });
+    await createDatabase(bin, port);
   } catch (err) {
     if (proc) await shutDown(proc);
     dir.remove();

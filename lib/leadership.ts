@@ -1,0 +1,92 @@
+/**
+ * Run a role's active part only while this instance holds the role's lease (lib/pg-lease.ts):
+ * started when the lease is won, aborted at once when it is lost or runs out, closed cleanly
+ * (then the lease released, so a standby takes over at once) on shutdown. A start that fails (the
+ * database or the broker away) is logged and tried again while the lease is still held.
+ */
+import type { Pool } from 'pg';
+import { repeat, type TimerClock } from './clock.ts';
+import type { Logger } from './logger.ts';
+import { holdLease } from './pg-lease.ts';
+import { standbyEveryMs, type LeaseTimes } from './lease.ts';
+
+export interface ActivePart {
+  close(): Promise<void>;
+  abort(): void;
+}
+
+export interface Leadership<T> {
+  /** This instance's epoch while it leads, else undefined (what fences its writes). */
+  epoch(): number | undefined;
+  /** The active part while it runs here. */
+  active(): T | undefined;
+  close(): Promise<void>;
+}
+
+export function runWhileLeader<T extends ActivePart>(o: {
+  pool: Pool;
+  role: string;
+  holder: string;
+  times: LeaseTimes;
+  clock: TimerClock;
+  logger: Logger;
+  start(signal: AbortSignal): Promise<T>;
+  /** Told of every change: the role it now has, and how long the start took (ms) when it became active. */
+  onRole?(role: 'active' | 'standby', startMs?: number): void;
+}): Leadership<T> {
+  let active: T | undefined;
+  let starting: AbortController | undefined;
+  let closed = false;
+  const lease = holdLease({ pool: o.pool, role: o.role, holder: o.holder, times: o.times, clock: o.clock, logger: o.logger, onChange: () => reconcile() });
+  const leading = () => !closed && lease.epoch() !== undefined;
+
+  function reconcile(): void {
+    if (leading() && !active && !starting) begin();
+    else if (!leading() && (active || starting)) stepDown();
+  }
+
+  function begin(): void {
+    const ctl = new AbortController();
+    starting = ctl;
+    const t0 = o.clock.now();
+    o.start(ctl.signal).then(
+      (a) => {
+        starting = undefined;
+        if (ctl.signal.aborted || !leading()) return a.abort();
+        active = a;
+        o.logger.warn({ role: o.role, epoch: lease.epoch(), startMs: o.clock.now() - t0 }, 'active');
+        o.onRole?.('active', o.clock.now() - t0);
+      },
+      (err: unknown) => {
+        starting = undefined;
+        if (!ctl.signal.aborted) o.logger.error({ err, role: o.role }, 'could not start the active part; trying again while the lease is held');
+      },
+    );
+  }
+
+  function stepDown(): void {
+    starting?.abort();
+    starting = undefined;
+    if (active) {
+      active.abort();
+      active = undefined;
+      o.logger.warn({ role: o.role }, 'standby: the lease is lost, the active part stopped');
+      o.onRole?.('standby');
+    }
+  }
+
+  const timer = repeat(o.clock, standbyEveryMs(o.times), reconcile);
+  return {
+    epoch: () => lease.epoch(),
+    active: () => active,
+    async close() {
+      closed = true;
+      timer.stop();
+      starting?.abort();
+      const a = active;
+      active = undefined;
+      await a?.close();
+      await lease.close(); // releases the lease: a standby takes over without waiting for it to run out
+    },
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * Two `floodgate rules` processes on one real PostgreSQL 15 and a real broker: exactly one is
+ * active (the `rules` lease); SIGKILL it mid-closure and the other takes over from the shared
+ * state (the reopen comes, with the same alert id, no second close); SIGSTOP the new active one
+ * past its lease and the first (restarted) takes over; let the paused one continue and it finds
+ * itself replaced: it stands by, and nothing is published twice.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mqtt, { type MqttClient } from 'mqtt';
+import pg from 'pg';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { createGateway, type GatewayHandle } from '../../gateway/gateway.ts';
+import { gatewayConfig } from '../../gateway/config.ts';
+import { saveRegistry } from '../../config/registry.ts';
+import { createMetricsRegistry } from '../../lib/metrics.ts';
+import { systemClock } from '../../lib/clock.ts';
+import { startProcess, stopProcess, tempDir } from '../../test/helpers/servers.ts';
+import { eventually, RECENT_HOUR, smallCity, testLogger } from '../../test/helpers/stack.ts';
+import { startPostgres, type Postgres } from '../../test/helpers/postgres.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/floodgate.js', import.meta.url));
+const MIN = 60_000;
+
+describe('rules failover by lease', { timeout: 180_000 }, () => {
+  let server: Postgres;
+  let pool: pg.Pool;
+  let gw: GatewayHandle | undefined;
+  const procs = new Map<string, ChildProcess>();
+  const clients: MqttClient[] = [];
+  const dir = tempDir('rules-failover');
+  beforeAll(async () => {
+    server = await startPostgres();
+    pool = new pg.Pool({ connectionString: server.url, max: 2 });
+    pool.on('error', () => undefined);
+  });
+  afterAll(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+    for (const p of procs.values()) {
+      p.kill('SIGCONT');
+      await stopProcess(p);
+    }
+    await gw?.close();
+    await pool?.end();
+    await server?.stop();
+    dir.remove();
+  });
+
+  const holder = async (db = pool): Promise<{ holder: string; epoch: number } | undefined> => {
+    const r = await db.query<{ holder: string; epoch: string }>("SELECT holder, epoch FROM leases WHERE role = 'rules' AND expires_at > clock_timestamp()").catch(() => ({ rows: [] }));
+    const row = r.rows[0];
+    return row ? { holder: row.holder, epoch: Number(row.epoch) } : undefined;
+  };
+
+  it('one active; SIGKILL → the standby resumes from the shared state; a paused leader comes back as standby', async () => {
+    const city = await smallCity(2);
+    const registryPath = join(dir.path, 'registry.json');
+    saveRegistry(registryPath, city.registry);
+    gw = await createGateway(gatewayConfig(), { logger: testLogger, metrics: createMetricsRegistry(), registry: city.registry, serviceSecret: city.provisioning.serviceSecret, clock: systemClock });
+    const url = `mqtt://127.0.0.1:${gw.port}`;
+    const start = (name: string) => {
+      const p = startProcess(process.execPath, [BIN, 'rules'], {
+        ...process.env,
+        FLOODGATE_LOG_LEVEL: process.env['FLOODGATE_TEST_LOG'] ?? 'error',
+        FLOODGATE_MQTT_URL: url,
+        FLOODGATE_REGISTRY: registryPath,
+        FLOODGATE_SERVICE_SECRET: city.provisioning.serviceSecret,
+        FLOODGATE_DATA_DIR: join(dir.path, name),
+        FLOODGATE_DATABASE_URL: server.url,
+        FLOODGATE_LEASE_TTL_S: '5', // short for the test, long enough that a busy CI machine's pauses never cost a lease
+        FLOODGATE_INSTANCE_ID: name,
+      });
+      procs.set(name, p.proc);
+      return p;
+    };
+    // Every CONNECT of the rules' persistent session, as the broker saw it.
+    const sessionConnects: number[] = [];
+    gw.broker.on('client', (c) => {
+      if (c.id === 'floodgate-rules') sessionConnects.push(Date.now());
+    });
+    const rulesSubscribed = () => Object.keys((gw!.broker as unknown as { clients: Record<string, unknown> }).clients).includes('floodgate-rules');
+
+    const events: Array<{ ruleId: string; state: string; alertId: string }> = [];
+    const watch = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'watch', username: 'svc-alerts', password: city.provisioning.serviceSecret, reconnectPeriod: 0 });
+    clients.push(watch);
+    watch.on('message', (_t, p, packet) => {
+      if (!packet.retain) events.push(JSON.parse(p.toString()));
+    });
+    await watch.subscribeAsync('floodgate/alerts/underpass-closure/#', { qos: 1 });
+    const pd = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'PD-001', username: 'PD-001', password: city.provisioning.sensors['PD-001'], reconnectPeriod: 0 });
+    clients.push(pd);
+    const depth = (min: number, d: number) => pd.publishAsync('sensors/ponding/PD-001/reading', JSON.stringify({ ts: RECENT_HOUR + min * MIN, seq: min, depth_cm: d }), { qos: 1 });
+
+    start('a');
+    const first = await eventually(holder, 'a takes the rules lease', 60_000);
+    expect(first).toEqual({ holder: 'a', epoch: 1 });
+    await eventually(rulesSubscribed, 'a subscribed', 60_000);
+    start('b');
+    // b stands by: the lease stays a's (b asks every 500 ms and is refused).
+    await new Promise((r) => setTimeout(r, 1500)); // let b ask a few times
+    expect(await holder()).toEqual({ holder: 'a', epoch: 1 });
+
+    for (const [m, d] of [[0, 26], [1, 27], [2, 28], [3, 29]] as const) await depth(m, d);
+    await eventually(() => events.some((e) => e.state === 'firing'), 'the close, from a');
+
+    // a dies: b takes the lease and the session, resumes from the shared state.
+    const killedAt = Date.now();
+    procs.get('a')!.kill('SIGKILL');
+    await new Promise((r) => procs.get('a')!.once('exit', r));
+    procs.delete('a');
+    const second = await eventually(async () => ((await holder())?.holder === 'b' ? holder() : undefined), 'b takes over', 60_000);
+    testLogger.info({ failoverMs: Date.now() - killedAt }, 'rules failover after SIGKILL');
+    expect(second!.epoch).toBe(2);
+    for (const [m, d] of [[4, 14], [6, 12], [10, 10], [12, 8], [15, 7]] as const) await depth(m, d);
+    await eventually(() => events.some((e) => e.state === 'resolved'), 'the reopen, from b');
+
+    // a comes back (standby); b is paused past its lease: a takes over with epoch 3.
+    start('a');
+    procs.get('b')!.kill('SIGSTOP');
+    const third = await eventually(async () => ((await holder())?.holder === 'a' ? holder() : undefined), 'a takes over from the paused b', 60_000);
+    expect(third!.epoch).toBe(3);
+    const takenAt = Date.now();
+    await eventually(() => sessionConnects.some((t) => t >= takenAt - 1000), 'a connected the session again', 60_000);
+    const resumedAt = Date.now();
+    procs.get('b')!.kill('SIGCONT');
+    // b wakes up replaced: it must not take the session back. A new episode is a's alone.
+    for (const [m, d] of [[20, 26], [21, 27], [22, 28], [23, 29]] as const) await depth(m, d);
+    await eventually(() => events.filter((e) => e.state === 'firing').length === 2, 'the second close, from a');
+    await new Promise((r) => setTimeout(r, 1500)); // b's timers have all run: nothing more comes from it
+    expect(await holder()).toEqual({ holder: 'a', epoch: 3 });
+    expect(events.map((e) => e.state)).toEqual(['firing', 'resolved', 'firing']);
+    expect(new Set(events.slice(0, 2).map((e) => e.alertId)).size).toBe(1);
+    expect(procs.get('b')!.exitCode).toBeNull(); // b carries on, as a standby
+    // b stepped down before its client could reconnect: it never took the session back from a.
+    expect(sessionConnects.filter((t) => t >= resumedAt)).toEqual([]);
+    for (const p of procs.values()) await stopProcess(p);
+    procs.clear();
+    await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+  });
+
+  it('PostgreSQL stopped mid-closure: the active one holds, steps down, and resumes when it is back; nothing is lost', async () => {
+    const city = await smallCity(2);
+    const registryPath = join(dir.path, 'registry-2.json');
+    saveRegistry(registryPath, city.registry);
+    await gw?.close();
+    gw = await createGateway(gatewayConfig(), { logger: testLogger, metrics: createMetricsRegistry(), registry: city.registry, serviceSecret: city.provisioning.serviceSecret, clock: systemClock });
+    const url = `mqtt://127.0.0.1:${gw.port}`;
+    // A database of its own, as a new deployment would have.
+    await pool.query('CREATE DATABASE outage');
+    const dbUrl = server.url.replace(/\/floodgate$/, '/outage');
+    const db = new pg.Pool({ connectionString: dbUrl, max: 1 });
+    db.on('error', () => undefined);
+    const cleanup = () => db.end();
+    const p = startProcess(process.execPath, [BIN, 'rules'], {
+      ...process.env,
+      FLOODGATE_LOG_LEVEL: 'warn', // its step-down is read from its log
+      FLOODGATE_MQTT_URL: url,
+      FLOODGATE_REGISTRY: registryPath,
+      FLOODGATE_SERVICE_SECRET: city.provisioning.serviceSecret,
+      FLOODGATE_DATA_DIR: join(dir.path, 'c'),
+      FLOODGATE_DATABASE_URL: dbUrl,
+      FLOODGATE_LEASE_TTL_S: '5',
+      FLOODGATE_INSTANCE_ID: 'c',
+    });
+    procs.set('c', p.proc);
+    const events: Array<{ state: string; alertId: string }> = [];
+    const watch = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'watch-2', username: 'svc-alerts', password: city.provisioning.serviceSecret, reconnectPeriod: 0 });
+    clients.push(watch);
+    watch.on('message', (_t, payload, packet) => {
+      if (!packet.retain) events.push(JSON.parse(payload.toString()));
+    });
+    await watch.subscribeAsync('floodgate/alerts/underpass-closure/#', { qos: 1 });
+    const pd = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'PD-001', username: 'PD-001', password: city.provisioning.sensors['PD-001'], reconnectPeriod: 0 });
+    clients.push(pd);
+    const depth = (min: number, d: number) => pd.publishAsync('sensors/ponding/PD-001/reading', JSON.stringify({ ts: RECENT_HOUR + min * MIN, seq: min, depth_cm: d }), { qos: 1 });
+    await eventually(() => holder(db), 'c takes the rules lease', 60_000);
+    await eventually(() => Object.keys((gw!.broker as unknown as { clients: Record<string, unknown> }).clients).includes('floodgate-rules'), 'c subscribed', 60_000);
+    for (const [m, d] of [[0, 26], [1, 27]] as const) await depth(m, d);
+
+    await server.stopServer();
+    // The rest of the closure arrives while the database is away: the broker keeps it.
+    for (const [m, d] of [[2, 28], [3, 29]] as const) await depth(m, d);
+    await eventually(() => /lease ran out without a renewal: standby/.test(p.logs()), 'c stands down: its lease ran out unrenewed', 60_000);
+    await eventually(() => !Object.keys((gw!.broker as unknown as { clients: Record<string, unknown> }).clients).includes('floodgate-rules'), 'c has left the broker', 30_000);
+    await server.startServer();
+    await eventually(() => holder(db), 'c takes the lease again', 60_000);
+    for (const [m, d] of [[4, 14], [6, 12], [10, 10], [12, 8], [15, 7]] as const) await depth(m, d);
+    await eventually(() => events.some((e) => e.state === 'resolved'), 'the reopen', 60_000);
+    // At least once: a transition published before a save failed comes again with the same id (the alerts service keeps one).
+    expect([...new Set(events.map((e) => `${e.state} ${e.alertId}`))].map((x) => x.split(' ')[0])).toEqual(['firing', 'resolved']);
+    expect(p.proc.exitCode).toBeNull(); // it never exited because its database was away
+    await cleanup();
+  });
+});
