@@ -129,8 +129,11 @@ describe('rules failover by lease', { timeout: 180_000 }, () => {
     await eventually(() => events.filter((e) => e.state === 'firing').length === 2, 'the second close, from a');
     await new Promise((r) => setTimeout(r, 1500)); // b's timers have all run: nothing more comes from it
     expect(await holder()).toEqual({ holder: 'a', epoch: 3 });
-    expect(events.map((e) => e.state)).toEqual(['firing', 'resolved', 'firing']);
-    expect(new Set(events.slice(0, 2).map((e) => e.alertId)).size).toBe(1);
+    // At least once: a transition a published before it could save and acknowledge its readings
+    // comes again from b, with the same alert id (the alerts service keeps one). Never a new episode.
+    const transitions = [...new Set(events.map((e) => `${e.state} ${e.alertId}`))];
+    expect(transitions.map((t) => t.split(' ')[0])).toEqual(['firing', 'resolved', 'firing']);
+    expect(new Set(transitions.slice(0, 2).map((t) => t.split(' ')[1])).size).toBe(1);
     expect(procs.get('b')!.exitCode).toBeNull(); // b carries on, as a standby
     // b stepped down before its client could reconnect: it never took the session back from a.
     expect(sessionConnects.filter((t) => t >= resumedAt)).toEqual([]);
