@@ -17,8 +17,10 @@ import type { Logger } from '../lib/logger.ts';
 import type { TimerClock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from '../lib/backoff.ts';
-import type { AlertStore, NewNotice } from './store.ts';
+import type { AlertStore, AlertTx, NewNotice } from './store.ts';
 import { openAlertStore } from './sqlite-store.ts';
+import { openPgAlertStore } from './pg-store.ts';
+import { createPool } from '../lib/pg-pool.ts';
 import { decideOnEvent, silenceFor } from './transitions.ts';
 import { createOutbox, type Outbox } from './outbox.ts';
 import { createHttpNotifier, type Notifier } from './police-notifier.ts';
@@ -67,32 +69,37 @@ export interface AlertsHandle {
 interface Addressing {
   place(subjectId: string): Place;
   /** The silence covering an alert now, if any (silenced alerts page nobody and never escalate). */
-  silenced(a: Pick<AlertEvent, 'ruleId' | 'subjectId' | 'sensorId'>, place?: Place): boolean;
-  /** The police notices of a transition (none, logged, when the registry cannot address them). */
-  police(event: AlertEvent, action: 'close' | 'reopen' | null): NewNotice[];
-  /** Duty-channel messages (none for a silenced alert). */
-  duty(event: AlertEvent, state: DutyState, place?: Place): NewNotice[];
+  silenced(db: AlertTx, a: Pick<AlertEvent, 'ruleId' | 'subjectId' | 'sensorId'>, place?: Place): Promise<boolean>;
+  /** The police notices of a transition (none, logged, when the registry cannot address them), numbered in `db`'s transaction. */
+  police(db: AlertTx, event: AlertEvent, action: 'close' | 'reopen' | null): Promise<NewNotice[]>;
+  /** Duty-channel messages (none for a silenced alert). Inside a transaction `db` is its operations: the store itself would wait for it to end. */
+  duty(db: AlertTx, event: AlertEvent, state: DutyState, place?: Place): Promise<NewNotice[]>;
 }
 
 function addressing(config: AlertsConfig, deps: AlertsDeps, store: AlertStore, log: Logger, current: () => { registry: Registry; index: ReturnType<typeof indexRegistry> }): Addressing {
   const place = (subjectId: string) => placeOf(current().index, subjectId);
-  const silenced = (a: Pick<AlertEvent, 'ruleId' | 'subjectId' | 'sensorId'>, p = place(a.subjectId)) => {
+  const silenced = async (db: AlertTx, a: Pick<AlertEvent, 'ruleId' | 'subjectId' | 'sensorId'>, p = place(a.subjectId)) => {
     const now = deps.clock.now();
-    return silenceFor({ ...a, site: p.site ?? null, district: p.district ?? null }, store.activeSilences(now), now) !== undefined;
+    return silenceFor({ ...a, site: p.site ?? null, district: p.district ?? null }, await db.activeSilences(now), now) !== undefined;
   };
   return {
     place,
     silenced,
-    police(event, action) {
+    async police(db, event, action) {
+      if (!action) return [];
       const { registry, index } = current();
-      const ctx = { index, capSender: config.capSender, city: registry.city, issuedAt: isoWithOffset(deps.clock.now()), closeSentTo: (id: string, r: string) => store.findNotice(id, r), nextSequence: (id: string) => store.nextNoticeSequence(id), epoch: deps.epoch?.() ?? 0 };
+      const site = index.site(event.subjectId);
+      // What the pure addressing needs from the store, read in the caller's transaction first.
+      const sequence = site ? await db.nextNoticeSequence(site.id) : 0;
+      const sent = action === 'reopen' ? await db.noticesOfAlert(event.alertId) : [];
+      const ctx = { index, capSender: config.capSender, city: registry.city, issuedAt: isoWithOffset(deps.clock.now()), closeSentTo: (id: string, r: string) => sent.find((n) => n.noticeId === id && n.recipient === r), nextSequence: () => sequence, epoch: deps.epoch?.() ?? 0 };
       const notices = policeNotices(event, action, ctx);
       if (notices === null) log.error({ alertId: event.alertId, underpassId: event.subjectId }, 'no underpass/district in the registry: cannot address a notice');
       return notices ?? [];
     },
-    duty(event, state, p = place(event.subjectId)) {
+    async duty(db, event, state, p = place(event.subjectId)) {
       const channels = current().registry.dutyChannels ?? [];
-      if (channels.length === 0 || silenced(event, p)) return [];
+      if (channels.length === 0 || (await silenced(db, event, p))) return [];
       return dutyMessages(event, state, p, channels);
     },
   };
@@ -128,13 +135,27 @@ async function followEvents(config: AlertsConfig, deps: AlertsDeps, intake: Retu
     maxDelayMs: 2,
     logger: log,
     accept: intake.accept,
-    commit(items) {
-      if (intake.commit(items)) outbox.wake();
+    async commit(items) {
+      if (await intake.commit(items)) outbox.wake();
     },
   });
   await startClient(client);
   await client.subscribeAsync([topics.allAlerts, topics.ingestSpool], { qos: 1 });
   return { client, state };
+}
+
+/** Embedded SQLite by default; PostgreSQL when a database is configured (its pool closes with the store). */
+async function openStore(config: AlertsConfig, log: Logger): Promise<AlertStore> {
+  if (!config.databaseUrl) return openAlertStore(config.dbPath);
+  const pool = createPool(config.databaseUrl, log, { max: 8 });
+  try {
+    const store = await openPgAlertStore(pool);
+    log.info('alerts store in PostgreSQL');
+    return { ...store, close: () => store.close().then(() => pool.end()) };
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
 }
 
 export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Promise<AlertsHandle> {
@@ -143,7 +164,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
   // a closure the rules raise for an underpass added while running must reach its police.
   let current = { registry: deps.registry, index: indexRegistry(deps.registry) };
   let policeSecrets = config.policeSecrets;
-  const store = openAlertStore(config.dbPath);
+  const store = await openStore(config, log);
   const readings = config.readings.kind === 'influxdb' ? influxReadings(config.readings) : embeddedReadings(config.readings.path);
   // District outlines for the map: the city's own file, or the demo city's schematic ones.
   const districtsGeoJson = readFileSync(config.districtsGeoJsonPath, 'utf8');
@@ -169,7 +190,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     },
     maxAgeMs: config.noticeMaxAgeMs,
     // An escalation goes to the duty channels too — but never to the channel that failed.
-    escalationNotices: (event, failedRecipient) => to.duty(event, 'firing').filter((n) => n.recipient !== failedRecipient),
+    escalationNotices: async (event, failedRecipient) => (await to.duty(store, event, 'firing')).filter((n) => n.recipient !== failedRecipient),
     logger: log,
     metrics: deps.metrics,
     clock: deps.clock,
@@ -193,8 +214,8 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     clock: deps.clock,
     authenticate: (token) => authenticate(token, users, config.apiToken),
     live,
-    resolveManually: (alertId, by, reason) => {
-      if (!resolveManually(store, to, deps.clock, alertId, by, reason)) return false;
+    resolveManually: async (alertId, by, reason) => {
+      if (!(await resolveManually(store, to, deps.clock, alertId, by, reason))) return false;
       outbox.wake();
       alertChanged(alertId);
       return true;
@@ -216,7 +237,8 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
   const port = (app.server.address() as AddressInfo).port;
   log.info({ host: config.host, port }, 'alerts API listening');
 
-  const schedules = startSchedules({ ...config, store, clock: deps.clock, logger: log, silenced: (a) => to.silenced(a), escalationMessages: (e) => to.duty(e, 'escalated'), wakeOutbox: () => outbox.wake(), alertChanged });
+  let closed = false;
+  const schedules = startSchedules({ ...config, store, clock: deps.clock, logger: log, silenced: (a) => to.silenced(store, a), escalationMessages: (e) => to.duty(store, e, 'escalated'), wakeOutbox: () => outbox.wake(), alertChanged });
   return {
     app,
     port,
@@ -229,6 +251,8 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       log.info({ sites: next.sites.length, sensors: next.sensors.length, districts: next.districts.length }, 'registry reloaded');
     },
     async close() {
+      if (closed) return; // idempotent: a second close (a test, a signal during shutdown) changes nothing
+      closed = true;
       schedules.stop();
       live.close();
       await usersWatch.close();
@@ -236,7 +260,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       await endClient(events.client);
       await endClient(view);
       await outbox.close();
-      store.close();
+      await store.close();
       readings.close();
       log.info('alerts closed');
     },
@@ -244,12 +268,14 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
 }
 
 /** An officer resolves by hand (a stuck sensor, a road inspected): the same notices as a rule's resolve. False: not firing. */
-function resolveManually(store: AlertStore, to: Addressing, clock: TimerClock, alertId: string, by: string, reason: string): boolean {
-  const a = store.getAlert(alertId);
-  if (!a || a.state !== 'firing') return false;
-  const now = clock.now();
-  const event = { ...a, state: 'resolved' as const, level: a.level ?? undefined, observedAt: isoWithOffset(now), changedAt: isoWithOffset(now), reason: `resolved by ${by}: ${reason}`, why: { key: 'manual.resolve', params: { by, text: reason.slice(0, 200) } } } as AlertEvent;
-  const d = decideOnEvent(a, event);
-  store.resolveAlert(event, isoWithOffset(now), [...to.police(event, d.kind === 'resolve' ? d.notice : null), ...to.duty(event, 'resolved')], now, by);
-  return true;
+function resolveManually(store: AlertStore, to: Addressing, clock: TimerClock, alertId: string, by: string, reason: string): Promise<boolean> {
+  return store.atomically(async (tx) => {
+    const a = await tx.getAlert(alertId);
+    if (!a || a.state !== 'firing') return false;
+    const now = clock.now();
+    const event = { ...a, state: 'resolved' as const, level: a.level ?? undefined, observedAt: isoWithOffset(now), changedAt: isoWithOffset(now), reason: `resolved by ${by}: ${reason}`, why: { key: 'manual.resolve', params: { by, text: reason.slice(0, 200) } } } as AlertEvent;
+    const d = decideOnEvent(a, event);
+    await tx.resolveAlert(event, isoWithOffset(now), [...(await to.police(tx, event, d.kind === 'resolve' ? d.notice : null)), ...(await to.duty(tx, event, 'resolved'))], now, by);
+    return true;
+  });
 }

@@ -29,7 +29,7 @@ export interface ApiDeps {
   /** Who a token belongs to (the admin token, or a user's): roles viewer / officer / admin. */
   authenticate(token: string | undefined): Principal | null;
   /** Resolve a firing alert by hand (with its notices); false when it is not firing. */
-  resolveManually?(alertId: string, by: string, reason: string): boolean;
+  resolveManually?(alertId: string, by: string, reason: string): Promise<boolean>;
   /** The console's live stream. */
   live: Live;
   /** Sensors with their latest value, last seen and sparkline (the console's sensor board). */
@@ -169,7 +169,11 @@ function consoleDataRoutes(ctx: RouteContext) {
     secured.get(R.stream.path, { schema: routeSchema(R.stream) }, async (req, reply) => {
       reply.hijack();
       const header = req.headers['last-event-id'];
-      deps.live.attach(req.raw, reply.raw, typeof header === 'string' ? header : (req.query as { lastEventId?: string }).lastEventId);
+      // Hijacked: a failure here cannot be answered by fastify; the console reconnects and resumes.
+      await deps.live.attach(req.raw, reply.raw, typeof header === 'string' ? header : (req.query as { lastEventId?: string }).lastEventId).catch((err: unknown) => {
+        req.log.error({ err }, 'console stream could not start');
+        reply.raw.destroy();
+      });
     });
 
     secured.get(R.readings.path, { schema: routeSchema(R.readings) }, async (req, reply) => {
@@ -182,43 +186,83 @@ function consoleDataRoutes(ctx: RouteContext) {
   };
 }
 
-/** The alerts, notices, sensors and silences: every route behind a token. */
+/** Silences / maintenance windows: every route behind a token, changes for officers. */
+function silenceRoutes(ctx: RouteContext) {
+  const { deps, need, changed } = ctx;
+  return async (secured: FastifyInstance): Promise<void> => {
+    // Silences / maintenance windows by sensor, site or district (optionally one rule), with an expiry.
+    secured.get(R.silences.path, async () => ({ active: (await deps.store.activeSilences(deps.clock.now())).map(silenceView), recent: (await deps.store.recentSilences(50)).map(silenceView) }));
+    const notFiring = async (list: SilenceRequest[]) => {
+      for (const b of list) if (b.alertId !== undefined && (await deps.store.getAlert(b.alertId))?.state !== 'firing') return b.alertId;
+      return undefined;
+    };
+    const silenceViews = async (ids: number[]) => {
+      const recent = new Map((await deps.store.recentSilences(ids.length + 50)).map((s) => [s.id, s]));
+      return ids.map((id) => silenceView(recent.get(id)!));
+    };
+    secured.post(R.silence.path, { preHandler: need('officer'), schema: routeSchema(R.silence) }, async (req, reply) => {
+      const b = req.body as SilenceRequest;
+      const stale = await notFiring([b]);
+      if (stale !== undefined) return apiError(reply, 409, 'NOT_FIRING', `alert ${stale} is not firing: a silence until it resolves would never end early`);
+      const id = (await deps.store.addSilence(newSilence(b, req.principal!.name, deps.clock.now())));
+      changed({ silences: true });
+      return reply.code(201).send({ silence: (await silenceViews([id]))[0] });
+    });
+    secured.post(R.bulkSilence.path, { preHandler: need('officer'), schema: routeSchema(R.bulkSilence) }, async (req, reply) => {
+      const { silences } = req.body as { silences: SilenceRequest[] };
+      const stale = await notFiring(silences);
+      if (stale !== undefined) return apiError(reply, 409, 'NOT_FIRING', `alert ${stale} is not firing: a silence until it resolves would never end early (none was created)`);
+      const now = deps.clock.now();
+      const ids = (await deps.store.addSilences(silences.map((b) => newSilence(b, req.principal!.name, now))));
+      changed({ silences: true });
+      return reply.code(201).send({ silences: await silenceViews(ids) });
+    });
+    secured.delete(R.unsilence.path, { preHandler: need('officer'), schema: routeSchema(R.unsilence) }, async (req, reply) => {
+      const { sid } = req.params as { sid: number };
+      if (!(await deps.store.endSilence(sid, deps.clock.now()))) return apiError(reply, 404, 'NOT_FOUND', `no active silence ${sid}`);
+      changed({ silences: true });
+      return { ended: sid };
+    });
+  };
+}
+
+/** The alerts, notices and sensors: every route behind a token. */
 function alertRoutes(ctx: RouteContext) {
   const { deps, need, changed } = ctx;
   return async (secured: FastifyInstance): Promise<void> => {
     secured.get(R.alerts.path, { schema: routeSchema(R.alerts) }, async (req) => {
       const q = req.query as { state?: 'firing' | 'resolved'; rule?: string; subject?: string; district?: string; severity?: string; acked?: 'true' | 'false'; limit: number };
-      return { alerts: deps.store.listAlerts({ ...q, acked: q.acked === undefined ? undefined : q.acked === 'true' }) };
+      return { alerts: (await deps.store.listAlerts({ ...q, acked: q.acked === undefined ? undefined : q.acked === 'true' })) };
     });
 
     secured.get(R.alert.path, { schema: routeSchema(R.alert) }, async (req, reply) => {
       const { id } = req.params as { id: string };
-      const alert = deps.store.getAlert(id);
+      const alert = (await deps.store.getAlert(id));
       if (!alert) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
       const now = deps.clock.now();
-      return { alert: { ...alert, silenced: silenceFor(alert, deps.store.activeSilences(now), now) !== undefined }, audit: deps.store.auditOf(id) };
+      return { alert: { ...alert, silenced: silenceFor(alert, (await deps.store.activeSilences(now)), now) !== undefined }, audit: (await deps.store.auditOf(id)) };
     });
 
     secured.get(R.me.path, async (req) => req.principal);
 
-    secured.get(R.overview.path, async () => overviewOf(deps.store));
+    secured.get(R.overview.path, async () => await overviewOf(deps.store));
 
     secured.post(R.ack.path, { preHandler: need('officer'), schema: routeSchema(R.ack) }, async (req, reply) => {
       const { id } = req.params as { id: string };
       const body = (req.body ?? {}) as { by?: string; note?: string };
-      if (!deps.store.getAlert(id)) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
+      if (!(await deps.store.getAlert(id))) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
       // Who acknowledged is who is logged in; only the admin token may name someone (a phone call logged by an admin).
       const by = req.principal!.role === 'admin' && body.by ? body.by : req.principal!.name;
-      const acked = deps.store.ack(id, isoWithOffset(deps.clock.now()), by, body.note ?? null);
+      const acked = (await deps.store.ack(id, isoWithOffset(deps.clock.now()), by, body.note ?? null));
       if (acked) changed({ alerts: [id] });
       // Idempotent: acknowledging twice keeps the first acknowledgement and says so.
-      return { alert: deps.store.getAlert(id), alreadyAcknowledged: !acked };
+      return { alert: (await deps.store.getAlert(id)), alreadyAcknowledged: !acked };
     });
 
     // A group at once: one transaction, one change batch, the same note and officer on each.
     secured.post(R.bulkAck.path, { preHandler: need('officer'), schema: routeSchema(R.bulkAck) }, async (req) => {
       const { ids, note } = req.body as { ids: string[]; note?: string };
-      const r = deps.store.ackMany([...new Set(ids)], isoWithOffset(deps.clock.now()), req.principal!.name, note ?? null);
+      const r = (await deps.store.ackMany([...new Set(ids)], isoWithOffset(deps.clock.now()), req.principal!.name, note ?? null));
       if (r.acknowledged.length) changed({ alerts: r.acknowledged });
       return { acknowledged: r.acknowledged.length, alreadyAcknowledged: r.already.length, unknown: r.unknown };
     });
@@ -230,72 +274,41 @@ function alertRoutes(ctx: RouteContext) {
 
     secured.get(R.notices.path, { schema: routeSchema(R.notices) }, async (req) => {
       const q = req.query as { status?: 'pending' | 'delivered' | 'failed'; subject?: string; alert?: string; limit: number };
-      return { notices: deps.store.listNotices(q).map(noticeView) };
+      return { notices: (await deps.store.listNotices(q)).map(noticeView) };
     });
 
     secured.post(R.note.path, { preHandler: need('officer'), schema: routeSchema(R.note) }, async (req, reply) => {
       const { id } = req.params as { id: string };
-      if (!deps.store.getAlert(id)) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
-      deps.store.addNote(id, isoWithOffset(deps.clock.now()), req.principal!.name, (req.body as { note: string }).note);
+      if (!(await deps.store.getAlert(id))) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
+      (await deps.store.addNote(id, isoWithOffset(deps.clock.now()), req.principal!.name, (req.body as { note: string }).note));
       changed({ alerts: [id] });
-      return { audit: deps.store.auditOf(id) };
+      return { audit: (await deps.store.auditOf(id)) };
     });
 
     secured.post(R.resolve.path, { preHandler: need('officer'), schema: routeSchema(R.resolve) }, async (req, reply) => {
       const { id } = req.params as { id: string };
-      const a = deps.store.getAlert(id);
+      const a = (await deps.store.getAlert(id));
       if (!a) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
-      if (a.state !== 'firing' || !deps.resolveManually?.(id, req.principal!.name, (req.body as { reason: string }).reason)) return apiError(reply, 409, 'NOT_FIRING', `alert ${id} is ${a.state}`);
-      return { alert: deps.store.getAlert(id), audit: deps.store.auditOf(id) };
-    });
-
-    // Silences / maintenance windows by sensor, site or district (optionally one rule), with an expiry.
-    secured.get(R.silences.path, async () => ({ active: deps.store.activeSilences(deps.clock.now()).map(silenceView), recent: deps.store.recentSilences(50).map(silenceView) }));
-    const notFiring = (list: SilenceRequest[]) => list.find((b) => b.alertId !== undefined && deps.store.getAlert(b.alertId)?.state !== 'firing')?.alertId;
-    const silenceViews = (ids: number[]) => {
-      const recent = new Map(deps.store.recentSilences(ids.length + 50).map((s) => [s.id, s]));
-      return ids.map((id) => silenceView(recent.get(id)!));
-    };
-    secured.post(R.silence.path, { preHandler: need('officer'), schema: routeSchema(R.silence) }, async (req, reply) => {
-      const b = req.body as SilenceRequest;
-      const stale = notFiring([b]);
-      if (stale !== undefined) return apiError(reply, 409, 'NOT_FIRING', `alert ${stale} is not firing: a silence until it resolves would never end early`);
-      const id = deps.store.addSilence(newSilence(b, req.principal!.name, deps.clock.now()));
-      changed({ silences: true });
-      return reply.code(201).send({ silence: silenceViews([id])[0] });
-    });
-    secured.post(R.bulkSilence.path, { preHandler: need('officer'), schema: routeSchema(R.bulkSilence) }, async (req, reply) => {
-      const { silences } = req.body as { silences: SilenceRequest[] };
-      const stale = notFiring(silences);
-      if (stale !== undefined) return apiError(reply, 409, 'NOT_FIRING', `alert ${stale} is not firing: a silence until it resolves would never end early (none was created)`);
-      const now = deps.clock.now();
-      const ids = deps.store.addSilences(silences.map((b) => newSilence(b, req.principal!.name, now)));
-      changed({ silences: true });
-      return reply.code(201).send({ silences: silenceViews(ids) });
-    });
-    secured.delete(R.unsilence.path, { preHandler: need('officer'), schema: routeSchema(R.unsilence) }, async (req, reply) => {
-      const { sid } = req.params as { sid: number };
-      if (!deps.store.endSilence(sid, deps.clock.now())) return apiError(reply, 404, 'NOT_FOUND', `no active silence ${sid}`);
-      changed({ silences: true });
-      return { ended: sid };
+      if (a.state !== 'firing' || !(await deps.resolveManually?.(id, req.principal!.name, (req.body as { reason: string }).reason))) return apiError(reply, 409, 'NOT_FIRING', `alert ${id} is ${a.state}`);
+      return { alert: (await deps.store.getAlert(id)), audit: (await deps.store.auditOf(id)) };
     });
 
     // One notice to one recipient, with its delivery history (attempt, time, status, latency).
     secured.get(R.notice.path, { schema: routeSchema(R.notice) }, async (req, reply) => {
       const { seq } = req.params as { seq: number };
-      const n = deps.store.getNotice(seq);
+      const n = (await deps.store.getNotice(seq));
       if (!n) return apiError(reply, 404, 'NOT_FOUND', `no notice ${seq}`);
-      const attempts = deps.store.attempts(seq).map((a) => ({ ...a, at: isoWithOffset(a.at) }));
+      const attempts = (await deps.store.attempts(seq)).map((a) => ({ ...a, at: isoWithOffset(a.at) }));
       return { notice: noticeView(n), attempts };
     });
 
     // Send a failed notice again (and the failed ones behind it for that underpass and recipient).
     secured.post(R.resend.path, { preHandler: need('officer'), schema: routeSchema(R.resend) }, async (req, reply) => {
       const { seq } = req.params as { seq: number };
-      const n = deps.store.getNotice(seq);
+      const n = (await deps.store.getNotice(seq));
       if (!n) return apiError(reply, 404, 'NOT_FOUND', `no notice ${seq}`);
       if (n.status !== 'failed') return apiError(reply, 409, 'NOT_FAILED', `notice ${seq} is ${n.status}: only a failed notice can be resent`);
-      const resent = deps.store.resend(seq, deps.clock.now());
+      const resent = (await deps.store.resend(seq, deps.clock.now()));
       deps.wakeOutbox?.();
       changed({ notices: resent });
       return { resent };
@@ -340,7 +353,7 @@ export async function apiPlugin(app: FastifyInstance, deps: ApiDeps): Promise<vo
   // /healthz, the console page and the login open; /metrics, these routes and other services'
   // routes behind a token (header, or the console's HttpOnly session cookie).
   const ctx: RouteContext = { deps, sessions, need, changed };
-  await serviceHttp(app, { authenticate, metrics: deps.metrics, health: deps.health, routes: [alertRoutes(ctx), consoleDataRoutes(ctx), ...(deps.extraRoutes ?? [])], open: [consoleRoutes(ctx)] });
+  await serviceHttp(app, { authenticate, metrics: deps.metrics, health: deps.health, routes: [alertRoutes(ctx), silenceRoutes(ctx), consoleDataRoutes(ctx), ...(deps.extraRoutes ?? [])], open: [consoleRoutes(ctx)] });
 
 
   /** What the console reads besides the alerts: the city, its outlines, the live stream, the charts. */

@@ -43,6 +43,8 @@ const AlertsEnv = SharedEnv.extend({
         mqttUrl: shared.mqttUrl,
         clientId: e.FLOODGATE_ALERTS_CLIENT_ID,
         dbPath: join(shared.dataDir, 'alerts.db'),
+        /** Set: alerts, silences and the outbox live in this PostgreSQL database instead (docs/ha.md). */
+        databaseUrl: shared.databaseUrl,
         /** Users with roles (viewer / officer / admin), tokens hashed: `floodgate users`. */
         usersPath: join(shared.dataDir, 'api-users.json'),
         /** Endpoint for districts whose registry url is `$FLOODGATE_POLICE_URL`. */

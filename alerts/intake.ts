@@ -10,7 +10,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { Counter, Histogram } from '../lib/metrics.ts';
 import { isoWithOffset } from '../lib/time.ts';
 import type { DutyState, Place } from './addressing.ts';
-import type { AlertStore, NewNotice } from './store.ts';
+import type { AlertStore, AlertTx, NewNotice } from './store.ts';
 import { alertSource, decideOnEvent, spoolAlarmEvent } from './transitions.ts';
 
 /** A message from the broker, checked: an alert event, or ingest's spool alarm (judged at commit). */
@@ -23,9 +23,10 @@ export interface IntakeDeps {
   events: Counter<string>;
   readingToAlert: Histogram<string>;
   placeOf(subjectId: string): Place;
-  policeNotices(event: AlertEvent, action: 'close' | 'reopen' | null): NewNotice[];
+  /** The police notices of a transition, numbered in the transaction that records them. */
+  policeNotices(tx: AlertTx, event: AlertEvent, action: 'close' | 'reopen' | null): Promise<NewNotice[]>;
   /** Duty-channel messages (none for a silenced alert). */
-  dutyMessages(event: AlertEvent, state: DutyState, place?: Place): NewNotice[];
+  dutyMessages(db: AlertTx, event: AlertEvent, state: DutyState, place?: Place): Promise<NewNotice[]>;
   alertChanged(alertId: string): void;
 }
 
@@ -33,22 +34,22 @@ export function createIntake(d: IntakeDeps) {
   const log = d.logger;
 
   /** One alert event into the store; true if it changed an alert (and may have queued notices). */
-  function apply(event: AlertEvent): boolean {
+  async function apply(tx: AlertTx, event: AlertEvent): Promise<boolean> {
     const alog = log.child({ alertId: event.alertId, underpassId: event.subjectId });
-    const decision = decideOnEvent(d.store.getAlert(event.alertId), event);
+    const decision = decideOnEvent(await tx.getAlert(event.alertId), event);
     d.events.inc({ outcome: decision.kind });
     const now = d.clock.now();
     if (decision.kind === 'open' || decision.kind === 'resolve' || decision.kind === 'update') d.readingToAlert.observe({ rule: event.ruleId }, Math.max(0, now - Date.parse(event.observedAt)) / 1000);
     const nowIso = isoWithOffset(now);
     if (decision.kind === 'open') {
       const place = d.placeOf(event.subjectId);
-      d.store.openAlert(event, nowIso, [...d.policeNotices(event, decision.notice), ...d.dutyMessages(event, 'firing', place)], now, { ...(place.site ? { site: place.site } : {}), ...(place.district ? { district: place.district } : {}) });
+      await tx.openAlert(event, nowIso, [...(await d.policeNotices(tx, event, decision.notice)), ...(await d.dutyMessages(tx, event, 'firing', place))], now, { ...(place.site ? { site: place.site } : {}), ...(place.district ? { district: place.district } : {}) });
       alog.warn({ value: event.value, reason: event.reason }, 'alert firing');
     } else if (decision.kind === 'resolve') {
-      d.store.resolveAlert(event, nowIso, [...d.policeNotices(event, decision.notice), ...d.dutyMessages(event, 'resolved')], now, alertSource(event.ruleId));
+      await tx.resolveAlert(event, nowIso, [...(await d.policeNotices(tx, event, decision.notice)), ...(await d.dutyMessages(tx, event, 'resolved'))], now, alertSource(event.ruleId));
       alog.info({ value: event.value }, 'alert resolved');
     } else if (decision.kind === 'update') {
-      d.store.updateAlert(event, nowIso, d.dutyMessages(event, 'update'), now);
+      await tx.updateAlert(event, nowIso, await d.dutyMessages(tx, event, 'update'), now);
       alog.warn({ severity: event.severity, level: event.level, value: event.value, reason: event.reason }, 'alert changed level');
     } else {
       alog.debug({ decision: decision.kind }, 'alert event changes nothing');
@@ -85,17 +86,20 @@ export function createIntake(d: IntakeDeps) {
    * A group of messages in one transaction (one fsync): one transaction per event blocked the
    * process's one thread for ~2.5 ms a time on `up` (SQLite synchronous=FULL). True if any changed.
    */
-  function commit(items: Incoming[]): boolean {
-    return d.store.atomically(() => {
+  function commit(items: Incoming[]): Promise<boolean> {
+    return d.store.atomically(async (tx) => {
       let changed = false;
       for (const item of items) {
         if (!item) continue;
-        const event = 'event' in item ? item.event : spoolAlarmEvent(item.alarm, d.store.listAlerts({ state: 'firing', rule: INGEST_SPOOL_RULE, limit: 1 })[0]);
-        if (event && apply(event)) changed = true;
+        const event = 'event' in item ? item.event : spoolAlarmEvent(item.alarm, (await tx.listAlerts({ state: 'firing', rule: INGEST_SPOOL_RULE, limit: 1 }))[0]);
+        if (event && (await apply(tx, event))) changed = true;
       }
       return changed;
     });
   }
 
-  return { accept, commit, apply };
+  /** One event in a transaction of its own (the outbox's own events). */
+  const applyOne = (event: AlertEvent): Promise<boolean> => d.store.atomically((tx) => apply(tx, event));
+
+  return { accept, commit, apply: applyOne };
 }

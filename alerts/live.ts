@@ -43,15 +43,15 @@ export interface LiveDeps {
 /** Rules whose subject has a live level worth showing beside the alert. */
 const LEVEL_RULES = new Set(['underpass-closure', 'underpass-warning', 'water-level-warning', 'water-level-danger', 'water-level-rise', 'pump-advisory']);
 
-export function overviewOf(store: AlertStore) {
-  const f = store.firingByRule();
+export async function overviewOf(store: AlertStore) {
+  const [f, counts] = await Promise.all([store.firingByRule(), store.noticeCounts()]);
   return {
     underpassesClosed: f['underpass-closure'] ?? 0,
     riversAboveWarning: f['water-level-warning'] ?? 0,
     riversAboveDanger: f['water-level-danger'] ?? 0,
     districtsInRainstorm: f['district-rainstorm'] ?? 0,
     sensorsOffline: f['sensor-offline'] ?? 0,
-    noticesFailed: store.noticeCounts()['failed'] ?? 0,
+    noticesFailed: counts['failed'] ?? 0,
   };
 }
 
@@ -81,15 +81,15 @@ function createFiringSet(clock: Clock) {
 }
 
 /** What a new console gets first: every firing alert, recent ones, silences, the notices that matter, levels. */
-function wholeState(store: AlertStore, now: number, firing: ReturnType<typeof createFiringSet>, levels: LiveDeps['levels']) {
-  const silences = store.activeSilences(now);
-  const alerts = store.listAlerts({ state: 'firing', limit: 1_000_000 }).map((a) => firing.track(a, silences));
-  const recent = store.listAlerts({ state: 'resolved', limit: 50 }).map((a) => alertWire(a, false));
-  const noticeRows = new Map(store.noticesOfFiring().map((n) => [n.seq, n]));
-  for (const n of store.listNotices({ limit: 50 })) noticeRows.set(n.seq, n);
+async function wholeState(store: AlertStore, now: number, firing: ReturnType<typeof createFiringSet>, levels: LiveDeps['levels']) {
+  const silences = await store.activeSilences(now);
+  const alerts = (await store.listAlerts({ state: 'firing', limit: 1_000_000 })).map((a) => firing.track(a, silences));
+  const recent = (await store.listAlerts({ state: 'resolved', limit: 50 })).map((a) => alertWire(a, false));
+  const noticeRows = new Map((await store.noticesOfFiring()).map((n) => [n.seq, n]));
+  for (const n of await store.listNotices({ limit: 50 })) noticeRows.set(n.seq, n);
   return {
     at: isoWithOffset(now),
-    overview: overviewOf(store),
+    overview: await overviewOf(store),
     alerts,
     recent,
     silences: silences.map(silenceView),
@@ -132,10 +132,26 @@ function writeToAll(clients: Set<ServerResponse>, text: string, maxBuffered: num
 export interface Live {
   hint(change: ChangeHint): void;
   /** Serve one console: `lastEventId` from the header (or the query, for clients that cannot set it). */
-  attach(req: IncomingMessage, res: ServerResponse, lastEventId: string | undefined): void;
+  attach(req: IncomingMessage, res: ServerResponse, lastEventId: string | undefined): Promise<void>;
   /** The whole current state (what a new console gets first). */
-  state(): object;
+  state(): Promise<object>;
   close(): void;
+}
+
+const batchText = (b: { id: number; text: string }) => `id: ${b.id}\nevent: batch\ndata: ${b.text}\n\n`;
+
+/**
+ * What a console gets first: the batches it missed (Last-Event-ID), or the whole state. The state
+ * is read asynchronously: batches made meanwhile follow it (a batch carries whole records, so one
+ * the state already includes changes nothing).
+ */
+async function firstWords(feed: ReturnType<typeof createFeed>, lastEventId: string | undefined, state: () => Promise<object>, starts: { inc(l: { kind: string }): void }): Promise<string> {
+  const missed = lastEventId !== undefined && /^\d+$/.test(lastEventId) ? feed.since(Number(lastEventId)) : null;
+  starts.inc({ kind: missed ? 'resume' : 'reset' });
+  if (missed) return missed.map(batchText).join('');
+  const before = feed.lastId();
+  const whole = await state();
+  return `id: ${before}\nevent: reset\ndata: ${JSON.stringify(whole)}\n\n` + (feed.since(before) ?? []).map(batchText).join('');
 }
 
 export function createLive(deps: LiveDeps): Live {
@@ -160,27 +176,32 @@ export function createLive(deps: LiveDeps): Live {
 
   const write = (text: string) => writeToAll(clients, text, deps.maxBufferedBytes ?? 4 * 2 ** 20, m, log);
 
-  function flush(withLevels: boolean): void {
-    timer = undefined;
+  async function flush(withLevels: boolean): Promise<void> {
+    // What was hinted so far; hints that arrive while this batch is read go to the next one.
+    const hinted = { alerts: new Set(pending.alerts), notices: new Set(pending.notices) };
+    pending.alerts.clear();
+    pending.notices.clear();
     // The silences in force, sent when they differ from the last sent: added, ended, expired, or
     // ended with their alert ("until resolved") — one comparison instead of a hint from each place.
-    const silences = store.activeSilences(clock.now());
+    const silences = await store.activeSilences(clock.now());
     const silenceViews = silences.map(silenceView);
     const silencesText = JSON.stringify(silenceViews);
     const silencesChanged = silencesText !== lastSilences;
-    const ids = new Set(pending.alerts);
+    const ids = new Set(hinted.alerts);
     if (silencesChanged || withLevels) for (const id of firing.resilenced(silences)) ids.add(id);
     // An alert's notices go with it (a close is queued in the transition's transaction).
-    for (const id of pending.alerts) for (const n of store.noticesOfAlert(id)) pending.notices.add(n.seq);
-    const alerts = [...ids].flatMap((id) => {
-      const a = store.getAlert(id);
-      return a ? [firing.track(a, silences)] : [];
-    });
-    const notices = [...pending.notices].flatMap((seq) => {
-      const n = store.getNotice(seq);
-      return n ? [noticeWire(n)] : [];
-    });
-    const overview = JSON.stringify(overviewOf(store));
+    for (const id of hinted.alerts) for (const n of await store.noticesOfAlert(id)) hinted.notices.add(n.seq);
+    const alerts: AlertWire[] = [];
+    for (const id of ids) {
+      const a = await store.getAlert(id);
+      if (a) alerts.push(firing.track(a, silences));
+    }
+    const notices: Array<ReturnType<typeof noticeWire>> = [];
+    for (const seq of hinted.notices) {
+      const n = await store.getNotice(seq);
+      if (n) notices.push(noticeWire(n));
+    }
+    const overview = JSON.stringify(await overviewOf(store));
     const levels = withLevels && deps.levels ? changedLevels(deps.levels, firing.levelSensors(), sentLevels) : undefined;
     const batch = {
       at: isoWithOffset(clock.now()),
@@ -190,8 +211,6 @@ export function createLive(deps: LiveDeps): Live {
       ...(overview !== lastOverview ? { overview: JSON.parse(overview) as object } : {}),
       ...(levels ? { levels } : {}),
     };
-    pending.alerts.clear();
-    pending.notices.clear();
     lastOverview = overview;
     lastSilences = silencesText;
     if (Object.keys(batch).length === 1) return; // nothing a console would see
@@ -200,12 +219,13 @@ export function createLive(deps: LiveDeps): Live {
     write(`id: ${id}\nevent: batch\ndata: ${text}\n\n`);
   }
 
+  /** One batch at a time, in order (each reads the store asynchronously). */
+  let flushing: Promise<void> = Promise.resolve();
   function guarded(withLevels: boolean) {
-    try {
-      flush(withLevels);
-    } catch (err) {
-      log.error({ err }, 'console stream batch failed');
-    }
+    timer = undefined;
+    flushing = flushing
+      .then(() => flush(withLevels))
+      .catch((err: unknown) => log.error({ err }, 'console stream batch failed'));
   }
 
   // Levels move without any alert changing; silences expire without anyone ending them.
@@ -214,7 +234,9 @@ export function createLive(deps: LiveDeps): Live {
   const state = () => wholeState(store, clock.now(), firing, deps.levels);
 
   // The tracked firing set and the silences start from the store (the stream's diffing needs them before any console).
-  lastSilences = JSON.stringify(state().silences);
+  flushing = state()
+    .then((s) => void (lastSilences = JSON.stringify(s.silences)))
+    .catch((err: unknown) => log.error({ err }, 'console stream could not read the state'));
 
   return {
     hint(change) {
@@ -222,11 +244,10 @@ export function createLive(deps: LiveDeps): Live {
       change.notices?.forEach((seq) => pending.notices.add(seq));
       timer ??= setTimeout(() => guarded(false), deps.coalesceMs ?? 250);
     },
-    attach(req, res, lastEventId) {
+    async attach(req, res, lastEventId) {
       res.writeHead(200, SSE_HEADERS);
-      const missed = lastEventId !== undefined && /^\d+$/.test(lastEventId) ? feed.since(Number(lastEventId)) : null;
-      m.starts.inc({ kind: missed ? 'resume' : 'reset' });
-      const first = missed ? missed.map((b) => `id: ${b.id}\nevent: batch\ndata: ${b.text}\n\n`).join('') : `id: ${feed.lastId()}\nevent: reset\ndata: ${JSON.stringify(state())}\n\n`;
+      const first = await firstWords(feed, lastEventId, state, m.starts);
+      if (res.destroyed || req.destroyed) return; // the console left while its state was read
       // retry: how soon EventSource reconnects after a drop (WHATWG HTML §9.2.6).
       const text = `retry: 2000\n\n${first}`;
       res.write(text);

@@ -11,18 +11,20 @@ import type { AlertStore } from './store.ts';
 export const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800];
 
 export function alertMetrics(metrics: Metrics, store: AlertStore, clock: Clock) {
-  gauge(metrics, 'floodgate_alerts_firing', 'Firing alerts, by rule and district', ['rule', 'district'], function () {
+  // prom-client awaits an asynchronous collect at scrape time.
+  gauge(metrics, 'floodgate_alerts_firing', 'Firing alerts, by rule and district', ['rule', 'district'], async function () {
+    const rows = await store.firingByRuleDistrict();
     this.reset(); // a rule or district with nothing firing any more drops out
-    for (const r of store.firingByRuleDistrict()) this.set({ rule: r.ruleId, district: r.district }, r.n);
+    for (const r of rows) this.set({ rule: r.ruleId, district: r.district }, r.n);
   });
-  gauge(metrics, 'floodgate_underpasses_closed', 'Underpasses closed now (firing underpass-closure alerts)', [], function () {
-    this.set(store.firingByRule()['underpass-closure'] ?? 0);
+  gauge(metrics, 'floodgate_underpasses_closed', 'Underpasses closed now (firing underpass-closure alerts)', [], async function () {
+    this.set((await store.firingByRule())['underpass-closure'] ?? 0);
   });
-  gauge(metrics, 'floodgate_outbox_backlog', 'Notices waiting for delivery', [], function () {
-    this.set(store.backlog().n);
+  gauge(metrics, 'floodgate_outbox_backlog', 'Notices waiting for delivery', [], async function () {
+    this.set((await store.backlog()).n);
   });
-  gauge(metrics, 'floodgate_outbox_oldest_age_seconds', 'Age of the oldest notice waiting for delivery (0: none waiting)', [], function () {
-    const b = store.backlog();
+  gauge(metrics, 'floodgate_outbox_oldest_age_seconds', 'Age of the oldest notice waiting for delivery (0: none waiting)', [], async function () {
+    const b = await store.backlog();
     this.set(b.oldest === null ? 0 : Math.max(0, (clock.now() - b.oldest) / 1000));
   });
   return {

@@ -19,9 +19,9 @@ export interface SchedulesDeps {
   escalateAfterMs: number;
   escalateCheckMs: number;
   /** Is this alert silenced now (silenced alerts never escalate)? */
-  silenced(a: AlertRecord): boolean;
+  silenced(a: AlertRecord): Promise<boolean>;
   /** The tier-2 messages of an escalation. */
-  escalationMessages(event: AlertEvent): NewNotice[];
+  escalationMessages(event: AlertEvent): Promise<NewNotice[]>;
   /** Notices were queued: deliver them. */
   wakeOutbox(): void;
   /** An alert changed (escalated): the consoles follow. */
@@ -29,21 +29,21 @@ export interface SchedulesDeps {
 }
 
 /** Flush due page groups into outbox notices; how many groups. */
-export function flushPages(d: Pick<SchedulesDeps, 'store' | 'clock' | 'pageGroupMs' | 'wakeOutbox'>): number {
-  const n = d.store.flushPages(d.clock.now(), d.pageGroupMs, renderDutyGroup);
+export async function flushPages(d: Pick<SchedulesDeps, 'store' | 'clock' | 'pageGroupMs' | 'wakeOutbox'>): Promise<number> {
+  const n = await d.store.flushPages(d.clock.now(), d.pageGroupMs, renderDutyGroup);
   if (n > 0) d.wakeOutbox();
   return n;
 }
 
 /** Escalate every critical alert nobody acknowledged in time (and not silenced); their ids. */
-export function escalateDue(d: Omit<SchedulesDeps, 'logger' | 'escalateCheckMs' | 'pageGroupMs'>, log?: Logger): string[] {
+export async function escalateDue(d: Omit<SchedulesDeps, 'logger' | 'escalateCheckMs' | 'pageGroupMs'>, log?: Logger): Promise<string[]> {
   const now = d.clock.now();
   const done: string[] = [];
-  for (const a of d.store.dueForEscalation(now - d.escalateAfterMs)) {
-    if (d.silenced(a)) continue;
+  for (const a of await d.store.dueForEscalation(now - d.escalateAfterMs)) {
+    if (await d.silenced(a)) continue;
     const event = { ...a, state: 'firing' as const, level: a.level ?? undefined, observedAt: a.firedAt, changedAt: isoWithOffset(now) } as AlertEvent;
     const mins = Math.round(d.escalateAfterMs / 60_000);
-    if (d.store.markEscalated(a.alertId, isoWithOffset(now), d.escalationMessages(event), now, `not acknowledged within ${mins} min`)) {
+    if (await d.store.markEscalated(a.alertId, isoWithOffset(now), await d.escalationMessages(event), now, `not acknowledged within ${mins} min`)) {
       log?.warn({ alertId: a.alertId, subjectId: a.subjectId }, 'critical alert not acknowledged in time: escalated');
       done.push(a.alertId);
       d.alertChanged(a.alertId);
@@ -54,12 +54,16 @@ export function escalateDue(d: Omit<SchedulesDeps, 'logger' | 'escalateCheckMs' 
 }
 
 export function startSchedules(d: SchedulesDeps): { stop(): void } {
-  const guarded = (what: string, fn: () => unknown) => () => {
-    try {
-      fn();
-    } catch (err) {
-      d.logger.error({ err }, `${what} failed`);
-    }
+  // One run at a time per schedule: a store that answers slowly is not asked again meanwhile.
+  const guarded = (what: string, fn: () => Promise<unknown>) => {
+    let running = false;
+    return () => {
+      if (running) return;
+      running = true;
+      fn()
+        .catch((err: unknown) => d.logger.error({ err }, `${what} failed`))
+        .finally(() => (running = false));
+    };
   };
   const paging = repeat(d.clock, Math.min(1000, Math.max(50, Math.round(d.pageGroupMs / 4))), guarded('paging', () => flushPages(d)));
   const escalation = repeat(d.clock, d.escalateCheckMs, guarded('escalation check', () => escalateDue(d, d.logger)));

@@ -1,12 +1,14 @@
 /**
  * The embedded alerts store: SQLite (WAL, synchronous=FULL) through better-sqlite3, whose calls are
- * synchronous, so a transaction can never interleave with another piece of the service's work.
+ * synchronous. The store answers with promises, like a server database; while a transaction of
+ * `atomically` is open (it spans the awaits of its function), every other call waits for it, so
+ * no other piece of the service's work can slip into it or be rolled back with it.
  */
 import type Database from 'better-sqlite3';
 import type { AlertEvent, Why } from '../contracts/index.ts';
 import { alertSource } from './transitions.ts';
 import { openDatabase } from './sqlite-schema.ts';
-import type { AlertFilter, AlertRecord, AlertStore, AuditEntry, NewNotice, NewSilence, NoticeAttempt, NoticeFilter, NoticeRecord, PageRenderer, Silence } from './store.ts';
+import type { AlertFilter, AlertRecord, AlertStore, AlertStoreOps, AuditEntry, Promised, NewNotice, NewSilence, NoticeAttempt, NoticeFilter, NoticeRecord, PageRenderer, Silence } from './store.ts';
 import type { ChannelFormat, DutyMessage } from './channels.ts';
 
 const ALERT_COLS = `alert_id AS alertId, rule_id AS ruleId, subject_id AS subjectId, sensor_id AS sensorId, state, severity, level,
@@ -101,16 +103,52 @@ function queue(q: Statements, n: NewNotice, nowMs: number): void {
   else q.insertNotice.run({ ...notice, now: nowMs });
 }
 
+/** Each operation as a promise, after `wait` (a transaction in progress) if it says so. */
+function promised<T extends object>(ops: T, wait: () => Promise<void> | undefined): Promised<T> {
+  const out: Record<string, unknown> = {};
+  for (const [name, op] of Object.entries(ops) as Array<[string, (...args: unknown[]) => unknown]>) {
+    out[name] = async (...args: unknown[]) => {
+      const w = wait();
+      if (w) await w;
+      return op(...args);
+    };
+  }
+  return out as Promised<T>;
+}
+
 export function openAlertStore(path: string): AlertStore {
   const db = openDatabase(path);
   const q = prepare(db);
+  const ops: AlertStoreOps = { ...alertOps(db, q), ...silenceAndPageOps(db, q), ...noticeOps(db, q) };
+  let tx: Promise<void> | undefined;
+  const idle = async () => {
+    while (tx) await tx;
+  };
+  const inside = promised(ops, () => undefined);
   return {
-    atomically: <T>(fn: () => T): T => db.transaction(fn)(),
+    ...promised(ops, () => (tx ? idle() : undefined)),
+    async atomically<T>(fn: (t: typeof inside) => Promise<T>): Promise<T> {
+      await idle();
+      let done!: () => void;
+      tx = new Promise<void>((resolve) => (done = resolve));
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(inside);
+        db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw err;
+      } finally {
+        tx = undefined;
+        done();
+      }
+    },
     isOpen: () => db.open,
-    close: () => db.close(),
-    ...alertOps(db, q),
-    ...silenceAndPageOps(db, q),
-    ...noticeOps(db, q),
+    async close() {
+      await idle();
+      db.close();
+    },
   };
 }
 

@@ -135,16 +135,12 @@ export type AttemptFacts = Omit<NoticeAttempt, 'outcome' | 'at' | 'error'>;
 export type PageRenderer = (format: ChannelFormat, messages: DutyMessage[]) => string;
 
 /**
- * Every store method is synchronous and each write is atomic on its own; `atomically` makes one
- * transaction of many (a group of alert events is one fsync).
+ * What an alerts store does, written as plain calls; the store itself (`AlertStore`) offers each
+ * of them asynchronously, since a server database (PostgreSQL, issue 21) answers over the network.
+ * Each write is atomic on its own; `AlertStore.atomically` makes one transaction of many (a group
+ * of alert events is one fsync).
  */
-export interface AlertStore {
-  /** Run `fn` as one transaction: all of its writes or none. Nested calls join the outer one. */
-  atomically<T>(fn: () => T): T;
-  /** Open and usable (the health check's `store`). */
-  isOpen(): boolean;
-  close(): void;
-
+export interface AlertStoreOps {
   // Alerts and their audit trail.
   getAlert(alertId: string): AlertRecord | undefined;
   listAlerts(filter: AlertFilter): AlertRecord[];
@@ -220,4 +216,22 @@ export interface AlertStore {
   /** Notices waiting for delivery, and when the oldest of them was queued (null: none). */
   backlog(): { n: number; oldest: number | null };
   noticeCounts(): Record<string, number>;
+}
+
+/** Every operation of `T`, answering with a promise. */
+export type Promised<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never };
+
+/** The operations as one transaction sees them (inside `atomically`). */
+export type AlertTx = Promised<AlertStoreOps>;
+
+/**
+ * The alerts store: embedded SQLite (./sqlite-store.ts) or PostgreSQL, one contract suite for
+ * both (test/store-contract.ts).
+ */
+export interface AlertStore extends Promised<AlertStoreOps> {
+  /** Run `fn` as one transaction with the operations it is given: all of its writes or none. */
+  atomically<T>(fn: (tx: AlertTx) => Promise<T>): Promise<T>;
+  /** Open and usable (the health check's `store`). */
+  isOpen(): boolean;
+  close(): Promise<void>;
 }

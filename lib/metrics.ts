@@ -54,7 +54,7 @@ export function counter(registry: Registry, name: string, help: string, labelNam
 }
 
 /** `collect` runs at each scrape (a gauge read from a store rather than kept up to date). */
-export function gauge(registry: Registry, name: string, help: string, labelNames: string[] = [], collect?: (this: Gauge<string>) => void): Gauge<string> {
+export function gauge(registry: Registry, name: string, help: string, labelNames: string[] = [], collect?: (this: Gauge<string>) => void | Promise<void>): Gauge<string> {
   const existing = registry.getSingleMetric(name);
   if (existing) return existing as Gauge<string>;
   return new Gauge({ name, help, labelNames, registers: [registry], ...(collect ? { collect } : {}) });

@@ -87,12 +87,12 @@ describe('alerts service', () => {
     const id = nextId('UP-001');
     await send(event('UP-001', 'firing', id, 0));
     await send(event('UP-001', 'firing', id, 0));
-    await eventually(() => noticesFor(id).length === 1, 'the close notice');
+    await eventually(async () => noticesFor(id).length === 1, 'the close notice');
     await send(event('UP-001', 'resolved', id, 30));
     await send(event('UP-001', 'resolved', id, 30));
-    await eventually(() => noticesFor(id).length === 2, 'the reopen notice');
+    await eventually(async () => noticesFor(id).length === 2, 'the reopen notice');
     // Nothing more can come: the outbox holds exactly these two for the alert, both delivered.
-    await eventually(() => { const ns = stack.alerts.store.listNotices({ alert: id, limit: 10 }); return ns.length === 2 && ns.every((n) => n.status === 'delivered'); }, 'both delivered, nothing else queued');
+    await eventually(async () => { const ns = (await stack.alerts.store.listNotices({ alert: id, limit: 10 })); return ns.length === 2 && ns.every((n) => n.status === 'delivered'); }, 'both delivered, nothing else queued');
     expect(noticesFor(id).map((r) => [r.notice.action, r.duplicate])).toEqual([
       ['close', false],
       ['reopen', false],
@@ -115,7 +115,7 @@ describe('alerts service', () => {
     const id = nextId('UP-002');
     stack.receiver.failNext(3, 429, '0');
     await send(event('UP-002', 'firing', id, 0));
-    await eventually(() => noticesFor(id).length === 1, 'delivery after retries');
+    await eventually(async () => noticesFor(id).length === 1, 'delivery after retries');
     // The receiver has it; the outbox records the 2xx a moment later.
     const notice = await eventually(async () => {
       const res = await stack.alerts.app.inject({ url: '/api/notices?status=delivered', headers: auth() });
@@ -129,7 +129,7 @@ describe('alerts service', () => {
     stack.receiver.failNext(4, 503);
     await send(event('UP-003', 'firing', id, 0));
     await send(event('UP-003', 'resolved', id, 30));
-    await eventually(() => noticesFor(id).length === 2, 'both notices');
+    await eventually(async () => noticesFor(id).length === 2, 'both notices');
     expect(noticesFor(id).map((r) => r.notice.action)).toEqual(['close', 'reopen']);
   });
 
@@ -156,7 +156,7 @@ describe('alerts service', () => {
     await rules.publishAsync('floodgate/alerts/underpass-closure/UP-005', '{"nonsense":true}', { qos: 1 });
     const id = nextId('UP-005');
     await send(event('UP-005', 'firing', id, 0));
-    await eventually(() => noticesFor(id).length === 1, 'the notice after the bad event');
+    await eventually(async () => noticesFor(id).length === 1, 'the notice after the bad event');
     const metrics = await stack.alerts.app.inject({ url: '/metrics', headers: auth() });
     expect(metrics.body).toMatch(/floodgate_alerts_events_total\{outcome="invalid"\} 1/);
   });

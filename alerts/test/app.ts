@@ -53,7 +53,7 @@ export async function buildTestApp(o: { clock?: Clock; extraRoutes?: Array<(app:
     async close() {
       live.close();
       await app.close();
-      store.close();
+      await store.close();
     },
   };
 }

@@ -53,7 +53,7 @@ describe('console in Chromium, whole city', { timeout: 180_000 }, () => {
     event({ alertId: `underpass-closure:${siteId}:1`, ruleId: 'underpass-closure', subjectId: siteId, sensorId: siteId.replace('UP-', 'PD-'), value: v, why: { key: 'closure.sustained', params: { closeCm: 25, heldS: 120, n: 3, v } } });
   const offline = (sensorId: string) =>
     event({ alertId: `sensor-offline:${sensorId}:1`, ruleId: 'sensor-offline', subjectId: sensorId, sensorId, severity: 'warning', value: 400, threshold: 300, unit: 's', reason: 'nothing for 400 s (expected every 60 s)', why: { key: 'offline.silent', params: { silentS: 400, everyS: 60 } } });
-  const firingCount = (rule: string) => stack.alerts.store.listAlerts({ state: 'firing', rule, limit: 100_000 }).length;
+  const firingCount = async (rule: string) => (await stack.alerts.store.listAlerts({ state: 'firing', rule, limit: 100_000 })).length;
 
   async function login(name: string, viewport = { width: 1440, height: 900 }, query = ''): Promise<Page> {
     const context = await browser.newContext({ viewport });
@@ -71,19 +71,19 @@ describe('console in Chromium, whole city', { timeout: 180_000 }, () => {
     await fire(event({ alertId: 'water-level-warning:WS-001:1', ruleId: 'water-level-warning', subjectId: 'WS-001', sensorId: 'WL-001', severity: 'warning', value: 4.9, threshold: 4.8, unit: 'm', why: { key: 'level.warn', params: { v: 4.9, level: 4.8 } } }));
     // An alert recorded before reasons carried parameters: Chinese still shows no English sentence.
     await fire(event({ alertId: 'underpass-warning:UP-002:1', ruleId: 'underpass-warning', subjectId: 'UP-002', sensorId: 'PD-002', severity: 'warning', value: 16, threshold: 15, reason: 'ponding above 15 cm, now 16 cm' }));
-    await expect.poll(() => firingCount('underpass-closure'), { timeout: 30_000 }).toBe(123);
+    await expect.poll(async () => firingCount('underpass-closure'), { timeout: 30_000 }).toBe(123);
 
     // The board lists every closure the API lists, by district, with names.
-    await expect.poll(() => page.locator('.board-row').count(), { timeout: 30_000 }).toBe(123);
+    await expect.poll(async () => page.locator('.board-row').count(), { timeout: 30_000 }).toBe(123);
     const onBoard = new Set(await page.locator('.board-row').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset['site'])));
-    expect(onBoard).toEqual(new Set(stack.alerts.store.listAlerts({ state: 'firing', rule: 'underpass-closure', limit: 1000 }).map((a) => a.subjectId)));
+    expect(onBoard).toEqual(new Set((await stack.alerts.store.listAlerts({ state: 'firing', rule: 'underpass-closure', limit: 1000 })).map((a) => a.subjectId)));
     expect(await page.locator('.board-row').first().textContent()).toContain('下立交');
-    await expect.poll(() => page.textContent('#t-closed')).toBe('123');
+    await expect.poll(async () => page.textContent('#t-closed')).toBe('123');
 
     // The map: all 500 underpasses when unclustered, the closed ones in their colour.
     await page.uncheck('.map-tools input[name=cluster]');
-    await expect.poll(() => page.locator('path.site.kind-underpass').count()).toBe(500);
-    await expect.poll(() => page.locator('path.site.kind-underpass.st-closed').count()).toBe(123);
+    await expect.poll(async () => page.locator('path.site.kind-underpass').count()).toBe(500);
+    await expect.poll(async () => page.locator('path.site.kind-underpass.st-closed').count()).toBe(123);
     const fill = await page.locator('path.site.st-closed').first().evaluate((e) => getComputedStyle(e).fill);
     expect(fill).toBe('rgb(229, 72, 77)');
     await page.check('.map-tools input[name=cluster]');
@@ -97,15 +97,15 @@ describe('console in Chromium, whole city', { timeout: 180_000 }, () => {
 
     // 500 ponding sensors go silent: one group row, acknowledged in three actions.
     await Promise.all(ponding.map((s) => fire(offline(s.id))));
-    await expect.poll(() => firingCount('sensor-offline'), { timeout: 30_000 }).toBe(500);
+    await expect.poll(async () => firingCount('sensor-offline'), { timeout: 30_000 }).toBe(500);
     const group = page.locator('li.alert-row.group[data-group="sensor-offline"]');
-    await expect.poll(() => group.textContent(), { timeout: 30_000 }).toContain('× 500');
+    await expect.poll(async () => group.textContent(), { timeout: 30_000 }).toContain('× 500');
     await group.locator('.act-ack-all').click(); // 1
     await page.fill('dialog textarea[name=note]', '通信中断，已报修'); // 2
     await page.click('dialog button[type=submit]'); // 3
-    await expect.poll(() => stack.alerts.store.listAlerts({ state: 'firing', rule: 'sensor-offline', acked: false, limit: 1000 }).length, { timeout: 30_000 }).toBe(0);
-    expect(stack.alerts.store.getAlert(`sensor-offline:${ponding[7]!.id}:1`)).toMatchObject({ ackedBy: 'wang', ackNote: '通信中断，已报修' });
-    await expect.poll(() => group.textContent()).toContain('已确认');
+    await expect.poll(async () => (await stack.alerts.store.listAlerts({ state: 'firing', rule: 'sensor-offline', acked: false, limit: 1000 })).length, { timeout: 30_000 }).toBe(0);
+    expect(await stack.alerts.store.getAlert(`sensor-offline:${ponding[7]!.id}:1`)).toMatchObject({ ackedBy: 'wang', ackNote: '通信中断，已报修' });
+    await expect.poll(async () => group.textContent()).toContain('已确认');
 
     // The same group silenced for 2 hours: one request, a silence of the rule in each of its districts.
     const requests: string[] = [];
@@ -114,7 +114,7 @@ describe('console in Chromium, whole city', { timeout: 180_000 }, () => {
     await page.fill('dialog input[name=reason]', '通信中断，已报修');
     await page.click('dialog button[type=submit]');
     const districts = new Set(ponding.map((s) => city.sites.find((x) => x.id === s.site)!.district));
-    await expect.poll(() => stack.alerts.store.activeSilences(Date.now()).filter((x) => x.ruleId === 'sensor-offline').length, { timeout: 30_000 }).toBe(districts.size);
+    await expect.poll(async () => (await stack.alerts.store.activeSilences(Date.now())).filter((x) => x.ruleId === 'sensor-offline').length, { timeout: 30_000 }).toBe(districts.size);
     expect(requests.filter((p) => p.startsWith('/api/silences'))).toEqual(['/api/silences/bulk']);
     await page.context().close();
   });
@@ -145,7 +145,7 @@ describe('console in Chromium, whole city', { timeout: 180_000 }, () => {
     await page.click('dialog button[type=submit]');
     streaming = false;
     await updates;
-    await expect.poll(() => stack.alerts.store.getAlert(`underpass-closure:${target.id}:1`)?.ackNote).toBe(note);
+    await expect.poll(async () => (await stack.alerts.store.getAlert(`underpass-closure:${target.id}:1`))?.ackNote).toBe(note);
     await page.context().close();
   });
 
@@ -171,9 +171,9 @@ describe('console in Chromium, whole city', { timeout: 180_000 }, () => {
 
   it('a viewer sees everything and can act on nothing', async () => {
     const page = await login('li');
-    await expect.poll(() => page.locator('.board-row').count()).toBe(123);
+    await expect.poll(async () => page.locator('.board-row').count()).toBe(123);
     // Rows are filled over a few frames: wait until the list's rows are drawn, then look for buttons.
-    await expect.poll(() => page.locator('li.alert-row.group').count()).toBeGreaterThan(0);
+    await expect.poll(async () => page.locator('li.alert-row.group').count()).toBeGreaterThan(0);
     expect(await page.locator('.act-ack, .act-ack-all, .act-silence, .act-resolve').count()).toBe(0);
     const status = await page.evaluate(async () => (await fetch('/api/alerts/ack', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ids: ['x'] }) })).status);
     expect(status).toBe(403);
@@ -182,7 +182,7 @@ describe('console in Chromium, whole city', { timeout: 180_000 }, () => {
 
   it('phone: one column, closures first, nothing wider than the screen', async () => {
     const page = await login('li', { width: 390, height: 844 });
-    await expect.poll(() => page.locator('.board-row').count()).toBe(123);
+    await expect.poll(async () => page.locator('.board-row').count()).toBe(123);
     const layout = await page.evaluate(() => ({
       boardTop: document.getElementById('board')!.getBoundingClientRect().top,
       listTop: document.getElementById('list')!.getBoundingClientRect().top,
@@ -198,7 +198,7 @@ describe('console in Chromium, whole city', { timeout: 180_000 }, () => {
 
   it('wall: map, counts and the whole closure board with no scrolling', async () => {
     const page = await login('li', { width: 2560, height: 1440 });
-    await expect.poll(() => page.locator('.board-row').count()).toBe(123);
+    await expect.poll(async () => page.locator('.board-row').count()).toBe(123);
     await page.screenshot({ path: shot('console-wall.png') });
     const fits = await page.evaluate(() => {
       const board = document.querySelector('.board-body')!;

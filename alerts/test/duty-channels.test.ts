@@ -54,10 +54,10 @@ describe('duty officers\' channels', { timeout: 60_000 }, () => {
     await send({ alertId: 'c1', ruleId: 'underpass-closure', subjectId: 'UP-001', state: 'resolved', value: 4 });
     await send({ alertId: 'b1', ruleId: 'sensor-battery', subjectId: 'PD-001', state: 'firing', severity: 'info' });
     await send({ alertId: 'r1', ruleId: 'rainstorm', subjectId: 'RG-001', state: 'firing', severity: 'warning', level: 'blue', unit: 'mm', value: 36 });
-    await eventually(() => got.length >= 5, 'five robot messages');
+    await eventually(async () => got.length >= 5, 'five robot messages');
     // Nothing more can come: every page is flushed and every message delivered.
     const store = stack.alerts.store;
-    await eventually(() => store.pendingPages() === 0 && store.listNotices({ limit: 1000 }).every((n) => n.status === 'delivered'), 'every page flushed and delivered');
+    await eventually(async () => (await store.pendingPages()) === 0 && (await store.listNotices({ limit: 1000 })).every((n) => n.status === 'delivered'), 'every page flushed and delivered');
     expect(got.every((g) => g.ok)).toBe(true);
     const of = (robot: string) => got.filter((g) => g.robot === robot).map((g) => g.text.split('\n')[0]);
     expect(of('wecom')).toEqual([expect.stringContaining('【告警·严重】underpass-closure UP-001'), expect.stringContaining('【解除·严重】underpass-closure UP-001')]);

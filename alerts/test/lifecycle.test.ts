@@ -54,7 +54,7 @@ describe('alert lifecycle', { timeout: 60_000 }, () => {
     const r = await stack.alerts.app.inject({ method, url, headers: { authorization: `Bearer ${tokens[who]}` }, ...(payload ? { payload } : {}) });
     return { status: r.statusCode, json: r.json() as Record<string, unknown> };
   };
-  const known = (id: string) => eventually(() => stack.alerts.store.getAlert(id), `alert ${id}`);
+  const known = (id: string) => eventually(async () => (await stack.alerts.store.getAlert(id)), `alert ${id}`);
 
   it('acknowledge, note, resolve by hand: the audit trail says who and when, and the police get the reopen', async () => {
     const id = 'underpass-closure:UP-001:1';
@@ -70,7 +70,7 @@ describe('alert lifecycle', { timeout: 60_000 }, () => {
     expect(audit.map((a) => `${a.who}:${a.action}`)).toEqual(['rules:fired', 'wang:acknowledged', 'wang:note', 'wang:resolved']);
     expect(audit[3]!.note).toContain('road inspected');
     expect(audit.every((a) => /[+-]\d\d:\d\d$/.test(a.at))).toBe(true);
-    await eventually(() => stack.receiver.received.filter((n) => n.notice.alertId === id).length === 2, 'close and reopen at the police');
+    await eventually(async () => stack.receiver.received.filter((n) => n.notice.alertId === id).length === 2, 'close and reopen at the police');
     expect(stack.receiver.received.filter((n) => n.notice.alertId === id).map((n) => n.notice.action)).toEqual(['close', 'reopen']);
     expect((await api('wang', 'POST', `/api/alerts/${encodeURIComponent(id)}/resolve`, { reason: 'again' })).status).toBe(409);
   });
@@ -80,11 +80,11 @@ describe('alert lifecycle', { timeout: 60_000 }, () => {
     await fire('underpass-closure:UP-003:1', 'UP-003');
     await known('underpass-closure:UP-003:1');
     await api('wang', 'POST', `/api/alerts/${encodeURIComponent('underpass-closure:UP-003:1')}/ack`, {});
-    await eventually(() => pages.some((p) => p.channel === 'chief'), 'the escalation page', 10_000);
+    await eventually(async () => pages.some((p) => p.channel === 'chief'), 'the escalation page', 10_000);
     // Both were due in the same escalation pass: the acknowledged one was decided then (no sleep
     // to show that nothing more comes; the pass's rules are tested on a manual clock in schedules.test.ts).
-    expect(stack.alerts.store.getAlert('underpass-closure:UP-002:1')!.escalatedAt).not.toBeNull();
-    expect(stack.alerts.store.getAlert('underpass-closure:UP-003:1')!.escalatedAt).toBeNull();
+    expect((await stack.alerts.store.getAlert('underpass-closure:UP-002:1'))!.escalatedAt).not.toBeNull();
+    expect((await stack.alerts.store.getAlert('underpass-closure:UP-003:1'))!.escalatedAt).toBeNull();
     expect(pages.filter((p) => p.channel === 'chief')).toEqual([{ channel: 'chief', state: 'escalated', alertId: 'underpass-closure:UP-002:1' }]);
     expect(pages.filter((p) => p.channel === 'duty' && p.alertId.includes('UP-00')).map((p) => p.state)).toContain('firing');
     const detail = await api('li', 'GET', `/api/alerts/${encodeURIComponent('underpass-closure:UP-002:1')}`);
@@ -104,9 +104,9 @@ describe('alert lifecycle', { timeout: 60_000 }, () => {
     // pass has been past the silenced one's time too (an event to wait for, not a sleep).
     const control = 'underpass-closure:UP-005:1';
     await fire(control, 'UP-005');
-    await eventually(() => stack.receiver.received.some((n) => n.notice.alertId === id), 'the police notice');
-    await eventually(() => stack.alerts.store.getAlert(control)?.escalatedAt, 'the control alert escalated', 15_000);
-    expect(stack.alerts.store.getAlert(id)!.escalatedAt).toBeNull();
+    await eventually(async () => stack.receiver.received.some((n) => n.notice.alertId === id), 'the police notice');
+    await eventually(async () => (await stack.alerts.store.getAlert(control))?.escalatedAt, 'the control alert escalated', 15_000);
+    expect((await stack.alerts.store.getAlert(id))!.escalatedAt).toBeNull();
     expect(pages.filter((p) => p.alertId === id)).toEqual([]);
     expect(((await api('li', 'GET', `/api/alerts/${encodeURIComponent(id)}`)).json['alert'] as { silenced: boolean; escalatedAt: string | null })).toMatchObject({ silenced: true, escalatedAt: null });
     const sid = (made.json['silence'] as { id: number }).id;

@@ -74,7 +74,7 @@ describe('OpenAPI', () => {
     const res = await t.app.inject({ method: 'POST', url, headers: auth(), payload });
     expect(res.statusCode).toBe(400);
     expect(res.json().error).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining(says) });
-    expect(t.store.activeSilences(Date.now())).toEqual([]);
+    expect(await t.store.activeSilences(Date.now())).toEqual([]);
   });
 
   it.each([

@@ -54,17 +54,17 @@ describe('outbox on a manual clock', () => {
     cleanup.push(() => outbox.close());
 
     const event: AlertEvent = { alertId: 'underpass-closure:UP-001:1', ruleId: 'underpass-closure', subjectId: 'UP-001', sensorId: 'PD-001', state: 'firing', severity: 'critical', value: 31, threshold: 25, unit: 'cm', observedAt: '2026-07-01T18:00:00+08:00', changedAt: '2026-07-01T18:00:01+08:00', reason: 'x' };
-    store.openAlert(event, '2026-07-01T18:00:01+08:00', [{ noticeId: 'underpass-closure:UP-001:1:close', recipient: 'police', format: 'json', alertId: event.alertId, subjectId: 'UP-001', action: 'close', url: '$FLOODGATE_POLICE_URL', secretRef: 'FLOODGATE_POLICE_SECRET', body: '{"action":"close"}' }], clock.now());
+    (await store.openAlert(event, '2026-07-01T18:00:01+08:00', [{ noticeId: 'underpass-closure:UP-001:1:close', recipient: 'police', format: 'json', alertId: event.alertId, subjectId: 'UP-001', action: 'close', url: '$FLOODGATE_POLICE_URL', secretRef: 'FLOODGATE_POLICE_SECRET', body: '{"action":"close"}' }], clock.now()));
     await outbox.runOnce();
     expect(got).toHaveLength(1); // refused with 503: a retry is due in 30 s by the clock
-    expect(store.getNotice(1)).toMatchObject({ status: 'pending', attempts: 1 });
+    expect(await store.getNotice(1)).toMatchObject({ status: 'pending', attempts: 1 });
 
     clock.advance(29_999); // not yet: no attempt, whatever the wall clock does meanwhile
     await outbox.runOnce();
     expect(got).toHaveLength(1);
 
     clock.advance(1); // due now: the timer fires and the notice goes
-    await eventually(() => store.getNotice(1)?.status === 'delivered', 'delivered once the clock reaches the retry');
+    await eventually(async () => (await store.getNotice(1))?.status === 'delivered', 'delivered once the clock reaches the retry');
     expect(got).toEqual(['underpass-closure:UP-001:1:close', 'underpass-closure:UP-001:1:close']);
   });
 });

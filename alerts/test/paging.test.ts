@@ -46,16 +46,16 @@ describe('paging', { timeout: 60_000 }, () => {
       const e: AlertEvent = { alertId: `underpass-closure:UP-00${n}:1`, ruleId: 'underpass-closure', subjectId: `UP-00${n}`, sensorId: `PD-00${n}`, state: 'firing', severity: 'critical', value: 30 + n, threshold: 25, unit: 'cm', observedAt: '2026-07-01T18:03:00+08:00', changedAt: '2026-07-01T18:03:01+08:00', reason: 'ponding above 25 cm' };
       await rules.publishAsync(`floodgate/alerts/${e.ruleId}/${e.subjectId}`, JSON.stringify(e), { qos: 1 });
     }
-    await eventually(() => got.length >= 2, 'two pages', 10_000);
+    await eventually(async () => got.length >= 2, 'two pages', 10_000);
     // Nothing more can come: every page row is flushed into a message and every duty message is
     // delivered (an event to wait for, not a time).
     const store = stack.alerts.store;
-    const open = () => store.pendingPages() + store.listNotices({ limit: 1000 }).filter((n) => n.recipient === 'duty' && n.status !== 'delivered').length;
-    await eventually(() => open() === 0, 'every page flushed and delivered');
+    const open = async () => (await store.pendingPages()) + (await store.listNotices({ limit: 1000 })).filter((n) => n.recipient === 'duty' && n.status !== 'delivered').length;
+    await eventually(async () => (await open()) === 0, 'every page flushed and delivered');
     expect(got).toEqual([
       { type: 'floodgate.alert-group', count: 5, subjects: ['UP-001', 'UP-002', 'UP-003', 'UP-004', 'UP-005'] },
       { type: 'floodgate.alert', subjects: ['UP-006'] },
     ]);
-    await eventually(() => stack.receiver.received.length === 6, 'six police notices (never grouped)');
+    await eventually(async () => stack.receiver.received.length === 6, 'six police notices (never grouped)');
   });
 });

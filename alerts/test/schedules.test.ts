@@ -33,8 +33,8 @@ describe('paging and escalation by the clock', () => {
       pageGroupMs: 60_000,
       escalateAfterMs: 10 * MIN,
       escalateCheckMs: 10_000,
-      silenced: (a) => silenced(a.alertId),
-      escalationMessages: (e) => [page(e, 'escalated')],
+      silenced: async (a) => silenced(a.alertId),
+      escalationMessages: async (e) => [page(e, 'escalated')],
       wakeOutbox: () => seen.wakes++,
       alertChanged: (id) => seen.changed.push(id),
     });
@@ -42,43 +42,43 @@ describe('paging and escalation by the clock', () => {
     return { clock, s, seen, schedules, open };
   }
 
-  it('escalates an unacknowledged critical alert once, after the time and not before', () => {
+  it('escalates an unacknowledged critical alert once, after the time and not before', async () => {
     const { clock, s, seen, schedules, open } = setUp();
-    open(event(1));
-    open(event(2));
-    open(event(3, 'warning'));
-    s.ack(event(2).alertId, isoWithOffset(clock.now()), 'officer', null);
-    clock.advance(10 * MIN - 10_001);
-    expect(s.getAlert(event(1).alertId)!.escalatedAt).toBeNull();
-    clock.advance(20_000);
+    await open(event(1));
+    await open(event(2));
+    await open(event(3, 'warning'));
+    await s.ack(event(2).alertId, isoWithOffset(clock.now()), 'officer', null);
+    await clock.advanceAsync(10 * MIN - 10_001);
+    expect((await s.getAlert(event(1).alertId))!.escalatedAt).toBeNull();
+    await clock.advanceAsync(20_000);
     expect(seen.changed).toEqual([event(1).alertId]);
-    expect(s.getAlert(event(1).alertId)!.escalatedAt).not.toBeNull();
-    expect(s.getAlert(event(2).alertId)!.escalatedAt).toBeNull(); // acknowledged
-    expect(s.getAlert(event(3).alertId)!.escalatedAt).toBeNull(); // not critical
-    clock.advance(60 * MIN);
+    expect((await s.getAlert(event(1).alertId))!.escalatedAt).not.toBeNull();
+    expect((await s.getAlert(event(2).alertId))!.escalatedAt).toBeNull(); // acknowledged
+    expect((await s.getAlert(event(3).alertId))!.escalatedAt).toBeNull(); // not critical
+    await clock.advanceAsync(60 * MIN);
     expect(seen.changed).toEqual([event(1).alertId]); // once
-    expect(s.auditOf(event(1).alertId).map((a) => a.action)).toEqual(['fired', 'escalated']);
+    expect((await s.auditOf(event(1).alertId)).map((a) => a.action)).toEqual(['fired', 'escalated']);
     schedules.stop();
   });
 
-  it('never escalates a silenced alert', () => {
+  it('never escalates a silenced alert', async () => {
     const { clock, s, seen, schedules, open } = setUp(() => true);
-    open(event(1));
-    clock.advance(60 * MIN);
+    await open(event(1));
+    await clock.advanceAsync(60 * MIN);
     expect(seen.changed).toEqual([]);
-    expect(s.getAlert(event(1).alertId)!.escalatedAt).toBeNull();
+    expect((await s.getAlert(event(1).alertId))!.escalatedAt).toBeNull();
     schedules.stop();
   });
 
-  it('holds duty messages for the grouping window, then sends each group as one notice', () => {
+  it('holds duty messages for the grouping window, then sends each group as one notice', async () => {
     const { clock, s, seen, schedules, open } = setUp();
-    open(event(1));
-    open(event(2));
-    clock.advance(59_000);
-    expect([s.pendingPages(), s.listNotices({ limit: 10 }).length, seen.wakes]).toEqual([2, 0, 0]);
-    clock.advance(2_000);
-    expect(s.pendingPages()).toBe(0);
-    const sent = s.listNotices({ limit: 10 });
+    await open(event(1));
+    await open(event(2));
+    await clock.advanceAsync(59_000);
+    expect([(await s.pendingPages()), (await s.listNotices({ limit: 10 })).length, seen.wakes]).toEqual([2, 0, 0]);
+    await clock.advanceAsync(2_000);
+    expect(await s.pendingPages()).toBe(0);
+    const sent = await s.listNotices({ limit: 10 });
     expect(sent.map((n) => [n.recipient, n.subjectId])).toEqual([['duty', 'firing|underpass-closure|pudong']]);
     expect(seen.wakes).toBe(1);
     schedules.stop();

@@ -23,29 +23,29 @@ describe('silence until resolved', () => {
     expect(early.statusCode).toBe(409);
     expect(early.json().error.code).toBe('NOT_FIRING');
     await event('firing');
-    await expect.poll(() => stack.alerts.store.getAlert('underpass-warning:UP-001:1')?.state).toBe('firing');
+    await expect.poll(async () => (await stack.alerts.store.getAlert('underpass-warning:UP-001:1'))?.state).toBe('firing');
     const res = await stack.alerts.app.inject({ method: 'POST', url: '/api/silences', headers: auth(), payload: { sensor: 'PD-001', ruleId: 'underpass-warning', minutes: 10080, reason: 'crew on site', alertId: 'underpass-warning:UP-001:1' } });
     expect(res.statusCode).toBe(201);
     expect(res.json().silence).toMatchObject({ alertId: 'underpass-warning:UP-001:1', endedAt: null });
-    expect(stack.alerts.store.activeSilences(Date.now())).toHaveLength(1);
+    expect(await stack.alerts.store.activeSilences(Date.now())).toHaveLength(1);
     await event('resolved');
-    await expect.poll(() => stack.alerts.store.activeSilences(Date.now()).length).toBe(0);
-    expect(stack.alerts.store.recentSilences(1)[0]!.endedAt).not.toBeNull();
+    await expect.poll(async () => (await stack.alerts.store.activeSilences(Date.now())).length).toBe(0);
+    expect((await stack.alerts.store.recentSilences(1))[0]!.endedAt).not.toBeNull();
   });
 
   it('silences a group in one request, all or none', async () => {
     const [a, b] = stack.registry.districts;
     const scope = (district: string) => ({ ruleId: 'sensor-offline', district, minutes: 120, reason: '通信中断，已报修' });
-    const before = stack.alerts.store.activeSilences(Date.now()).length;
+    const before = (await stack.alerts.store.activeSilences(Date.now())).length;
     // One scope names an alert that is not firing: nothing is created.
     const refused = await stack.alerts.app.inject({ method: 'POST', url: '/api/silences/bulk', headers: auth(), payload: { silences: [scope(a!.id), { ...scope(b!.id), alertId: 'sensor-offline:PD-009:1' }] } });
     expect(refused.statusCode).toBe(409);
     expect(refused.json().error.code).toBe('NOT_FIRING');
-    expect(stack.alerts.store.activeSilences(Date.now())).toHaveLength(before);
+    expect(await stack.alerts.store.activeSilences(Date.now())).toHaveLength(before);
     const res = await stack.alerts.app.inject({ method: 'POST', url: '/api/silences/bulk', headers: auth(), payload: { silences: [scope(a!.id), scope(b!.id)] } });
     expect(res.statusCode).toBe(201);
     expect(res.json().silences.map((s: { district: string; ruleId: string }) => `${s.ruleId}@${s.district}`)).toEqual([`sensor-offline@${a!.id}`, `sensor-offline@${b!.id}`]);
-    expect(stack.alerts.store.activeSilences(Date.now())).toHaveLength(before + 2);
+    expect(await stack.alerts.store.activeSilences(Date.now())).toHaveLength(before + 2);
     // A scope without sensor, site or district is refused like a single silence.
     const city = await stack.alerts.app.inject({ method: 'POST', url: '/api/silences/bulk', headers: auth(), payload: { silences: [{ minutes: 10, reason: 'everything' }] } });
     expect(city.statusCode).toBe(400);

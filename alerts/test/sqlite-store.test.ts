@@ -7,16 +7,16 @@ import { tempDir } from '../../test/helpers/servers.ts';
 alertStoreContract('SQLite (embedded)', () => openAlertStore(':memory:'));
 
 describe('SQLite alerts store on disk', () => {
-  it("keeps each subject's notice sequence across a restart (a receiver's high-water mark is never met again)", () => {
+  it("keeps each subject's notice sequence across a restart (a receiver's high-water mark is never met again)", async () => {
     const d = tempDir('alerts-seq');
     try {
       const path = join(d.path, 'alerts.db');
       const a = openAlertStore(path);
-      expect([a.nextNoticeSequence('UP-001'), a.nextNoticeSequence('UP-001')]).toEqual([1, 2]);
-      a.close();
+      expect([await a.nextNoticeSequence('UP-001'), await a.nextNoticeSequence('UP-001')]).toEqual([1, 2]);
+      await a.close();
       const b = openAlertStore(path);
-      expect(b.nextNoticeSequence('UP-001')).toBe(3);
-      b.close();
+      expect(await b.nextNoticeSequence('UP-001')).toBe(3);
+      await b.close();
     } finally {
       d.remove();
     }

@@ -6,7 +6,7 @@ import { openAlertStore } from '../sqlite-store.ts';
 import { tempDir } from '../../test/helpers/servers.ts';
 
 describe('alert store migration', () => {
-  it('rebuilds the old notices table keeping every row and its delivery state', () => {
+  it('rebuilds the old notices table keeping every row and its delivery state', async () => {
     const d = tempDir('alerts-migrate');
     const path = join(d.path, 'alerts.db');
     const old = new Database(path);
@@ -22,14 +22,14 @@ describe('alert store migration', () => {
     old.close();
     const store = openAlertStore(path);
     try {
-      const rows = store.listNotices({ limit: 10 }).reverse();
+      const rows = (await store.listNotices({ limit: 10 })).reverse();
       expect(rows.map((r) => [r.seq, r.noticeId, r.recipient, r.format, r.status, r.attempts, r.queuedAt])).toEqual([
         [1, 'a:close', 'police', 'json', 'delivered', 2, 1],
         [2, 'a:reopen', 'police', 'json', 'pending', 0, 8],
       ]);
-      expect(store.dueNotices(100, 10).map((r) => r.noticeId)).toEqual(['a:reopen']);
+      expect((await store.dueNotices(100, 10)).map((r) => r.noticeId)).toEqual(['a:reopen']);
     } finally {
-      store.close();
+      await store.close();
       d.remove();
     }
   });

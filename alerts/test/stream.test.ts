@@ -98,7 +98,7 @@ describe('console stream and sessions', () => {
     // Away for a while: two more changes happen.
     await fire('underpass-closure:UP-002:1', 'UP-002');
     await fire('underpass-closure:UP-003:1', 'UP-003');
-    await expect.poll(() => stack.alerts.store.listAlerts({ state: 'firing', limit: 10 }).length).toBe(3);
+    await expect.poll(async () => (await stack.alerts.store.listAlerts({ state: 'firing', limit: 10 })).length).toBe(3);
     const again = await openStream(stack.alerts.port, { ...auth, 'last-event-id': batch.id! });
     const missed = await again.next();
     expect(missed.event).toBe('batch'); // not a reset

@@ -40,7 +40,7 @@ describe('rules service', { timeout: 60_000 }, () => {
     // A passing truck, then a storm rising ~2 cm/min (too slow for an early close): above 25 cm
     // from minute 10, closes at minute 12 (120 s, 3 readings).
     await send(dev, 'PD-001', [[0, 2], [1, 40], [2, 2.5], [3, 3], [7, 20], [8, 22], [9, 24], [10, 26], [11, 27], [12, 28], [13, 29]]);
-    await eventually(() => closureEvents(s, 'UP-001').length === 1, 'the close notice');
+    await eventually(async () => closureEvents(s, 'UP-001').length === 1, 'the close notice');
     expect(closureEvents(s, 'UP-001')).toEqual(['close@12']);
 
     // Restart the rules service mid-storm: it resumes from its saved state.
@@ -52,11 +52,11 @@ describe('rules service', { timeout: 60_000 }, () => {
 
     // Falls below 15 cm at minute 20; the 10-minute hold ends at 30 (a brief rise at 24 restarts it).
     await send(dev, 'PD-001', [[14, 30], [20, 14], [22, 12], [24, 16], [25, 10], [30, 8], [34, 6], [35, 5]]);
-    await eventually(() => closureEvents(s, 'UP-001').length === 2, 'the reopen notice');
+    await eventually(async () => closureEvents(s, 'UP-001').length === 2, 'the reopen notice');
     // Every reading evaluated (the last one's time is the sensor's), so any duplicate event would
     // already be out; the outbox holds exactly the two notices, both delivered.
-    await eventually(() => again.state('PD-001')?.lastTs === RECENT_HOUR + 35 * MIN, 'the last reading evaluated');
-    await eventually(() => { const ns = s.alerts.store.listNotices({ subject: 'UP-001', limit: 10 }); return ns.length === 2 && ns.every((n) => n.status === 'delivered'); }, 'both notices delivered, nothing else queued');
+    await eventually(async () => again.state('PD-001')?.lastTs === RECENT_HOUR + 35 * MIN, 'the last reading evaluated');
+    await eventually(async () => { const ns = (await s.alerts.store.listNotices({ subject: 'UP-001', limit: 10 })); return ns.length === 2 && ns.every((n) => n.status === 'delivered'); }, 'both notices delivered, nothing else queued');
     expect(closureEvents(s, 'UP-001')).toEqual(['close@12', 'reopen@35']);
     expect(s.receiver.received.filter((r) => r.duplicate)).toEqual([]);
   });
@@ -75,7 +75,7 @@ describe('rules service', { timeout: 60_000 }, () => {
     // fs.watchFile takes its first stat asynchronously: a change before it would go unseen.
     await new Promise((r) => setTimeout(r, 200));
     writeFileSync(path, 'version: 1\nsites:\n  UP-001: { underpass: { closeCm: 27 } }\n');
-    await eventually(() => rules.rules().sites.get('UP-001')!.underpass.closeCm === 27, 'the new threshold in force');
+    await eventually(async () => rules.rules().sites.get('UP-001')!.underpass.closeCm === 27, 'the new threshold in force');
 
     writeFileSync(path, 'version: 1\nsites:\n  UP-001: { underpass: { closeCm: "deep" } }\n');
     await eventually(async () => (await metrics.metrics()).includes('floodgate_rules_reloads_total{result="refused"} 1'), 'the refusal counted');
@@ -84,7 +84,7 @@ describe('rules service', { timeout: 60_000 }, () => {
     // With 27 cm in force, 26 cm sustained does not close.
     const dev = await s.device('PD-001');
     await send(dev, 'PD-001', [[0, 26], [1, 26.5], [2, 26], [3, 26.5], [4, 26]]);
-    await eventually(() => rules.state('PD-001')?.lastTs === RECENT_HOUR + 4 * MIN, 'the readings evaluated');
+    await eventually(async () => rules.state('PD-001')?.lastTs === RECENT_HOUR + 4 * MIN, 'the readings evaluated');
     expect(rules.state('PD-001')?.closure?.phase ?? 'normal').toBe('normal');
     expect(s.receiver.received).toEqual([]);
   });

@@ -138,8 +138,8 @@ describe('fuzz', { timeout: 600_000 }, () => {
         { ...opts, numRuns: Math.max(20, Math.round(RUNS / 4)) },
       );
       // Nothing invalid was stored: no silence without a scope, no alert invented.
-      expect(stack.alerts.store.activeSilences(Date.now()).every((s) => s.sensor || s.site || s.district)).toBe(true);
-      expect(stack.alerts.store.listAlerts({ limit: 10 })).toEqual([]);
+      expect((await stack.alerts.store.activeSilences(Date.now())).every((s) => s.sensor || s.site || s.district)).toBe(true);
+      expect(await stack.alerts.store.listAlerts({ limit: 10 })).toEqual([]);
     });
   });
 });

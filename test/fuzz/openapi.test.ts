@@ -117,7 +117,7 @@ describe('the API against its OpenAPI document', () => {
     }
     process.stdout.write(`openapi fuzz: ${sent} requests over ${ops.length} operations (seed ${SEED})\n`);
     // Nothing that broke a schema was stored: every silence names a scope and lasts 1 min – 7 days.
-    for (const s of stack.alerts.store.recentSilences(10_000)) {
+    for (const s of (await stack.alerts.store.recentSilences(10_000))) {
       expect(s.sensor || s.site || s.district).toBeTruthy();
       expect(s.until - s.createdAt).toBeGreaterThanOrEqual(60_000);
       expect(s.until - s.createdAt).toBeLessThanOrEqual(7 * 86_400_000);
