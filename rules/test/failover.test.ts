@@ -6,22 +6,18 @@
  * itself replaced: it stands by, and nothing is published twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import pg from 'pg';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
-import { createGateway, type GatewayHandle } from '../../gateway/gateway.ts';
-import { gatewayConfig } from '../../gateway/config.ts';
-import { saveRegistry } from '../../config/registry.ts';
-import { createMetricsRegistry } from '../../lib/metrics.ts';
-import { systemClock } from '../../lib/clock.ts';
+import type { GatewayHandle } from '../../gateway/gateway.ts';
 import { startProcess, stopProcess, tempDir } from '../../test/helpers/servers.ts';
-import { eventually, RECENT_HOUR, smallCity, testLogger } from '../../test/helpers/stack.ts';
+import { eventually, testLogger } from '../../test/helpers/stack.ts';
+import { cityGateway, deviceClient, publishDepth, rulesEnv, watchAlertEvents } from '../../test/helpers/broker-clients.ts';
 import { startPostgres, type Postgres } from '../../test/helpers/postgres.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/floodgate.js', import.meta.url));
-const MIN = 60_000;
 
 describe('rules failover by lease', { timeout: 180_000 }, () => {
   let server: Postgres;
@@ -54,23 +50,12 @@ describe('rules failover by lease', { timeout: 180_000 }, () => {
   };
 
   it('one active; SIGKILL → the standby resumes from the shared state; a paused leader comes back as standby', async () => {
-    const city = await smallCity(2);
-    const registryPath = join(dir.path, 'registry.json');
-    saveRegistry(registryPath, city.registry);
-    gw = await createGateway(gatewayConfig(), { logger: testLogger, metrics: createMetricsRegistry(), registry: city.registry, serviceSecret: city.provisioning.serviceSecret, clock: systemClock });
-    const url = `mqtt://127.0.0.1:${gw.port}`;
+    const c = await cityGateway(join(dir.path, 'one'));
+    const { city, url } = c;
+    gw = c.gw;
     const start = (name: string) => {
-      const p = startProcess(process.execPath, [BIN, 'rules'], {
-        ...process.env,
-        FLOODGATE_LOG_LEVEL: process.env['FLOODGATE_TEST_LOG'] ?? 'error',
-        FLOODGATE_MQTT_URL: url,
-        FLOODGATE_REGISTRY: registryPath,
-        FLOODGATE_SERVICE_SECRET: city.provisioning.serviceSecret,
-        FLOODGATE_DATA_DIR: join(dir.path, name),
-        FLOODGATE_DATABASE_URL: server.url,
-        FLOODGATE_LEASE_TTL_S: '5', // short for the test, long enough that a busy CI machine's pauses never cost a lease
-        FLOODGATE_INSTANCE_ID: name,
-      });
+      // A short lease for the test, long enough that a busy CI machine's pauses never cost one.
+      const p = startProcess(process.execPath, [BIN, 'rules'], rulesEnv(c, join(dir.path, name), { FLOODGATE_DATABASE_URL: server.url, FLOODGATE_LEASE_TTL_S: '5', FLOODGATE_INSTANCE_ID: name }));
       procs.set(name, p.proc);
       return p;
     };
@@ -81,16 +66,10 @@ describe('rules failover by lease', { timeout: 180_000 }, () => {
     });
     const rulesSubscribed = () => Object.keys((gw!.broker as unknown as { clients: Record<string, unknown> }).clients).includes('floodgate-rules');
 
-    const events: Array<{ ruleId: string; state: string; alertId: string }> = [];
-    const watch = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'watch', username: 'svc-alerts', password: city.provisioning.serviceSecret, reconnectPeriod: 0 });
-    clients.push(watch);
-    watch.on('message', (_t, p, packet) => {
-      if (!packet.retain) events.push(JSON.parse(p.toString()));
-    });
-    await watch.subscribeAsync('floodgate/alerts/underpass-closure/#', { qos: 1 });
-    const pd = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'PD-001', username: 'PD-001', password: city.provisioning.sensors['PD-001'], reconnectPeriod: 0 });
-    clients.push(pd);
-    const depth = (min: number, d: number) => pd.publishAsync('sensors/ponding/PD-001/reading', JSON.stringify({ ts: RECENT_HOUR + min * MIN, seq: min, depth_cm: d }), { qos: 1 });
+    const { client: watch, events } = await watchAlertEvents(url, city.provisioning.serviceSecret, 'floodgate/alerts/underpass-closure/#');
+    const pd = await deviceClient(url, city.provisioning, 'PD-001');
+    clients.push(watch, pd);
+    const depth = (min: number, d: number) => publishDepth(pd, 'PD-001', min, d);
 
     start('a');
     const first = await eventually(holder, 'a takes the rules lease', 60_000);
@@ -143,40 +122,23 @@ describe('rules failover by lease', { timeout: 180_000 }, () => {
   });
 
   it('PostgreSQL stopped mid-closure: the active one holds, steps down, and resumes when it is back; nothing is lost', async () => {
-    const city = await smallCity(2);
-    const registryPath = join(dir.path, 'registry-2.json');
-    saveRegistry(registryPath, city.registry);
     await gw?.close();
-    gw = await createGateway(gatewayConfig(), { logger: testLogger, metrics: createMetricsRegistry(), registry: city.registry, serviceSecret: city.provisioning.serviceSecret, clock: systemClock });
-    const url = `mqtt://127.0.0.1:${gw.port}`;
+    const c = await cityGateway(join(dir.path, 'two'));
+    const { city, url } = c;
+    gw = c.gw;
     // A database of its own, as a new deployment would have.
     await pool.query('CREATE DATABASE outage');
     const dbUrl = server.url.replace(/\/floodgate$/, '/outage');
     const db = new pg.Pool({ connectionString: dbUrl, max: 1 });
     db.on('error', () => undefined);
     const cleanup = () => db.end();
-    const p = startProcess(process.execPath, [BIN, 'rules'], {
-      ...process.env,
-      FLOODGATE_LOG_LEVEL: 'warn', // its step-down is read from its log
-      FLOODGATE_MQTT_URL: url,
-      FLOODGATE_REGISTRY: registryPath,
-      FLOODGATE_SERVICE_SECRET: city.provisioning.serviceSecret,
-      FLOODGATE_DATA_DIR: join(dir.path, 'c'),
-      FLOODGATE_DATABASE_URL: dbUrl,
-      FLOODGATE_LEASE_TTL_S: '5',
-      FLOODGATE_INSTANCE_ID: 'c',
-    });
+    // Its step-down is read from its log (warn).
+    const p = startProcess(process.execPath, [BIN, 'rules'], rulesEnv(c, join(dir.path, 'c'), { FLOODGATE_LOG_LEVEL: 'warn', FLOODGATE_DATABASE_URL: dbUrl, FLOODGATE_LEASE_TTL_S: '5', FLOODGATE_INSTANCE_ID: 'c' }));
     procs.set('c', p.proc);
-    const events: Array<{ state: string; alertId: string }> = [];
-    const watch = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'watch-2', username: 'svc-alerts', password: city.provisioning.serviceSecret, reconnectPeriod: 0 });
-    clients.push(watch);
-    watch.on('message', (_t, payload, packet) => {
-      if (!packet.retain) events.push(JSON.parse(payload.toString()));
-    });
-    await watch.subscribeAsync('floodgate/alerts/underpass-closure/#', { qos: 1 });
-    const pd = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'PD-001', username: 'PD-001', password: city.provisioning.sensors['PD-001'], reconnectPeriod: 0 });
-    clients.push(pd);
-    const depth = (min: number, d: number) => pd.publishAsync('sensors/ponding/PD-001/reading', JSON.stringify({ ts: RECENT_HOUR + min * MIN, seq: min, depth_cm: d }), { qos: 1 });
+    const { client: watch, events } = await watchAlertEvents(url, city.provisioning.serviceSecret, 'floodgate/alerts/underpass-closure/#', 'watch-2');
+    const pd = await deviceClient(url, city.provisioning, 'PD-001');
+    clients.push(watch, pd);
+    const depth = (min: number, d: number) => publishDepth(pd, 'PD-001', min, d);
     await eventually(() => holder(db), 'c takes the rules lease', 60_000);
     await eventually(() => Object.keys((gw!.broker as unknown as { clients: Record<string, unknown> }).clients).includes('floodgate-rules'), 'c subscribed', 60_000);
     for (const [m, d] of [[0, 26], [1, 27]] as const) await depth(m, d);

@@ -6,18 +6,15 @@
  */
 import { existsSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
-import { createGateway, type GatewayHandle } from '../../gateway/gateway.ts';
-import { gatewayConfig } from '../../gateway/config.ts';
-import { saveRegistry } from '../../config/registry.ts';
-import { createMetricsRegistry } from '../../lib/metrics.ts';
-import { systemClock } from '../../lib/clock.ts';
+import type { GatewayHandle } from '../../gateway/gateway.ts';
 import { startProcess, stopProcess, tempDir } from '../../test/helpers/servers.ts';
-import { eventually, RECENT_HOUR, smallCity, testLogger } from '../../test/helpers/stack.ts';
+import { eventually, RECENT_HOUR } from '../../test/helpers/stack.ts';
 import { startPostgres, type Postgres } from '../../test/helpers/postgres.ts';
+import { cityGateway, deviceClient, publishDepth, rulesEnv, watchAlertEvents } from '../../test/helpers/broker-clients.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/floodgate.js', import.meta.url));
 const MIN = 60_000;
@@ -42,37 +39,21 @@ describe.each(['SQLite', 'PostgreSQL'] as const)('rules restart, state in %s', {
   });
 
   it('SIGKILL mid-storm: no duplicate close, the reopen follows, rain totals continue', async () => {
-    const city = await smallCity(2);
-    const registryPath = join(dir.path, 'registry.json');
-    saveRegistry(registryPath, city.registry);
-    gw = await createGateway(gatewayConfig(), { logger: testLogger, metrics: createMetricsRegistry(), registry: city.registry, serviceSecret: city.provisioning.serviceSecret, clock: systemClock });
-    const url = `mqtt://127.0.0.1:${gw.port}`;
+    const c = await cityGateway(dir.path);
+    const { city, url } = c;
+    gw = c.gw;
     const start = async () => {
-      const p = startProcess(process.execPath, [BIN, 'rules'], {
-        ...process.env,
-        FLOODGATE_LOG_LEVEL: process.env['FLOODGATE_TEST_LOG'] ?? 'error',
-        FLOODGATE_MQTT_URL: url,
-        FLOODGATE_REGISTRY: registryPath,
-        FLOODGATE_SERVICE_SECRET: city.provisioning.serviceSecret,
-        FLOODGATE_DATA_DIR: dir.path,
-        ...(pgServer ? { FLOODGATE_DATABASE_URL: pgServer.url } : {}),
-      });
+      const p = startProcess(process.execPath, [BIN, 'rules'], rulesEnv(c, dir.path, pgServer ? { FLOODGATE_DATABASE_URL: pgServer.url } : {}));
       proc = p.proc;
       await eventually(() => Object.keys((gw!.broker as unknown as { clients: Record<string, unknown> }).clients).includes('floodgate-rules'), 'rules subscribed', 30_000);
       await new Promise((r) => setTimeout(r, 300)); // its SUBSCRIBE follows the CONNECT
     };
 
-    const events: Array<{ ruleId: string; subjectId: string; state: string; alertId: string; level?: string }> = [];
-    const watch = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'watch', username: 'svc-alerts', password: city.provisioning.serviceSecret, reconnectPeriod: 0 });
-    clients.push(watch);
-    watch.on('message', (_t, p, packet) => {
-      if (!packet.retain) events.push(JSON.parse(p.toString()));
-    });
-    await watch.subscribeAsync('floodgate/alerts/#', { qos: 1 });
-    const pd = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'PD-001', username: 'PD-001', password: city.provisioning.sensors['PD-001'], reconnectPeriod: 0 });
-    const rg = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'RG-001', username: 'RG-001', password: city.provisioning.sensors['RG-001'], reconnectPeriod: 0 });
-    clients.push(pd, rg);
-    const depth = (min: number, d: number) => pd.publishAsync('sensors/ponding/PD-001/reading', JSON.stringify({ ts: RECENT_HOUR + min * MIN, seq: min, depth_cm: d }), { qos: 1 });
+    const { client: watch, events } = await watchAlertEvents(url, city.provisioning.serviceSecret, 'floodgate/alerts/#');
+    const pd = await deviceClient(url, city.provisioning, 'PD-001');
+    const rg = await deviceClient(url, city.provisioning, 'RG-001');
+    clients.push(watch, pd, rg);
+    const depth = (min: number, d: number) => publishDepth(pd, 'PD-001', min, d);
     const rain = (min: number, mm: number) => rg.publishAsync('sensors/rain/RG-001/reading', JSON.stringify({ ts: RECENT_HOUR + min * MIN, seq: min, rain_mm: mm, interval_s: 300 }), { qos: 1 });
 
     await start();

@@ -5,14 +5,13 @@
  * the lease, so a replaced leader cannot overwrite its successor's state.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
 import { newEngineState, newSensorState, type EngineState } from '../engine.ts';
 import { openStateStore, serializeDistrict, serializeSensor, type StateStore } from '../state-store.ts';
 import { openPgStateStore } from '../pg-state-store.ts';
 import { leaseMigration, tryLease } from '../../lib/pg-lease.ts';
 import { migrate } from '../../lib/pg-migrate.ts';
-import { startPostgres, type Postgres } from '../../test/helpers/postgres.ts';
+import { usePostgres } from '../../test/helpers/postgres.ts';
 import { tempDir } from '../../test/helpers/servers.ts';
 import { eventually } from '../../test/helpers/stack.ts';
 
@@ -40,35 +39,26 @@ function stateStoreContract(name: string, open: () => Promise<StateStore>): void
 
 describe('rules state store contract', () => {
   const dir = tempDir('rules-state');
-  let server: Postgres;
-  let pool: pg.Pool;
-  beforeAll(async () => {
-    server = await startPostgres();
-    pool = new pg.Pool({ connectionString: server.url, max: 4 });
-    pool.on('error', () => undefined); // connections the server's shutdown reaches after pool.end()
-  });
-  afterAll(async () => {
-    await pool?.end();
-    await server?.stop();
-    dir.remove();
-  });
+  const db = usePostgres();
+  afterAll(() => dir.remove());
+  const pool = () => db.pool();
 
   stateStoreContract('SQLite (embedded)', async () => openStateStore(join(dir.path, 'state.db')));
-  stateStoreContract('PostgreSQL', () => openPgStateStore(pool));
+  stateStoreContract('PostgreSQL', () => openPgStateStore(pool()));
 
   it('PostgreSQL: a fenced save commits only while the lease carries this epoch (LEASE_LOST after a takeover)', async () => {
-    const c = await pool.connect();
+    const c = await pool().connect();
     await migrate(c, 'leases', [leaseMigration]);
     c.release();
-    expect(await tryLease(pool, 'rules', 'a', 300)).toEqual({ epoch: 1 });
+    expect(await tryLease(pool(), 'rules', 'a', 300)).toEqual({ epoch: 1 });
     let epochA: number | undefined = 1;
-    const a = await openPgStateStore(pool, { role: 'rules', epoch: () => epochA });
+    const a = await openPgStateStore(pool(), { role: 'rules', epoch: () => epochA });
     const json = (lastTs: number) => new Map([['PD-9', serializeSensor({ ...newSensorState(1), lastTs })]]);
     await a.saveSerialized(json(1), new Map());
     // a pauses; its lease runs out and b takes over with epoch 2 and saves.
-    const taken = await eventually(() => tryLease(pool, 'rules', 'b', 60_000), 'b takes the lease a let run out', 10_000);
+    const taken = await eventually(() => tryLease(pool(), 'rules', 'b', 60_000), 'b takes the lease a let run out', 10_000);
     expect(taken).toEqual({ epoch: 2 });
-    const b = await openPgStateStore(pool, { role: 'rules', epoch: () => 2 });
+    const b = await openPgStateStore(pool(), { role: 'rules', epoch: () => 2 });
     await b.saveSerialized(json(2), new Map());
     // a wakes up still believing it leads with epoch 1: refused, and b's state stands.
     await expect(a.saveSerialized(json(99), new Map())).rejects.toMatchObject({ code: 'LEASE_LOST' });

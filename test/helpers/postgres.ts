@@ -7,6 +7,8 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import pg from 'pg';
 import { freePort, onFreshPorts, tempDir, waitForTcp } from './servers.ts';
 
 export interface Postgres {
@@ -61,7 +63,8 @@ async function createDatabase(bin: string, port: number): Promise<void> {
   }
 }
 
-export async function startPostgres(): Promise<Postgres> {
+/** `durable`: keep PostgreSQL's defaults (fsync on, synchronous commit), for benchmarks; tests turn them off. */
+export async function startPostgres(opts: { durable?: boolean } = {}): Promise<Postgres> {
   const bin = binDir();
   const dir = tempDir('pg');
   const data = join(dir.path, 'data');
@@ -71,7 +74,7 @@ export async function startPostgres(): Promise<Postgres> {
     chownSync(dir.path, who.uid, who.gid);
   }
   execFileSync(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync'], { stdio: 'pipe', ...who });
-  writeFileSync(join(data, 'postgresql.auto.conf'), 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n', { flag: 'a' });
+  if (!opts.durable) writeFileSync(join(data, 'postgresql.auto.conf'), 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n', { flag: 'a' });
   let proc: ChildProcess | undefined;
   let port = 0;
   const launch = async (p: number) => {
@@ -115,4 +118,24 @@ export async function startPostgres(): Promise<Postgres> {
       dir.remove();
     },
   };
+}
+
+/**
+ * A PostgreSQL for a whole test file: started before its tests, with a pool on its `floodgate`
+ * database, both stopped after. The pool hears the errors of connections the server's shutdown
+ * reaches after `pool.end()` (an idle pooled client reports them as the pool's 'error').
+ */
+export function usePostgres(poolMax = 4): { server(): Postgres; pool(): pg.Pool } {
+  let server: Postgres | undefined;
+  let pool: pg.Pool | undefined;
+  beforeAll(async () => {
+    server = await startPostgres();
+    pool = new pg.Pool({ connectionString: server.url, max: poolMax });
+    pool.on('error', () => undefined);
+  });
+  afterAll(async () => {
+    await pool?.end();
+    await server?.stop();
+  });
+  return { server: () => server!, pool: () => pool! };
 }
