@@ -45,6 +45,9 @@ const AlertsEnv = SharedEnv.extend({
         dbPath: join(shared.dataDir, 'alerts.db'),
         /** Set: alerts, silences and the outbox live in this PostgreSQL database instead (docs/ha.md). */
         databaseUrl: shared.databaseUrl,
+        /** With a database: the alerts lease (one active instance) and this instance's name in it. */
+        leaseTtlMs: shared.leaseTtlMs,
+        instanceId: shared.instanceId,
         /** Users with roles (viewer / officer / admin), tokens hashed: `floodgate users`. */
         usersPath: join(shared.dataDir, 'api-users.json'),
         /** Endpoint for districts whose registry url is `$FLOODGATE_POLICE_URL`. */

@@ -7,7 +7,7 @@
 import type { Pool } from 'pg';
 import { repeat, type TimerClock } from './clock.ts';
 import type { Logger } from './logger.ts';
-import type { Migration } from './pg-migrate.ts';
+import { migrate, type Migration } from './pg-migrate.ts';
 import { afterAttempt, attemptDue, leads, standbyEveryMs, type LeaseTimes, type LeaseView } from './lease.ts';
 
 export const leaseMigration: Migration = {
@@ -93,4 +93,14 @@ export function holdLease(o: { pool: Pool; role: string; holder: string; times: 
       if (view.role === 'leader') await releaseLease(o.pool, o.role, o.holder).catch(() => undefined);
     },
   };
+}
+
+/** Create (or check) the leases table. */
+export async function migrateLeases(pool: Pool): Promise<void> {
+  const c = await pool.connect();
+  try {
+    await migrate(c, 'leases', [leaseMigration]);
+  } finally {
+    c.release();
+  }
 }

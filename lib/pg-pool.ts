@@ -13,3 +13,14 @@ export function createPool(url: string, log: Logger, opts: { max?: number; conne
   pool.on('error', (err) => log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'PostgreSQL connection lost; the next query opens a new one'));
   return pool;
 }
+
+/** A pool for `url` and what `open` makes on it; if `open` fails, the pool is ended and the error thrown. */
+export async function openOnPool<T>(url: string, log: Logger, max: number, open: (pool: pg.Pool) => Promise<T>): Promise<{ pool: pg.Pool; value: T }> {
+  const pool = createPool(url, log, { max });
+  try {
+    return { pool, value: await open(pool) };
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+}

@@ -18,9 +18,8 @@ import type { SensorState } from './engine.ts';
 import { loadRules, type LoadedRules } from './load.ts';
 import { openStateStore, type StateStore } from './state-store.ts';
 import { openPgStateStore, type SaveFence } from './pg-state-store.ts';
-import { createPool } from '../lib/pg-pool.ts';
-import { migrate } from '../lib/pg-migrate.ts';
-import { leaseMigration } from '../lib/pg-lease.ts';
+import { openOnPool } from '../lib/pg-pool.ts';
+import { migrateLeases } from '../lib/pg-lease.ts';
 import { runWhileLeader, type Leadership } from '../lib/leadership.ts';
 import { engineContext } from './context.ts';
 import { rulesMetrics, startActive, type ActiveRules } from './active.ts';
@@ -49,19 +48,11 @@ export interface RulesHandle {
 
 /** PostgreSQL: the pool, the lease table and the state store whose saves the lease fences. */
 async function openShared(url: string, fence: SaveFence, log: Logger): Promise<{ pool: pg.Pool; store: StateStore }> {
-  const pool = createPool(url, log);
-  try {
-    const c = await pool.connect();
-    try {
-      await migrate(c, 'leases', [leaseMigration]);
-    } finally {
-      c.release();
-    }
-    return { pool, store: await openPgStateStore(pool, fence) };
-  } catch (err) {
-    await pool.end();
-    throw err;
-  }
+  const { pool, value: store } = await openOnPool(url, log, 4, async (p) => {
+    await migrateLeases(p);
+    return openPgStateStore(p, fence);
+  });
+  return { pool, store };
 }
 
 export async function createRules(config: RulesConfig, deps: RulesDeps): Promise<RulesHandle> {

@@ -1,0 +1,123 @@
+/**
+ * The part of the alerts service that runs while this instance is the active one: the alert
+ * events' persistent session (intake), the console's sensor-board feed, the outbox worker and the
+ * schedules (paging, escalation). One instance: started once. With a database and a lease
+ * (alerts.ts): started when the `alerts` lease is won, aborted at once when it is lost — its
+ * connections end before they can reconnect and take the session back from the new leader
+ * [MQTT-3.1.4-2]; a delivery already on its way finishes, and carries the old epoch, which a
+ * police receiver that has seen the new one refuses.
+ */
+import { parseReadingPayload, parseSensorTopic, topics } from '../contracts/index.ts';
+import { connectService, endClient, groupCommitAcks, startClient, type MqttClient } from '../lib/mqtt.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { TimerClock } from '../lib/clock.ts';
+import type { SensorBoard } from './sensors.ts';
+import type { Outbox } from './outbox.ts';
+import type { createIntake} from './intake.ts';
+import { type Incoming } from './intake.ts';
+import { startSchedules, type SchedulesDeps } from './schedules.ts';
+
+export interface ActiveAlerts {
+  outbox: Outbox;
+  /** The alert events' connection is up (the health check's `mqtt`). */
+  mqttUp(): boolean;
+  close(): Promise<void>;
+  abort(): void;
+}
+
+export interface ActiveAlertsDeps {
+  mqttUrl: string;
+  clientId: string;
+  serviceSecret: string;
+  clock: TimerClock;
+  log: Logger;
+  board: SensorBoard;
+  intake: ReturnType<typeof createIntake>;
+  /** The outbox (created here: its worker runs only while active). */
+  outbox(): Outbox;
+  schedules: Omit<SchedulesDeps, 'wakeOutbox'>;
+  /** May this instance act now? Checked on every (re)connect: false ends the connection at once. */
+  mayRun(): boolean;
+  signal?: AbortSignal;
+}
+
+/** The console's sensor board, fed by its own QoS 0 connection: a display, never a record, never queued behind the alert events. */
+async function feedBoard(d: ActiveAlertsDeps, view: MqttClient, aborted: Promise<never>): Promise<void> {
+  view.on('message', (topic, payload) => {
+    const t = parseSensorTopic(topic);
+    if (!t || t.leaf !== 'reading') return;
+    // Untrusted input: validated as ingest validates it; what is invalid is simply not shown.
+    for (const r of parseReadingPayload(t.kind, t.sensorId, payload).readings) d.board.observe(r, d.clock.now());
+  });
+  await Promise.race([startClient(view), aborted]);
+  await view.subscribeAsync(topics.allReadings, { qos: 0 });
+}
+
+/**
+ * The alert events' connection (a persistent session): events are applied in groups, one
+ * transaction each, and acknowledged after it [MQTT-4.3.2-2]. A group forms while the last one
+ * commits, or within 2 ms.
+ */
+async function followEvents(d: ActiveAlertsDeps, client: MqttClient, outbox: Outbox, aborted: Promise<never>): Promise<{ up: boolean }> {
+  const state = { up: false };
+  client.on('connect', () => (state.up = true));
+  client.on('offline', () => (state.up = false));
+  client.on('close', () => (state.up = false));
+  groupCommitAcks<Incoming>(client, {
+    maxBatch: 200,
+    maxDelayMs: 2,
+    logger: d.log,
+    accept: d.intake.accept,
+    async commit(items) {
+      if (await d.intake.commit(items)) outbox.wake();
+    },
+  });
+  await Promise.race([startClient(client), aborted]);
+  await client.subscribeAsync([topics.allAlerts, topics.ingestSpool], { qos: 1 });
+  return state;
+}
+
+export async function startActiveAlerts(d: ActiveAlertsDeps): Promise<ActiveAlerts> {
+  const clients: MqttClient[] = [];
+  let abortStart!: (err: Error) => void;
+  const aborted = new Promise<never>((_, reject) => (abortStart = reject));
+  aborted.catch(() => undefined);
+  const outbox = d.outbox();
+  let schedules: { stop(): void } | undefined;
+  const abort = () => {
+    schedules?.stop();
+    for (const c of clients) c.end(true);
+    void outbox.close(); // no new passes; a delivery on its way finishes
+    abortStart(new Error('the alerts lease was lost while starting'));
+  };
+  d.signal?.addEventListener('abort', abort, { once: true });
+  const connect = async (clientId: string, clean: boolean) => {
+    const c = await connectService({ url: d.mqttUrl, service: 'alerts', secret: d.serviceSecret, clientId, clean, logger: d.log });
+    clients.push(c);
+    c.on('connect', () => {
+      if (!d.mayRun()) c.end(true);
+    });
+    return c;
+  };
+  try {
+    const view = await connect(`${d.clientId}-view`, true);
+    await feedBoard(d, view, aborted);
+    const events = await connect(d.clientId, false);
+    const state = await followEvents(d, events, outbox, aborted);
+    schedules = startSchedules({ ...d.schedules, wakeOutbox: () => outbox.wake() });
+    return {
+      outbox,
+      mqttUp: () => state.up,
+      abort,
+      async close() {
+        schedules?.stop();
+        await endClient(events);
+        await endClient(view);
+        await outbox.close();
+      },
+    };
+  } catch (err) {
+    abort();
+    throw err;
+  }
+}
