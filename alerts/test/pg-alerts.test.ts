@@ -43,10 +43,12 @@ describe('alerts service on PostgreSQL', { timeout: 120_000 }, () => {
     await eventually(async () => police().length === 1, 'the close notice');
 
     // Where it was kept: in PostgreSQL, not in the data directory's SQLite file.
+    // (The police answered; the outbox records the delivery right after: wait for that, not for time.)
     const pool = new pg.Pool({ connectionString: server.url, max: 1 });
-    const rows = (await pool.query<{ action: string; status: string }>("SELECT action, status FROM notices WHERE subject_id = 'UP-001'")).rows;
+    const rows = async () => (await pool.query<{ action: string; status: string }>("SELECT action, status FROM notices WHERE subject_id = 'UP-001'")).rows;
+    await eventually(async () => (await rows())[0]?.status === 'delivered', 'the close recorded as delivered in PostgreSQL');
+    expect(await rows()).toEqual([{ action: 'close', status: 'delivered' }]);
     await pool.end();
-    expect(rows).toEqual([{ action: 'close', status: 'delivered' }]);
 
     // The alerts service restarts on the same database (its port is new; the police are the same).
     await s.alerts.close();
