@@ -8,7 +8,8 @@
  * police receiver that has seen the new one refuses.
  */
 import { parseReadingPayload, parseSensorTopic, topics } from '../contracts/index.ts';
-import { connectService, endClient, groupCommitAcks, startClient, type MqttClient } from '../lib/mqtt.ts';
+import { endClient, groupCommitAcks, type MqttClient } from '../lib/mqtt.ts';
+import { guardedClients, type GuardedClients } from '../lib/guarded-clients.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { TimerClock } from '../lib/clock.ts';
 import type { SensorBoard } from './sensors.ts';
@@ -42,14 +43,14 @@ export interface ActiveAlertsDeps {
 }
 
 /** The console's sensor board, fed by its own QoS 0 connection: a display, never a record, never queued behind the alert events. */
-async function feedBoard(d: ActiveAlertsDeps, view: MqttClient, aborted: Promise<never>): Promise<void> {
+async function feedBoard(d: ActiveAlertsDeps, view: MqttClient, connected: GuardedClients['connected']): Promise<void> {
   view.on('message', (topic, payload) => {
     const t = parseSensorTopic(topic);
     if (!t || t.leaf !== 'reading') return;
     // Untrusted input: validated as ingest validates it; what is invalid is simply not shown.
     for (const r of parseReadingPayload(t.kind, t.sensorId, payload).readings) d.board.observe(r, d.clock.now());
   });
-  await Promise.race([startClient(view), aborted]);
+  await connected(view);
   await view.subscribeAsync(topics.allReadings, { qos: 0 });
 }
 
@@ -58,7 +59,7 @@ async function feedBoard(d: ActiveAlertsDeps, view: MqttClient, aborted: Promise
  * transaction each, and acknowledged after it [MQTT-4.3.2-2]. A group forms while the last one
  * commits, or within 2 ms.
  */
-async function followEvents(d: ActiveAlertsDeps, client: MqttClient, outbox: Outbox, aborted: Promise<never>): Promise<{ up: boolean }> {
+async function followEvents(d: ActiveAlertsDeps, client: MqttClient, outbox: Outbox, connected: GuardedClients['connected']): Promise<{ up: boolean }> {
   const state = { up: false };
   client.on('connect', () => (state.up = true));
   client.on('offline', () => (state.up = false));
@@ -72,38 +73,26 @@ async function followEvents(d: ActiveAlertsDeps, client: MqttClient, outbox: Out
       if (await d.intake.commit(items)) outbox.wake();
     },
   });
-  await Promise.race([startClient(client), aborted]);
+  await connected(client);
   await client.subscribeAsync([topics.allAlerts, topics.ingestSpool], { qos: 1 });
   return state;
 }
 
 export async function startActiveAlerts(d: ActiveAlertsDeps): Promise<ActiveAlerts> {
-  const clients: MqttClient[] = [];
-  let abortStart!: (err: Error) => void;
-  const aborted = new Promise<never>((_, reject) => (abortStart = reject));
-  aborted.catch(() => undefined);
+  const conns = guardedClients({ url: d.mqttUrl, service: 'alerts', secret: d.serviceSecret, logger: d.log, mayRun: d.mayRun });
   const outbox = d.outbox();
   let schedules: { stop(): void } | undefined;
   const abort = () => {
     schedules?.stop();
-    for (const c of clients) c.end(true);
+    conns.abort();
     void outbox.close(); // no new passes; a delivery on its way finishes
-    abortStart(new Error('the alerts lease was lost while starting'));
   };
   d.signal?.addEventListener('abort', abort, { once: true });
-  const connect = async (clientId: string, clean: boolean) => {
-    const c = await connectService({ url: d.mqttUrl, service: 'alerts', secret: d.serviceSecret, clientId, clean, logger: d.log });
-    clients.push(c);
-    c.on('connect', () => {
-      if (!d.mayRun()) c.end(true);
-    });
-    return c;
-  };
   try {
-    const view = await connect(`${d.clientId}-view`, true);
-    await feedBoard(d, view, aborted);
-    const events = await connect(d.clientId, false);
-    const state = await followEvents(d, events, outbox, aborted);
+    const view = await conns.connect(`${d.clientId}-view`, true);
+    await feedBoard(d, view, conns.connected);
+    const events = await conns.connect(d.clientId, false);
+    const state = await followEvents(d, events, outbox, conns.connected);
     schedules = startSchedules({ ...d.schedules, wakeOutbox: () => outbox.wake() });
     return {
       outbox,

@@ -22,7 +22,7 @@ import { openAlertStore } from './sqlite-store.ts';
 import { openPgAlertStore } from './pg-store.ts';
 import { openOnPool } from '../lib/pg-pool.ts';
 import { migrateLeases } from '../lib/pg-lease.ts';
-import { runWhileLeader, type Leadership } from '../lib/leadership.ts';
+import { runActivePart } from '../lib/leadership.ts';
 import { decideOnEvent } from './transitions.ts';
 import { createOutbox } from './outbox.ts';
 import { createHttpNotifier, type Notifier } from './police-notifier.ts';
@@ -48,8 +48,6 @@ export interface AlertsDeps {
   extraRoutes?: Array<(app: FastifyInstance) => Promise<void>>;
   /** A site's rules in force, for the lines on its charts (up: the rules service's; alone: the rules file's). Default: the rules' defaults. */
   siteRules?: (siteId: string) => ChartRules | undefined;
-  /** The epoch carried by police notices when there is no lease of our own (default 0: one instance); with PostgreSQL the `alerts` lease gives it. */
-  epoch?: () => number;
 }
 
 export interface AlertsHandle {
@@ -85,25 +83,6 @@ async function openStore(config: AlertsConfig, log: Logger): Promise<OpenedStore
   return { store, pool };
 }
 
-/** One active part: at once (embedded store), or while this instance holds the `alerts` lease (PostgreSQL). */
-function runActive(config: AlertsConfig, store: OpenedStore, log: Logger, clock: TimerClock, start: (mayRun: () => boolean, signal?: AbortSignal) => Promise<ActiveAlerts>) {
-  if (!store.pool) {
-    const only = start(() => true);
-    return { ready: only.then(() => undefined), active: () => undefined as ActiveAlerts | undefined, only, epoch: () => 0, close: async () => (await only).close() };
-  }
-  const leader: Leadership<ActiveAlerts> = runWhileLeader<ActiveAlerts>({
-    pool: store.pool,
-    role: 'alerts',
-    holder: config.instanceId,
-    times: { ttlMs: config.leaseTtlMs, marginMs: Math.floor(config.leaseTtlMs / 5) },
-    clock,
-    logger: log,
-    start: (signal): Promise<ActiveAlerts> => start(() => leader.epoch() !== undefined, signal),
-  });
-  log.info({ instance: config.instanceId, leaseTtlMs: config.leaseTtlMs }, 'active only while holding the alerts lease');
-  return { ready: Promise.resolve(), active: () => leader.active(), only: undefined, epoch: () => leader.epoch() ?? 0, close: () => leader.close() };
-}
-
 export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Promise<AlertsHandle> {
   const log = deps.logger.child({ component: 'alerts' });
   // Replaced as a whole when the registry file changes (updateRegistry), as in ingest and rules:
@@ -119,7 +98,8 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     events: counter(deps.metrics, 'floodgate_alerts_events_total', 'Alert events received, by outcome', ['outcome']),
     ...alertMetrics(deps.metrics, store, deps.clock),
   };
-  let epoch = () => deps.epoch?.() ?? 0;
+  // The active part is made below, from what uses this: its epoch is read when a notice is made.
+  let epoch = () => 0;
   const to = addressing({ capSender: config.capSender, clock: deps.clock, epoch: () => epoch(), log, current: () => current });
   const board = createSensorBoard(current.registry);
   /** Alerts or notices changed: the console's live stream follows (live.ts). */
@@ -148,12 +128,12 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     });
   const intake = createIntake({ store, clock: deps.clock, logger: log, events: m.events, readingToAlert: m.readingToAlert, placeOf: to.place, policeNotices: to.police, dutyMessages: to.duty, alertChanged });
   const schedules = { ...config, store, clock: deps.clock, logger: log, silenced: (a: Parameters<typeof to.silenced>[1]) => to.silenced(store, a), escalationMessages: (e: AlertEvent) => to.duty(store, e, 'escalated'), alertChanged };
-  const part = runActive(config, opened, log, deps.clock, (mayRun, signal) =>
-    startActiveAlerts({ mqttUrl: config.mqttUrl, clientId: config.clientId, serviceSecret: deps.serviceSecret, clock: deps.clock, log, board, intake, outbox: newOutbox, schedules, mayRun, ...(signal ? { signal } : {}) }),
-  );
-  if (opened.pool) epoch = part.epoch;
-  const only = part.only ? await part.only : undefined;
-  const active = () => only ?? part.active();
+  const leader = await runActivePart<ActiveAlerts>({
+    lease: opened.pool && { pool: opened.pool, role: 'alerts', holder: config.instanceId, ttlMs: config.leaseTtlMs, clock: deps.clock, logger: log },
+    start: (mayRun, signal) => startActiveAlerts({ mqttUrl: config.mqttUrl, clientId: config.clientId, serviceSecret: deps.serviceSecret, clock: deps.clock, log, board, intake, outbox: newOutbox, schedules, mayRun, ...(signal ? { signal } : {}) }),
+  });
+  epoch = () => leader.epoch() ?? 0;
+  const active = () => leader.active();
 
   // Users and roles (api-users.json, managed by `floodgate users`), reloaded when the file changes.
   let users = loadUsers(config.usersPath);
@@ -213,7 +193,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       live.close();
       await usersWatch.close();
       await app.close();
-      await part.close();
+      await leader.close();
       await store.close();
       await opened.pool?.end();
       readings.close();

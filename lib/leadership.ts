@@ -31,8 +31,6 @@ export function runWhileLeader<T extends ActivePart>(o: {
   clock: TimerClock;
   logger: Logger;
   start(signal: AbortSignal): Promise<T>;
-  /** Told of every change: the role it now has, and how long the start took (ms) when it became active. */
-  onRole?(role: 'active' | 'standby', startMs?: number): void;
 }): Leadership<T> {
   let active: T | undefined;
   let starting: AbortController | undefined;
@@ -55,7 +53,6 @@ export function runWhileLeader<T extends ActivePart>(o: {
         if (ctl.signal.aborted || !leading()) return a.abort();
         active = a;
         o.logger.warn({ role: o.role, epoch: lease.epoch(), startMs: o.clock.now() - t0 }, 'active');
-        o.onRole?.('active', o.clock.now() - t0);
       },
       (err: unknown) => {
         starting = undefined;
@@ -71,7 +68,6 @@ export function runWhileLeader<T extends ActivePart>(o: {
       active.abort();
       active = undefined;
       o.logger.warn({ role: o.role }, 'standby: the lease is lost, the active part stopped');
-      o.onRole?.('standby');
     }
   }
 
@@ -89,4 +85,23 @@ export function runWhileLeader<T extends ActivePart>(o: {
       await lease.close(); // releases the lease: a standby takes over without waiting for it to run out
     },
   };
+}
+
+/**
+ * A role's active part, as a service runs it: without a database (one instance, embedded stores)
+ * started once, at once, with epoch 0; with one, while this instance holds the role's lease, the
+ * lease's margin a fifth of its time.
+ */
+export async function runActivePart<T extends ActivePart>(o: {
+  lease: { pool: Pool; role: string; holder: string; ttlMs: number; clock: TimerClock; logger: Logger } | undefined;
+  start(mayRun: () => boolean, signal?: AbortSignal): Promise<T>;
+}): Promise<Leadership<T>> {
+  if (!o.lease) {
+    const only = await o.start(() => true);
+    return { epoch: () => 0, active: () => only, close: () => only.close() };
+  }
+  const { ttlMs, ...lease } = o.lease;
+  const leader: Leadership<T> = runWhileLeader<T>({ ...lease, times: { ttlMs, marginMs: Math.floor(ttlMs / 5) }, start: (signal) => o.start(() => leader.epoch() !== undefined, signal) });
+  lease.logger.info({ role: lease.role, instance: lease.holder, leaseTtlMs: ttlMs }, 'active only while holding the lease');
+  return leader;
 }

@@ -13,7 +13,8 @@
  * between redelivers the readings, which yield the same events with the same alert ids.
  */
 import { AlertEvent, checkTimestamp, parseAlertTopic, parseReadingPayload, parseSensorTopic, topics } from '../contracts/index.ts';
-import { connectService, endClient, groupCommitAcks, startClient, type MqttClient } from '../lib/mqtt.ts';
+import { endClient, groupCommitAcks } from '../lib/mqtt.ts';
+import { guardedClients } from '../lib/guarded-clients.ts';
 import { counter, gauge, type Registry as Metrics } from '../lib/metrics.ts';
 import type { Logger } from '../lib/logger.ts';
 import { repeat, type TimerClock } from '../lib/clock.ts';
@@ -116,31 +117,15 @@ export interface ActiveDeps {
   signal?: AbortSignal;
 }
 
-/** Wait for a connection's first CONNACK, unless the start is aborted first. */
-function connected(client: MqttClient, aborted: Promise<never>): Promise<void> {
-  return Promise.race([startClient(client), aborted]);
-}
-
 export async function startActive(d: ActiveDeps): Promise<ActiveRules> {
   const { log, m } = d;
-  const clients: MqttClient[] = [];
-  let abortStart!: (err: Error) => void;
-  const aborted = new Promise<never>((_, reject) => (abortStart = reject));
-  aborted.catch(() => undefined);
+  const conns = guardedClients({ url: d.mqttUrl, service: 'rules', secret: d.serviceSecret, logger: log, mayRun: d.mayRun });
   let ticker: { stop(): void } | undefined;
   const abort = () => {
     ticker?.stop();
-    for (const c of clients) c.end(true);
-    abortStart(new Error('the rules lease was lost while starting'));
+    conns.abort();
   };
   d.signal?.addEventListener('abort', abort, { once: true });
-  const guard = (c: MqttClient) => {
-    clients.push(c);
-    c.on('connect', () => {
-      if (!d.mayRun()) c.end(true);
-    });
-    return c;
-  };
   try {
     return await run();
   } catch (err) {
@@ -151,10 +136,9 @@ export async function startActive(d: ActiveDeps): Promise<ActiveRules> {
   async function run(): Promise<ActiveRules> {
     const state: EngineState = await d.store.load();
     log.info({ restoredSensors: state.sensors.size }, 'engine state loaded');
-    const common = { url: d.mqttUrl, service: 'rules', secret: d.serviceSecret, logger: log };
-    const pub = guard(await connectService({ ...common, clientId: `${d.clientId}-pub`, clean: true }));
-    await connected(pub, aborted);
-    const sub = guard(await connectService({ ...common, clientId: d.clientId, clean: false }));
+    const pub = await conns.connect(`${d.clientId}-pub`, true);
+    await conns.connected(pub);
+    const sub = await conns.connect(d.clientId, false);
 
     /** Start publishing alert events (mqtt.js keeps their order); resolves when the broker has them all. */
     function publish(transitions: Transition[]): Promise<void> {
@@ -194,7 +178,7 @@ export async function startActive(d: ActiveDeps): Promise<ActiveRules> {
 
     ticker = repeat(d.clock, d.tickMs, () => offlineTick(state, d, chain, publish));
 
-    await connected(sub, aborted);
+    await conns.connected(sub);
     await sub.subscribeAsync([topics.alertsOf(RULE_IDS.underpassClosure), topics.allReadings], { qos: 1 });
     log.info({ clientId: d.clientId }, 'rules running');
     return {

@@ -20,7 +20,7 @@ import { openStateStore, type StateStore } from './state-store.ts';
 import { openPgStateStore, type SaveFence } from './pg-state-store.ts';
 import { openOnPool } from '../lib/pg-pool.ts';
 import { migrateLeases } from '../lib/pg-lease.ts';
-import { runWhileLeader, type Leadership } from '../lib/leadership.ts';
+import { runActivePart } from '../lib/leadership.ts';
 import { engineContext } from './context.ts';
 import { rulesMetrics, startActive, type ActiveRules } from './active.ts';
 import type { RulesConfig } from './config.ts';
@@ -77,47 +77,31 @@ export async function createRules(config: RulesConfig, deps: RulesDeps): Promise
     { intervalMs: config.reloadPollMs, onRefused: () => m.reloads.inc({ result: 'refused' }) },
   );
 
-  const part = (store: StateStore, mayRun: () => boolean, signal?: AbortSignal) =>
-    startActive({ mqttUrl: config.mqttUrl, clientId: config.clientId, tickMs: config.tickMs, serviceSecret: deps.serviceSecret, clock: deps.clock, store, log, m, ctx: () => ctx, mayRun, ...(signal ? { signal } : {}) });
-
-  let current: () => ActiveRules | undefined;
-  let stop: () => Promise<void>;
-  if (!config.databaseUrl) {
-    const store = openStateStore(config.statePath);
-    const only = await part(store, () => true).catch(async (err: unknown) => {
-      await watch.close();
-      await store.close();
-      throw err;
-    });
-    current = () => only;
-    stop = async () => {
-      await only.close();
-      await store.close();
-    };
-  } else {
-    let epoch: () => number | undefined = () => undefined;
-    const { pool, store } = await openShared(config.databaseUrl, { role: 'rules', epoch: () => epoch() }, log).catch(async (err: unknown) => {
-      await watch.close();
-      throw err;
-    });
-    const leader: Leadership<ActiveRules> = runWhileLeader<ActiveRules>({
-      pool,
-      role: 'rules',
-      holder: config.instanceId,
-      times: { ttlMs: config.leaseTtlMs, marginMs: Math.floor(config.leaseTtlMs / 5) },
-      clock: deps.clock,
-      logger: log,
-      start: (signal): Promise<ActiveRules> => part(store, () => leader.epoch() !== undefined, signal),
-    });
-    epoch = () => leader.epoch();
-    log.info({ instance: config.instanceId, leaseTtlMs: config.leaseTtlMs }, 'engine state in PostgreSQL; active only while holding the rules lease');
-    current = () => leader.active();
-    stop = async () => {
-      await leader.close();
-      await store.close();
-      await pool.end();
-    };
-  }
+  // The fence reads the leader's epoch: the leader is made after the store it fences.
+  let epoch: () => number | undefined = () => undefined;
+  const shared = config.databaseUrl
+    ? await openShared(config.databaseUrl, { role: 'rules', epoch: () => epoch() }, log).catch(async (err: unknown) => {
+        await watch.close();
+        throw err;
+      })
+    : undefined;
+  const store = shared?.store ?? openStateStore(config.statePath);
+  if (shared) log.info('engine state in PostgreSQL');
+  const leader = await runActivePart<ActiveRules>({
+    lease: shared && { pool: shared.pool, role: 'rules', holder: config.instanceId, ttlMs: config.leaseTtlMs, clock: deps.clock, logger: log },
+    start: (mayRun, signal) => startActive({ mqttUrl: config.mqttUrl, clientId: config.clientId, tickMs: config.tickMs, serviceSecret: deps.serviceSecret, clock: deps.clock, store, log, m, ctx: () => ctx, mayRun, ...(signal ? { signal } : {}) }),
+  }).catch(async (err: unknown) => {
+    await watch.close();
+    await store.close();
+    throw err;
+  });
+  epoch = () => leader.epoch();
+  const current = () => leader.active();
+  const stop = async () => {
+    await leader.close();
+    await store.close();
+    await shared?.pool.end();
+  };
 
   let closed = false;
   return {
