@@ -98,8 +98,5 @@ export function createIntake(d: IntakeDeps) {
     });
   }
 
-  /** One event in a transaction of its own (the outbox's own events). */
-  const applyOne = (event: AlertEvent): Promise<boolean> => d.store.atomically((tx) => apply(tx, event));
-
-  return { accept, commit, apply: applyOne };
+  return { accept, commit };
 }
