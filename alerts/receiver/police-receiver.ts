@@ -108,8 +108,9 @@ export async function createPoliceReceiver(
     const verdict = judgeNotice(accepted.before(n.noticeId, n.underpass.id), { underpassId: n.underpass.id, epoch: n.epoch, sequence: n.sequence });
     if (verdict.kind === 'stale') return reply(res, 409, { error: verdict.reason }, verdict.reason);
     const duplicate = verdict.kind === 'duplicate';
-    if (!duplicate) accepted.record({ noticeId: n.noticeId, underpassId: n.underpass.id, epoch: n.epoch, sequence: n.sequence, receivedAt: new Date(deps.clock.now()).toISOString() });
-    const entry: ReceivedNotice = { receivedAt: new Date(deps.clock.now()).toISOString(), duplicate, headers, body, notice: parsed.data };
+    const receivedAt = new Date(deps.clock.now()).toISOString();
+    if (!duplicate) accepted.record({ noticeId: n.noticeId, underpassId: n.underpass.id, epoch: n.epoch, sequence: n.sequence, receivedAt });
+    const entry: ReceivedNotice = { receivedAt, duplicate, headers, body, notice: parsed.data };
     received.push(entry);
     if (duplicate) deps.logger.info({ noticeId: parsed.data.noticeId }, 'duplicate notice (already printed); answered 200');
     else deps.print(JSON.stringify({ receivedAt: entry.receivedAt, signature: 'valid', ...parsed.data }));
