@@ -31,7 +31,12 @@ const IngestEnv = SharedEnv.extend({
       metricsPort: e.FLOODGATE_METRICS_PORT,
       ingest: {
         mqttUrl: shared.mqttUrl,
+        /** The same on every instance: the one that wins the lease takes the persistent session over. */
         clientId: e.FLOODGATE_INGEST_CLIENT_ID,
+        /** PostgreSQL for the `ingest` lease (two or more instances); none = one instance, always active. */
+        databaseUrl: shared.databaseUrl,
+        leaseTtlMs: shared.leaseTtlMs,
+        instanceId: shared.instanceId,
         /** InfluxDB when configured; otherwise the embedded store at embeddedPath. */
         influx,
         embeddedPath: join(shared.dataDir, 'readings.db'),

@@ -6,13 +6,22 @@
  * only then PUBACKed (ackAfter). The drain moves spooled readings to InfluxDB (or the embedded
  * store) in batches and removes them after the store accepted them. A full spool stops the
  * PUBACKs (the broker holds the rest); an alarm is published long before.
+ *
+ * With FLOODGATE_DATABASE_URL any number of instances run, each with its own spool, and exactly
+ * one takes readings from the broker: the holder of the `ingest` lease (./active.ts). Every
+ * instance drains its own spool, standby or not, so readings an instance had spooled when it died
+ * reach the store when it comes back. Such a reading may also have been redelivered to the new
+ * leader (spooled, not yet PUBACKed): both write the same point (sensor, ts, values), which the
+ * store keeps once (InfluxDB overwrites a point with the same series and time).
  */
-import { topics } from '../contracts/index.ts';
 import { indexRegistry, type Registry } from '../config/registry.ts';
-import { ackAfter, connectService, endClient, groupCommitAcks, startClient, type MqttClient } from '../lib/mqtt.ts';
 import { counter, type Registry as Metrics } from '../lib/metrics.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { TimerClock } from '../lib/clock.ts';
+import { openOnPool } from '../lib/pg-pool.ts';
+import { migrateLeases } from '../lib/pg-lease.ts';
+import { runActivePart } from '../lib/leadership.ts';
+import type { MqttClient } from '../lib/mqtt.ts';
 import type { ReadingSink } from './sink.ts';
 import { createInfluxSink } from './influx-sink.ts';
 import { createEmbeddedSink } from './embedded-sink.ts';
@@ -20,7 +29,7 @@ import { openSpool, type Spool } from './spool.ts';
 import { createDrain, type Drain } from './drain.ts';
 import { watchSpool } from './spool-watch.ts';
 import type { IngestConfig } from './config.ts';
-import { createIntake, type Accepted } from './intake.ts';
+import { startActiveIngest, type ActiveIngest } from './active.ts';
 
 export interface IngestDeps {
   logger: Logger;
@@ -36,10 +45,20 @@ export interface IngestHandle {
   sink: ReadingSink;
   spool: Spool;
   drain: Drain;
-  client: MqttClient;
+  /** The broker connection while this instance is the active one (always, without a database). */
+  client(): MqttClient | undefined;
   /** The registry file changed: readings of new devices are stored from now on. */
   updateRegistry(next: Registry): void;
   close(): Promise<void>;
+}
+
+function ingestMetrics(metrics: Metrics) {
+  return {
+    readings: counter(metrics, 'floodgate_ingest_readings_total', 'Readings received, by kind and result', ['kind', 'result']),
+    rejected: counter(metrics, 'floodgate_ingest_rejected_total', 'Readings rejected, by reason', ['code']),
+    duplicates: counter(metrics, 'floodgate_ingest_duplicates_total', 'Readings dropped as duplicates (same sensor and ts, or same seq and values)'),
+    rejects: counter(metrics, 'floodgate_ingest_reject_messages_total', 'Reject messages published, by code', ['code']),
+  };
 }
 
 export async function createIngest(config: IngestConfig, deps: IngestDeps): Promise<IngestHandle> {
@@ -47,18 +66,12 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
   // Replaced as a whole when the registry file changes (updateRegistry): a device added while
   // running is stored at once, not refused as unknown until a restart.
   let index = indexRegistry(deps.registry);
+  const shared = config.databaseUrl ? await openOnPool(config.databaseUrl, log, 2, migrateLeases) : undefined;
   const sink = deps.sink ?? (config.influx ? createInfluxSink(config.influx, deps.clock) : createEmbeddedSink(config.embeddedPath));
   const spool = openSpool(config.spoolPath, { sync: config.spoolSync, dedupeWindowMs: config.dedupeWindowMs, seqToleranceMs: config.seqToleranceMs });
-  const m = {
-    readings: counter(deps.metrics, 'floodgate_ingest_readings_total', 'Readings received, by kind and result', ['kind', 'result']),
-    rejected: counter(deps.metrics, 'floodgate_ingest_rejected_total', 'Readings rejected, by reason', ['code']),
-    duplicates: counter(deps.metrics, 'floodgate_ingest_duplicates_total', 'Readings dropped as duplicates (same sensor and ts, or same seq and values)'),
-    rejects: counter(deps.metrics, 'floodgate_ingest_reject_messages_total', 'Reject messages published, by code', ['code']),
-  };
-  let closing = false;
-
-  const client = await connectService({ url: config.mqttUrl, service: 'ingest', secret: deps.serviceSecret, clientId: config.clientId, clean: false, logger: log });
+  const m = ingestMetrics(deps.metrics);
   const drain = createDrain({ spool, sink, logger: log, metrics: deps.metrics, clock: deps.clock, batchSize: config.batchSize, backoff: config.writeBackoff, idleMs: 200 });
+  let current: () => ActiveIngest | undefined = () => undefined;
   const watch = watchSpool({
     spool,
     clock: deps.clock,
@@ -66,69 +79,59 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
     metrics: deps.metrics,
     maxBytes: config.spoolMaxBytes,
     rejectsRetentionMs: config.rejectsRetentionMs,
+    // The active instance's spool is the one that holds deliveries back: only it alarms.
     publish: (topic, payload) =>
-      client.publish(topic, payload, { qos: 1, retain: true }, (err) => {
+      current()?.client.publish(topic, payload, { qos: 1, retain: true }, (err) => {
         if (err) log.warn({ err: err.message }, 'could not publish the spool alarm');
       }),
   });
+  const stopStores = async () => {
+    watch.stop();
+    await drain.close();
+    await sink.close();
+    spool.close();
+    await shared?.pool.end();
+  };
 
-  const intake = createIntake({ spool, clock: deps.clock, logger: log, index: () => index, maxReadingAgeMs: config.maxReadingAgeMs, publish: (t, p, o, cb) => client.publish(t, p, o, cb), wake: () => drain.wake(), m });
-  const { accept, commit } = intake;
-
-  async function whenSpoolHasRoom(): Promise<void> {
-    // A full spool holds delivery: the broker keeps the message (and the ones behind it).
-    while (!closing && watch.check() === 'full') {
-      watch.waited();
-      await new Promise<void>((resolve) => deps.clock.setTimeout(resolve, 500));
-    }
-    if (closing) throw new Error('closing: not acknowledged, the broker will redeliver');
-  }
-
-  // Group commit (one transaction and one batch of held PUBACKs per ≤500 messages) is 2.5-4x faster
-  // than a transaction per message. (A loss once seen in its SIGKILL fault test was the broker's:
-  // packet ids of a resumed session, see gateway/packet-ids.ts.) FLOODGATE_INGEST_GROUP_COMMIT=0
-  // commits each message before its own PUBACK.
-  const acks = config.groupCommit
-    ? groupCommitAcks<Accepted | null>(client, {
-        maxBatch: 500,
-        maxDelayMs: config.commitDelayMs,
-        logger: log,
-        accept: (topic, payload) => (watch.full() ? whenSpoolHasRoom().then(() => accept(topic, payload)) : accept(topic, payload)),
-        commit,
-      })
-    : (ackAfter(
-        client,
-        async (topic, payload) => {
-          if (watch.full()) await whenSpoolHasRoom();
-          commit([accept(topic, payload)]);
-        },
+  const leader = await runActivePart<ActiveIngest>({
+    lease: shared && { pool: shared.pool, role: 'ingest', holder: config.instanceId, ttlMs: config.leaseTtlMs, clock: deps.clock, logger: log },
+    start: async (mayRun, signal) => {
+      const a = await startActiveIngest({
+        config,
+        serviceSecret: deps.serviceSecret,
+        clock: deps.clock,
         log,
-      ),
-      { flush: () => undefined });
-
-  await startClient(client);
-  // The subscription lives in the persistent session; mqtt.js renews it (resubscribe) after a
-  // reconnect that finds no session.
-  await client.subscribeAsync(topics.allReadings, { qos: 1 });
+        watch,
+        intake: { spool, index: () => index, wake: () => drain.wake(), m },
+        mayRun,
+        ...(signal ? { signal } : {}),
+      });
+      watch.reset(); // the new leader states its spool's level
+      log.info({ sink: sink.name, clientId: config.clientId, spool: config.spoolPath, spooled: spool.stats(deps.clock.now()).rows }, 'ingest running');
+      return a;
+    },
+  }).catch(async (err: unknown) => {
+    await stopStores();
+    throw err;
+  });
+  current = () => leader.active();
   watch.check();
-  log.info({ sink: sink.name, clientId: config.clientId, spool: config.spoolPath, spooled: spool.stats(deps.clock.now()).rows }, 'ingest running');
+  if (shared) log.info({ spool: config.spoolPath, spooled: spool.stats(deps.clock.now()).rows }, 'ingest started: draining its spool, taking readings while it holds the ingest lease');
 
+  let closed = false;
   return {
     sink,
     spool,
     drain,
-    client,
+    client: () => leader.active()?.client,
     updateRegistry(next: Registry) {
       index = indexRegistry(next);
     },
     async close() {
-      closing = true;
-      watch.stop();
-      acks.flush();
-      await endClient(client);
-      await drain.close();
-      await sink.close();
-      spool.close();
+      if (closed) return;
+      closed = true;
+      await leader.close();
+      await stopStores();
       log.info('ingest closed');
     },
   };

@@ -16,7 +16,11 @@ export async function main(): Promise<void> {
   const handle = await createIngest(ingest, { logger, metrics, registry, serviceSecret, clock: systemClock });
   const ops = await opsServerFromEnv(metricsPort, {
     metrics,
-    health: () => ({ ok: handle.client.connected, checks: { mqtt: handle.client.connected } }),
+    // A standby (HA) is healthy without a broker connection: it must not have one.
+    health: () => {
+      const c = handle.client();
+      return { ok: c ? c.connected : true, checks: { active: c !== undefined, mqtt: c?.connected ?? false } };
+    },
     routes: [ingestRoutes(handle.spool)],
   });
   const watch = watchRegistry(shared.registryPath, (r) => handle.updateRegistry(r), logger);

@@ -27,6 +27,8 @@ export interface SpoolWatch {
   check(): SpoolLevel;
   /** Checked per message, so the bound holds to within one commit group. */
   full(): boolean;
+  /** Forget the level last stated: the next check states it again (a new leader's alarm). */
+  reset(): void;
   /** Counted each time admission waits for room. */
   waited(): void;
   stop(): void;
@@ -72,6 +74,9 @@ export function watchSpool(d: SpoolWatchDeps): SpoolWatch {
   return {
     check,
     full: () => spoolLevel(d.spool.heldBytes(), d.maxBytes) === 'full',
+    reset: () => {
+      level = undefined;
+    },
     waited: () => m.spoolFullWaits.inc(),
     stop: () => timer.stop(),
   };
