@@ -70,10 +70,39 @@ function sessionStores(config: GatewayConfig, brokerId: string, m: GatewayMetric
           log.error({ err }, 'could not write the session store');
         })
       : config.persistence.type === 'redis'
-        ? redisPersistence({ conn: new Redis(config.persistence.url) })
+        ? redisPersistence({ conn: redisConnection(config.persistence.url, 'sessions', m, log) })
         : indexedMemoryPersistence(brokerId);
-  const mq = config.mq.type === 'redis' ? mqemitterRedis({ connectionString: config.mq.url }) : undefined;
+  const mq = config.mq.type === 'redis' ? sharedBus(config.mq.url, m, log) : undefined;
   return { persistence, mq, asyncStore: config.persistence.type !== 'memory' };
+}
+
+/**
+ * A Redis connection whose faults are logged and counted: Redis away is an outage to ride out
+ * (ioredis reconnects with backoff; the gateway holds what it cannot store unacknowledged), never
+ * a crash. `subscriber`: no ready check — ioredis (issue redis/ioredis#2037) can send its INFO
+ * check after a SUBSCRIBE queued while connecting, which Redis refuses in subscriber mode, and the
+ * refusal crashed the gateway at start.
+ */
+function redisConnection(url: string, use: string, m: GatewayMetrics, log: Logger, subscriber = false): Redis {
+  const conn = new Redis(url, subscriber ? { enableReadyCheck: false } : {});
+  let down = false;
+  conn.on('error', (err: Error) => {
+    m.faults.inc({ where: `redis_${use}` });
+    if (!down) log.error({ err: err.message, use }, 'Redis connection failed; reconnecting');
+    down = true;
+  });
+  conn.on('ready', () => {
+    if (down) log.warn({ use }, 'Redis connection back');
+    down = false;
+  });
+  return conn;
+}
+
+/** mqemitter-redis over our own connections, its errors (emitted on `state`) logged, not thrown. */
+function sharedBus(url: string, m: GatewayMetrics, log: Logger) {
+  const mq = mqemitterRedis({ subConn: redisConnection(url, 'bus_sub', m, log, true), pubConn: redisConnection(url, 'bus_pub', m, log) });
+  mq.state.on('error', () => undefined); // logged and counted on the connections
+  return mq;
 }
 
 /** Presence: a device's retained status (online, offline after DISCONNECT, lost otherwise), and the gauges. */

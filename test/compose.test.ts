@@ -9,10 +9,13 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
+import { requireBinary } from './helpers/servers.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-function composeConfig(): { services: Record<string, { image?: string; command?: string[]; environment?: Record<string, string>; depends_on?: object }> } {
+type Service = { image?: string; command?: string[]; environment?: Record<string, string>; depends_on?: object; profiles?: string[]; volumes?: Array<string | { source: string; target: string }> };
+
+function composeConfig(): { services: Record<string, Service> } {
   let out: string;
   try {
     out = execFileSync('docker-compose', ['--env-file', '.env.example', '-f', 'docker-compose.yml', 'config'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -68,5 +71,44 @@ describe('docker-compose.yml', () => {
       err = String((e as { stderr?: string }).stderr);
     }
     expect(err).toContain('INFLUX_TOKEN');
+  });
+
+  it('has a profile `single` (one of each service, the default in .env.example) and a profile `ha`', () => {
+    const { services } = composeConfig();
+    for (const s of ['gateway', 'ingest', 'rules', 'alerts']) expect(services[s]?.profiles, s).toEqual(['single']);
+    expect(readFileSync(join(ROOT, '.env.example'), 'utf8')).toMatch(/^COMPOSE_PROFILES=single$/m);
+    const ha = Object.entries(services).filter(([, s]) => s.profiles?.includes('ha')).map(([n]) => n).sort();
+    expect(ha).toEqual(['alerts-1', 'alerts-2', 'gateway-1', 'gateway-2', 'haproxy', 'ingest-1', 'ingest-2', 'postgres', 'redis', 'rules-1', 'rules-2']);
+    expect(services['postgres']?.image).toBe('postgres:15');
+  });
+
+  it('ha: two of each service, each with its own data directory and instance id, on PostgreSQL, through HAProxy', () => {
+    const { services } = composeConfig();
+    const dirs = new Set<string>();
+    for (const role of ['gateway', 'ingest', 'rules', 'alerts']) {
+      for (const n of [1, 2]) {
+        const env = services[`${role}-${n}`]!.environment!;
+        expect(services[`${role}-${n}`]?.command).toEqual([role]);
+        expect(env['FLOODGATE_INSTANCE_ID']).toBe(`${role}-${n}`);
+        expect(env['FLOODGATE_DATABASE_URL']).toMatch(/^postgres:\/\/floodgate:[^@]+@postgres:5432\/floodgate$/);
+        expect(env['FLOODGATE_MQTT_URL']).toBe('mqtt://haproxy:1883');
+        expect(env['FLOODGATE_REGISTRY']).toBe('/data/registry.json');
+        dirs.add(env['FLOODGATE_DATA_DIR']!);
+      }
+      if (role === 'gateway') for (const n of [1, 2]) expect(services[`gateway-${n}`]!.environment).toMatchObject({ FLOODGATE_BROKER_PERSISTENCE: 'redis://redis:6379', FLOODGATE_BROKER_MQ: 'redis://redis:6379' });
+    }
+    expect(dirs.size).toBe(8); // no two instances share a spool or a state file
+  });
+
+  it('ha: HAProxy balances MQTT over both gateways and sends the console to the active alerts (deploy/haproxy/haproxy.cfg)', () => {
+    const { services } = composeConfig();
+    const mounts = (services['haproxy']?.volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`));
+    expect(mounts.some((m) => m.includes('deploy/haproxy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg'))).toBe(true);
+    const cfg = readFileSync(join(ROOT, 'deploy/haproxy/haproxy.cfg'), 'utf8');
+    expect([...cfg.matchAll(/^\s*server (\S+) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`)).toEqual(['gateway-1 gateway-1:1883', 'gateway-2 gateway-2:1883', 'alerts-1 alerts-1:8080', 'alerts-2 alerts-2:8080']);
+    expect(cfg).toMatch(/option httpchk GET \/healthz/);
+    // Debian's HAProxy checks it (the service names do not resolve here: warnings, not errors).
+    const out = execFileSync(requireBinary('haproxy', 'haproxy'), ['-c', '-f', join(ROOT, 'deploy/haproxy/haproxy.cfg')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(out).toContain('Configuration file is valid');
   });
 });

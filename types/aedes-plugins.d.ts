@@ -21,9 +21,12 @@ declare module 'aedes-persistence-redis' {
 }
 
 declare module 'mqemitter-redis' {
+  import type { Redis } from 'ioredis';
   interface MQEmitterRedis {
     close(cb: () => void): void;
+    /** Where the connections' errors are emitted (an 'error' without a listener throws). */
+    state: { on(event: 'error', listener: (err: Error) => void): void };
   }
-  function mqemitterRedis(opts: { connectionString: string }): MQEmitterRedis;
+  function mqemitterRedis(opts: { connectionString: string } | { subConn: Redis; pubConn: Redis }): MQEmitterRedis;
   export default mqemitterRedis;
 }

@@ -4,19 +4,8 @@
  * endpoint — while the whole-city thunderstorm runs through 1,207 real devices. At seeded random
  * moments every service is killed with SIGKILL and started again, VictoriaMetrics is stopped for a
  * while, and the police endpoint fails for a while. Afterwards the system is compared with the
- * simulator's own record of what it sent:
- *
- *   readings lost        sent (valid) but not in VictoriaMetrics
- *   readings duplicated  points in VictoriaMetrics that were never sent, or sent once and stored
- *                        with two values
- *   notices missing / duplicated / out of order   against the closures and reopenings the rules
- *                        engine raises on the same readings offline (rules/backtest.ts)
- *
- * All must be zero. Raw rewrites (the same point written twice after an ingest kill between a
- * store write and its spool removal — InfluxDB overwrites them, VictoriaMetrics keeps both) and
- * police re-deliveries of the same notice id (answered as duplicates by the endpoint) are counted
- * and printed, not failures: both are the at-least-once delivery DESIGN.md promises, made
- * idempotent by the point key and the Idempotency-Key.
+ * simulator's own record of what it sent, by the counts of ./compare.ts (readings lost and
+ * duplicated, notices missing, duplicated and out of order), all of which must be zero.
  *
  * Also checked over the whole run: no secret or token appears in any log line of any service.
  *
@@ -29,17 +18,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { ensureProvisioned, loadProvisioning, loadRegistry, type Provisioning, type Registry } from '../../config/registry.ts';
-import { MAIN_FIELD, MEASUREMENT, parseReadingPayload, parseSensorTopic, type Reading } from '../../contracts/index.ts';
 import { createPoliceReceiver, type ReceiverHandle } from '../../alerts/receiver/police-receiver.ts';
-import { loadRules, DEFAULT_RULES_PATH } from '../../rules/load.ts';
-import { engineContext } from '../../rules/context.ts';
-import { replay } from '../../rules/backtest.ts';
 import { loadScenario } from '../../simulators/scenario.ts';
 import { runScenario } from '../../simulators/run-scenario.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { prng } from '../../lib/prng.ts';
 import { freePort, startProcess, startVictoriaMetrics, stopProcess, tempDir, waitForTcp, type VictoriaMetrics } from '../helpers/servers.ts';
 import { eventually, testLogger } from '../helpers/stack.ts';
+import { compareNotices, compareReadings, countLines, expectedNotices, explainMissing, sentReadings } from './compare.ts';
+import { runFaults, type FaultStep } from './faults.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/floodgate.js', import.meta.url));
 const LONG = process.env['CHAOS_LONG'] === '1';
@@ -141,7 +128,7 @@ describe('chaos during a city-wide storm', { timeout: LONG ? 1_200_000 : 400_000
     const rand = prng(SEED);
     const at = (from: number, to: number) => (from + rand() * (to - from)) * stormWallS * 1000;
     // The faults, at seeded moments within the storm (each service killed once, twice at length).
-    const plan: Array<{ atMs: number; what: string; act: () => Promise<void> }> = [];
+    const plan: FaultStep[] = [];
     for (let round = 0; round < (LONG ? 2 : 1); round++) {
       for (const s of SERVICES) {
         plan.push({
@@ -165,98 +152,20 @@ describe('chaos during a city-wide storm', { timeout: LONG ? 1_200_000 : 400_000
       await new Promise((r) => setTimeout(r, OUTAGE_S * 1000));
       police.failNext(0, 503);
     } });
-    plan.sort((a, b) => a.atMs - b.atMs);
     if (process.env['CHAOS_FAULTS'] === '0') plan.length = 0; // the same run without faults, for comparison
 
     // Faults run one after another on their own timeline while the storm is sent.
     const log: string[] = [];
-    const t0 = Date.now();
-    const chaos = (async () => {
-      for (const step of plan) {
-        const wait = step.atMs - (Date.now() - t0);
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        log.push(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${step.what}`);
-        await step.act();
-      }
-    })();
+    const chaos = runFaults(plan, log);
     const sent: string[] = [];
     const run = await runScenario(scenario, { mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, speed: SPEED }, { registry, provisioning, clock: systemClock, record: (l) => sent.push(l) });
     await chaos;
 
-    // What the simulator sent, by series point (sensor, ts) → value.
-    const expected = new Map<string, number>();
-    const readings: Reading[] = [];
-    for (const line of sent) {
-      const { topic, payload } = JSON.parse(line) as { topic: string; payload: string };
-      const t = parseSensorTopic(topic)!;
-      for (const r of parseReadingPayload(t.kind, t.sensorId, payload).readings) {
-        readings.push(r);
-        expected.set(`${MEASUREMENT[r.kind]}_${MAIN_FIELD[r.kind].field}|${r.sensorId}|${r.ts}`, r.fields[MAIN_FIELD[r.kind].field]!);
-      }
-    }
-
+    const sentR = sentReadings(sent);
     // What VictoriaMetrics holds, once ingest has drained (its spool held the outage).
-    const names = Object.entries(MEASUREMENT).map(([kind, m]) => `${m}_${MAIN_FIELD[kind as keyof typeof MAIN_FIELD].field}`);
-    let stored = new Map<string, number[]>();
-    const collect = async () => {
-      stored = new Map();
-      for (const series of await vm.export(names.join('|'))) {
-        const name = series.metric['__name__']!;
-        series.timestamps.forEach((ts, i) => {
-          const k = `${name}|${series.metric['sensor']}|${ts}`;
-          stored.set(k, [...(stored.get(k) ?? []), series.values[i]!]);
-        });
-      }
-      return stored;
-    };
-    await eventually(
-      async () => {
-        await collect();
-        return [...expected.keys()].every((k) => stored.has(k));
-      },
-      'every sent reading in VictoriaMetrics',
-      LONG ? 300_000 : 120_000,
-    ).catch(() => undefined); // the counts below say what is missing
-    await collect();
-    const lost = [...expected.keys()].filter((k) => !stored.has(k));
-    const extra = [...stored.keys()].filter((k) => !expected.has(k));
-    const conflicting = [...stored.entries()].filter(([k, vs]) => expected.has(k) && vs.some((v) => Math.abs(v - expected.get(k)!) > 1e-9));
-    const rewrites = [...stored.values()].reduce((n, vs) => n + vs.length - 1, 0);
-
-    // The closures and reopenings the engine raises on exactly these readings, offline.
-    const ctx = engineContext(registry, loadRules(DEFAULT_RULES_PATH, registry.sites));
-    const want = replay(readings, ctx)
-      .transitions.filter((t) => t.ruleId === 'underpass-closure')
-      .map((t) => `${t.alertId}:${t.state === 'firing' ? 'close' : 'reopen'}`);
-    const wantSet = new Set(want);
-    const delivered = () => police.received.filter((n) => !n.duplicate).map((n) => n.notice.noticeId);
-    await eventually(() => want.every((id) => delivered().includes(id)), `all ${want.length} notices delivered (have ${delivered().length})`, LONG ? 300_000 : 150_000).catch(() => undefined);
-    const got = delivered();
-    const missing = want.filter((id) => !got.includes(id));
-    const unexpected = got.filter((id) => !wantSet.has(id));
-    // Per underpass, the notices must arrive in the order the transitions happened.
-    const orderOf = (ids: string[]) => {
-      const by = new Map<string, string[]>();
-      for (const id of ids) {
-        const site = id.split(':')[1]!;
-        by.set(site, [...(by.get(site) ?? []), id]);
-      }
-      return by;
-    };
-    const wantOrder = orderOf(want);
-    const outOfOrder = [...orderOf(got.filter((id) => wantSet.has(id))).entries()].filter(([site, ids]) => ids.join() !== (wantOrder.get(site) ?? []).slice(0, ids.length).join()).map(([site]) => site);
-    const redeliveries = police.received.filter((n) => n.duplicate).length;
-    // What the alerts service says of each missing notice (status, attempts, last error): a
-    // failed run explains itself.
-    const why: string[] = [];
-    if (missing.length > 0) {
-      const res = await fetch(`http://127.0.0.1:${httpPort}/api/notices?limit=1000`, { headers: { authorization: `Bearer ${API_TOKEN}` } }).catch(() => undefined);
-      const known = res?.ok ? ((await res.json()) as { notices: Array<{ noticeId: string; status: string; attempts: number; lastError: string | null; nextAttemptAt: string }> }).notices : [];
-      for (const id of missing.slice(0, 10)) {
-        const n = known.find((x) => x.noticeId === id);
-        why.push(`    ${id}: ${n ? `${n.status}, ${n.attempts} attempts, next ${n.nextAttemptAt}, last error ${n.lastError ?? '-'}` : 'unknown to the alerts service'}`);
-      }
-    }
+    const r = await compareReadings(vm, sentR, LONG ? 300_000 : 120_000);
+    const n = await compareNotices(police, expectedNotices(sentR.readings, registry), LONG ? 300_000 : 150_000);
+    const why = await explainMissing(`http://127.0.0.1:${httpPort}`, API_TOKEN, n.missing);
 
     const secrets = [API_TOKEN, POLICE_SECRET, provisioning.serviceSecret, ...Object.values(provisioning.sensors)];
     const leaking = allLogs.filter((l) => secrets.some((s) => l.includes(s)));
@@ -264,24 +173,16 @@ describe('chaos during a city-wide storm', { timeout: LONG ? 1_200_000 : 400_000
     const report = [
       `chaos (${LONG ? 'long' : 'short'}; seed ${SEED}; thunderstorm at --speed ${SPEED}: ${run.sensors} devices, ${run.messages} messages, ${(run.wallMs / 1000).toFixed(0)} s):`,
       ...log.map((l) => `  ${l}`),
-      `  readings sent ${expected.size}, stored ${[...expected.keys()].filter((k) => stored.has(k)).length}`,
-      `  readings lost: ${lost.length}`,
-      `  readings duplicated: ${extra.length + conflicting.length}`,
-      `  raw rewrites kept by VictoriaMetrics (same point twice; InfluxDB overwrites): ${rewrites}`,
-      `  notices expected ${want.length} (closures and reopenings), delivered ${got.length}`,
-      `  notices missing: ${missing.length}`,
-      `  notices duplicated: ${unexpected.length + (got.length - new Set(got).size)}`,
-      `  notices out of order: ${outOfOrder.length}`,
+      ...countLines(sentR, r, n),
       ...why,
-      `  police re-deliveries of a notice id (answered as duplicates): ${redeliveries}`,
+      `  police re-deliveries of a notice id (answered as duplicates): ${n.redeliveries}`,
       `  log lines scanned for ${secrets.length} secrets: ${allLogs.length}, leaking: ${leaking.length}`,
     ];
     process.stdout.write(report.join('\n') + '\n');
-    expect({ lost: lost.slice(0, 5), duplicated: [...extra, ...conflicting.map(([k]) => k)].slice(0, 5) }).toEqual({ lost: [], duplicated: [] });
-    expect({ missing: missing.slice(0, 5), unexpected: unexpected.slice(0, 5), outOfOrder: outOfOrder.slice(0, 5) }).toEqual({ missing: [], unexpected: [], outOfOrder: [] });
-    expect(got.length).toBe(new Set(got).size);
+    expect({ lost: r.lost.slice(0, 5), duplicated: r.duplicated.slice(0, 5) }).toEqual({ lost: [], duplicated: [] });
+    expect({ missing: n.missing.slice(0, 5), duplicated: n.duplicated.slice(0, 5), outOfOrder: n.outOfOrder.slice(0, 5) }).toEqual({ missing: [], duplicated: [], outOfOrder: [] });
     expect(leaking.slice(0, 3)).toEqual([]);
-    expect(want.length).toBeGreaterThan(100); // the storm closed roads: the comparison means something
+    expect(n.want.length).toBeGreaterThan(100); // the storm closed roads: the comparison means something
     expect(log).toHaveLength(plan.length);
   });
 });
