@@ -105,6 +105,26 @@ export function orderOutgoingUpdates(broker: Aedes, o: { asyncStore: boolean; de
   };
 }
 
+/**
+ * aedes 1.2 stores a SUBSCRIBE's subscriptions once per filter in it, each time the whole list
+ * (handlers/subscribe.js#storeSubscriptions passes `packet.subscriptions`; aedes issue #458).
+ * Harmless on disk, fatal on Redis: aedes-persistence-redis announces each store to the other
+ * instances and waits for its own announcement, keyed by client and first filter, so the repeats'
+ * waits overwrite each other and all but one never end — a service subscribing two filters at
+ * once (rules, alerts) got no SUBACK. The list is stored once per SUBSCRIBE: every call for the
+ * same list gets the first call's promise.
+ */
+export function storeSubscriptionsOnce(broker: Aedes): void {
+  const store = (broker as unknown as { persistence: { addSubscriptions(c: Client, subs: object[]): Promise<unknown> } }).persistence;
+  const add = store.addSubscriptions.bind(store);
+  const stored = new WeakMap<object[], Promise<unknown>>();
+  store.addSubscriptions = (c, subs) => {
+    const once = stored.get(subs) ?? add(c, subs);
+    stored.set(subs, once);
+    return once;
+  };
+}
+
 /** A resumed session: new packet ids continue after the unacknowledged ones (packet-ids.ts). */
 export async function continuePacketIds(broker: Aedes, client: Client): Promise<void> {
   const next = nextPacketId(await lastAssignedPacketId(persistenceOf(broker).outgoingStream(client)));

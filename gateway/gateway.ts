@@ -21,7 +21,7 @@ import { levelSessionStore } from './level-session-store.ts';
 import { createCredentialCheck } from './auth.ts';
 import { brokerHooks, type Connections } from './hooks.ts';
 import { openListeners } from './listeners.ts';
-import { allClients, guardBus, orderOutgoingUpdates, requireAedesVersions, saidGoodbye, storeBeforePuback } from './aedes-patches.ts';
+import { allClients, guardBus, orderOutgoingUpdates, requireAedesVersions, saidGoodbye, storeBeforePuback, storeSubscriptionsOnce } from './aedes-patches.ts';
 
 export interface GatewayDeps {
   logger: Logger;
@@ -178,6 +178,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   });
   guardBus(broker);
   orderOutgoingUpdates(broker, { asyncStore, deliveries: connections.deliveries });
+  storeSubscriptionsOnce(broker);
 
   /** A device revoked or removed from the registry since it logged in is disconnected at once. */
   const disconnectIfRevoked = (sensorId: string, client: Client): boolean => {

@@ -59,6 +59,20 @@ describe('two gateways sharing Redis', () => {
     await eventually(() => !clientOn(b, 'floodgate-ingest'), 'B to release the service connection');
   });
 
+  it('a persistent session subscribing two filters in one SUBSCRIBE gets its SUBACK and messages on both (as rules and alerts subscribe)', async () => {
+    // aedes stored the list once per filter; on Redis the repeats' waits overwrote each other and
+    // the SUBACK never came (aedes-patches.ts#storeSubscriptionsOnce).
+    const svc = await mqtt.connectAsync(`mqtt://127.0.0.1:${a.port}`, { protocolVersion: 4, clientId: 'two-filters', username: 'svc-rules', password: city.provisioning.serviceSecret, clean: false, reconnectPeriod: 0 });
+    const got: string[] = [];
+    svc.on('message', (t) => got.push(t));
+    const granted = await Promise.race([svc.subscribeAsync(['floodgate/alerts/underpass-closure/#', 'sensors/+/+/reading'], { qos: 1 }), new Promise<'no SUBACK'>((r) => setTimeout(() => r('no SUBACK'), 20_000))]);
+    expect(granted).not.toBe('no SUBACK');
+    const dev = await device(b, 'PD-001');
+    await dev.publishAsync('sensors/ponding/PD-001/reading', JSON.stringify({ ts: Date.now(), seq: 1, depth_cm: 1 }), { qos: 1 });
+    await eventually(() => got.includes('sensors/ponding/PD-001/reading'), 'the reading, through B');
+    await Promise.all([dev.endAsync(), svc.endAsync()]);
+  });
+
   it('delivers on B what was queued for the service while it was away from A', async () => {
     // A session of its own (no interplay with the previous test's session), created on A.
     const first = await ingest(a, 'ingest-away');

@@ -19,6 +19,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { ensureProvisioned, loadProvisioning, loadRegistry, type Provisioning, type Registry } from '../../config/registry.ts';
@@ -160,9 +161,15 @@ describe('HA chaos: two of everything during a city-wide storm', { timeout: 900_
     for (const role of LEASED) await eventually(async () => (await holder(role)) === `${role}-1` && instances.get(`${role}-1`)!.active.length > 0, `${role}-1 active\n${instances.get(`${role}-1`)!.logs.slice(-20).join('\n')}`, 120_000);
     for (const role of LEASED) start(`${role}-2`);
     await waitForTcp(httpPorts.get('alerts-2')!, instances.get('alerts-2')!.proc, () => instances.get('alerts-2')!.logs.join('\n'), 60_000);
-  });
+  }, 300_000);
 
   afterAll(async () => {
+    // HA_CHAOS_LOGS=dir keeps every instance's log there.
+    const keep = process.env['HA_CHAOS_LOGS'];
+    if (keep) {
+      mkdirSync(keep, { recursive: true });
+      for (const i of instances.values()) writeFileSync(join(keep, `${i.name}.log`), i.logs.join('\n'));
+    }
     for (const i of instances.values()) {
       i.proc.kill('SIGCONT');
       await stopProcess(i.proc);
@@ -171,7 +178,7 @@ describe('HA chaos: two of everything during a city-wide storm', { timeout: 900_
     await police?.close();
     await Promise.all([vm?.stop(), redis?.stop(), db?.stop()]);
     dir?.remove();
-  });
+  }, 120_000);
 
   it('loses nothing, duplicates nothing, delivers every notice once and in order; each role fails over', async () => {
     const scenario = loadScenario('thunderstorm');
