@@ -70,7 +70,10 @@ function sessionStores(config: GatewayConfig, brokerId: string, m: GatewayMetric
           log.error({ err }, 'could not write the session store');
         })
       : config.persistence.type === 'redis'
-        ? redisPersistence({ conn: redisConnection(config.persistence.url, 'sessions', m, log) })
+        ? // maxSessionDelivery -1: a reconnecting session gets its whole queue. The default (1000)
+          // sent the first thousand and left the rest in Redis until the next reconnect: an ingest
+          // that took over after 20 s of a storm received a third of what had queued for it.
+          redisPersistence({ conn: redisConnection(config.persistence.url, 'sessions', m, log), maxSessionDelivery: -1 })
         : indexedMemoryPersistence(brokerId);
   const mq = config.mq.type === 'redis' ? sharedBus(config.mq.url, m, log) : undefined;
   return { persistence, mq, asyncStore: config.persistence.type !== 'memory' };

@@ -5,6 +5,7 @@
  * database or the broker away) is logged and tried again while the lease is still held.
  */
 import type { Pool } from 'pg';
+import { randomUUID } from 'node:crypto';
 import { repeat, type TimerClock } from './clock.ts';
 import type { Logger } from './logger.ts';
 import { holdLease } from './pg-lease.ts';
@@ -100,7 +101,11 @@ export async function runActivePart<T extends ActivePart>(o: {
     const only = await o.start(() => true);
     return { epoch: () => 0, active: () => only, close: () => only.close() };
   }
-  const { ttlMs, ...lease } = o.lease;
+  const { ttlMs, ...given } = o.lease;
+  // Each process is a holder of its own (`<instance id>~<random>`): restarted with the same
+  // instance id, it does not renew its dead predecessor's lease under the old epoch, but waits
+  // for it to run out like any standby, and leads with a higher epoch.
+  const lease = { ...given, holder: `${given.holder}~${randomUUID().slice(0, 8)}` };
   const leader: Leadership<T> = runWhileLeader<T>({ ...lease, times: { ttlMs, marginMs: Math.floor(ttlMs / 5) }, start: (signal) => o.start(() => leader.epoch() !== undefined, signal) });
   lease.logger.info({ role: lease.role, instance: lease.holder, leaseTtlMs: ttlMs }, 'active only while holding the lease');
   return leader;

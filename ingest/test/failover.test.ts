@@ -41,7 +41,7 @@ describe('ingest failover by lease', { timeout: 240_000 }, () => {
   const holder = async (): Promise<{ holder: string; epoch: number } | undefined> => {
     const r = await pg.pool().query<{ holder: string; epoch: string }>("SELECT holder, epoch FROM leases WHERE role = 'ingest' AND expires_at > clock_timestamp()");
     const row = r.rows[0];
-    return row ? { holder: row.holder, epoch: Number(row.epoch) } : undefined;
+    return row ? { holder: row.holder.split('~')[0]!, epoch: Number(row.epoch) } : undefined;
   };
   const metric = async (name: string, instance: string) => {
     const res = await fetch(`http://127.0.0.1:${procs.get(instance)!.metricsPort}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } }).catch(() => undefined);

@@ -46,7 +46,7 @@ describe('rules failover by lease', { timeout: 180_000 }, () => {
   const holder = async (db = pool): Promise<{ holder: string; epoch: number } | undefined> => {
     const r = await db.query<{ holder: string; epoch: string }>("SELECT holder, epoch FROM leases WHERE role = 'rules' AND expires_at > clock_timestamp()").catch(() => ({ rows: [] }));
     const row = r.rows[0];
-    return row ? { holder: row.holder, epoch: Number(row.epoch) } : undefined;
+    return row ? { holder: row.holder.split('~')[0]!, epoch: Number(row.epoch) } : undefined;
   };
 
   it('one active; SIGKILL → the standby resumes from the shared state; a paused leader comes back as standby', async () => {

@@ -98,7 +98,10 @@ describe('HA chaos: two of everything during a city-wide storm', { timeout: 900_
   function start(name: string): Instance {
     const role = name.slice(0, name.lastIndexOf('-')) as Role;
     const p = startProcess(process.execPath, [BIN, role], env(name, role));
-    const inst: Instance = { name, role, proc: p.proc, logs: [], active: [] };
+    // A restarted instance keeps its earlier lines: its log file tells the whole run.
+    const before = instances.get(name);
+    const inst: Instance = { name, role, proc: p.proc, logs: before?.logs ?? [], active: before?.active ?? [] };
+    if (before) inst.logs.push(`--- ${name} started again`);
     for (const stream of [p.proc.stdout!, p.proc.stderr!]) stream.on('data', (b: Buffer) => {
       for (const line of b.toString().split('\n')) if (line) {
         inst.logs.push(line);
@@ -127,7 +130,7 @@ describe('HA chaos: two of everything during a city-wide storm', { timeout: 900_
     try {
       await c.connect();
       const r = await c.query<{ holder: string }>('SELECT holder FROM leases WHERE role = $1 AND expires_at > clock_timestamp()', [role]);
-      return r.rows[0]?.holder;
+      return r.rows[0]?.holder.split('~')[0];
     } finally {
       await c.end().catch(() => undefined);
     }
