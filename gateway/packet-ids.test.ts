@@ -25,3 +25,21 @@ describe('lastAssignedPacketId', () => {
     expect(await lastAssignedPacketId(Readable.from([...queue] as Array<{ messageId?: number }>, { objectMode: true }))).toBe(last);
   });
 });
+
+describe('lastAssignedPacketId reads a bounded part of a long queue', () => {
+  it.each([
+    ['sent ones first, then a long unsent tail: stops in the tail', [{ messageId: 9 }, ...Array.from({ length: 5000 }, () => ({}))], 9, 9 + 2 + 1],
+    ['a sent one just past the first unsent is still seen', [{ messageId: 9 }, {}, { messageId: 10 }, ...Array.from({ length: 50 }, () => ({}))], 10, 9],
+    ['nothing sent, a long queue', Array.from({ length: 5000 }, () => ({})), undefined, 3],
+  ] as const)('%s', async (_case, queue, last, maxRead) => {
+    let read = 0;
+    async function* stream() {
+      for (const p of queue) {
+        read++;
+        yield p as { messageId?: number };
+      }
+    }
+    expect(await lastAssignedPacketId(stream(), 2)).toBe(last);
+    expect(read).toBeLessThanOrEqual(maxRead);
+  });
+});

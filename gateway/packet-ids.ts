@@ -22,9 +22,23 @@ export function nextPacketId(lastId: number | undefined): number | undefined {
   return ((lastId + PACKET_ID_MARGIN) % 65535) + 1;
 }
 
+/**
+ * How far past the first message without an id the queue is read. Messages get their ids as they
+ * are sent, in queue order: the sent ones lead the queue and what was queued while the session was
+ * away follows. This is read before the CONNACK, so it must not read the whole queue: a service
+ * back after a minute away has tens of thousands of messages queued, and on Redis (two round
+ * trips each) reading them all took longer than the client waits for its CONNACK, again at every
+ * retry (the HA chaos test: 150 s until the rules could connect).
+ */
+export const READ_PAST_UNSENT = 1000;
+
 /** The id most recently assigned among a session's stored outgoing messages (queue order). */
-export async function lastAssignedPacketId(outgoing: AsyncIterable<{ messageId?: number }>): Promise<number | undefined> {
+export async function lastAssignedPacketId(outgoing: AsyncIterable<{ messageId?: number }>, readPastUnsent = READ_PAST_UNSENT): Promise<number | undefined> {
   let last: number | undefined;
-  for await (const p of outgoing) if (p.messageId) last = p.messageId;
+  let unsent = 0;
+  for await (const p of outgoing) {
+    if (p.messageId) last = p.messageId;
+    else if (++unsent > readPastUnsent) break; // ends the store's iterator (return())
+  }
   return last;
 }

@@ -24,3 +24,20 @@ describe('pubackFrames', () => {
     expect(pubackFrames([]).length).toBe(0);
   });
 });
+
+describe('a CONNACK processed after end()', () => {
+  it('does not throw out of the client (mqtt.js would read sessionPresent of an unrecorded CONNACK)', async () => {
+    const { connectService } = await import('./mqtt.ts');
+    const { createLogger } = await import('./logger.ts');
+    // The client is ended as a standby ends a connection that still waits for its CONNACK; then
+    // the CONNACK, already read from the socket, is handled (handlers/connack.ts calls _onConnect).
+    const client = await connectService({ url: 'mqtt://127.0.0.1:1', service: 'rules', secret: 's', clientId: 'x', clean: false, logger: createLogger({ name: 't', level: 'silent' }) });
+    const c = client as unknown as { _firstConnection: boolean; _resubscribeTopics: object; _onConnect(p: object): void };
+    c._firstConnection = false; // a reconnect, as after the first session
+    c._resubscribeTopics = { 'sensors/+/+/reading': { qos: 1 } };
+    client.connect(); // to a closed port: a socket, never a CONNACK
+    await new Promise<void>((r) => client.end(true, () => r()));
+    expect(() => c._onConnect({ cmd: 'connack', sessionPresent: false, returnCode: 0 })).not.toThrow();
+    await new Promise((r) => setImmediate(r)); // the queue's deliver runs its course
+  });
+});

@@ -43,10 +43,26 @@ export async function connectService(opts: ServiceClientOptions, extra: Partial<
   });
   const log = opts.logger.child({ mqtt: opts.clientId });
   clientLogs.set(client, log);
+  ignoreConnackAfterEnd(client);
   client.on('reconnect', () => log.debug('reconnecting to broker'));
   client.on('offline', () => log.warn('broker connection lost'));
   client.on('error', (err) => log.warn({ err: err.message }, 'mqtt client error'));
   return client;
+}
+
+/**
+ * mqtt.js 5.16: a CONNACK that arrives after end() (a standby ending a connection still waiting
+ * for it: lib/guarded-clients.ts) emits 'connect' without recording the CONNACK, and the
+ * resubscribe that follows reads `connackPacket.sessionPresent` of undefined and throws out of the
+ * stream handler: the process died (HA chaos test, a rules standby after PostgreSQL came back).
+ * An ended client has nothing to resubscribe.
+ */
+function ignoreConnackAfterEnd(client: MqttClient): void {
+  const c = client as unknown as { _resubscribe(): void; connackPacket?: object };
+  const resubscribe = c._resubscribe.bind(client);
+  c._resubscribe = () => {
+    if (c.connackPacket) resubscribe();
+  };
 }
 
 /** Each client's logger (connectService binds it), for startClient's notes while it waits. */

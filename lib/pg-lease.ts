@@ -51,14 +51,20 @@ export function holdLease(o: { pool: Pool; role: string; holder: string; times: 
   let running: Promise<void> = Promise.resolve();
   let lastSentAt = 0;
   let busy = false;
+  let failures = 0;
   const attempt = async () => {
     const sentAt = o.clock.now();
     lastSentAt = sentAt;
     let outcome: { epoch: number } | null | 'error';
     try {
       outcome = await tryLease(o.pool, o.role, o.holder, o.times.ttlMs);
+      if (failures > 0) o.logger.warn({ role: o.role, failedAttempts: failures }, 'the database answers again for the lease');
+      failures = 0;
     } catch (err) {
-      o.logger.warn({ err, role: o.role }, 'could not reach the database for the lease');
+      // Said once when it starts and every 30 attempts after (an outage asks every second), not
+      // a line with a stack per attempt.
+      if (failures % 30 === 0) o.logger.error({ err: (err as Error).message, role: o.role, failedAttempts: failures + 1 }, failures === 0 ? 'could not reach the database for the lease; trying again every second' : 'still cannot reach the database for the lease');
+      failures++;
       outcome = 'error';
     }
     if (closed) return;
