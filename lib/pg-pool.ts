@@ -1,7 +1,7 @@
 /**
- * A PostgreSQL connection pool for a service: an idle connection that the server ends (a restart,
- * a failover, a network cut) is reported as a pool 'error', which without a listener would crash
- * the process; here it is logged and the pool opens a new connection on the next query. Queries
+ * A PostgreSQL connection pool for a service: a connection that the server ends (a restart, a
+ * failover, a network cut) is reported as an 'error' of the pool (idle) or of the client (in use),
+ * which without a listener would crash the process; here it is logged and the pool opens a new connection on the next query. Queries
  * during an outage fail after `connectionTimeoutMillis` instead of hanging, so callers can hold,
  * report 503 and retry. The URL (it may carry a password) is never logged.
  */
@@ -11,6 +11,10 @@ import type { Logger } from './logger.ts';
 export function createPool(url: string, log: Logger, opts: { max?: number; connectTimeoutMs?: number } = {}): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 4, connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000 });
   pool.on('error', (err) => log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'PostgreSQL connection lost; the next query opens a new one'));
+  // A connection checked out of the pool (a transaction between two queries) reports the server's
+  // end on the client itself, where no one listened: a rules standby died of it when PostgreSQL
+  // stopped (HA chaos test). Its holder learns of it from the next query, which fails.
+  pool.on('connect', (client) => client.on('error', (err) => log.debug({ err: { message: err.message } }, 'PostgreSQL connection lost while in use')));
   return pool;
 }
 

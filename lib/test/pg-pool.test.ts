@@ -1,0 +1,36 @@
+/**
+ * The services' pool on a real PostgreSQL that stops: a connection in use when the server ends it
+ * must not crash the process (its 'error' had no listener), and its holder learns of it from the
+ * next query.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool } from '../pg-pool.ts';
+import { startPostgres, type Postgres } from '../../test/helpers/postgres.ts';
+import { testLogger } from '../../test/helpers/stack.ts';
+
+describe('createPool', () => {
+  let server: Postgres;
+  beforeAll(async () => {
+    server = await startPostgres();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('a connection in use when the server stops fails its next query, and nothing is thrown into the void', async () => {
+    const pool = createPool(server.url, testLogger, { max: 2, connectTimeoutMs: 1000 });
+    const idle = await pool.connect();
+    idle.release(); // one idle in the pool
+    const inUse = await pool.connect(); // one held, as inside a transaction between two queries
+    expect((await inUse.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one).toBe(1);
+    const ended = new Promise((r) => inUse.once('end', r));
+    await server.stopServer();
+    await ended; // the server's goodbye reached the client (an 'error' event first, then 'end')
+    await expect(inUse.query('SELECT 1')).rejects.toThrow();
+    inUse.release(true);
+    await expect(pool.query('SELECT 1')).rejects.toThrow(); // the server is away: fails, no hang
+    await server.startServer();
+    expect((await pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one).toBe(1); // and back
+    await pool.end();
+  });
+});
