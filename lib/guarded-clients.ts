@@ -13,6 +13,23 @@ export interface GuardedClients {
   abort(): void;
 }
 
+/**
+ * Ends a client for good. `end()` alone is not enough in mqtt.js 5.16: it does nothing while the
+ * client is already disconnecting (a reconnect that ends the old connection first, a CONNACK
+ * timeout), and the connect() that follows revives the client. A replaced ingest's client came
+ * back that way and took the persistent session from its successor every few seconds, for
+ * minutes (HA chaos test). A retired client's connect and reconnect do nothing, its socket is
+ * closed, and it never reconnects.
+ */
+function retire(client: MqttClient): void {
+  const c = client as unknown as { options: { reconnectPeriod: number }; connect(): MqttClient; _reconnect(): void; stream?: { destroy(): void } };
+  c.options.reconnectPeriod = 0;
+  c._reconnect = () => undefined;
+  c.connect = () => client;
+  client.end(true);
+  c.stream?.destroy();
+}
+
 export function guardedClients(o: { url: string; service: string; secret: string; logger: Logger; mayRun(): boolean }): GuardedClients {
   const clients: MqttClient[] = [];
   let abortStart!: (err: Error) => void;
@@ -23,13 +40,13 @@ export function guardedClients(o: { url: string; service: string; secret: string
       const c = await connectService({ url: o.url, service: o.service, secret: o.secret, clientId, clean, logger: o.logger });
       clients.push(c);
       c.on('connect', () => {
-        if (!o.mayRun()) c.end(true);
+        if (!o.mayRun()) retire(c);
       });
       return c;
     },
     connected: (c) => Promise.race([startClient(c), aborted]),
     abort() {
-      for (const c of clients) c.end(true);
+      for (const c of clients) retire(c);
       abortStart(new Error(`the ${o.service} lease was lost while starting`));
     },
   };

@@ -60,9 +60,9 @@ export interface HaStack {
   stop(): Promise<void>;
 }
 
-export async function startHaStack(o: { name: string; policeSecret: string; apiToken: string; logger: Logger; loadDevices?: number; env?: Record<string, string>; logLevel?: string }): Promise<HaStack> {
+export async function startHaStack(o: { name: string; policeSecret: string; apiToken: string; logger: Logger; loadDevices?: number; env?: Record<string, string>; logLevel?: string; durablePostgres?: boolean }): Promise<HaStack> {
   const dir = tempDir(o.name);
-  const [db, redis, vm] = await Promise.all([startPostgres(), startRedis(), startVictoriaMetrics()]);
+  const [db, redis, vm] = await Promise.all([startPostgres({ durable: o.durablePostgres ?? false }), startRedis(), startVictoriaMetrics()]);
   const police = await createPoliceReceiver({ host: '127.0.0.1', port: 0, secret: o.policeSecret, toleranceS: 600, path: '/notices' }, { clock: systemClock, logger: o.logger, print: () => {} });
   const { files } = await ensureProvisioned(dir.path);
   if (o.loadDevices) provisionLoadDevices(dir.path, o.loadDevices);
