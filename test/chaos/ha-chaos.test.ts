@@ -23,7 +23,7 @@ import { systemClock } from '../../lib/clock.ts';
 import { prng } from '../../lib/prng.ts';
 import { percentile } from '../../lib/stats.ts';
 import { startHaStack, LEASED, type HaStack, type LeasedRole, type Role } from '../helpers/ha-stack.ts';
-import { testLogger } from '../helpers/stack.ts';
+import { eventually, testLogger } from '../helpers/stack.ts';
 import { compareNotices, compareReadings, countLines, expectedNotices, explainMissing, sentReadings } from './compare.ts';
 import { runFaults, sleep, type FaultStep } from './faults.ts';
 
@@ -56,7 +56,7 @@ describe('HA chaos: two of everything during a city-wide storm', { timeout: 900_
       atMs: 0,
       what: `SIGKILL the active ${role}`,
       act: async () => {
-        const h = (await ha.holder(role)) ?? `${role}-1`;
+        const h = await eventually(() => ha.holder(role), `a holder of the ${role} lease`, 120_000); // the active one, not a standby
         failovers.push({ role, what: `SIGKILL ${h}`, at: Date.now() });
         await ha.kill(h);
         await sleep(500 + rand() * 1500);
@@ -78,7 +78,7 @@ describe('HA chaos: two of everything during a city-wide storm', { timeout: 900_
     ];
     const pause: FaultStep[] = [
       { atMs: at(0.1, 0.2), what: `SIGSTOP the active alerts for ${STOP_S} s`, act: async () => {
-        const h = (await ha.holder('alerts')) ?? 'alerts-1';
+        const h = await eventually(() => ha.holder('alerts'), 'a holder of the alerts lease', 120_000);
         failovers.push({ role: 'alerts', what: `SIGSTOP ${h} (${STOP_S} s)`, at: Date.now() });
         ha.instances.get(h)!.proc.kill('SIGSTOP');
         await sleep(STOP_S * 1000);
