@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { freePort, onFreshPorts, requireBinary, startProcess, stopProcess, tempDir, waitForTcp } from './servers.ts';
+import { freePort, launchOrRemove, onFreshPorts, requireBinary, startProcess, stopProcess, tempDir, waitForTcp } from './servers.ts';
 
 export interface Haproxy {
   port: number;
@@ -50,13 +50,7 @@ export function startHaproxy(backends: number[]): Promise<Haproxy> {
       await waitForTcp(port, p.proc, p.logs, 30_000);
       return p.proc;
     };
-    let proc: ChildProcess;
-    try {
-      proc = await launch();
-    } catch (err) {
-      dir.remove();
-      throw err;
-    }
+    let proc = await launchOrRemove(dir, launch);
     return {
       port,
       url: `mqtt://127.0.0.1:${port}`,

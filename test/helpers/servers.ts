@@ -40,6 +40,16 @@ export async function onFreshPorts<T>(start: () => Promise<T>, attempts = 4): Pr
   }
 }
 
+/** Start a server whose files live in `dir`; if it does not start, `dir` is removed. */
+export async function launchOrRemove<T>(dir: { remove(): void }, launch: () => Promise<T>): Promise<T> {
+  try {
+    return await launch();
+  } catch (err) {
+    dir.remove();
+    throw err;
+  }
+}
+
 export function requireBinary(bin: string, debianPackage: string): string {
   for (const dir of [...(process.env['PATH'] ?? '').split(':'), '/usr/sbin', '/sbin']) {
     const p = join(dir, bin);
@@ -121,16 +131,10 @@ async function startVictoriaMetricsOn(port: number): Promise<VictoriaMetrics> {
     await waitForHttp(`${url}/health`, p.proc, p.logs);
     return p.proc;
   };
-  let proc: ChildProcess;
+  let proc = await launchOrRemove(dir, launch);
   // metric() is polled every 100 ms by the ingest benchmark: a kept-alive node:http request costs
   // the polling process about a quarter of what fetch() does (benchmarks/README.md).
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  try {
-    proc = await launch();
-  } catch (err) {
-    dir.remove();
-    throw err;
-  }
   return {
     /**
      * Stop the server (data kept); `start()` brings it back on the same port and data. A graceful
