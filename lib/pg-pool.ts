@@ -9,7 +9,11 @@ import pg from 'pg';
 import type { Logger } from './logger.ts';
 
 export function createPool(url: string, log: Logger, opts: { max?: number; connectTimeoutMs?: number } = {}): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 4, connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000 });
+  // A session idle inside a transaction for 3 s is ended by the server. A rules leader paused
+  // (SIGSTOP, a frozen VM) in the middle of a fenced save holds a share lock on its lease row, and
+  // its successor's takeover of that row waited for it without end (rules/test/failover.test.ts,
+  // on a busy CI machine). Our transactions never wait on anything but the database.
+  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 4, connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000, idle_in_transaction_session_timeout: 3_000 });
   pool.on('error', (err) => log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'PostgreSQL connection lost; the next query opens a new one'));
   // A connection checked out of the pool (a transaction between two queries) reports the server's
   // end on the client itself, where no one listened: a rules standby died of it when PostgreSQL

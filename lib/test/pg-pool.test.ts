@@ -33,4 +33,20 @@ describe('createPool', () => {
     expect((await pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one).toBe(1); // and back
     await pool.end();
   });
+
+  it('a session that stops inside a transaction (a paused leader mid-save) is ended by the server, so its row lock does not block a takeover', async () => {
+    const pool = createPool(server.url, testLogger, { max: 2, connectTimeoutMs: 5000 });
+    const other = createPool(server.url, testLogger, { max: 1, connectTimeoutMs: 5000 });
+    await pool.query('CREATE TABLE IF NOT EXISTS lease_row (role text PRIMARY KEY, epoch int NOT NULL)');
+    await pool.query("INSERT INTO lease_row VALUES ('rules', 1) ON CONFLICT DO NOTHING");
+    const paused = await pool.connect();
+    await paused.query('BEGIN');
+    await paused.query("SELECT 1 FROM lease_row WHERE role = 'rules' FOR SHARE"); // then nothing more: SIGSTOP
+    // The successor's takeover of the row: it waits for the lock until the server ends the idle session.
+    const r = await other.query("UPDATE lease_row SET epoch = epoch + 1 WHERE role = 'rules' RETURNING epoch");
+    expect(r.rows[0]?.epoch).toBe(2);
+    await expect(paused.query('COMMIT')).rejects.toThrow(); // the paused one learns of it when it wakes
+    paused.release(true);
+    await Promise.all([pool.end(), other.end()]);
+  });
 });
