@@ -123,7 +123,7 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
     sink,
     spool,
     drain,
-    client: () => leader.active()?.client,
+    client: () => current()?.client,
     updateRegistry(next: Registry) {
       index = indexRegistry(next);
     },

@@ -65,6 +65,23 @@ function ignoreConnackAfterEnd(client: MqttClient): void {
   };
 }
 
+/**
+ * Ends a client for good. `end()` alone is not enough in mqtt.js 5.16: it does nothing while the
+ * client is already disconnecting (a reconnect that ends the old connection first, a CONNACK
+ * timeout), and the connect() that follows revives the client. A replaced ingest's client came
+ * back that way and took the persistent session from its successor every few seconds, for
+ * minutes (HA chaos test). A retired client's connect and reconnect do nothing, its socket is
+ * closed, and it never reconnects.
+ */
+export function retireClient(client: MqttClient): void {
+  const c = client as unknown as { options: { reconnectPeriod: number }; connect(): MqttClient; _reconnect(): void; stream?: { destroy(): void } };
+  c.options.reconnectPeriod = 0;
+  c._reconnect = () => undefined;
+  c.connect = () => client;
+  client.end(true);
+  c.stream?.destroy();
+}
+
 /** Each client's logger (connectService binds it), for startClient's notes while it waits. */
 const clientLogs = new WeakMap<MqttClient, Logger>();
 
