@@ -41,6 +41,8 @@ export interface GatewayHandle {
   updateRegistry(registry: Registry): void;
   /** Connected devices (sensor ids). */
   connectedDevices(): string[];
+  /** For /healthz: the broker is open and, where sessions or the bus are on Redis, every Redis connection is ready. */
+  health(): { ok: boolean; checks: Record<string, boolean> };
   close(): Promise<void>;
 }
 
@@ -56,13 +58,19 @@ function gatewayMetrics(metrics: Metrics, limits: GatewayConfig['limits']) {
     revoked: counter(metrics, 'floodgate_gateway_revocations_total', 'Devices disconnected because they were revoked or removed'),
     clients: gauge(metrics, 'floodgate_gateway_clients', 'Connected MQTT clients'),
     devices: gauge(metrics, 'floodgate_gateway_devices_online', 'Connected devices'),
-    faults: counter(metrics, 'floodgate_gateway_faults_total', 'Background faults (a publish the store refused), logged', ['where']),
+    faults: counter(metrics, 'floodgate_gateway_faults_total', 'Background faults, logged: a publish the store refused (publish), a session store write (session_store), a Redis connection failing (redis_<use>)', ['where']),
   };
 }
 type GatewayMetrics = ReturnType<typeof gatewayMetrics>;
 
 /** Where sessions are kept (memory, LevelDB, Redis) and how brokers share messages (in process, Redis). */
 function sessionStores(config: GatewayConfig, brokerId: string, m: GatewayMetrics, log: Logger) {
+  const redis: Redis[] = [];
+  const redisConnection = (url: string, use: string, subscriber = false) => {
+    const conn = followedRedis(url, use, m, log, subscriber);
+    redis.push(conn);
+    return conn;
+  };
   const persistence =
     config.persistence.type === 'level'
       ? levelSessionStore(config.persistence.dir, (err) => {
@@ -73,10 +81,10 @@ function sessionStores(config: GatewayConfig, brokerId: string, m: GatewayMetric
         ? // maxSessionDelivery -1: a reconnecting session gets its whole queue. The default (1000)
           // sent the first thousand and left the rest in Redis until the next reconnect: an ingest
           // that took over after 20 s of a storm received a third of what had queued for it.
-          redisPersistence({ conn: redisConnection(config.persistence.url, 'sessions', m, log), maxSessionDelivery: -1 })
+          redisPersistence({ conn: redisConnection(config.persistence.url, 'sessions'), maxSessionDelivery: -1 })
         : indexedMemoryPersistence(brokerId);
-  const mq = config.mq.type === 'redis' ? sharedBus(config.mq.url, m, log) : undefined;
-  return { persistence, mq, asyncStore: config.persistence.type !== 'memory' };
+  const mq = config.mq.type === 'redis' ? sharedBus(redisConnection(config.mq.url, 'bus_sub', true), redisConnection(config.mq.url, 'bus_pub')) : undefined;
+  return { persistence, mq, asyncStore: config.persistence.type !== 'memory', redisReady: () => redis.every((c) => c.status === 'ready') };
 }
 
 /**
@@ -86,7 +94,7 @@ function sessionStores(config: GatewayConfig, brokerId: string, m: GatewayMetric
  * check after a SUBSCRIBE queued while connecting, which Redis refuses in subscriber mode, and the
  * refusal crashed the gateway at start.
  */
-function redisConnection(url: string, use: string, m: GatewayMetrics, log: Logger, subscriber = false): Redis {
+function followedRedis(url: string, use: string, m: GatewayMetrics, log: Logger, subscriber: boolean): Redis {
   const conn = new Redis(url, subscriber ? { enableReadyCheck: false } : {});
   let down = false;
   conn.on('error', (err: Error) => {
@@ -102,8 +110,8 @@ function redisConnection(url: string, use: string, m: GatewayMetrics, log: Logge
 }
 
 /** mqemitter-redis over our own connections, its errors (emitted on `state`) logged, not thrown. */
-function sharedBus(url: string, m: GatewayMetrics, log: Logger) {
-  const mq = mqemitterRedis({ subConn: redisConnection(url, 'bus_sub', m, log, true), pubConn: redisConnection(url, 'bus_pub', m, log) });
+function sharedBus(subConn: Redis, pubConn: Redis) {
+  const mq = mqemitterRedis({ subConn, pubConn });
   mq.state.on('error', () => undefined); // logged and counted on the connections
   return mq;
 }
@@ -159,7 +167,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
   // lost the older ones: the chaos suite saw closures 31 minutes late). A broker id that sorts
   // after every earlier one keeps a session's queue in publish order across restarts.
   const brokerId = sortableBrokerId(deps.clock.now());
-  const { persistence, mq, asyncStore } = sessionStores(config, brokerId, m, log);
+  const { persistence, mq, asyncStore, redisReady } = sessionStores(config, brokerId, m, log);
   // Set once the broker exists (the hooks are its options); no publish arrives before.
   const patched: { acknowledgeAfterStore?: ReturnType<typeof storeBeforePuback> } = {};
   const broker: Aedes = await Aedes.createBroker({
@@ -211,6 +219,10 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
     wsPort,
     broker,
     connectedDevices: () => [...connections.live.keys()],
+    health() {
+      const checks = { broker: !broker.closed, ...(config.persistence.type === 'redis' || config.mq.type === 'redis' ? { redis: redisReady() } : {}) };
+      return { ok: Object.values(checks).every(Boolean), checks };
+    },
     updateRegistry(registry) {
       index = indexRegistry(registry);
       credentials.forgetStale(registry);

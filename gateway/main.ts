@@ -14,6 +14,6 @@ export async function main(): Promise<void> {
   const metrics = createMetricsRegistry({ defaults: true });
   const handle = await createGateway(gateway, { logger, metrics, registry, serviceSecret, clock: systemClock });
   const watch = watchRegistry(shared.registryPath, (r) => handle.updateRegistry(r), logger);
-  const ops = await opsServerFromEnv(metricsPort, { metrics, health: () => ({ ok: !handle.broker.closed, checks: { broker: !handle.broker.closed } }) });
+  const ops = await opsServerFromEnv(metricsPort, { metrics, health: () => handle.health() });
   await closeOnSignal([...ops, watch, handle], logger);
 }

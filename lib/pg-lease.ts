@@ -3,28 +3,43 @@
  * fencing counter) and when it runs out, by the database's clock, so the instances' clocks never
  * have to agree. Taking over a lease that ran out raises the epoch; renewing keeps it. Both are
  * single statements, so two instances racing for a lease cannot both win.
+ *
+ * A lease is also free once its holder's database session has ended. A holder renews over one
+ * connection of its own, and the row records that session's backend pid. When the holder's process
+ * dies (SIGKILL, a crash, an OOM kill), the kernel closes its socket, the server ends the session,
+ * and the pid leaves `pg_stat_activity`: a standby takes over within its next attempt (≤ 1 s)
+ * instead of waiting out the lease (15 s). A holder that is alive but paused or cut off keeps its
+ * session open, so for it the lease's time still rules, as it must: its own deadline passes first.
+ * After a server restart every recorded pid is stale, so the shortcut applies only to rows renewed
+ * since the server started; a pid reused by another session only makes the standby wait the
+ * lease out.
  */
-import type { Pool } from 'pg';
+import pg from 'pg';
 import { repeat, type TimerClock } from './clock.ts';
 import type { Logger } from './logger.ts';
 import { migrate, type Migration } from './pg-migrate.ts';
 import { afterAttempt, attemptDue, leads, standbyEveryMs, type LeaseTimes, type LeaseView } from './lease.ts';
 
-export const leaseMigration: Migration = {
-  version: 1,
-  name: 'leases',
-  sql: 'CREATE TABLE leases (role text PRIMARY KEY, holder text NOT NULL, epoch bigint NOT NULL, expires_at timestamptz NOT NULL)',
-};
+export const leaseMigrations: readonly Migration[] = [
+  { version: 1, name: 'leases', sql: 'CREATE TABLE leases (role text PRIMARY KEY, holder text NOT NULL, epoch bigint NOT NULL, expires_at timestamptz NOT NULL)' },
+  { version: 2, name: 'lease-holder-session', sql: 'ALTER TABLE leases ADD COLUMN holder_pid integer, ADD COLUMN renewed_at timestamptz' },
+];
 
-/** One attempt: renew if we hold it, else take it if it is free or ran out. Our epoch, or null. */
-export async function tryLease(pool: Pool, role: string, holder: string, ttlMs: number): Promise<{ epoch: number } | null> {
-  const r = await pool.query<{ epoch: string; holder: string }>(
-    `INSERT INTO leases (role, holder, epoch, expires_at) VALUES ($1, $2, 1, clock_timestamp() + $3 * interval '1 millisecond')
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
+/** One attempt: renew if we hold it, else take it if it is free, ran out, or its holder's session ended. Our epoch, or null. */
+export async function tryLease(db: Queryable, role: string, holder: string, ttlMs: number): Promise<{ epoch: number } | null> {
+  const r = await db.query<{ epoch: string; holder: string }>(
+    `INSERT INTO leases (role, holder, epoch, expires_at, holder_pid, renewed_at)
+       VALUES ($1, $2, 1, clock_timestamp() + $3 * interval '1 millisecond', pg_backend_pid(), clock_timestamp())
      ON CONFLICT (role) DO UPDATE SET
        holder = excluded.holder,
        epoch = CASE WHEN leases.holder = excluded.holder AND leases.expires_at > clock_timestamp() THEN leases.epoch ELSE leases.epoch + 1 END,
-       expires_at = excluded.expires_at
-     WHERE leases.holder = excluded.holder AND leases.expires_at > clock_timestamp() OR leases.expires_at <= clock_timestamp()
+       expires_at = excluded.expires_at, holder_pid = excluded.holder_pid, renewed_at = excluded.renewed_at
+     WHERE leases.holder = excluded.holder AND leases.expires_at > clock_timestamp()
+        OR leases.expires_at <= clock_timestamp()
+        OR (leases.holder_pid IS NOT NULL AND leases.renewed_at > pg_postmaster_start_time()
+            AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = leases.holder_pid))
      RETURNING epoch, holder`,
     [role, holder, ttlMs],
   );
@@ -33,8 +48,52 @@ export async function tryLease(pool: Pool, role: string, holder: string, ttlMs: 
 }
 
 /** Give the lease up at once (a clean shutdown): the standby need not wait for it to run out. */
-export async function releaseLease(pool: Pool, role: string, holder: string): Promise<void> {
-  await pool.query('UPDATE leases SET expires_at = clock_timestamp() WHERE role = $1 AND holder = $2', [role, holder]);
+export async function releaseLease(db: Queryable, role: string, holder: string): Promise<void> {
+  await db.query('UPDATE leases SET expires_at = clock_timestamp() WHERE role = $1 AND holder = $2', [role, holder]);
+}
+
+/**
+ * The one connection a holder renews over (its session is the holder's liveness, above), opened
+ * with the pool's settings, outside the pool so that it never counts against the pool's size nor
+ * idles out. It is opened on first use and again after it was lost; `onLost` hears of a loss.
+ */
+function leaseConnection(pool: pg.Pool, onLost: () => void): { db: Queryable; close(): Promise<void> } {
+  let client: Promise<pg.Client> | undefined;
+  const drop = (c: Promise<pg.Client>) => {
+    if (client !== c) return;
+    client = undefined;
+    void c.then((x) => x.end()).catch(() => undefined);
+    onLost();
+  };
+  const open = (): Promise<pg.Client> => {
+    if (client) return client;
+    const c = new pg.Client(pool.options);
+    const opening = c.connect().then(() => c);
+    client = opening;
+    // The server ended the session (a restart, an admin, a cut): without a listener, a crash.
+    c.on('error', () => drop(opening));
+    c.on('end', () => drop(opening));
+    opening.catch(() => drop(opening));
+    return opening;
+  };
+  return {
+    db: {
+      query: (async (text: string, values?: unknown[]) => {
+        const c = open();
+        try {
+          return await (await c).query(text, values);
+        } catch (err) {
+          drop(c);
+          throw err;
+        }
+      }) as Queryable['query'],
+    },
+    async close() {
+      const c = client;
+      client = undefined;
+      await c?.then((x) => x.end()).catch(() => undefined);
+    },
+  };
 }
 
 export interface LeaseHandle {
@@ -45,19 +104,23 @@ export interface LeaseHandle {
 }
 
 /** Hold (or wait for) the lease of `role`, attempting every third of its time; `onChange` hears of every change of role. */
-export function holdLease(o: { pool: Pool; role: string; holder: string; times: LeaseTimes; clock: TimerClock; logger: Logger; onChange?(view: LeaseView): void }): LeaseHandle {
+export function holdLease(o: { pool: pg.Pool; role: string; holder: string; times: LeaseTimes; clock: TimerClock; logger: Logger; onChange?(view: LeaseView): void }): LeaseHandle {
   let view: LeaseView = { role: 'standby' };
   let closed = false;
   let running: Promise<void> = Promise.resolve();
   let lastSentAt = 0;
   let busy = false;
   let failures = 0;
+  // A leader whose session ended renews over a new one at once: until it does, a standby may
+  // already take the lease (its session is gone), and the sooner the leader learns, the shorter
+  // the time both believe they lead (fencing covers that time).
+  const conn = leaseConnection(o.pool, () => (lastSentAt = -Infinity));
   const attempt = async () => {
     const sentAt = o.clock.now();
     lastSentAt = sentAt;
     let outcome: { epoch: number } | null | 'error';
     try {
-      outcome = await tryLease(o.pool, o.role, o.holder, o.times.ttlMs);
+      outcome = await tryLease(conn.db, o.role, o.holder, o.times.ttlMs);
       if (failures > 0) o.logger.warn({ role: o.role, failedAttempts: failures }, 'the database answers again for the lease');
       failures = 0;
     } catch (err) {
@@ -96,16 +159,17 @@ export function holdLease(o: { pool: Pool; role: string; holder: string; times: 
       closed = true;
       timer.stop();
       await running;
-      if (view.role === 'leader') await releaseLease(o.pool, o.role, o.holder).catch(() => undefined);
+      if (view.role === 'leader') await releaseLease(conn.db, o.role, o.holder).catch(() => undefined);
+      await conn.close();
     },
   };
 }
 
 /** Create (or check) the leases table. */
-export async function migrateLeases(pool: Pool): Promise<void> {
+export async function migrateLeases(pool: pg.Pool): Promise<void> {
   const c = await pool.connect();
   try {
-    await migrate(c, 'leases', [leaseMigration]);
+    await migrate(c, 'leases', leaseMigrations);
   } finally {
     c.release();
   }

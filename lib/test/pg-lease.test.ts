@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startPostgres, type Postgres } from '../../test/helpers/postgres.ts';
 import { migrate } from '../pg-migrate.ts';
-import { holdLease, leaseMigration, releaseLease, tryLease } from '../pg-lease.ts';
+import { holdLease, leaseMigrations, releaseLease, tryLease } from '../pg-lease.ts';
 import { systemClock } from '../clock.ts';
 import { silentLogger } from '../logger.ts';
 import { eventually } from '../../test/helpers/stack.ts';
@@ -31,18 +31,22 @@ describe('PostgreSQL migrations and leases', () => {
   it('applies a migration once, and refuses a database that does not match the code', async () => {
     const client = await pool.connect();
     try {
-      expect(await migrate(client, 'leases', [leaseMigration])).toEqual([1]);
-      expect(await migrate(client, 'leases', [leaseMigration])).toEqual([]);
-      await expect(migrate(client, 'leases', [{ ...leaseMigration, name: 'leases-renamed' }])).rejects.toMatchObject({ code: 'DATABASE_SCHEMA' });
-      await expect(migrate(client, 'leases', [])).rejects.toThrow(/does not know: a newer version ran against it/);
-      await expect(migrate(client, 'leases', [{ ...leaseMigration, version: 2 }])).rejects.toThrow(/expected 1/);
+      const [first] = leaseMigrations;
+      expect(await migrate(client, 'leases', [first!])).toEqual([1]);
+      expect(await migrate(client, 'leases', [first!])).toEqual([]);
+      // A database at version 1 (an older floodgate made it) is brought up to the code's.
+      expect(await migrate(client, 'leases', leaseMigrations)).toEqual([2]);
+      expect(await migrate(client, 'leases', leaseMigrations)).toEqual([]);
+      await expect(migrate(client, 'leases', [{ ...first!, name: 'leases-renamed' }, leaseMigrations[1]!])).rejects.toMatchObject({ code: 'DATABASE_SCHEMA' });
+      await expect(migrate(client, 'leases', [first!])).rejects.toThrow(/does not know: a newer version ran against it/);
+      await expect(migrate(client, 'leases', [{ ...first!, version: 2 }])).rejects.toThrow(/expected 1/);
       // A failed migration leaves nothing behind (one transaction).
-      await expect(migrate(client, 'leases', [leaseMigration, { version: 2, name: 'broken', sql: 'CREATE TABLE x (; nonsense' }])).rejects.toThrow();
+      await expect(migrate(client, 'leases', [...leaseMigrations, { version: 3, name: 'broken', sql: 'CREATE TABLE x (; nonsense' }])).rejects.toThrow();
       expect((await client.query("SELECT to_regclass('x') AS t")).rows[0].t).toBeNull();
-      expect((await client.query('SELECT count(*)::int AS n FROM schema_migrations')).rows[0].n).toBe(1);
+      expect((await client.query('SELECT count(*)::int AS n FROM schema_migrations')).rows[0].n).toBe(2);
       // Another component's list is its own: its version 1 is not the leases' version 1.
       expect(await migrate(client, 'other', [{ version: 1, name: 'other-table', sql: 'CREATE TABLE other_t (x int)' }])).toEqual([1]);
-      expect(await migrate(client, 'leases', [leaseMigration])).toEqual([]);
+      expect(await migrate(client, 'leases', leaseMigrations)).toEqual([]);
     } finally {
       client.release();
     }
@@ -77,5 +81,44 @@ describe('PostgreSQL migrations and leases', () => {
     await b.close();
     await releaseLease(pool, 'alerts', 'nobody'); // releasing a lease one does not hold changes nothing
     expect(await tryLease(pool, 'alerts', 'c', 1000)).toEqual({ epoch: first + 2 });
+  });
+
+  it("a lease whose holder's session ended is free at once, long before it runs out", async () => {
+    const a = new pg.Client({ connectionString: server.url });
+    await a.connect();
+    expect(await tryLease(a, 'gone', 'a', 600_000)).toEqual({ epoch: 1 });
+    expect(await tryLease(pool, 'gone', 'b', 600_000)).toBeNull(); // a's session lives: b waits
+    await a.end(); // what the kernel does for a process that died: its socket closes
+    // The lease has ten minutes to run: only the ended session can hand it over within this wait.
+    expect(await eventually(() => tryLease(pool, 'gone', 'b', 600_000), 'b takes the lease of an ended session', 30_000)).toEqual({ epoch: 2 });
+  });
+
+  it('a leader whose session the server ended renews over a new one and keeps its epoch', async () => {
+    const a = holdLease({ pool, role: 'cut', holder: 'a', times: { ttlMs: 600_000, marginMs: 1000 }, clock: systemClock, logger: silentLogger });
+    try {
+      await eventually(() => a.epoch() !== undefined, 'a leads');
+      const pidOf = async () => (await pool.query<{ holder_pid: number }>("SELECT holder_pid FROM leases WHERE role = 'cut'")).rows[0]!.holder_pid;
+      const before = await pidOf();
+      await pool.query('SELECT pg_terminate_backend($1)', [before]);
+      await eventually(async () => (await pidOf()) !== before, 'a renews over a new session', 30_000);
+      expect(a.epoch()).toBe(1);
+      expect(await tryLease(pool, 'cut', 'b', 1000)).toBeNull();
+    } finally {
+      await a.close();
+    }
+  });
+
+  // Last: it restarts the server.
+  it('after a server restart every recorded session is stale: the lease runs its time', async () => {
+    const a = new pg.Client({ connectionString: server.url });
+    a.on('error', () => undefined);
+    await a.connect();
+    expect(await tryLease(a, 'restart', 'a', 600_000)).toEqual({ epoch: 1 });
+    await server.stopServer();
+    await server.startServer();
+    await a.end().catch(() => undefined);
+    // a's session is gone, but so is every session: the row predates the server, so b waits.
+    expect(await eventually(() => tryLease(pool, 'restart', 'b', 600_000).then((r) => ({ r })).catch(() => undefined), 'the server answers again', 60_000)).toEqual({ r: null });
+    expect(await tryLease(pool, 'restart', 'a', 600_000)).toEqual({ epoch: 1 }); // a, back, renews
   });
 });

@@ -15,7 +15,7 @@ import type { GatewayHandle } from '../../gateway/gateway.ts';
 import { startProcess, stopProcess, tempDir } from '../../test/helpers/servers.ts';
 import { eventually, testLogger } from '../../test/helpers/stack.ts';
 import { cityGateway, deviceClient, publishDepth, rulesEnv, watchAlertEvents } from '../../test/helpers/broker-clients.ts';
-import { startPostgres, type Postgres } from '../../test/helpers/postgres.ts';
+import { leaseHolder, startPostgres, type Postgres } from '../../test/helpers/postgres.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/floodgate.js', import.meta.url));
 
@@ -43,11 +43,7 @@ describe('rules failover by lease', { timeout: 180_000 }, () => {
     dir.remove();
   });
 
-  const holder = async (db = pool): Promise<{ holder: string; epoch: number } | undefined> => {
-    const r = await db.query<{ holder: string; epoch: string }>("SELECT holder, epoch FROM leases WHERE role = 'rules' AND expires_at > clock_timestamp()").catch(() => ({ rows: [] }));
-    const row = r.rows[0];
-    return row ? { holder: row.holder.split('~')[0]!, epoch: Number(row.epoch) } : undefined;
-  };
+  const holder = (db = pool) => leaseHolder(db, 'rules').catch(() => undefined);
 
   it('one active; SIGKILL → the standby resumes from the shared state; a paused leader comes back as standby', async () => {
     const c = await cityGateway(join(dir.path, 'one'));

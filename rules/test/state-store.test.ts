@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { newEngineState, newSensorState, type EngineState } from '../engine.ts';
 import { openStateStore, serializeDistrict, serializeSensor, type StateStore } from '../state-store.ts';
 import { openPgStateStore } from '../pg-state-store.ts';
-import { leaseMigration, tryLease } from '../../lib/pg-lease.ts';
+import { leaseMigrations, tryLease } from '../../lib/pg-lease.ts';
 import { migrate } from '../../lib/pg-migrate.ts';
 import { usePostgres } from '../../test/helpers/postgres.ts';
 import { tempDir } from '../../test/helpers/servers.ts';
@@ -48,7 +48,7 @@ describe('rules state store contract', () => {
 
   it('PostgreSQL: a fenced save commits only while the lease carries this epoch (LEASE_LOST after a takeover)', async () => {
     const c = await pool().connect();
-    await migrate(c, 'leases', [leaseMigration]);
+    await migrate(c, 'leases', leaseMigrations);
     c.release();
     expect(await tryLease(pool(), 'rules', 'a', 300)).toEqual({ epoch: 1 });
     let epochA: number | undefined = 1;

@@ -17,7 +17,7 @@ import { createPoliceReceiver, type ReceiverHandle } from '../../alerts/receiver
 import { systemClock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { freePort, startProcess, startRedis, startVictoriaMetrics, stopProcess, tempDir, waitForTcp, type RedisServer, type VictoriaMetrics } from './servers.ts';
-import { startPostgres, type Postgres } from './postgres.ts';
+import { leaseHolder, startPostgres, type Postgres } from './postgres.ts';
 import { startHaproxy, type Haproxy } from './haproxy.ts';
 import { eventually } from './stack.ts';
 
@@ -120,17 +120,10 @@ export async function startHaStack(o: { name: string; policeSecret: string; apiT
     return inst;
   }
 
-  async function holder(role: LeasedRole): Promise<string | undefined> {
-    const c = new pg.Client({ connectionString: db.url });
-    c.on('error', () => undefined);
-    try {
-      await c.connect();
-      const r = await c.query<{ holder: string }>('SELECT holder FROM leases WHERE role = $1 AND expires_at > clock_timestamp()', [role]);
-      return r.rows[0]?.holder.split('~')[0];
-    } finally {
-      await c.end().catch(() => undefined);
-    }
-  }
+  // One connection for the test's questions; it reopens after the database's outages.
+  const admin = new pg.Pool({ connectionString: db.url, max: 1 });
+  admin.on('error', () => undefined);
+  const holder = async (role: LeasedRole): Promise<string | undefined> => (await leaseHolder(admin, role))?.holder;
 
   const stack: HaStack = {
     db,
@@ -169,6 +162,7 @@ export async function startHaStack(o: { name: string; policeSecret: string; apiT
       }
       await lb.stop();
       await police.close();
+      await admin.end().catch(() => undefined);
       await Promise.all([vm.stop(), redis.stop(), db.stop()]);
       dir.remove();
     },

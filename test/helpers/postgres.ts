@@ -139,3 +139,14 @@ export function usePostgres(poolMax = 4): { server(): Postgres; pool(): pg.Pool 
   });
   return { server: () => server!, pool: () => pool! };
 }
+
+/**
+ * Who holds `role`'s lease by its time (the instance id, without the per-process suffix the
+ * services add) and at which epoch; undefined when no one does. A holder that died may still be
+ * shown until a standby takes over (lib/pg-lease.ts).
+ */
+export async function leaseHolder(db: Pick<pg.ClientBase, 'query'>, role: string): Promise<{ holder: string; epoch: number } | undefined> {
+  const r = await db.query<{ holder: string; epoch: string }>('SELECT holder, epoch FROM leases WHERE role = $1 AND expires_at > clock_timestamp()', [role]);
+  const row = r.rows[0];
+  return row ? { holder: row.holder.split('~')[0]!, epoch: Number(row.epoch) } : undefined;
+}

@@ -342,22 +342,34 @@ async function startMosquittoOnce(opts: { users?: Record<string, string>; acl?: 
 
 export interface RedisServer {
   url: string;
+  /** Stop the server (SIGTERM: with `durable`, it writes its append-only file first): connections fail until `startServer`. */
+  stopServer(): Promise<void>;
+  /** Start it again on the same port and data. */
+  startServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** A real Redis (Debian redis-server), no persistence to disk, on a free port. */
-export function startRedis(): Promise<RedisServer> {
-  return onFreshPorts(startRedisOnce);
+/** A real Redis (Debian redis-server) on a free port; `durable`: an append-only file, as docker-compose's, so a restart keeps the data. */
+export function startRedis(opts: { durable?: boolean } = {}): Promise<RedisServer> {
+  return onFreshPorts(() => startRedisOnce(opts));
 }
 
-async function startRedisOnce(): Promise<RedisServer> {
+async function startRedisOnce(opts: { durable?: boolean }): Promise<RedisServer> {
   const bin = requireBinary('redis-server', 'redis-server');
   const dir = tempDir('redis');
   const port = await freePort();
-  const { proc, logs } = startProcess(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir.path]);
-  await waitForTcp(port, proc, logs);
+  const launch = async () => {
+    const p = startProcess(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', opts.durable ? 'yes' : 'no', '--dir', dir.path]);
+    await waitForTcp(port, p.proc, p.logs);
+    return p.proc;
+  };
+  let proc = await launch();
   return {
     url: `redis://127.0.0.1:${port}`,
+    stopServer: () => stopProcess(proc),
+    async startServer() {
+      proc = await launch();
+    },
     async stop() {
       await stopProcess(proc);
       dir.remove();
