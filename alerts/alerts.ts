@@ -21,7 +21,7 @@ import type { AlertStore } from './store.ts';
 import { openAlertStore } from './sqlite-store.ts';
 import { openPgAlertStore } from './pg-store.ts';
 import { openOnPool } from '../lib/pg-pool.ts';
-import { migrateLeases } from '../lib/pg-lease.ts';
+import { migrateLeases, type LeaseFence } from '../lib/pg-lease.ts';
 import { runActivePart } from '../lib/leadership.ts';
 import { decideOnEvent } from './transitions.ts';
 import { createOutbox } from './outbox.ts';
@@ -73,11 +73,11 @@ interface OpenedStore {
 }
 
 /** Embedded SQLite by default; PostgreSQL when a database is configured. */
-async function openStore(config: AlertsConfig, log: Logger): Promise<OpenedStore> {
+async function openStore(config: AlertsConfig, log: Logger, fence: LeaseFence): Promise<OpenedStore> {
   if (!config.databaseUrl) return { store: openAlertStore(config.dbPath), pool: undefined };
   const { pool, value: store } = await openOnPool(config.databaseUrl, log, 8, async (p) => {
     await migrateLeases(p);
-    return openPgAlertStore(p);
+    return openPgAlertStore(p, fence);
   });
   log.info('alerts store in PostgreSQL');
   return { store, pool };
@@ -89,7 +89,9 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
   // a closure the rules raise for an underpass added while running must reach its police.
   let current = { registry: deps.registry, index: indexRegistry(deps.registry) };
   let policeSecrets = config.policeSecrets;
-  const opened = await openStore(config, log);
+  // The lease's epoch, once the leader below exists: the store's transitions are fenced by it.
+  let leaseEpoch = (): number | undefined => undefined;
+  const opened = await openStore(config, log, { role: 'alerts', epoch: () => leaseEpoch() });
   const store = opened.store;
   const readings = config.readings.kind === 'influxdb' ? influxReadings(config.readings) : embeddedReadings(config.readings.path);
   // District outlines for the map: the city's own file, or the demo city's schematic ones.
@@ -133,6 +135,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     start: (mayRun, signal) => startActiveAlerts({ mqttUrl: config.mqttUrl, clientId: config.clientId, serviceSecret: deps.serviceSecret, clock: deps.clock, log, board, intake, outbox: newOutbox, schedules, mayRun, ...(signal ? { signal } : {}) }),
   });
   epoch = () => leader.epoch() ?? 0;
+  leaseEpoch = () => leader.epoch();
   const active = () => leader.active();
 
   // Users and roles (api-users.json, managed by `floodgate users`), reloaded when the file changes.

@@ -289,7 +289,12 @@ function alertRoutes(ctx: RouteContext) {
       const { id } = req.params as { id: string };
       const a = (await deps.store.getAlert(id));
       if (!a) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
-      if (a.state !== 'firing' || !(await deps.resolveManually?.(id, req.principal!.name, (req.body as { reason: string }).reason))) return apiError(reply, 409, 'NOT_FIRING', `alert ${id} is ${a.state}`);
+      const resolved = a.state === 'firing' && (await deps.resolveManually?.(id, req.principal!.name, (req.body as { reason: string }).reason).catch((err: unknown) => {
+        if ((err as { code?: string }).code === 'LEASE_LOST') return 'standby' as const;
+        throw err;
+      }));
+      if (resolved === 'standby') return apiError(reply, 503, 'NOT_ACTIVE', 'this alerts instance is a standby: resolve through the load balancer (the active instance)');
+      if (!resolved) return apiError(reply, 409, 'NOT_FIRING', `alert ${id} is ${a.state}`);
       return { alert: (await deps.store.getAlert(id)), audit: (await deps.store.auditOf(id)) };
     });
 

@@ -8,6 +8,7 @@
 import pg from 'pg';
 import type { AlertEvent, Why } from '../contracts/index.ts';
 import { migrate } from '../lib/pg-migrate.ts';
+import { requireLease, type LeaseFence } from '../lib/pg-lease.ts';
 import { alertSource } from './transitions.ts';
 import { ALERTS_MIGRATIONS } from './pg-schema.ts';
 import type { AlertFilter, AlertRecord, AlertStore, AlertTx, AuditEntry, NewNotice, NewSilence, NoticeAttempt, NoticeFilter, NoticeRecord, PageRenderer, Silence } from './store.ts';
@@ -46,11 +47,12 @@ function onConnection(c: pg.PoolClient | pg.Pool, atomic: Db['atomic']): Db {
   };
 }
 
-function poolDb(pool: pg.Pool): Db {
+function poolDb(pool: pg.Pool, fence: LeaseFence | undefined): Db {
   const self: Db = onConnection(pool, async (fn) => {
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
+      if (fence) await requireLease(client, fence);
       const inTx: Db = onConnection(client, (inner) => inner(inTx));
       const result = await fn(inTx);
       await client.query('COMMIT');
@@ -256,19 +258,26 @@ function opsOn(db: Db): AlertTx {
   return { ...alertOps(db), ...silenceAndPageOps(db), ...noticeOps(db) };
 }
 
-/** The store on `pool` (the caller's: `close` leaves it open), migrated first. */
-export async function openPgAlertStore(pool: pg.Pool): Promise<AlertStore> {
+/**
+ * The store on `pool` (the caller's: `close` leaves it open), migrated first. With a `fence` (an
+ * HA deployment's alerts lease), `atomically` commits only while this instance holds the lease at
+ * its epoch: the transitions taken from alert events, and a resolve by hand, make the police
+ * notices, and a replaced leader must not make them after its successor (LEASE_LOST). Single
+ * writes (an officer's acknowledgement, a silence) are not fenced: any instance may take them.
+ */
+export async function openPgAlertStore(pool: pg.Pool, fence?: LeaseFence): Promise<AlertStore> {
   const c = await pool.connect();
   try {
     await migrate(c, 'alerts', ALERTS_MIGRATIONS);
   } finally {
     c.release();
   }
-  const db = poolDb(pool);
+  const db = poolDb(pool, undefined);
+  const fenced = fence ? poolDb(pool, fence) : db;
   let open = true;
   return {
     ...opsOn(db),
-    atomically: (fn) => db.atomic((d) => fn(opsOn(d))),
+    atomically: (fn) => fenced.atomic((d) => fn(opsOn(d))),
     isOpen: () => open,
     close: async () => void (open = false),
   };

@@ -38,6 +38,7 @@ export const ERROR_CATALOGUE = {
   NOT_FAILED: { where: 'api', status: 409, meaning: 'only a notice that failed for good can be resent', action: 'reload the notice: it was delivered or is still being tried' },
   PAYLOAD_TOO_LARGE: { where: 'api', status: 413, meaning: 'the body is over 64 KiB', action: 'send less (bulk acknowledgements take up to 1,000 ids)' },
   UNSUPPORTED_MEDIA_TYPE: { where: 'api', status: 415, meaning: 'the body is not application/json', action: 'send Content-Type: application/json' },
+  NOT_ACTIVE: { where: 'api', status: 503, meaning: 'this alerts instance is a standby (an HA deployment): a resolve by hand sends police notices, which only the active instance may make', action: 'send it through the load balancer, which sends the console to the active instance, or to the instance whose /healthz answers 200' },
   RATE_LIMITED: { where: 'api', status: 429, meaning: 'too many login attempts from this address', action: 'wait the Retry-After seconds' },
   INTERNAL: { where: 'api', status: 500, meaning: 'a fault in floodgate (logged with the request id)', action: 'report it with the log line' },
 } as const satisfies Record<string, { where: 'start' | 'command' | 'running' | 'reading' | 'api'; status?: number; meaning: string; action: string }>;

@@ -17,6 +17,7 @@
 import pg from 'pg';
 import { repeat, type TimerClock } from './clock.ts';
 import type { Logger } from './logger.ts';
+import { FloodgateError } from './errors.ts';
 import { migrate, type Migration } from './pg-migrate.ts';
 import { afterAttempt, attemptDue, leads, standbyEveryMs, type LeaseTimes, type LeaseView } from './lease.ts';
 
@@ -45,6 +46,23 @@ export async function tryLease(db: Queryable, role: string, holder: string, ttlM
   );
   const row = r.rows[0];
   return row && row.holder === holder ? { epoch: Number(row.epoch) } : null;
+}
+
+/** The lease a write must still hold: its role, and this instance's epoch now (undefined: not leading). */
+export interface LeaseFence {
+  role: string;
+  epoch(): number | undefined;
+}
+
+/**
+ * Inside a write's transaction: go on only while the lease row carries this instance's epoch, and
+ * keep it so until the commit (FOR SHARE: a takeover's update of the row waits for it). A leader
+ * that was paused or cut off and replaced cannot write over its successor (LEASE_LOST).
+ */
+export async function requireLease(db: Queryable, fence: LeaseFence, what = 'written'): Promise<void> {
+  const epoch = fence.epoch();
+  const held = epoch === undefined ? [] : (await db.query('SELECT 1 FROM leases WHERE role = $1 AND epoch = $2 FOR SHARE', [fence.role, epoch])).rows;
+  if (held.length === 0) throw new FloodgateError('LEASE_LOST', `not ${what}: the ${fence.role} lease is no longer held at epoch ${epoch ?? '(none)'}`);
 }
 
 /** Give the lease up at once (a clean shutdown): the standby need not wait for it to run out. */

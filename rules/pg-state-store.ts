@@ -8,6 +8,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { FloodgateError } from '../lib/errors.ts';
 import { migrate, type Migration } from '../lib/pg-migrate.ts';
+import { requireLease, type LeaseFence } from '../lib/pg-lease.ts';
 import { stateFromRows, type StateStore } from './state-store.ts';
 
 export const RULES_MIGRATIONS: readonly Migration[] = [
@@ -19,20 +20,13 @@ export const RULES_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-/** The lease a save must still hold: its role, and this instance's epoch now (undefined: not leading). */
-export interface SaveFence {
-  role: string;
-  epoch(): number | undefined;
-}
+/** The lease a save must still hold. */
+export type SaveFence = LeaseFence;
 
 const upsert = (table: string) =>
   `INSERT INTO ${table} (id, json) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (id) DO UPDATE SET json = excluded.json`;
 
-async function checkFence(c: PoolClient, fence: SaveFence): Promise<void> {
-  const epoch = fence.epoch();
-  const held = epoch === undefined ? [] : (await c.query('SELECT 1 FROM leases WHERE role = $1 AND epoch = $2 FOR SHARE', [fence.role, epoch])).rows;
-  if (held.length === 0) throw new FloodgateError('LEASE_LOST', `not saved: the ${fence.role} lease is no longer held at epoch ${epoch ?? '(none)'}`);
-}
+const checkFence = (c: PoolClient, fence: SaveFence) => requireLease(c, fence, 'saved');
 
 export async function openPgStateStore(pool: Pool, fence?: SaveFence): Promise<StateStore> {
   const c = await pool.connect();

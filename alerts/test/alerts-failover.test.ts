@@ -1,7 +1,7 @@
 /**
  * Two alerts instances on one real PostgreSQL 15 and one broker: exactly one is active (the
  * `alerts` lease), the other serves the API but answers /healthz 503 so a load balancer sends
- * officers to the active one. The active one stops: the standby takes the lease (epoch + 1),
+ * officers to the active one; a resolve sent to the standby is refused (503 NOT_ACTIVE). The active one stops: the standby takes the lease (epoch + 1),
  * connects the alert events' persistent session, and the reopen reaches the police from the
  * shared outbox with the new epoch and the next sequence — nothing sent twice.
  */
@@ -41,6 +41,15 @@ describe('alerts failover by lease', { timeout: 120_000 }, () => {
     const police = () => s.receiver.received.filter((r) => r.notice.underpass.id === 'UP-001').map((r) => `${r.notice.action} seq ${r.notice.sequence} epoch ${r.notice.epoch}`);
     for (const [m, d] of [[0, 26], [1, 27], [2, 28], [3, 29]] as const) await publishDepth(dev, 'PD-001', m, d);
     await eventually(async () => police().length === 1, 'the close, from a');
+
+    // An officer's resolve sent to the standby (not through the load balancer) is refused: only the
+    // active instance makes police notices, under its epoch.
+    const auth = { authorization: `Bearer ${s.apiToken}` };
+    const firing = (await b.app.inject({ method: 'GET', url: '/api/alerts?state=firing&rule=underpass-closure', headers: auth })).json() as { alerts: Array<{ alertId: string }> };
+    const closure = firing.alerts[0]!.alertId;
+    const refused = await b.app.inject({ method: 'POST', url: `/api/alerts/${closure}/resolve`, headers: auth, payload: { reason: 'inspected' } });
+    expect({ status: refused.statusCode, code: (refused.json() as { error: { code: string } }).error.code }).toEqual({ status: 503, code: 'NOT_ACTIVE' });
+    expect((await b.app.inject({ method: 'GET', url: `/api/alerts/${closure}`, headers: auth })).json()).toMatchObject({ alert: { state: 'firing' } });
 
     await s.alerts.close(); // a stops cleanly: it releases the lease, b takes it at its next ask
     await eventually(async () => b!.active(), 'b takes over');
