@@ -108,7 +108,7 @@ describe('HA chaos: two of everything during a city-wide storm', { timeout: 900_
     const why = await explainMissing(`http://127.0.0.1:${activeHttp}`, API_TOKEN, n.missing);
 
     // Failover: fault → the next `active` line of that role. PostgreSQL: back → every role active.
-    const times = failovers.map((f) => ({ ...f, ms: (ha.activeAfter(f.role, f.at) ?? NaN) - f.at }));
+    const times = failovers.map((f) => ({ ...f, ms: (ha.activeAfter(f.role, f.at) ?? NaN) - f.at, leaseMs: (ha.leaseTakenAfter(f.role, f.at) ?? NaN) - f.at }));
     const resumed = LEASED.map((role) => ({ role, ms: (ha.activeAfter(role, pgBackAt - PG_OUTAGE_S * 1000) ?? NaN) - pgBackAt }));
     const byRole = LEASED.map((role) => {
       const ms = times.filter((t) => t.role === role).map((t) => t.ms);
@@ -120,7 +120,7 @@ describe('HA chaos: two of everything during a city-wide storm', { timeout: 900_
       ...countLines(sentR, r, n),
       ...why,
       `  police re-deliveries of a notice id (answered as duplicates): ${n.redeliveries}`,
-      ...times.map((t) => `  ${t.what}: ${t.role} active again after ${(t.ms / 1000).toFixed(1)} s`),
+      ...times.map((t) => `  ${t.what}: ${t.role} lease taken after ${(t.leaseMs / 1000).toFixed(1)} s, active again after ${(t.ms / 1000).toFixed(1)} s`),
       ...byRole,
       ...resumed.map((x) => `  PostgreSQL back: ${x.role} active after ${(x.ms / 1000).toFixed(1)} s`),
     ];

@@ -33,6 +33,8 @@ export interface Instance {
   logs: string[];
   /** This instance's `active` log lines: when it took over (ms), with its epoch. */
   active: Array<{ at: number; epoch: number }>;
+  /** When it took its role's lease (its log's `took the lease: active`). */
+  leaseTaken: number[];
 }
 
 export interface HaStack {
@@ -55,6 +57,8 @@ export interface HaStack {
   holder(role: LeasedRole): Promise<string | undefined>;
   /** The first `active` line of `role` at or after `t` (ms), on any instance. */
   activeAfter(role: Role, t: number): number | undefined;
+  /** The first time at or after `t` an instance of `role` took its lease (before its active part started). */
+  leaseTakenAfter(role: Role, t: number): number | undefined;
   /** Writes each instance's log to `dir/<name>.log`. */
   keepLogs(dir: string): void;
   stop(): Promise<void>;
@@ -72,6 +76,13 @@ export async function startHaStack(o: { name: string; policeSecret: string; apiT
   const httpPorts = new Map([['alerts-1', await freePort()], ['alerts-2', await freePort()]]);
   const lb = await startHaproxy(gatewayPorts);
   const instances = new Map<string, Instance>();
+  /** The first of an instance's moments of `role` at or after `t`. */
+  const firstAfter = (role: Role, t: number, moments: (i: Instance) => number[]) =>
+    [...instances.values()]
+      .filter((i) => i.role === role)
+      .flatMap(moments)
+      .filter((at) => at >= t)
+      .sort((a, b) => a - b)[0];
   const allLogs: string[] = [];
 
   const env = (name: string, role: Role): NodeJS.ProcessEnv => ({
@@ -102,7 +113,7 @@ export async function startHaStack(o: { name: string; policeSecret: string; apiT
     const p = startProcess(process.execPath, [BIN, role], env(name, role));
     // A restarted instance keeps its earlier lines: its log tells the whole run.
     const before = instances.get(name);
-    const inst: Instance = { name, role, proc: p.proc, logs: before?.logs ?? [], active: before?.active ?? [] };
+    const inst: Instance = { name, role, proc: p.proc, logs: before?.logs ?? [], active: before?.active ?? [], leaseTaken: before?.leaseTaken ?? [] };
     if (before) inst.logs.push(`--- ${name} started again`);
     for (const stream of [p.proc.stdout!, p.proc.stderr!])
       stream.on('data', (b: Buffer) => {
@@ -114,6 +125,7 @@ export async function startHaStack(o: { name: string; policeSecret: string; apiT
             const j = JSON.parse(line) as { time: number; epoch: number };
             inst.active.push({ at: j.time, epoch: j.epoch });
           }
+          if (line.includes('"msg":"took the lease: active"')) inst.leaseTaken.push((JSON.parse(line) as { time: number }).time);
         }
       });
     instances.set(name, inst);
@@ -145,12 +157,8 @@ export async function startHaStack(o: { name: string; policeSecret: string; apiT
       i.proc.kill(signal);
       await gone;
     },
-    activeAfter: (role, t) =>
-      [...instances.values()]
-        .filter((i) => i.role === role)
-        .flatMap((i) => i.active.map((a) => a.at))
-        .filter((at) => at >= t)
-        .sort((a, b) => a - b)[0],
+    activeAfter: (role, t) => firstAfter(role, t, (i) => i.active.map((a) => a.at)),
+    leaseTakenAfter: (role, t) => firstAfter(role, t, (i) => i.leaseTaken),
     keepLogs(to) {
       mkdirSync(to, { recursive: true });
       for (const i of instances.values()) writeFileSync(join(to, `${i.name}.log`), i.logs.join('\n'));
