@@ -89,7 +89,8 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
   // a closure the rules raise for an underpass added while running must reach its police.
   let current = { registry: deps.registry, index: indexRegistry(deps.registry) };
   let policeSecrets = config.policeSecrets;
-  // The lease's epoch, once the leader below exists: the store's transitions are fenced by it.
+  // The lease's epoch, once the leader below exists: the store's transitions are fenced by it,
+  // and every notice carries it (0 without a lease).
   let leaseEpoch = (): number | undefined => undefined;
   const opened = await openStore(config, log, { role: 'alerts', epoch: () => leaseEpoch() });
   const store = opened.store;
@@ -100,9 +101,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     events: counter(deps.metrics, 'floodgate_alerts_events_total', 'Alert events received, by outcome', ['outcome']),
     ...alertMetrics(deps.metrics, store, deps.clock),
   };
-  // The active part is made below, from what uses this: its epoch is read when a notice is made.
-  let epoch = () => 0;
-  const to = addressing({ capSender: config.capSender, clock: deps.clock, epoch: () => epoch(), log, current: () => current });
+  const to = addressing({ capSender: config.capSender, clock: deps.clock, epoch: () => leaseEpoch() ?? 0, log, current: () => current });
   const board = createSensorBoard(current.registry);
   /** Alerts or notices changed: the console's live stream follows (live.ts). */
   const live = createLive({ store, clock: deps.clock, logger: log, metrics: deps.metrics, levels: (ids) => board.levels(ids), coalesceMs: config.consoleCoalesceMs });
@@ -134,7 +133,6 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     lease: opened.pool && { pool: opened.pool, role: 'alerts', holder: config.instanceId, ttlMs: config.leaseTtlMs, clock: deps.clock, logger: log },
     start: (mayRun, signal) => startActiveAlerts({ mqttUrl: config.mqttUrl, clientId: config.clientId, serviceSecret: deps.serviceSecret, clock: deps.clock, log, board, intake, outbox: newOutbox, schedules, mayRun, ...(signal ? { signal } : {}) }),
   });
-  epoch = () => leader.epoch() ?? 0;
   leaseEpoch = () => leader.epoch();
   const active = () => leader.active();
 

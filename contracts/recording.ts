@@ -3,29 +3,58 @@
  * NDJSON — one reading per line, the device payload plus `sensor`, or `{topic, payload}` as
  * recorded from MQTT — or CSV with a header (`sensor,ts,` then field columns, or `value` for the
  * kind's main field). Every line is validated as a device payload; bad lines are reported with
- * their line number and skipped.
+ * their line number and the kind of problem, and skipped.
+ *
+ * Times are read as recordings from elsewhere write them (lib/zone.ts): a space or `T`, any
+ * fraction, `Z` or an offset, epoch seconds or milliseconds, or local time placed by the
+ * recording's zone. A device's own payload stays strict (contracts/readings.ts).
  */
 import { parse } from 'csv-parse/sync';
 import { FloodgateError } from '../lib/errors.ts';
+import { parseTimestamp, type Zone } from '../lib/zone.ts';
 import type { SensorKind } from './kinds.ts';
 import { MAIN_FIELD, parseReadingPayload, type Reading } from './readings.ts';
 import { parseSensorTopic } from './topics.ts';
 
+/** What was wrong with a line, as the summary groups them. */
+export type ProblemKind = 'not-json' | 'not-a-reading' | 'no-sensor' | 'unknown-sensor' | 'time' | 'invalid' | 'csv';
+
 export interface InputProblem {
   line: number;
+  kind: ProblemKind;
   message: string;
 }
 
-/** Parse recorded readings; bad lines are reported (with their line number) and skipped, never fatal. */
-export function parseRecording(text: string, format: 'ndjson' | 'csv', kindOf: (sensorId: string) => SensorKind | undefined): { readings: Reading[]; problems: InputProblem[] } {
+export type RecordingFormat = 'ndjson' | 'csv';
+
+/** NDJSON if the first line that holds anything is a JSON object, else CSV: the content decides, not the file's name. */
+export function detectFormat(text: string): RecordingFormat {
+  const first = /^\s*(\S)/.exec(text)?.[1];
+  return first === '{' ? 'ndjson' : 'csv';
+}
+
+/** A recorded `ts` as epoch ms (a number under 10^11 is taken for seconds), or the problem with it. */
+function recordedTime(ts: unknown, zone: Zone | undefined): { ms: number } | { error: string } {
+  if (typeof ts === 'number') return { ms: ts < 1e11 ? Math.round(ts * 1000) : ts };
+  if (typeof ts === 'string') return parseTimestamp(ts, zone);
+  return { error: 'no "ts" (the reading\'s time)' };
+}
+
+/** Parse recorded readings; bad lines are reported (with their line number and kind) and skipped, never fatal. */
+export function parseRecording(text: string, format: RecordingFormat, kindOf: (sensorId: string) => SensorKind | undefined, opts: { zone?: Zone } = {}): { readings: Reading[]; problems: InputProblem[] } {
   const readings: Reading[] = [];
   const problems: InputProblem[] = [];
-  const add = (line: number, sensorId: string, payload: unknown) => {
+  const problem = (line: number, kind: ProblemKind, message: string) => void problems.push({ line, kind, message });
+  const add = (line: number, sensorId: string, raw: unknown) => {
     const kind = kindOf(sensorId);
-    if (!kind) return problems.push({ line, message: `sensor ${sensorId} is not in the registry` });
+    if (!kind) return problem(line, 'unknown-sensor', `sensor ${sensorId} is not in the registry`);
+    const payload = { ...(raw as Record<string, unknown>) };
+    const time = recordedTime(payload['ts'], opts.zone);
+    if ('error' in time) return problem(line, 'time', time.error);
+    payload['ts'] = time.ms;
     const r = parseReadingPayload(kind, sensorId, Buffer.from(JSON.stringify(payload)));
-    if (r.fatal) return problems.push({ line, message: r.fatal.message });
-    for (const e of r.errors) problems.push({ line, message: `${e.path ? e.path + ': ' : ''}${e.message}` });
+    if (r.fatal) return problem(line, 'invalid', r.fatal.message);
+    for (const e of r.errors) problem(line, 'invalid', `${e.path ? e.path + ': ' : ''}${e.message}`);
     readings.push(...r.readings);
   };
   if (format === 'ndjson') {
@@ -35,15 +64,17 @@ export function parseRecording(text: string, format: 'ndjson' | 'csv', kindOf: (
       try {
         obj = JSON.parse(raw) as Record<string, unknown>;
       } catch {
-        return problems.push({ line: i + 1, message: 'not JSON' });
+        return problem(i + 1, 'not-json', 'not JSON');
       }
+      if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return problem(i + 1, 'not-json', 'not a JSON object');
       if (typeof obj['topic'] === 'string') {
         const t = parseSensorTopic(obj['topic']);
-        if (!t || t.leaf !== 'reading') return problems.push({ line: i + 1, message: `not a reading topic: ${obj['topic']}` });
+        if (!t || t.leaf !== 'reading') return problem(i + 1, 'not-a-reading', `not a reading topic: ${obj['topic']}`);
+        if (typeof obj['payload'] !== 'object' || obj['payload'] === null) return problem(i + 1, 'not-a-reading', 'no "payload" object');
         return add(i + 1, t.sensorId, obj['payload']);
       }
       const { sensor, ...payload } = obj;
-      if (typeof sensor !== 'string') return problems.push({ line: i + 1, message: 'no "sensor" (or "topic") field' });
+      if (typeof sensor !== 'string') return problem(i + 1, 'no-sensor', 'no "sensor" (or "topic") field');
       return add(i + 1, sensor, payload);
     });
     return { readings, problems };
@@ -61,13 +92,12 @@ export function parseRecording(text: string, format: 'ndjson' | 'csv', kindOf: (
     relax_column_count: true,
     info: true,
     skip_records_with_error: true,
-    on_skip: (err) => void (err && problems.push({ line: (err as { lines?: number }).lines ?? 0, message: err.message })),
+    on_skip: (err) => void (err && problem((err as { lines?: number }).lines ?? 0, 'csv', err.message)),
   }) as Array<{ record: Record<string, string>; info: { lines: number } }>;
   for (const { record: row, info } of records) {
     const sensor = row['sensor'] ?? '';
     const kind = kindOf(sensor);
-    const ts = row['ts'] ?? '';
-    const payload: Record<string, unknown> = { ts: /^\d+$/.test(ts) ? Number(ts) : ts };
+    const payload: Record<string, unknown> = { ts: row['ts'] ?? '' };
     for (const [h, v] of Object.entries(row)) {
       if (h === 'sensor' || h === 'ts' || v === '' || v === undefined) continue;
       payload[h === 'value' && kind ? MAIN_FIELD[kind].field : h] = Number(v);
@@ -78,3 +108,13 @@ export function parseRecording(text: string, format: 'ndjson' | 'csv', kindOf: (
   return { readings, problems };
 }
 
+/** Problems by kind, most frequent first: how many, and the first line of each. */
+export function summariseProblems(problems: InputProblem[]): Array<{ kind: ProblemKind; count: number; first: InputProblem }> {
+  const byKind = new Map<ProblemKind, { kind: ProblemKind; count: number; first: InputProblem }>();
+  for (const p of problems) {
+    const k = byKind.get(p.kind);
+    if (k) k.count++;
+    else byKind.set(p.kind, { kind: p.kind, count: 1, first: p });
+  }
+  return [...byKind.values()].sort((a, b) => b.count - a.count);
+}

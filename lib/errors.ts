@@ -18,6 +18,7 @@ export const ERROR_CATALOGUE = {
   DATABASE_SCHEMA: { where: 'start', meaning: "the PostgreSQL database's migration record disagrees with this floodgate (a newer version ran against it, or a migration was renamed)", action: 'run the floodgate version that migrated the database, or restore the database to match this one' },
   PORT_IN_USE: { where: 'start', meaning: 'a port floodgate listens on is taken', action: 'free it, or choose another with the variable named' },
   BROKER_UNREACHABLE: { where: 'command', meaning: 'nothing answers at the gateway or API address', action: 'start `floodgate up`, or set FLOODGATE_MQTT_URL / FLOODGATE_API_URL (--url / --api)' },
+  BACKTEST_INPUT: { where: 'command', meaning: '`floodgate backtest` replayed nothing, or skipped more of the recording\'s lines than --max-skipped allows', action: 'read the problems listed by kind above it: give the format (--format) or the zone (--tz), or register the sensors (--registry, --auto-register)' },
   DEVICE_EXISTS: { where: 'command', meaning: '`floodgate devices add` for a sensor id already in the registry', action: 'choose another id, or rotate the existing device\'s secret' },
   DEVICE_UNKNOWN: { where: 'command', meaning: 'a device command names a sensor that is not in the registry', action: 'check the id with `floodgate devices list`' },
   // A running service (logged and counted on /metrics; the service carries on)

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { SensorKind } from '../contracts/index.ts';
-import { parseLabels, parseRecording, score } from './backtest.ts';
+import { autoRegister, detectFormat, labelProblems, parseLabels, parseRecording, score, summariseProblems } from './backtest.ts';
+import { parseZone } from '../lib/zone.ts';
+import { loadRegistry, BUNDLED_CITY } from '../config/registry.ts';
 import type { Transition } from './engine.ts';
 
 const kinds: Record<string, SensorKind> = { 'PD-001': 'ponding', 'RG-001': 'rain', 'WL-001': 'water-level' };
@@ -24,6 +26,38 @@ describe('parseRecording', () => {
     problems.forEach((p, i) => expect(`${r.problems[i]!.line}: ${r.problems[i]!.message}`).toContain(p));
   });
 
+  it('reads times as other recordings write them, placing local times in the given zone', () => {
+    const csv = `sensor,ts,value\nPD-001,2023-06-14 14:34:48.000000+00:00,3\nPD-001,2023-06-14 14:35:48,4\nPD-001,1686753408,5\n`;
+    const r = parseRecording(csv, 'csv', kindOf, { zone: parseZone('Asia/Shanghai')! });
+    expect(r.problems).toEqual([]);
+    expect(r.readings.map((x) => new Date(x.ts).toISOString())).toEqual(['2023-06-14T14:34:48.000Z', '2023-06-14T06:35:48.000Z', '2023-06-14T14:36:48.000Z']);
+    const without = parseRecording(csv, 'csv', kindOf);
+    expect(without.readings).toHaveLength(2);
+    expect(without.problems).toEqual([{ line: 3, kind: 'time', message: expect.stringMatching(/no UTC offset/) as unknown as string }]);
+  });
+
+  it('summarises problems by kind, most frequent first, each with its first line', () => {
+    const r = parseRecording(`{"sensor":"XX-1","ts":${T},"depth_cm":1}\nnope\n{"sensor":"XX-2","ts":${T},"depth_cm":1}\n{"sensor":"PD-001","ts":"soon","depth_cm":1}`, 'ndjson', kindOf);
+    expect(summariseProblems(r.problems).map((s) => `${s.kind} ${s.count} @${s.first.line}`)).toEqual(['unknown-sensor 2 @1', 'not-json 1 @2', 'time 1 @4']);
+  });
+
+  it.each<[string, 'ndjson' | 'csv']>([
+    ['{"sensor":"PD-001"}\n', 'ndjson'],
+    ['\n  {"topic":"x"}', 'ndjson'],
+    ['sensor,ts,value\n', 'csv'],
+    ['"sensor","ts"\n', 'csv'],
+  ])('tells the format from the content: %j is %s', (text, format) => expect(detectFormat(text)).toBe(format));
+
+  it('auto-registers unknown sensors as ponding sensors of their own underpasses in one district, and refuses ids a registry cannot hold', () => {
+    const base = loadRegistry(BUNDLED_CITY);
+    const r = autoRegister(base, ['PD-001', 'nyc_sensor_17', 'nyc_sensor_17', 'bad id/with slash']);
+    expect(r.added).toEqual(['nyc_sensor_17']);
+    expect(r.refused).toEqual(['bad id/with slash']);
+    expect(r.registry.sensors.find((s) => s.id === 'nyc_sensor_17')).toMatchObject({ kind: 'ponding', site: 'auto-nyc_sensor_17' });
+    expect(r.registry.sites.find((s) => s.id === 'auto-nyc_sensor_17')).toMatchObject({ kind: 'underpass', district: 'backtest' });
+    expect(r.registry.sensors).toHaveLength(base.sensors.length + 1);
+  });
+
   it('fills a rain CSV row\'s interval and maps value to the kind\'s field', () => {
     const r = parseRecording(`sensor,ts,value\nRG-001,${T},0.5`, 'csv', kindOf);
     expect(r.readings[0]!.fields).toEqual({ rain_mm: 0.5, interval_s: 60 });
@@ -44,7 +78,31 @@ events:
     ['an unlabelled subject is a false alarm', [fire('UP-001', 20), fire('UP-003', 20)], { hits: 1, misses: 1, falseAlarms: 1, leadS: [0] }],
     ['a second firing of the same alert (a level change) is not counted again', [fire('UP-001', 20, 'same'), fire('UP-001', 30, 'same')], { hits: 1, misses: 1, falseAlarms: 0, leadS: [0] }],
   ])('%s', (_case, transitions, expected) => {
-    expect(score(transitions, labels)).toEqual([{ rule: 'underpass-closure', ...expected }]);
+    expect(score(transitions, labels)).toEqual([{ rule: 'underpass-closure', unlabelled: 0, ...expected }]);
+  });
+
+  it('with "no flood" periods, a firing inside one is a false alarm and a firing outside every labelled period is unlabelled', () => {
+    const quiet = parseLabels(`
+earlyToleranceS: 0
+events:
+  - { rule: underpass-closure, subject: UP-001, start: "2026-07-01T18:20:00+08:00", end: "2026-07-01T19:00:00+08:00" }
+  - { rule: underpass-closure, subject: UP-001, start: "2026-07-01T20:00:00+08:00", end: "2026-07-01T22:00:00+08:00", flood: false }
+`);
+    // 18:25 hits the flood; 21:00 is inside the dry period; 23:00 and UP-002 at 21:00 are in no labelled period.
+    expect(score([fire('UP-001', 25), fire('UP-001', 180), fire('UP-001', 300), fire('UP-002', 180)], quiet)).toEqual([{ rule: 'underpass-closure', hits: 1, misses: 0, falseAlarms: 1, unlabelled: 2, leadS: [-300] }]);
+  });
+
+  it('names labels the registry and rules cannot score: an unknown subject or rule', () => {
+    const l = parseLabels(`
+events:
+  - { rule: underpass-closure, subject: UP-404, start: "2026-07-01T18:20:00+08:00", end: "2026-07-01T19:00:00+08:00" }
+  - { rule: underpass-closure, subject: UP-404, start: "2026-07-01T20:20:00+08:00", end: "2026-07-01T21:00:00+08:00" }
+  - { rule: road-flood, subject: UP-001, start: "2026-07-01T18:20:00+08:00", end: "2026-07-01T19:00:00+08:00" }
+`);
+    expect(labelProblems(l, { subjects: new Set(['UP-001']), rules: new Set(['underpass-closure']) })).toEqual([
+      'labels: rule road-flood is not a rule of this rule set (1 event(s))',
+      'labels: subject UP-404 is in no site, sensor or district of the registry (2 event(s) can only be misses)',
+    ]);
   });
 
   it('refuses labels without times', () => {

@@ -65,6 +65,43 @@ describe('floodgate CLI', () => {
     expect(bad.stderr()).toContain('nope.ndjson');
   });
 
+  it('floodgate backtest on a recording from elsewhere: CSV named .txt, local New York times, unknown sensors, labels with a dry period', async () => {
+    const dir = tempDir('backtest-cli');
+    try {
+      // Two ponding sensors of another city, one reading a minute, local time without an offset.
+      const depths = [2, 4, 12, 27, 31, 34, 33, 30, 24, 15, 8, 4, 2, 2, 2, 2];
+      const rows = depths.flatMap((d, m) => [`nyc_17,2023-06-14 14:${String(20 + m).padStart(2, '0')}:05.250000,${d}`, `nyc_18,2023-06-14 14:${String(20 + m).padStart(2, '0')}:40,${Math.min(d, 5)}`]);
+      writeFileSync(join(dir.path, 'nyc.txt'), `sensor,ts,value\n${rows.join('\n')}\n`);
+      writeFileSync(
+        join(dir.path, 'labels.yaml'),
+        [
+          'earlyToleranceS: 600',
+          'events:',
+          '  - { rule: underpass-closure, subject: auto-nyc_17, start: "2023-06-14T14:23:00-04:00", end: "2023-06-14T14:28:00-04:00" }',
+          '  - { rule: underpass-closure, subject: auto-nyc_18, start: "2023-06-14T14:00:00-04:00", end: "2023-06-14T15:00:00-04:00", flood: false }',
+          '',
+        ].join('\n'),
+      );
+      const p = run(['backtest', '--input', join(dir.path, 'nyc.txt'), '--tz', 'America/New_York', '--auto-register', '--labels', join(dir.path, 'labels.yaml')], { cwd: ROOT });
+      expect(await p.exit, p.stderr()).toBe(0);
+      const out = p.stdout();
+      // The score comes first, one line per rule; times print in the recording's zone.
+      expect(out.split('\n')[0]).toMatch(/^underpass-closure +hits +1 +misses +0 +false alarms +0 +lead/);
+      expect(out).toMatch(/32 readings replayed \(csv; 0 lines skipped/);
+      expect(out).toMatch(/2023-06-14T14:2\d:\d\d\.\d{3}-04:00 +firing +underpass-closure +auto-nyc_17/);
+      expect(out).not.toMatch(/sensor-offline/);
+      expect(p.stderr()).toMatch(/auto-registered 2 sensor\(s\)/);
+
+      // Without the zone, every line is refused by kind and the command fails.
+      const bad = run(['backtest', '--input', join(dir.path, 'nyc.txt'), '--auto-register'], { cwd: ROOT });
+      expect(await bad.exit).toBe(1);
+      expect(bad.stderr()).toMatch(/32 × time, first at line 2: time "2023-06-14 14:20:05.250000" has no UTC offset/);
+      expect(bad.stderr()).toMatch(/BACKTEST_INPUT: nothing replayed/);
+    } finally {
+      dir.remove();
+    }
+  });
+
   it('floodgate users adds a user with a token shown once, stores only its hash, lists and removes', async () => {
     const dir = tempDir('users-cli');
     try {

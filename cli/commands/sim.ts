@@ -152,12 +152,13 @@ async function replay(v: Values, file: string | undefined, ctx: Ctx): Promise<vo
   if (!file) throw new Error('floodgate sim replay FILE: the recording to replay is required');
   const speed = ctx.speedOf(60);
   const { readFileSync } = await import('node:fs');
-  const { parseRecording } = await import('../../contracts/recording.ts');
+  const { detectFormat, parseRecording, summariseProblems } = await import('../../contracts/recording.ts');
   const { replayReadings } = await import('../../simulators/replay.ts');
   const registry = loadRegistry(ctx.files.registry);
   const kinds = new Map(registry.sensors.map((s) => [s.id, s.kind]));
-  const { readings, problems } = parseRecording(readFileSync(file, 'utf8'), file.endsWith('.csv') ? 'csv' : 'ndjson', (id) => kinds.get(id));
-  for (const p of problems.slice(0, 20)) process.stderr.write(`${file}:${p.line}: ${p.message} (skipped)\n`);
+  const text = readFileSync(file, 'utf8');
+  const { readings, problems } = parseRecording(text, detectFormat(text), (id) => kinds.get(id));
+  for (const s of summariseProblems(problems)) process.stderr.write(`${file}: ${s.count} × ${s.kind} skipped, first at line ${s.first.line}: ${s.first.message}\n`);
   const r = await replayReadings(readings, { mqttUrl: ctx.url, speed, shift: !v['no-shift'] }, { registry, provisioning: loadProvisioning(ctx.files.provisioning), clock: systemClock, record: ctx.record });
   print(v.json ? JSON.stringify(r) : `replay: ${r.published} readings from ${r.sensors} sensors acknowledged by the gateway, ${r.simulatedMin} simulated min in ${(r.wallMs / 1000).toFixed(1)} s${r.skipped ? `, ${r.skipped} skipped (no secret)` : ''}${problems.length ? `, ${problems.length} bad lines skipped` : ''}`);
 }

@@ -1,0 +1,92 @@
+/**
+ * Time zones and the timestamps recordings from elsewhere carry (`floodgate backtest --tz`):
+ * a fixed offset (`+08:00`, `-0300`, `Z`, `UTC`) or an IANA zone (`Asia/Shanghai`,
+ * `Europe/Amsterdam`, daylight saving included, through the runtime's Intl). Recordings write
+ * times as `2023-06-14 14:34:48.000000+00:00`, `2023-06-14T14:34:48Z`, epoch seconds or
+ * milliseconds, or local time with no offset at all, which only a zone can place.
+ */
+
+export interface Zone {
+  /** As given: `+08:00`, `UTC`, `Asia/Shanghai`. */
+  name: string;
+  /** Minutes east of UTC at this instant. */
+  offsetAt(utcMs: number): number;
+}
+
+const FIXED = /^([+-])(\d{2}):?(\d{2})?$/;
+
+function fixed(name: string, minutes: number): Zone {
+  return { name, offsetAt: () => minutes };
+}
+
+/** `+08:00`, `-0300`, `+05`, `Z`, `UTC`, or an IANA zone name; undefined if none of those. */
+export function parseZone(text: string): Zone | undefined {
+  const t = text.trim();
+  if (/^(z|utc|gmt)$/i.test(t)) return fixed('UTC', 0);
+  const m = FIXED.exec(t);
+  if (m) {
+    const minutes = Number(m[2]) * 60 + Number(m[3] ?? 0);
+    if (Number(m[2]) > 14 || Number(m[3] ?? 0) > 59) return undefined;
+    return fixed(t, m[1] === '-' ? -minutes : minutes);
+  }
+  let format: Intl.DateTimeFormat;
+  try {
+    format = new Intl.DateTimeFormat('en-US', { timeZone: t, timeZoneName: 'longOffset' });
+  } catch {
+    return undefined;
+  }
+  return {
+    name: t,
+    offsetAt(utcMs) {
+      // "GMT+08:00", "GMT-03:30", or "GMT" for UTC itself.
+      const part = format.formatToParts(utcMs).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
+      const o = /GMT([+-])(\d{2}):(\d{2})/.exec(part);
+      return o ? (o[1] === '-' ? -1 : 1) * (Number(o[2]) * 60 + Number(o[3])) : 0;
+    },
+  };
+}
+
+/** The UTC instant of a wall-clock time in `zone` (in a gap or overlap of daylight saving: the earlier offset's reading). */
+export function wallTimeToUtc(wallAsUtcMs: number, zone: Zone): number {
+  const first = wallAsUtcMs - zone.offsetAt(wallAsUtcMs) * 60_000;
+  return wallAsUtcMs - zone.offsetAt(first) * 60_000;
+}
+
+const STAMP = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(Z|UTC|[+-]\d{2}(?::?\d{2})?)?$/i;
+
+export type TimestampResult = { ms: number } | { error: string };
+
+/**
+ * A recorded timestamp as epoch ms: ISO-8601 with `T` or a space, any fraction of a second,
+ * `Z`/`UTC`/±hh[:mm] or no offset (then `zone` places it); 9–11 digits are epoch seconds, 12–13
+ * epoch milliseconds.
+ */
+export function parseTimestamp(text: string, zone: Zone | undefined): TimestampResult {
+  const t = text.trim();
+  if (/^\d{9,11}(\.\d+)?$/.test(t)) return { ms: Math.round(Number(t) * 1000) };
+  if (/^\d{12,13}$/.test(t)) return { ms: Number(t) };
+  const m = STAMP.exec(t);
+  if (!m) return { error: `time "${t}" is not a date and time (e.g. 2023-06-14 14:34:48+00:00) or epoch seconds or milliseconds` };
+  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0)) as [number, number, number, number, number, number];
+  const fraction = Math.floor(Number(`0.${m[7] ?? '0'}`) * 1000);
+  const wall = Date.UTC(y, mo - 1, d, h, mi, s, fraction);
+  // Date.UTC rolls 2023-02-31 over into March: a date that does not exist is refused.
+  const back = new Date(wall);
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) return { error: `time "${t}" is not a real date and time` };
+  const offset = m[8];
+  if (offset) {
+    const z = parseZone(offset);
+    if (!z) return { error: `time "${t}" has an offset that is not one` };
+    return { ms: wall - z.offsetAt(wall) * 60_000 };
+  }
+  if (!zone) return { error: `time "${t}" has no UTC offset: give the recording's zone (--tz +08:00, --tz UTC or --tz Asia/Shanghai)` };
+  return { ms: wallTimeToUtc(wall, zone) };
+}
+
+/** ISO-8601 in `zone`, with its offset at that instant. */
+export function isoInZone(ms: number, zone: Zone): string {
+  const offset = zone.offsetAt(ms);
+  const local = new Date(ms + offset * 60_000).toISOString().replace('Z', '');
+  const abs = Math.abs(offset);
+  return `${local}${offset >= 0 ? '+' : '-'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}
