@@ -82,6 +82,11 @@ export function parseReadingPayload(kind: SensorKind, sensorId: string, raw: Buf
   } catch (err) {
     return { readings: [], errors: [], fatal: { code: 'PAYLOAD_NOT_JSON', message: `payload is not JSON: ${(err as Error).message}` } };
   }
+  return parseReadingValue(kind, sensorId, json);
+}
+
+/** The same, for a payload already parsed from JSON (a recording's line: no second JSON round trip). */
+export function parseReadingValue(kind: SensorKind, sensorId: string, json: unknown): ParsedPayload {
   const items = Array.isArray(json) ? json : [json];
   if (items.length === 0) return { readings: [], errors: [], fatal: { code: 'PAYLOAD_INVALID', message: 'empty array' } };
   if (items.length > MAX_BATCH) {

@@ -13,7 +13,7 @@ import { parse } from 'csv-parse/sync';
 import { FloodgateError } from '../lib/errors.ts';
 import { parseTimestamp, type Zone } from '../lib/zone.ts';
 import type { SensorKind } from './kinds.ts';
-import { MAIN_FIELD, parseReadingPayload, type Reading } from './readings.ts';
+import { MAIN_FIELD, parseReadingValue, type Reading } from './readings.ts';
 import { parseSensorTopic } from './topics.ts';
 
 /** What was wrong with a line, as the summary groups them. */
@@ -52,7 +52,7 @@ export function parseRecording(text: string, format: RecordingFormat, kindOf: (s
     const time = recordedTime(payload['ts'], opts.zone);
     if ('error' in time) return problem(line, 'time', time.error);
     payload['ts'] = time.ms;
-    const r = parseReadingPayload(kind, sensorId, Buffer.from(JSON.stringify(payload)));
+    const r = parseReadingValue(kind, sensorId, payload);
     if (r.fatal) return problem(line, 'invalid', r.fatal.message);
     for (const e of r.errors) problem(line, 'invalid', `${e.path ? e.path + ': ' : ''}${e.message}`);
     readings.push(...r.readings);

@@ -35,13 +35,22 @@ export function parseZone(text: string): Zone | undefined {
   } catch {
     return undefined;
   }
+  // Intl is slow (a formatToParts per call): a recording asks for every reading. Offsets change
+  // on the quarter hour in every zone there is, so one answer serves its quarter hour.
+  const cache = new Map<number, number>();
   return {
     name: t,
     offsetAt(utcMs) {
+      const quarter = Math.floor(utcMs / 900_000);
+      const known = cache.get(quarter);
+      if (known !== undefined) return known;
       // "GMT+08:00", "GMT-03:30", or "GMT" for UTC itself.
-      const part = format.formatToParts(utcMs).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
+      const part = format.formatToParts(quarter * 900_000).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
       const o = /GMT([+-])(\d{2}):(\d{2})/.exec(part);
-      return o ? (o[1] === '-' ? -1 : 1) * (Number(o[2]) * 60 + Number(o[3])) : 0;
+      const offset = o ? (o[1] === '-' ? -1 : 1) * (Number(o[2]) * 60 + Number(o[3])) : 0;
+      if (cache.size > 100_000) cache.clear();
+      cache.set(quarter, offset);
+      return offset;
     },
   };
 }
