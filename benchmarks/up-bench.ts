@@ -19,7 +19,9 @@ export async function startUpBench(o: { name: string; loadDevices: number; env?:
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
   await ensureProvisioned(dir.path);
   provisionLoadDevices(dir.path, o.loadDevices);
-  const up = startProcess(process.execPath, [BIN, 'up'], {
+  // BENCH_UP_NODE_ARGS: e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile `up` in a scenario.
+  const nodeArgs = process.env['BENCH_UP_NODE_ARGS']?.split(' ').filter(Boolean) ?? [];
+  const up = startProcess(process.execPath, [...nodeArgs, BIN, 'up'], {
     ...process.env,
     FLOODGATE_DATA_DIR: dir.path,
     FLOODGATE_MQTT_PORT: String(mqttPort),
