@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAIN_FIELD, type Reading } from '../contracts/index.ts';
 import type { Site } from '../config/registry.ts';
-import { addRain, districtLevel, rainTotals, evaluate, newEngineState, newRainState, nextShownLevel, rainLevel, tick, windLevel, type EngineContext, type EngineState, type SensorInfo, type Transition } from './engine.ts';
+import { addRain, cadenceMs, readingsInCadence, districtLevel, rainTotals, evaluate, newEngineState, newRainState, nextShownLevel, rainLevel, tick, windLevel, type EngineContext, type EngineState, type SensorInfo, type Transition } from './engine.ts';
 import { compileRules, RulesFile } from './spec.ts';
 
 const MIN = 60_000;
@@ -67,6 +67,10 @@ describe('underpass closure', () => {
     ['no early close on two vehicles in a row (a jump, not a climb)', [[0, 5], [1, 30], [2, 31], [3, 5], [4, 5.5]], []],
     ['no early close on a slow rise (1 cm/min): sustained rule', [[0, 24], [1, 25.5], [2, 26.5], [3, 27.5], [4, 28.5]], ['close@3']],
     ['a parked vehicle (dry road → flat 30 cm) never closes', [[0, 0], [1, 0], [2, 30], [3, 30], [4, 30.1], [5, 30], [6, 30], [7, 0]], []],
+    // Cadence-aware proof (issue 22): a sparse reporter waits one of its intervals, not two.
+    ['a 30-minute reporter closes on its second reading above 25 cm, not its third', [[0, 2], [30, 5], [60, 26], [90, 28], [120, 30]], ['close@90']],
+    ['readings 6-20 min apart: the second one above closes', [[0, 3], [20, 27], [26, 29], [76, 31]], ['close@26']],
+    ['a 30-minute reporter reopens on its second reading below 15 cm', [[0, 2], [30, 31], [60, 32], [90, 10], [120, 8], [150, 7]], ['close@60', 'reopen@120']],
   ])('%s', (_name, series, expected) => {
     const { out } = run(pd(series), context(), newEngineState(), 'underpass-closure');
     expect(out.map((o) => o.replace('underpass-closure firing', 'close').replace('underpass-closure resolved', 'reopen'))).toEqual(expected);
@@ -303,5 +307,23 @@ describe('sensor health', () => {
     const b = (min: number, v: number): [string, number, number, Record<string, number>] => ['PD-1', min, 1 + min / 100, { battery_v: v }];
     const r = run([b(0, 3.3), b(1, 3.3), b(2, 3.3), b(3, 3.45), b(4, 3.45), b(5, 3.45), b(6, 3.5), b(7, 3.5), b(8, 3.5)], context(), newEngineState(), 'sensor-battery');
     expect(r.out).toEqual(['sensor-battery firing@2', 'sensor-battery resolved@8']);
+  });
+});
+
+describe('holds in the sensor\'s own cadence', () => {
+  it.each<[string, number, number, number | undefined, number]>([
+    ['a 1-minute reporter keeps the site\'s 3 readings over 120 s', 120, 3, MIN, 3],
+    ['every 2 min: 3 readings are 240 s, within one interval past 120 s: kept', 120, 3, 2 * MIN, 3],
+    ['every 2.5 min: 2 readings', 120, 3, 2.5 * MIN, 2],
+    ['every 30 min: 2 readings (one interval), not 3 (an hour)', 120, 3, 30 * MIN, 2],
+    ['a reopen hold of 600 s every 30 min: 2 readings', 600, 3, 30 * MIN, 2],
+    ['a count-only hold (0 s) stays the operator\'s count', 0, 3, 30 * MIN, 3],
+    ['no cadence yet (the first reading): the site\'s count', 120, 3, undefined, 3],
+  ])('%s', (_name, forS, forReadings, cadence, expected) => expect(readingsInCadence(forS, forReadings, cadence)).toBe(expected));
+
+  it('a sensor\'s cadence is the median of its last gaps (up to 8), so one late reading does not make it sparse', () => {
+    expect(cadenceMs([], T0)).toBeUndefined();
+    expect(cadenceMs([T0, T0 + MIN, T0 + 2 * MIN, T0 + 40 * MIN], T0 + 41 * MIN)).toBe(MIN);
+    expect(cadenceMs([T0, T0 + 30 * MIN], T0 + 60 * MIN)).toBe(30 * MIN);
   });
 });

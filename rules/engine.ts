@@ -310,6 +310,40 @@ function holdsOf(r: SiteRules): Holds {
   return h;
 }
 
+/** The sensor's own reporting interval: the median of its last (up to 8) gaps; undefined before its second reading. */
+export function cadenceMs(recentTs: readonly number[], ts: number): number | undefined {
+  const gaps: number[] = [];
+  let next = ts;
+  for (let i = recentTs.length - 1; i >= 0 && gaps.length < 8; i--) {
+    gaps.push(next - recentTs[i]!);
+    next = recentTs[i]!;
+  }
+  if (gaps.length === 0) return undefined;
+  gaps.sort((a, b) => a - b);
+  return gaps[gaps.length >> 1];
+}
+
+/**
+ * How many readings a hold needs, in the sensor's own cadence: "held `forS` over at least
+ * `forReadings` readings" is the rule, but a sensor reporting every 30 min would wait an hour for
+ * three readings of a 120 s hold. Where the readings would take more than one of the sensor's
+ * intervals beyond `forS`, the hold needs the readings that fit in `forS`, plus the first (at
+ * least two: one high reading alone never closes a road on time alone). A hold with no time
+ * (`forS` 0) is a count the operator chose, and stays one.
+ */
+export function readingsInCadence(forS: number, forReadings: number, cadence: number | undefined): number {
+  if (forS <= 0 || cadence === undefined || cadence <= 0 || (forReadings - 1) * cadence <= forS * 1000 + cadence) return forReadings;
+  return Math.max(2, Math.min(forReadings, 1 + Math.ceil((forS * 1000) / cadence)));
+}
+
+/** The closure's hold for this sensor now: the site's, with its reading counts in the sensor's cadence. */
+function closureHold(base: Hold, s: SensorState, ts: number): Hold {
+  const cadence = cadenceMs(s.recentTs, ts);
+  const forReadings = readingsInCadence(base.forS, base.forReadings, cadence);
+  const clearForReadings = readingsInCadence(base.clearForS, base.clearForReadings, cadence);
+  return forReadings === base.forReadings && clearForReadings === base.clearForReadings ? base : { ...base, forReadings, clearForReadings };
+}
+
 /** Rise over the recent readings within `windowMs` before `ts`: value now − the lowest of them. */
 function riseWithin(s: SensorState, ts: number, v: number, windowMs: number): { rise: number; fromTs: number } {
   let min = v;
@@ -449,7 +483,7 @@ function evaluatePonding(state: EngineState, s: SensorState, info: SensorInfo, t
     const steady = b > a && v > b && b - a < jump && v - b < jump;
     early = steady && rate >= u.earlyRiseCmPerMin;
   }
-  const c = stepFsm(closure, { on: v > u.closeCm, off: v < u.reopenCm, force: early }, ts, holds.closure, RULE_IDS.underpassClosure, site);
+  const c = stepFsm(closure, { on: v > u.closeCm, off: v < u.reopenCm, force: early }, ts, closureHold(holds.closure, s, ts), RULE_IDS.underpassClosure, site);
   if (c.fsm !== closure) {
     emit(out, c, closure, () => {
       if (c.change === 'fired') {
