@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAIN_FIELD, type Reading } from '../contracts/index.ts';
 import type { Site } from '../config/registry.ts';
-import { addRain, cadenceMs, readingsInCadence, districtLevel, rainTotals, evaluate, newEngineState, newRainState, nextShownLevel, rainLevel, tick, windLevel, type EngineContext, type EngineState, type SensorInfo, type Transition } from './engine.ts';
+import { addRain, cadenceMs, noiseOf, readingsInCadence, districtLevel, rainTotals, evaluate, newEngineState, newRainState, nextShownLevel, rainLevel, tick, windLevel, type EngineContext, type EngineState, type SensorInfo, type Transition } from './engine.ts';
 import { compileRules, RulesFile } from './spec.ts';
 
 const MIN = 60_000;
@@ -115,12 +115,31 @@ describe('data quality', () => {
     ['a spike is flagged when the next reading returns', [[0, 5], [1, 5.5], [2, 40], [3, 5], [4, 5.5]], ['spike@2'], []],
     ['three spikes within an hour raise an alert', [[0, 5], [1, 40], [2, 5], [3, 40], [4, 5], [5, 40], [6, 5], [7, 5.5]], ['spike@1', 'spike@3', 'spike@5'], ['firing@7']],
     ['a parked vehicle is flagged and, held, alerted', [[0, 0], [1, 0], [2, 30], [3, 30], [4, 30], [5, 0]], ['parked-vehicle@2', 'parked-vehicle@3', 'parked-vehicle@4'], ['firing@3']],
+    // The object of issue 22 (122.2, 122.7, 122.7 cm) under a sensor whose dry road reads within ±0.2 cm: still as an object, beyond 0.3 cm.
+    ['an object as still as the sensor\'s own noise, beyond the fixed 0.3 cm', [[0, 0.2], [1, 0], [2, 0.3], [3, 0.1], [4, 0.4], [5, 0.2], [6, 122.2], [7, 122.7], [8, 122.7]], ['parked-vehicle@6', 'parked-vehicle@7', 'parked-vehicle@8'], ['firing@7']],
+    ['water that keeps moving after the jump is not an object', [[0, 0.2], [1, 0], [2, 0.3], [3, 0.1], [4, 0.4], [5, 0.2], [6, 30], [7, 34], [8, 37]], ['parked-vehicle@6'], []],
     ['out of the plausible range (unit mistake: mm as cm)', [[0, 5], [1, 250], [2, 251]], ['out-of-range@1', 'out-of-range@2'], ['firing@2']],
     ['a clean stretch clears it', [[0, 5], [1, 250], [2, 251], [3, 5], [4, 5.5], [5, 6], [6, 6.5], [7, 7]], ['out-of-range@1', 'out-of-range@2'], ['firing@2', 'resolved@7']],
   ])('%s', (_name, series, flags, alerts) => {
     const r = run(pd(series), context(), newEngineState(), 'sensor-data-quality');
     expect(r.flags).toEqual(flags);
     expect(r.out.map((o) => o.replace('sensor-data-quality ', ''))).toEqual(alerts);
+  });
+
+  it('rain in the district makes a jump water: a dry road to 45.5 cm in one step closes the road', () => {
+    const ctx = context({ version: 1, defaults: { health: { range: { rainMmPerMin: 60 } } } });
+    const state = newEngineState();
+    // Four gauges of d1 at 40 mm in the last hour: the district is in a rainstorm (blue).
+    run([1, 2, 3, 4].map((i): [string, number, number] => [`RG-${i}`, 0, 40]), ctx, state);
+    const r = run(pd([[1, 0], [2, 0], [3, 45.5], [4, 47], [5, 48], [6, 49]]), ctx, state);
+    expect(r.flags).toEqual([]);
+    expect(r.out.filter((o) => o.startsWith('underpass-closure'))).toEqual(['underpass-closure firing@5']);
+  });
+
+  it('noise is a robust spread: one jump among small steps does not widen it', () => {
+    expect(noiseOf([0, 0.2, 0, 0.2, 0, 0.2, 0])).toBeCloseTo(0.2 * 1.4826, 5);
+    expect(noiseOf([0, 0.2, 0, 0.2, 30, 0.2, 0])).toBeCloseTo(0.2 * 1.4826, 5);
+    expect(noiseOf([5])).toBe(0);
   });
 
   it('a flat line: the same non-zero value for 20 readings over 30 min', () => {

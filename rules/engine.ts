@@ -88,8 +88,9 @@ export interface SensorState {
   flatValue?: number;
   flatSince?: number;
   flatCount?: number;
-  /** A parked-vehicle episode: the value the step jumped to. */
+  /** A parked-vehicle episode: the value the step jumped to, and how far from it still counts as the same object. */
   step?: number;
+  stepTolerance?: number;
   quality: Fsm;
   qualityReason?: SuspectReason;
   battery: Fsm;
@@ -229,7 +230,22 @@ interface Quality {
   step?: number;
 }
 
-export function assessQuality(s: SensorState, kind: SensorKind, ts: number, v: number, h: SiteRules['health']): Quality {
+/**
+ * The sensor's own noise: a robust spread (1.4826 × the median absolute difference between
+ * successive readings, over its last 16) before `before` readings from the end. An ultrasonic
+ * sensor over a dry road reads within a few millimetres; over water, or with its cone clipping a
+ * wall, more. 0 before it has three readings.
+ */
+export function noiseOf(recentV: readonly number[], before = 0): number {
+  const end = recentV.length - before;
+  const diffs: number[] = [];
+  for (let i = Math.max(1, end - 16); i < end; i++) diffs.push(Math.abs(recentV[i]! - recentV[i - 1]!));
+  if (diffs.length < 2) return 0;
+  diffs.sort((a, b) => a - b);
+  return 1.4826 * diffs[diffs.length >> 1]!;
+}
+
+export function assessQuality(s: SensorState, kind: SensorKind, ts: number, v: number, h: SiteRules['health'], raining = false): Quality {
   const q: Quality = { step: s.step };
   if (kind === 'rain') return q; // rate checked by the rain rule
   const [lo, hi] = h.range[kind];
@@ -254,12 +270,18 @@ export function assessQuality(s: SensorState, kind: SensorKind, ts: number, v: n
   }
   const stuck = s.flatCount >= h.flatlineReadings && ts - s.flatSince! >= h.flatlineMinS * 1000 && !(kind === 'ponding' && v === 0);
 
-  // Parked vehicle (ponding): a jump from a dry road straight to a value that then holds still.
+  // Parked vehicle (ponding): a jump from a dry road straight to a value that then holds still —
+  // as still as the sensor's own noise (stepNoiseFactor × its robust spread on the dry road, at
+  // least stepToleranceCm): an object returned 122.2, 122.7, 122.7 cm, beyond a fixed 0.3 cm.
+  // A jump while the district is in a rainstorm is water, never taken for a vehicle; an object
+  // found before the rain stays one while it holds still.
   if (kind === 'ponding') {
     const prev = n > 0 ? s.recentV[n - 1] : undefined;
-    if (s.step !== undefined && Math.abs(v - s.step) <= h.stepToleranceCm) q.step = s.step;
-    else if (s.step === undefined && prev !== undefined && prev < h.stepFromCm && v - prev >= h.stepJumpCm) q.step = v;
-    else q.step = undefined;
+    if (s.step !== undefined && Math.abs(v - s.step) <= (s.stepTolerance ?? h.stepToleranceCm)) q.step = s.step;
+    else if (s.step === undefined && !raining && prev !== undefined && prev < h.stepFromCm && v - prev >= h.stepJumpCm) {
+      q.step = v;
+      s.stepTolerance = Math.max(h.stepToleranceCm, h.stepNoiseFactor * noiseOf(s.recentV));
+    } else q.step = undefined;
     if (q.step !== undefined) return { ...q, suspect: 'parked-vehicle' };
   }
   if (stuck) return { ...q, suspect: 'flatline' };
@@ -405,7 +427,8 @@ export function evaluate(state: EngineState, reading: Reading, now: number, ctx:
     evaluateRain(state, s, info, reading, rules, ctx, late, out);
   } else {
     const v = reading.fields[MAIN_FIELD[info.kind].field] ?? 0;
-    const q = assessQuality(s, info.kind, ts, v, rules.health);
+    const district = info.kind === 'ponding' ? state.districts.get(info.district) : undefined;
+    const q = assessQuality(s, info.kind, ts, v, rules.health, district !== undefined && maxLevel(district) >= 0);
     s.step = q.step;
     if (q.spikeAt !== undefined) out.flags.push({ sensorId: info.id, ts: q.spikeAt, reason: 'spike' });
     if (q.spikeAt !== undefined || (s.spikes.length > 0 && ts - s.spikes[0]! >= HOUR)) {

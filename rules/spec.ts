@@ -120,6 +120,8 @@ export const HealthRule = z.strictObject({
   stepFromCm: z.number().min(0).default(1),
   stepJumpCm: positive.default(10),
   stepToleranceCm: z.number().min(0).default(0.3),
+  /** … or within this many times the sensor's own noise on the dry road before the jump, whichever is wider. */
+  stepNoiseFactor: z.number().min(0).default(5),
   /** A data-quality alert clears after this many clean readings. */
   cleanReadings: z.number().int().min(1).default(5),
 });
