@@ -130,7 +130,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
   const intake = createIntake({ store, clock: deps.clock, logger: log, events: m.events, readingToAlert: m.readingToAlert, placeOf: to.place, policeNotices: to.police, dutyMessages: to.duty, alertChanged });
   const schedules = { ...config, store, clock: deps.clock, logger: log, silenced: (a: Parameters<typeof to.silenced>[1]) => to.silenced(store, a), escalationMessages: (e: AlertEvent) => to.duty(store, e, 'escalated'), alertChanged };
   const leader = await runActivePart<ActiveAlerts>({
-    lease: opened.pool && { pool: opened.pool, role: 'alerts', holder: config.instanceId, ttlMs: config.leaseTtlMs, clock: deps.clock, logger: log },
+    lease: opened.pool && { pool: opened.pool, role: 'alerts', holder: config.instanceId, ttlMs: config.leaseTtlMs, clock: deps.clock, logger: log, metrics: deps.metrics },
     start: (mayRun, signal) => startActiveAlerts({ mqttUrl: config.mqttUrl, clientId: config.clientId, serviceSecret: deps.serviceSecret, clock: deps.clock, log, board, intake, outbox: newOutbox, schedules, mayRun, ...(signal ? { signal } : {}) }),
   });
   leaseEpoch = () => leader.epoch();

@@ -58,7 +58,7 @@ export interface Frame {
   raw: Buffer;
 }
 
-export type FrameProblem = { code: 'BAD_CRC' | 'BAD_HEADER' | 'TOO_LONG'; message: string };
+export type FrameProblem = { code: 'SL651_BAD_CRC' | 'SL651_BAD_HEADER' | 'SL651_TOO_LONG'; message: string };
 
 const hex = (b: Buffer, from: number, to: number) => b.subarray(from, to).toString('hex').toUpperCase();
 
@@ -77,26 +77,26 @@ export function readFrame(buf: Buffer, maxBody = MAX_BODY): { skipped: number } 
   const lenWord = h.readUInt16BE(11);
   const bodyLength = lenWord & 0x0fff;
   const dirNibble = lenWord >> 12;
-  if (dirNibble !== 0 && dirNibble !== 8) return { skipped, problem: { code: 'BAD_HEADER', message: `direction nibble ${dirNibble.toString(16)} is neither 0 (up) nor 8 (down)` }, consumed: 2 };
-  if (bodyLength > maxBody) return { skipped, problem: { code: 'TOO_LONG', message: `body of ${bodyLength} bytes exceeds the ${maxBody} allowed` }, consumed: 2 };
+  if (dirNibble !== 0 && dirNibble !== 8) return { skipped, problem: { code: 'SL651_BAD_HEADER', message: `direction nibble ${dirNibble.toString(16)} is neither 0 (up) nor 8 (down)` }, consumed: 2 };
+  if (bodyLength > maxBody) return { skipped, problem: { code: 'SL651_TOO_LONG', message: `body of ${bodyLength} bytes exceeds the ${maxBody} allowed` }, consumed: 2 };
   const total = FRAME_OVERHEAD + bodyLength;
   if (h.length < total) return { skipped, need: true };
   const startChar = h[13]!;
-  if (startChar !== STX && startChar !== SYN) return { skipped, problem: { code: 'BAD_HEADER', message: `start character ${startChar.toString(16)} is neither STX (02) nor SYN (16)` }, consumed: 2 };
+  if (startChar !== STX && startChar !== SYN) return { skipped, problem: { code: 'SL651_BAD_HEADER', message: `start character ${startChar.toString(16)} is neither STX (02) nor SYN (16)` }, consumed: 2 };
   const endByte = h[14 + bodyLength]!;
   const end = END_BY_BYTE.get(endByte);
-  if (!end) return { skipped, problem: { code: 'BAD_HEADER', message: `end character ${endByte.toString(16)} is not one of ETX ETB ENQ EOT ESC ACK NAK` }, consumed: 2 };
+  if (!end) return { skipped, problem: { code: 'SL651_BAD_HEADER', message: `end character ${endByte.toString(16)} is not one of ETX ETB ENQ EOT ESC ACK NAK` }, consumed: 2 };
   const raw = Buffer.from(h.subarray(0, total));
   const sent = raw.readUInt16BE(total - 2);
   const computed = crc16(raw, 0, total - 2);
-  if (sent !== computed) return { skipped, problem: { code: 'BAD_CRC', message: `CRC ${sent.toString(16).padStart(4, '0')} sent, ${computed.toString(16).padStart(4, '0')} computed` }, consumed: total };
+  if (sent !== computed) return { skipped, problem: { code: 'SL651_BAD_CRC', message: `CRC ${sent.toString(16).padStart(4, '0')} sent, ${computed.toString(16).padStart(4, '0')} computed` }, consumed: total };
   const direction = dirNibble === 8 ? 'down' : 'up';
   // The addresses trade places by direction: the sender's own comes second.
   const [centre, station] = direction === 'up' ? [hex(raw, 2, 3), hex(raw, 3, 8)] : [hex(raw, 7, 8), hex(raw, 2, 7)];
   let body = raw.subarray(14, 14 + bodyLength);
   let packet: Frame['packet'];
   if (startChar === SYN) {
-    if (body.length < 3) return { skipped, problem: { code: 'BAD_HEADER', message: 'SYN without its packet count and sequence' }, consumed: total };
+    if (body.length < 3) return { skipped, problem: { code: 'SL651_BAD_HEADER', message: 'SYN without its packet count and sequence' }, consumed: total };
     const word = body.readUIntBE(0, 3);
     packet = { total: word >> 12, seq: word & 0x0fff };
     body = body.subarray(3);

@@ -36,7 +36,7 @@ export interface Sl651Report {
   undecoded: string[];
 }
 
-export type ReportProblem = { code: 'BAD_BODY'; message: string };
+export type ReportProblem = { code: 'SL651_BAD_BODY'; message: string };
 
 const HEX = (b: Buffer) => b.toString('hex').toUpperCase();
 
@@ -71,9 +71,9 @@ function fiveMinuteSeries(id: 'F4' | 'F5', b: Buffer, at: WallTime): Sl651Value[
 
 /** Decode a report body (after the frame: serial, send time, content). */
 export function decodeReport(func: number, body: Buffer): { report: Sl651Report } | { problem: ReportProblem } {
-  if (body.length < 8) return { problem: { code: 'BAD_BODY', message: `body of ${body.length} bytes: no serial and send time` } };
+  if (body.length < 8) return { problem: { code: 'SL651_BAD_BODY', message: `body of ${body.length} bytes: no serial and send time` } };
   const sent = bcdTime(body.subarray(2, 8), true);
-  if (!sent) return { problem: { code: 'BAD_BODY', message: `send time ${HEX(body.subarray(2, 8))} is not a BCD date and time` } };
+  if (!sent) return { problem: { code: 'SL651_BAD_BODY', message: `send time ${HEX(body.subarray(2, 8))} is not a BCD date and time` } };
   const report: Sl651Report = { serial: body.readUInt16BE(0), sent, values: [], undecoded: [] };
   const b = body.subarray(8);
   let i = 0;
@@ -90,16 +90,16 @@ export function decodeReport(func: number, body: Buffer): { report: Sl651Report 
     }
     if (id === 'F0' && b[i] === 0xf0) {
       at = bcdTime(b.subarray(i + 1, i + 6), false);
-      if (!at) return { problem: { code: 'BAD_BODY', message: `observation time ${HEX(b.subarray(i + 1, i + 6))} is not a BCD date and time` } };
+      if (!at) return { problem: { code: 'SL651_BAD_BODY', message: `observation time ${HEX(b.subarray(i + 1, i + 6))} is not a BCD date and time` } };
       i += 6;
       continue;
     }
-    if (i >= b.length) return { problem: { code: 'BAD_BODY', message: `element ${id} has no data definition` } };
+    if (i >= b.length) return { problem: { code: 'SL651_BAD_BODY', message: `element ${id} has no data definition` } };
     const def = b[i++]!;
-    if (!at) return { problem: { code: 'BAD_BODY', message: `element ${id} before any observation time (F0F0)` } };
+    if (!at) return { problem: { code: 'SL651_BAD_BODY', message: `element ${id} before any observation time (F0F0)` } };
     if (id === 'F4' || id === 'F5') {
       const len = id === 'F4' ? 12 : 24;
-      if (i + len > b.length) return { problem: { code: 'BAD_BODY', message: `${id} needs ${len} bytes, ${b.length - i} left` } };
+      if (i + len > b.length) return { problem: { code: 'SL651_BAD_BODY', message: `${id} needs ${len} bytes, ${b.length - i} left` } };
       report.values.push(...fiveMinuteSeries(id, b.subarray(i, i + len), at));
       i += len;
       continue;
@@ -110,7 +110,7 @@ export function decodeReport(func: number, body: Buffer): { report: Sl651Report 
     }
     const bytes = def >> 3;
     const decimals = def & 0x07;
-    if (bytes === 0 || i + bytes > b.length) return { problem: { code: 'BAD_BODY', message: `element ${id}: ${bytes} bytes defined, ${b.length - i} left` } };
+    if (bytes === 0 || i + bytes > b.length) return { problem: { code: 'SL651_BAD_BODY', message: `element ${id}: ${bytes} bytes defined, ${b.length - i} left` } };
     if (id === '04' && def === 0x18) {
       // DDHHMM: the step between the values of a uniform-period report's one element.
       const [dd, hh, mm] = [...b.subarray(i, i + 3)].map(bcd) as [number, number, number];

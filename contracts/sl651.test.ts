@@ -49,7 +49,7 @@ describe('SL 651 frames', () => {
     bad[20] = bad[20]! ^ 0x01;
     const stream = Buffer.concat([Buffer.from('0d0a', 'hex'), bad, Buffer.from('ff7e', 'hex'), good]);
     const first = readFrame(stream);
-    expect(first).toMatchObject({ skipped: 2, problem: { code: 'BAD_CRC' }, consumed: good.length });
+    expect(first).toMatchObject({ skipped: 2, problem: { code: 'SL651_BAD_CRC' }, consumed: good.length });
     const rest = stream.subarray(first.skipped + ('consumed' in first ? first.consumed : 0));
     const second = readFrame(rest);
     expect(second).toMatchObject({ skipped: 2, consumed: good.length });
@@ -60,7 +60,7 @@ describe('SL 651 frames', () => {
     const good = frameOf(ALL[1]!.hex).raw;
     expect(readFrame(good.subarray(0, 10))).toEqual({ skipped: 0, need: true });
     expect(readFrame(good.subarray(0, good.length - 1))).toEqual({ skipped: 0, need: true });
-    expect(readFrame(good, 16)).toMatchObject({ problem: { code: 'TOO_LONG' } });
+    expect(readFrame(good, 16)).toMatchObject({ problem: { code: 'SL651_TOO_LONG' } });
   });
 
   it('CRC-16/MODBUS of the standard check string is 4B37', () => expect(crc16(Buffer.from('123456789')).toString(16).toUpperCase()).toBe('4B37'));

@@ -94,7 +94,7 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
   };
 
   const leader = await runActivePart<ActiveIngest>({
-    lease: shared && { pool: shared.pool, role: 'ingest', holder: config.instanceId, ttlMs: config.leaseTtlMs, clock: deps.clock, logger: log },
+    lease: shared && { pool: shared.pool, role: 'ingest', holder: config.instanceId, ttlMs: config.leaseTtlMs, clock: deps.clock, logger: log, metrics: deps.metrics },
     start: async (mayRun, signal) => {
       const a = await startActiveIngest({
         config,

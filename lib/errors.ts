@@ -28,6 +28,10 @@ export const ERROR_CATALOGUE = {
   PAYLOAD_INVALID: { where: 'reading', meaning: 'the payload is JSON but not a valid reading (the reason names the field)', action: 'fix the field named; the rest of the batch was kept' },
   SENSOR_UNKNOWN: { where: 'reading', meaning: 'the topic names a sensor that is not in the registry', action: 'add the device (`floodgate devices add`) or fix its id' },
   SENSOR_KIND_MISMATCH: { where: 'reading', meaning: 'the topic\'s kind is not the kind the registry gives the sensor', action: 'publish on sensors/<its kind>/<id>/reading' },
+  SL651_BAD_CRC: { where: 'reading', meaning: 'an SL 651 frame whose CRC-16 does not match its bytes (a line error, or not SL 651)', action: 'nothing for one; many from a station: check its modem and line' },
+  SL651_BAD_HEADER: { where: 'reading', meaning: 'bytes after 7E7E that are not an SL 651 HEX frame header (direction, start or end character)', action: 'check that the station sends HEX/BCD mode to this port' },
+  SL651_TOO_LONG: { where: 'reading', meaning: 'an SL 651 frame longer than the listener allows', action: 'raise the cap if the station really sends such frames' },
+  SL651_BAD_BODY: { where: 'reading', meaning: 'an SL 651 report whose body cannot be read (a time that is not BCD, an element cut short)', action: 'compare the frame with the station\'s manual; the frame is logged as hex' },
   STORE_REFUSED: { where: 'reading', meaning: 'the readings store refused the reading for good (its message is kept)', action: 'read the store\'s message; a field type conflict means the measurement was written with another type before' },
   // The HTTP API ({"error": {"code", "message"}})
   BAD_REQUEST: { where: 'api', status: 400, meaning: 'the request does not match the route\'s schema (the message says where)', action: 'see /docs for the route\'s body and query' },

@@ -8,6 +8,7 @@ import type { Pool } from 'pg';
 import { randomUUID } from 'node:crypto';
 import { repeat, type TimerClock } from './clock.ts';
 import type { Logger } from './logger.ts';
+import type { Registry as Metrics } from './metrics.ts';
 import { holdLease } from './pg-lease.ts';
 import { standbyEveryMs, type LeaseTimes } from './lease.ts';
 
@@ -31,12 +32,13 @@ export function runWhileLeader<T extends ActivePart>(o: {
   times: LeaseTimes;
   clock: TimerClock;
   logger: Logger;
+  metrics?: Metrics;
   start(signal: AbortSignal): Promise<T>;
 }): Leadership<T> {
   let active: T | undefined;
   let starting: AbortController | undefined;
   let closed = false;
-  const lease = holdLease({ pool: o.pool, role: o.role, holder: o.holder, times: o.times, clock: o.clock, logger: o.logger, onChange: () => reconcile() });
+  const lease = holdLease({ pool: o.pool, role: o.role, holder: o.holder, times: o.times, clock: o.clock, logger: o.logger, ...(o.metrics ? { metrics: o.metrics } : {}), onChange: () => reconcile() });
   const leading = () => !closed && lease.epoch() !== undefined;
 
   function reconcile(): void {
@@ -94,7 +96,7 @@ export function runWhileLeader<T extends ActivePart>(o: {
  * lease's margin a fifth of its time.
  */
 export async function runActivePart<T extends ActivePart>(o: {
-  lease: { pool: Pool; role: string; holder: string; ttlMs: number; clock: TimerClock; logger: Logger } | undefined;
+  lease: { pool: Pool; role: string; holder: string; ttlMs: number; clock: TimerClock; logger: Logger; metrics?: Metrics } | undefined;
   start(mayRun: () => boolean, signal?: AbortSignal): Promise<T>;
 }): Promise<Leadership<T>> {
   if (!o.lease) {

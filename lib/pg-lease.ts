@@ -17,6 +17,7 @@
 import pg from 'pg';
 import { repeat, type TimerClock } from './clock.ts';
 import type { Logger } from './logger.ts';
+import { counter, gauge, type Registry as Metrics } from './metrics.ts';
 import { FloodgateError } from './errors.ts';
 import { migrate, type Migration } from './pg-migrate.ts';
 import { afterAttempt, attemptDue, leads, standbyEveryMs, type LeaseTimes, type LeaseView } from './lease.ts';
@@ -121,9 +122,30 @@ export interface LeaseHandle {
   close(): Promise<void>;
 }
 
+/**
+ * What operators alarm on (docs/ha.md): whether this instance leads, whether it reaches the
+ * database for its lease, and each change of role. No instance of a role leading
+ * (`max by (role) (floodgate_lease_leader) == 0`) is an outage of that role.
+ */
+function leaseMetrics(metrics: Metrics | undefined, role: string) {
+  if (!metrics) return undefined;
+  return {
+    leader: gauge(metrics, 'floodgate_lease_leader', '1 while this instance holds its role\'s lease (is active), else 0', ['role']).labels(role),
+    database: gauge(metrics, 'floodgate_lease_database_up', '1 while the last lease attempt reached PostgreSQL, else 0', ['role']).labels(role),
+    changes: counter(metrics, 'floodgate_lease_changes_total', 'Changes of this instance\'s role, by what it became', ['role', 'to']),
+  };
+}
+
 /** Hold (or wait for) the lease of `role`, attempting every third of its time; `onChange` hears of every change of role. */
-export function holdLease(o: { pool: pg.Pool; role: string; holder: string; times: LeaseTimes; clock: TimerClock; logger: Logger; onChange?(view: LeaseView): void }): LeaseHandle {
+export function holdLease(o: { pool: pg.Pool; role: string; holder: string; times: LeaseTimes; clock: TimerClock; logger: Logger; metrics?: Metrics; onChange?(view: LeaseView): void }): LeaseHandle {
+  const m = leaseMetrics(o.metrics, o.role);
+  m?.leader.set(0);
   let view: LeaseView = { role: 'standby' };
+  const changed = (v: LeaseView) => {
+    m?.leader.set(v.role === 'leader' ? 1 : 0);
+    m?.changes.inc({ role: o.role, to: v.role });
+    o.onChange?.(v);
+  };
   let closed = false;
   let running: Promise<void> = Promise.resolve();
   let lastSentAt = 0;
@@ -141,19 +163,21 @@ export function holdLease(o: { pool: pg.Pool; role: string; holder: string; time
       outcome = await tryLease(conn.db, o.role, o.holder, o.times.ttlMs);
       if (failures > 0) o.logger.warn({ role: o.role, failedAttempts: failures }, 'the database answers again for the lease');
       failures = 0;
+      m?.database.set(1);
     } catch (err) {
       // Said once when it starts and every 30 attempts after (an outage asks every second), not
       // a line with a stack per attempt.
       if (failures % 30 === 0) o.logger.error({ err: (err as Error).message, role: o.role, failedAttempts: failures + 1 }, failures === 0 ? 'could not reach the database for the lease; trying again every second' : 'still cannot reach the database for the lease');
       failures++;
       outcome = 'error';
+      m?.database.set(0);
     }
     if (closed) return;
     const before = view;
     view = afterAttempt(view, { sentAt, outcome }, o.times);
     if (before.role !== view.role || (before.role === 'leader' && view.role === 'leader' && before.epoch !== view.epoch)) {
       o.logger.warn({ role: o.role, holder: o.holder, now: view.role, epoch: view.role === 'leader' ? view.epoch : undefined }, view.role === 'leader' ? 'took the lease: active' : 'lost the lease: standby');
-      o.onChange?.(view);
+      changed(view);
     }
   };
   const timer = repeat(o.clock, standbyEveryMs(o.times), () => {
@@ -161,7 +185,7 @@ export function holdLease(o: { pool: pg.Pool; role: string; holder: string; time
     if (view.role === 'leader' && !leads(view, o.clock.now())) {
       view = { role: 'standby' };
       o.logger.warn({ role: o.role, holder: o.holder }, 'lease ran out without a renewal: standby');
-      o.onChange?.(view);
+      changed(view);
     }
     // One attempt at a time: a database that answers slowly is not asked again meanwhile.
     if (busy || !attemptDue(view, lastSentAt, o.clock.now(), o.times)) return;

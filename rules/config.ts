@@ -9,10 +9,12 @@ const RulesEnv = SharedEnv.extend({
   FLOODGATE_RULES_CLIENT_ID: z.string().min(1).max(60).default('floodgate-rules'),
   FLOODGATE_RULES_FILE: optionalString,
   FLOODGATE_RULES_TICK_S: z.coerce.number().int().min(1).max(3600).default(10),
+  FLOODGATE_METRICS_PORT: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional()),
 }).transform((e) => {
   const shared = sharedFromEnv(e);
   return {
     shared,
+    metricsPort: e.FLOODGATE_METRICS_PORT,
     rules: {
       mqttUrl: shared.mqttUrl,
       clientId: e.FLOODGATE_RULES_CLIENT_ID,

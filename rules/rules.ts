@@ -88,7 +88,7 @@ export async function createRules(config: RulesConfig, deps: RulesDeps): Promise
   const store = shared?.store ?? openStateStore(config.statePath);
   if (shared) log.info('engine state in PostgreSQL');
   const leader = await runActivePart<ActiveRules>({
-    lease: shared && { pool: shared.pool, role: 'rules', holder: config.instanceId, ttlMs: config.leaseTtlMs, clock: deps.clock, logger: log },
+    lease: shared && { pool: shared.pool, role: 'rules', holder: config.instanceId, ttlMs: config.leaseTtlMs, clock: deps.clock, logger: log, metrics: deps.metrics },
     start: (mayRun, signal) => startActive({ mqttUrl: config.mqttUrl, clientId: config.clientId, tickMs: config.tickMs, serviceSecret: deps.serviceSecret, clock: deps.clock, store, log, m, ctx: () => ctx, mayRun, ...(signal ? { signal } : {}) }),
   }).catch(async (err: unknown) => {
     await watch.close();

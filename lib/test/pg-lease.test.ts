@@ -11,6 +11,7 @@ import { migrate } from '../pg-migrate.ts';
 import { holdLease, leaseMigrations, releaseLease, tryLease } from '../pg-lease.ts';
 import { systemClock } from '../clock.ts';
 import { silentLogger } from '../logger.ts';
+import { createMetricsRegistry, type Registry } from '../metrics.ts';
 import { eventually } from '../../test/helpers/stack.ts';
 
 describe('PostgreSQL migrations and leases', () => {
@@ -70,12 +71,19 @@ describe('PostgreSQL migrations and leases', () => {
   it('holders: one active, and a clean release hands over at once with a new epoch', async () => {
     const times = { ttlMs: 1500, marginMs: 300 };
     const changes: string[] = [];
-    const a = holdLease({ pool, role: 'alerts', holder: 'a', times, clock: systemClock, logger: silentLogger, onChange: (v) => changes.push(`a:${v.role}`) });
+    // Each instance's own metrics, as each process has (what operators alarm on).
+    const [ma, mb] = [createMetricsRegistry(), createMetricsRegistry()];
+    const value = async (m: Registry, line: string) => Number(new RegExp(`^${line} (\\S+)$`, 'm').exec(await m.metrics())?.[1]);
+    const a = holdLease({ pool, role: 'alerts', holder: 'a', times, clock: systemClock, logger: silentLogger, metrics: ma, onChange: (v) => changes.push(`a:${v.role}`) });
     await eventually(() => a.epoch() !== undefined, 'a leads');
-    const b = holdLease({ pool, role: 'alerts', holder: 'b', times, clock: systemClock, logger: silentLogger, onChange: (v) => changes.push(`b:${v.role}`) });
+    const b = holdLease({ pool, role: 'alerts', holder: 'b', times, clock: systemClock, logger: silentLogger, metrics: mb, onChange: (v) => changes.push(`b:${v.role}`) });
+    await eventually(async () => (await value(mb, 'floodgate_lease_database_up\\{role="alerts"\\}')) === 1, "b's first attempt answered");
+    expect([await value(ma, 'floodgate_lease_leader\\{role="alerts"\\}'), await value(mb, 'floodgate_lease_leader\\{role="alerts"\\}')]).toEqual([1, 0]);
     const first = a.epoch()!;
     await a.close(); // releases the lease
     await eventually(() => b.epoch() !== undefined, 'b leads after a released', 10_000);
+    expect(await value(mb, 'floodgate_lease_leader\\{role="alerts"\\}')).toBe(1);
+    expect(await value(mb, 'floodgate_lease_changes_total\\{role="alerts",to="leader"\\}')).toBe(1);
     expect(b.epoch()).toBe(first + 1);
     expect(changes).toEqual(['a:leader', 'b:leader']);
     await b.close();
