@@ -33,7 +33,9 @@ function run(args: string[], opts: { cwd?: string; env?: Record<string, string> 
   let err = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': 'exit' can come before the last of stdout and stderr has been read (on a
+  // busy machine the output asserted on after the exit was found missing).
+  const exit = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   return { child, stdout: () => out, stderr: () => err, exit };
 }
 
@@ -239,7 +241,8 @@ describe('README quick start: police-receiver, up, sim', () => {
     // First start provisions 1,207 device secrets before the services listen.
     await eventually(() => up.stdout().includes('Ctrl-C stops.'), `floodgate up to start\n${up.stderr()}`, 180_000);
     expect(up.stdout()).toContain('1207 sensors');
-    expect(up.stderr()).toContain('floodgate: warning: FLOODGATE_RULE_FILE is not a floodgate variable and is ignored');
+    // stderr and stdout are two pipes: the warning, written first, may be read after the banner.
+    await eventually(() => up.stderr().includes('floodgate: warning: FLOODGATE_RULE_FILE is not a floodgate variable and is ignored'), `the warning about FLOODGATE_RULE_FILE on stderr\n${up.stderr()}`, 30_000);
     expect(up.stderr()).not.toMatch(/warning: FLOODGATE_(MQTT_PORT|HTTP_PORT|POLICE_URL|DEVICE_RATE|LOG_LEVEL) /);
 
     // A second floodgate on the same data directory, or on the same ports: one line that says what to change.
