@@ -167,7 +167,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     // A standby answers 503, so a load balancer sends officers to the active instance.
     health: () => {
       const a = active();
-      return { ok: a !== undefined && a.mqttUp(), checks: { active: a !== undefined, mqtt: a?.mqttUp() ?? false, store: store.isOpen() } };
+      return { ok: a !== undefined && a.mqttUp() && leader.databaseUp(), checks: { active: a !== undefined, mqtt: a?.mqttUp() ?? false, store: store.isOpen(), database: leader.databaseUp() } };
     },
     wakeOutbox: () => active()?.outbox.wake(),
     extraRoutes: deps.extraRoutes ?? [],

@@ -47,6 +47,8 @@ export interface IngestHandle {
   drain: Drain;
   /** The broker connection while this instance is the active one (always, without a database). */
   client(): MqttClient | undefined;
+  /** Does it reach the database of its lease? (always, without one) */
+  databaseUp(): boolean;
   /** The registry file changed: readings of new devices are stored from now on. */
   updateRegistry(next: Registry): void;
   close(): Promise<void>;
@@ -124,6 +126,7 @@ export async function createIngest(config: IngestConfig, deps: IngestDeps): Prom
     spool,
     drain,
     client: () => current()?.client,
+    databaseUp: () => leader.databaseUp(),
     updateRegistry(next: Registry) {
       index = indexRegistry(next);
     },

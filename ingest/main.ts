@@ -16,10 +16,12 @@ export async function main(): Promise<void> {
   const handle = await createIngest(ingest, { logger, metrics, registry, serviceSecret, clock: systemClock });
   const ops = await opsServerFromEnv(metricsPort, {
     metrics,
-    // A standby (HA) is healthy without a broker connection: it must not have one.
+    // A standby (HA) is healthy without a broker connection: it must not have one. Without its
+    // lease's database it is not: no instance can take over while that lasts.
     health: () => {
       const c = handle.client();
-      return { ok: c ? c.connected : true, checks: { active: c !== undefined, mqtt: c?.connected ?? false } };
+      const database = handle.databaseUp();
+      return { ok: (c ? c.connected : true) && database, checks: { active: c !== undefined, mqtt: c?.connected ?? false, database } };
     },
     routes: [ingestRoutes(handle.spool)],
   });

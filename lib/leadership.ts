@@ -22,6 +22,8 @@ export interface Leadership<T> {
   epoch(): number | undefined;
   /** The active part while it runs here. */
   active(): T | undefined;
+  /** Does this instance reach the database its lease lives in? (always, without one) */
+  databaseUp(): boolean;
   close(): Promise<void>;
 }
 
@@ -78,6 +80,7 @@ export function runWhileLeader<T extends ActivePart>(o: {
   return {
     epoch: () => lease.epoch(),
     active: () => active,
+    databaseUp: () => lease.databaseUp(),
     async close() {
       closed = true;
       timer.stop();
@@ -101,7 +104,7 @@ export async function runActivePart<T extends ActivePart>(o: {
 }): Promise<Leadership<T>> {
   if (!o.lease) {
     const only = await o.start(() => true);
-    return { epoch: () => 0, active: () => only, close: () => only.close() };
+    return { epoch: () => 0, active: () => only, databaseUp: () => true, close: () => only.close() };
   }
   const { ttlMs, ...given } = o.lease;
   // Each process is a holder of its own (`<instance id>~<random>`): restarted with the same

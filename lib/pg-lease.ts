@@ -119,6 +119,8 @@ export interface LeaseHandle {
   view(): LeaseView;
   /** The epoch while this instance leads, else undefined. */
   epoch(): number | undefined;
+  /** Did the last attempt reach the database? (false before the first answer, and through an outage: /healthz answers 503) */
+  databaseUp(): boolean;
   close(): Promise<void>;
 }
 
@@ -151,6 +153,7 @@ export function holdLease(o: { pool: pg.Pool; role: string; holder: string; time
   let lastSentAt = 0;
   let busy = false;
   let failures = 0;
+  let reachable = false;
   // A leader whose session ended renews over a new one at once: until it does, a standby may
   // already take the lease (its session is gone), and the sooner the leader learns, the shorter
   // the time both believe they lead (fencing covers that time).
@@ -163,6 +166,7 @@ export function holdLease(o: { pool: pg.Pool; role: string; holder: string; time
       outcome = await tryLease(conn.db, o.role, o.holder, o.times.ttlMs);
       if (failures > 0) o.logger.warn({ role: o.role, failedAttempts: failures }, 'the database answers again for the lease');
       failures = 0;
+      reachable = true;
       m?.database.set(1);
     } catch (err) {
       // Said once when it starts and every 30 attempts after (an outage asks every second), not
@@ -170,6 +174,7 @@ export function holdLease(o: { pool: pg.Pool; role: string; holder: string; time
       if (failures % 30 === 0) o.logger.error({ err: (err as Error).message, role: o.role, failedAttempts: failures + 1 }, failures === 0 ? 'could not reach the database for the lease; trying again every second' : 'still cannot reach the database for the lease');
       failures++;
       outcome = 'error';
+      reachable = false;
       m?.database.set(0);
     }
     if (closed) return;
@@ -197,6 +202,7 @@ export function holdLease(o: { pool: pg.Pool; role: string; holder: string; time
   return {
     view: () => (leads(view, o.clock.now()) ? view : { role: 'standby' }),
     epoch: () => (leads(view, o.clock.now()) ? view.epoch : undefined),
+    databaseUp: () => reachable,
     async close() {
       closed = true;
       timer.stop();

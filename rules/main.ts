@@ -13,8 +13,9 @@ export async function main(): Promise<void> {
   const { registry, serviceSecret } = loadSharedDeps(shared);
   const metrics = createMetricsRegistry({ defaults: true });
   const handle = await createRules(rules, { logger, metrics, registry, serviceSecret, clock: systemClock });
-  // A standby (HA) is healthy: it waits for the lease. floodgate_lease_leader says which one leads.
-  const ops = await opsServerFromEnv(metricsPort, { metrics, health: () => ({ ok: true, checks: { active: handle.active() } }) });
+  // A standby (HA) is healthy: it waits for the lease (floodgate_lease_leader says which one
+  // leads). Without the database none can lead: 503.
+  const ops = await opsServerFromEnv(metricsPort, { metrics, health: () => ({ ok: handle.databaseUp(), checks: { active: handle.active(), database: handle.databaseUp() } }) });
   const watch = watchRegistry(shared.registryPath, (r) => handle.updateRegistry(r), logger);
   await closeOnSignal([...ops, watch, handle], logger);
 }

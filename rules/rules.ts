@@ -39,6 +39,8 @@ export interface RulesHandle {
   state(sensorId: string): SensorState | undefined;
   /** Is this instance the active one (always, without a database)? */
   active(): boolean;
+  /** Does it reach the database of its lease and state? (always, without one) */
+  databaseUp(): boolean;
   /** The rules in force. */
   rules(): LoadedRules;
   /** The registry file changed: new devices and sites take part from the next reading. */
@@ -107,6 +109,7 @@ export async function createRules(config: RulesConfig, deps: RulesDeps): Promise
   return {
     state: (id) => current()?.state.sensors.get(id),
     active: () => current() !== undefined,
+    databaseUp: () => leader.databaseUp(),
     rules: () => loaded,
     updateRegistry(next: Registry) {
       // New devices and sites get the rules in force; a rules file that names a site the new

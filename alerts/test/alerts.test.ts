@@ -46,7 +46,7 @@ describe('alerts service', () => {
   const nextId = (up: string) => `underpass-closure:${up}:${++n}`;
 
   it('answers /healthz and serves the console page without a token, and nothing else', async () => {
-    expect((await stack.alerts.app.inject({ url: '/healthz' })).json()).toEqual({ status: 'ok', checks: { active: true, mqtt: true, store: true } });
+    expect((await stack.alerts.app.inject({ url: '/healthz' })).json()).toEqual({ status: 'ok', checks: { active: true, mqtt: true, store: true, database: true } });
     const page = await stack.alerts.app.inject({ url: '/' });
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-security-policy']).toContain("default-src 'self'"); // no CDN, nothing from elsewhere

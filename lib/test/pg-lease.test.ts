@@ -122,8 +122,14 @@ describe('PostgreSQL migrations and leases', () => {
     a.on('error', () => undefined);
     await a.connect();
     expect(await tryLease(a, 'restart', 'a', 600_000)).toEqual({ epoch: 1 });
+    // A holder's view of the database through the outage: what its /healthz reports.
+    const h = holdLease({ pool, role: 'watch', holder: 'h', times: { ttlMs: 1000, marginMs: 200 }, clock: systemClock, logger: silentLogger });
+    await eventually(() => h.databaseUp(), 'h reaches the database');
     await server.stopServer();
+    await eventually(() => !h.databaseUp(), 'h sees the database gone', 30_000);
     await server.startServer();
+    await eventually(() => h.databaseUp(), 'h reaches it again', 60_000);
+    await h.close();
     await a.end().catch(() => undefined);
     // a's session is gone, but so is every session: the row predates the server, so b waits.
     expect(await eventually(() => tryLease(pool, 'restart', 'b', 600_000).then((r) => ({ r })).catch(() => undefined), 'the server answers again', 60_000)).toEqual({ r: null });
