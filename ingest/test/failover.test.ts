@@ -11,11 +11,11 @@ import type { MqttClient } from 'mqtt';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
-import { MAIN_FIELD, MEASUREMENT } from '../../contracts/index.ts';
+import { MAIN_FIELD, MEASUREMENT, topics } from '../../contracts/index.ts';
 import type { GatewayHandle } from '../../gateway/gateway.ts';
 import { freePort, startProcess, startVictoriaMetrics, stopProcess, sumOfMetric, tempDir, type VictoriaMetrics } from '../../test/helpers/servers.ts';
 import { eventually, RECENT_HOUR, testLogger } from '../../test/helpers/stack.ts';
-import { cityGateway, deviceClient, publishDepth, rulesEnv } from '../../test/helpers/broker-clients.ts';
+import { cityGateway, deviceClient, isSubscribed, publishDepth, rulesEnv } from '../../test/helpers/broker-clients.ts';
 import { leaseHolder, usePostgres } from '../../test/helpers/postgres.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/floodgate.js', import.meta.url));
@@ -89,7 +89,7 @@ describe('ingest failover by lease', { timeout: 240_000 }, () => {
     expect(await eventually(holder, 'a takes the ingest lease', 60_000)).toEqual({ holder: 'a', epoch: 1 });
     await start('b');
     await eventually(async () => (await metric('floodgate_ingest_spool_rows', 'b')) === 0, 'b is up (its metrics answer)', 60_000);
-    await eventually(() => sessionConnects.length === 1, 'a connected the session', 60_000);
+    await eventually(() => sessionConnects.length === 1 && isSubscribed(gw!, 'floodgate-ingest', topics.allReadings), 'a connected and subscribed the session', 60_000);
     expect(await holder()).toEqual({ holder: 'a', epoch: 1 }); // b stands by
 
     // Minutes 0-9 go through a into the store.

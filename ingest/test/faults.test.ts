@@ -13,11 +13,13 @@ import type { ChildProcess } from 'node:child_process';
 import { createGateway, type GatewayHandle } from '../../gateway/gateway.ts';
 import { gatewayConfig } from '../../gateway/config.ts';
 import { DEFAULT_LIMITS } from '../../gateway/limits.ts';
+import { topics } from '../../contracts/index.ts';
 import { saveRegistry, type Provisioning, type Registry } from '../../config/registry.ts';
 import { createMetricsRegistry } from '../../lib/metrics.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { freePort, startProcess, startVictoriaMetrics, stopProcess, tempDir, type VictoriaMetrics } from '../../test/helpers/servers.ts';
 import { eventually, smallCity, testLogger, RECENT_HOUR } from '../../test/helpers/stack.ts';
+import { isSubscribed } from '../../test/helpers/broker-clients.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/floodgate.js', import.meta.url));
 const SENSORS = ['PD-001', 'PD-002', 'PD-003', 'PD-004', 'PD-005'];
@@ -83,8 +85,10 @@ async function rig(persistence: 'memory' | 'level' = 'level'): Promise<Rig> {
       });
       r.ingest = proc;
       r.ingestLogs = logs;
-      // Ready once its persistent session is subscribed: a client id seen by the gateway.
-      await eventually(() => r.gateway.broker.connectedClients > 0 && [...Object.keys((r.gateway.broker as unknown as { clients: Record<string, unknown> }).clients)].includes('floodgate-ingest'), 'ingest connected', 30_000);
+      // Ready once its persistent session is subscribed: the gateway holds its subscription. Its
+      // connection alone was not enough: on a busy machine the SUBSCRIBE came after the first
+      // readings, which no session was subscribed to yet (the first ~100 of each sensor missing).
+      await eventually(() => isSubscribed(r.gateway, 'floodgate-ingest', topics.allReadings), 'ingest connected and subscribed', 30_000);
       return proc;
     },
   };

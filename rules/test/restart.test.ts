@@ -14,7 +14,8 @@ import type { GatewayHandle } from '../../gateway/gateway.ts';
 import { startProcess, stopProcess, tempDir } from '../../test/helpers/servers.ts';
 import { eventually, RECENT_HOUR } from '../../test/helpers/stack.ts';
 import { startPostgres, type Postgres } from '../../test/helpers/postgres.ts';
-import { cityGateway, deviceClient, publishDepth, rulesEnv, watchAlertEvents } from '../../test/helpers/broker-clients.ts';
+import { cityGateway, deviceClient, isSubscribed, publishDepth, rulesEnv, watchAlertEvents } from '../../test/helpers/broker-clients.ts';
+import { topics } from '../../contracts/index.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/floodgate.js', import.meta.url));
 const MIN = 60_000;
@@ -45,8 +46,8 @@ describe.each(['SQLite', 'PostgreSQL'] as const)('rules restart, state in %s', {
     const start = async () => {
       const p = startProcess(process.execPath, [BIN, 'rules'], rulesEnv(c, dir.path, pgServer ? { FLOODGATE_DATABASE_URL: pgServer.url } : {}));
       proc = p.proc;
-      await eventually(() => Object.keys((gw!.broker as unknown as { clients: Record<string, unknown> }).clients).includes('floodgate-rules'), 'rules subscribed', 30_000);
-      await new Promise((r) => setTimeout(r, 300)); // its SUBSCRIBE follows the CONNECT
+      // Subscribed (its SUBSCRIBE follows the CONNECT), not only connected.
+      await eventually(() => isSubscribed(gw!, 'floodgate-rules', topics.allReadings), 'rules subscribed', 30_000);
     };
 
     const { client: watch, events } = await watchAlertEvents(url, city.provisioning.serviceSecret, 'floodgate/alerts/#');

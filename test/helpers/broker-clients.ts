@@ -40,6 +40,18 @@ export const deviceClient = (url: string, provisioning: Provisioning, sensorId: 
 export const publishDepth = (device: MqttClient, sensorId: string, min: number, cm: number) =>
   device.publishAsync(`sensors/ponding/${sensorId}/reading`, JSON.stringify({ ts: RECENT_HOUR + min * 60_000, seq: min, depth_cm: cm }), { qos: 1 });
 
+type AedesClients = { clients: Record<string, { subscriptions?: Record<string, unknown> } | undefined> };
+
+/** Is `clientId` connected to this gateway now? */
+export const isConnected = (gw: GatewayHandle, clientId: string): boolean => (gw.broker as unknown as AedesClients).clients[clientId] !== undefined;
+
+/**
+ * Has `clientId` the subscription `filter` at this gateway: its SUBSCRIBE handled, not only its
+ * CONNECT? A service's first connection subscribes after it connects; readings published in
+ * between reach no session of it (on a busy machine, the first ~100 of a test's readings).
+ */
+export const isSubscribed = (gw: GatewayHandle, clientId: string, filter: string): boolean => (gw.broker as unknown as AedesClients).clients[clientId]?.subscriptions?.[filter] !== undefined;
+
 /** A small city saved as a registry file in `dir`, and a floodgate gateway for it on a free port. */
 export async function cityGateway(dir: string, n = 2): Promise<{ city: Awaited<ReturnType<typeof smallCity>>; registryPath: string; gw: GatewayHandle; url: string }> {
   const city = await smallCity(n);
