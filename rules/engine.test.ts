@@ -126,16 +126,6 @@ describe('data quality', () => {
     expect(r.out.map((o) => o.replace('sensor-data-quality ', ''))).toEqual(alerts);
   });
 
-  it('rain in the district makes a jump water: a dry road to 45.5 cm in one step closes the road', () => {
-    const ctx = context({ version: 1, defaults: { health: { range: { rainMmPerMin: 60 } } } });
-    const state = newEngineState();
-    // Four gauges of d1 at 40 mm in the last hour: the district is in a rainstorm (blue).
-    run([1, 2, 3, 4].map((i): [string, number, number] => [`RG-${i}`, 0, 40]), ctx, state);
-    const r = run(pd([[1, 0], [2, 0], [3, 45.5], [4, 47], [5, 48], [6, 49]]), ctx, state);
-    expect(r.flags).toEqual([]);
-    expect(r.out.filter((o) => o.startsWith('underpass-closure'))).toEqual(['underpass-closure firing@5']);
-  });
-
   it('noise is a robust spread: one jump among small steps does not widen it', () => {
     expect(noiseOf([0, 0.2, 0, 0.2, 0, 0.2, 0])).toBeCloseTo(0.2 * 1.4826, 5);
     expect(noiseOf([0, 0.2, 0, 0.2, 30, 0.2, 0])).toBeCloseTo(0.2 * 1.4826, 5);

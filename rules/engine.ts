@@ -245,7 +245,7 @@ export function noiseOf(recentV: readonly number[], before = 0): number {
   return 1.4826 * diffs[diffs.length >> 1]!;
 }
 
-export function assessQuality(s: SensorState, kind: SensorKind, ts: number, v: number, h: SiteRules['health'], raining = false): Quality {
+export function assessQuality(s: SensorState, kind: SensorKind, ts: number, v: number, h: SiteRules['health']): Quality {
   const q: Quality = { step: s.step };
   if (kind === 'rain') return q; // rate checked by the rain rule
   const [lo, hi] = h.range[kind];
@@ -273,12 +273,14 @@ export function assessQuality(s: SensorState, kind: SensorKind, ts: number, v: n
   // Parked vehicle (ponding): a jump from a dry road straight to a value that then holds still —
   // as still as the sensor's own noise (stepNoiseFactor × its robust spread on the dry road, at
   // least stepToleranceCm): an object returned 122.2, 122.7, 122.7 cm, beyond a fixed 0.3 cm.
-  // A jump while the district is in a rainstorm is water, never taken for a vehicle; an object
-  // found before the rain stays one while it holds still.
+  // The check reads this sensor's own history only, never another sensor's state (the district's
+  // rain): a decision that depended on the order in which two sensors' readings arrive would
+  // differ when readings are replayed after a failover, and a replayed closure would get another
+  // alert id (a second close, and the first one's reopen never sent: the HA chaos test).
   if (kind === 'ponding') {
     const prev = n > 0 ? s.recentV[n - 1] : undefined;
     if (s.step !== undefined && Math.abs(v - s.step) <= (s.stepTolerance ?? h.stepToleranceCm)) q.step = s.step;
-    else if (s.step === undefined && !raining && prev !== undefined && prev < h.stepFromCm && v - prev >= h.stepJumpCm) {
+    else if (s.step === undefined && prev !== undefined && prev < h.stepFromCm && v - prev >= h.stepJumpCm) {
       q.step = v;
       s.stepTolerance = Math.max(h.stepToleranceCm, h.stepNoiseFactor * noiseOf(s.recentV));
     } else q.step = undefined;
@@ -427,8 +429,7 @@ export function evaluate(state: EngineState, reading: Reading, now: number, ctx:
     evaluateRain(state, s, info, reading, rules, ctx, late, out);
   } else {
     const v = reading.fields[MAIN_FIELD[info.kind].field] ?? 0;
-    const district = info.kind === 'ponding' ? state.districts.get(info.district) : undefined;
-    const q = assessQuality(s, info.kind, ts, v, rules.health, district !== undefined && maxLevel(district) >= 0);
+    const q = assessQuality(s, info.kind, ts, v, rules.health);
     s.step = q.step;
     if (q.spikeAt !== undefined) out.flags.push({ sensorId: info.id, ts: q.spikeAt, reason: 'spike' });
     if (q.spikeAt !== undefined || (s.spikes.length > 0 && ts - s.spikes[0]! >= HOUR)) {
