@@ -5,6 +5,7 @@
  * times as `2023-06-14 14:34:48.000000+00:00`, `2023-06-14T14:34:48Z`, epoch seconds or
  * milliseconds, or local time with no offset at all, which only a zone can place.
  */
+import { isoWithOffset } from './time.ts';
 
 export interface Zone {
   /** As given: `+08:00`, `UTC`, `Asia/Shanghai`. */
@@ -94,8 +95,5 @@ export function parseTimestamp(text: string, zone: Zone | undefined): TimestampR
 
 /** ISO-8601 in `zone`, with its offset at that instant. */
 export function isoInZone(ms: number, zone: Zone): string {
-  const offset = zone.offsetAt(ms);
-  const local = new Date(ms + offset * 60_000).toISOString().replace('Z', '');
-  const abs = Math.abs(offset);
-  return `${local}${offset >= 0 ? '+' : '-'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+  return isoWithOffset(ms, zone.offsetAt(ms));
 }
