@@ -137,10 +137,13 @@ export function labelProblems(labels: LabelFile, known: { subjects: Set<string>;
  * underpass of its own (id `auto-<sensor>`), in one synthetic district `backtest` whose notices
  * go nowhere. Ids the registry cannot hold are returned as refused.
  */
+/** Can a registry hold this sensor id, and its underpass `auto-<id>`? */
+export const canAutoRegister = (id: string): boolean => ID_PATTERN.test(`auto-${id}`);
+
 export function autoRegister(registry: Registry, sensorIds: Iterable<string>): { registry: Registry; added: string[]; refused: string[] } {
   const known = new Set(registry.sensors.map((s) => s.id));
   const ids = [...new Set(sensorIds)].filter((id) => !known.has(id));
-  const added = ids.filter((id) => ID_PATTERN.test(`auto-${id}`));
+  const added = ids.filter(canAutoRegister);
   const refused = ids.filter((id) => !added.includes(id));
   if (added.length === 0) return { registry, added, refused };
   const district = { id: 'backtest', name: 'backtest (auto-registered)', police: { url: '$FLOODGATE_POLICE_URL', secretRef: 'FLOODGATE_POLICE_SECRET' } };

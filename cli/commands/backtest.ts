@@ -117,14 +117,22 @@ Example (ships with floodgate):
 /** The recording's readings, with the registry they are read against (extended by --auto-register). */
 function readRecording(bt: typeof Backtest, text: string, format: 'ndjson' | 'csv', base: Registry, v: { tz?: ReturnType<typeof parseZone>; 'auto-register': boolean }) {
   const kinds = new Map(base.sensors.map((s) => [s.id, s.kind]));
+  // One pass: a sensor --auto-register will register is read as the ponding sensor it becomes; one
+  // it cannot is refused as unknown, as it would be against the extended registry.
   const unknown = new Set<string>();
-  const kindOf = (id: string) => kinds.get(id) ?? (v['auto-register'] ? (unknown.add(id), 'ponding' as const) : undefined);
-  const first = bt.parseRecording(text, format, kindOf, { zone: v.tz });
-  if (unknown.size === 0) return { registry: base, ...first };
+  const refused = new Set<string>();
+  const kindOf = (id: string) => {
+    const known = kinds.get(id);
+    if (known || !v['auto-register']) return known;
+    if (!bt.canAutoRegister(id)) return void refused.add(id);
+    unknown.add(id);
+    return 'ponding' as const;
+  };
+  const parsed = bt.parseRecording(text, format, kindOf, { zone: v.tz });
+  if (unknown.size === 0 && refused.size === 0) return { registry: base, ...parsed };
   const auto = bt.autoRegister(base, unknown);
-  process.stderr.write(`auto-registered ${auto.added.length} sensor(s) as ponding sensors in district "backtest"${auto.refused.length ? `; refused ${auto.refused.length} id(s) a registry cannot hold, e.g. ${JSON.stringify(auto.refused[0])}` : ''}\n`);
-  const registered = new Map(auto.registry.sensors.map((s) => [s.id, s.kind]));
-  return { registry: auto.registry, ...bt.parseRecording(text, format, (id) => registered.get(id), { zone: v.tz }) };
+  process.stderr.write(`auto-registered ${auto.added.length} sensor(s) as ponding sensors in district "backtest"${refused.size ? `; refused ${refused.size} id(s) a registry cannot hold, e.g. ${JSON.stringify([...refused][0])}` : ''}\n`);
+  return { registry: auto.registry, ...parsed };
 }
 
 /** Problems by kind, each with its count and its first line, on stderr. */
