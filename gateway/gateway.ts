@@ -83,8 +83,8 @@ function sessionStores(config: GatewayConfig, brokerId: string, m: GatewayMetric
           // that took over after 20 s of a storm received a third of what had queued for it.
           redisPersistence({ conn: redisConnection(config.persistence.url, 'sessions'), maxSessionDelivery: -1 })
         : indexedMemoryPersistence(brokerId);
-  const mq = config.mq.type === 'redis' ? sharedBus(redisConnection(config.mq.url, 'bus_sub', true), redisConnection(config.mq.url, 'bus_pub')) : undefined;
-  return { persistence, mq, asyncStore: config.persistence.type !== 'memory', redisReady: () => redis.every((c) => c.status === 'ready') };
+  const bus = config.mq.type === 'redis' ? sharedBus(redisConnection(config.mq.url, 'bus_sub', true), redisConnection(config.mq.url, 'bus_pub')) : undefined;
+  return { persistence, mq: bus?.mq, asyncStore: config.persistence.type !== 'memory', redisReady: () => redis.every((c) => c.status === 'ready') && (bus?.subscribed() ?? true) };
 }
 
 /**
@@ -109,11 +109,40 @@ function followedRedis(url: string, use: string, m: GatewayMetrics, log: Logger,
   return conn;
 }
 
-/** mqemitter-redis over our own connections, its errors (emitted on `state`) logged, not thrown. */
+/**
+ * mqemitter-redis over our own connections, its errors (emitted on `state`) logged, not thrown.
+ *
+ * After Redis comes back, the publishing connection may be ready before the subscribing one has
+ * subscribed again (ioredis resubscribes after it reports 'ready'): a message published in that
+ * window reached no connected client. A persistent session still had it queued, but a client that
+ * stayed connected through the outage only got it at its next reconnect, which may be never (the
+ * Redis outage test, under load: 10 readings acknowledged to the device and not delivered in
+ * 120 s). So until a PING sent after the resubscription has come back over the subscribing
+ * connection (Redis answers a connection's commands in order), publishes are refused: not
+ * acknowledged, the device sends them again.
+ */
 function sharedBus(subConn: Redis, pubConn: Redis) {
   const mq = mqemitterRedis({ subConn, pubConn });
   mq.state.on('error', () => undefined); // logged and counted on the connections
-  return mq;
+  let subscribed = false;
+  subConn.on('close', () => (subscribed = false));
+  subConn.on('ready', () =>
+    // ioredis queues the resubscriptions right after emitting 'ready': the PING goes after them.
+    setImmediate(() =>
+      subConn.ping().then(
+        () => (subscribed = subConn.status === 'ready'),
+        () => undefined,
+      ),
+    ),
+  );
+  const bus = mq as unknown as { emit: (msg: unknown, cb?: (err?: Error) => void) => unknown };
+  const emit = bus.emit.bind(mq);
+  bus.emit = (msg, cb) => {
+    if (subscribed) return emit(msg, cb);
+    cb?.(new Error('the message bus (Redis) is not subscribed yet'));
+    return mq;
+  };
+  return { mq, subscribed: () => subscribed };
 }
 
 /** Presence: a device's retained status (online, offline after DISCONNECT, lost otherwise), and the gauges. */
