@@ -17,6 +17,7 @@ const ClientEnv = z.object({
   FLOODGATE_API_URL: optionalString,
   FLOODGATE_HTTP_PORT: portFromEnv(8080),
   FLOODGATE_API_TOKEN: optionalString,
+  FLOODGATE_SL651_PORT: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).max(65535).optional()),
 });
 
 export interface ClientEnvironment {
@@ -30,6 +31,8 @@ export interface ClientEnvironment {
   /** FLOODGATE_API_URL, else the local `up`'s API on FLOODGATE_HTTP_PORT. */
   apiUrl: string;
   apiToken: string | undefined;
+  /** The local `up`'s SL 651 centre (FLOODGATE_SL651_PORT), if it has one. */
+  sl651: { host: string; port: number } | undefined;
 }
 
 export function clientEnv(env: Record<string, string | undefined>): ClientEnvironment {
@@ -41,5 +44,6 @@ export function clientEnv(env: Record<string, string | undefined>): ClientEnviro
     mqttUrl: e.FLOODGATE_MQTT_URL ?? `mqtt://127.0.0.1:${e.FLOODGATE_MQTT_PORT}`,
     apiUrl: e.FLOODGATE_API_URL ?? `http://127.0.0.1:${e.FLOODGATE_HTTP_PORT}`,
     apiToken: e.FLOODGATE_API_TOKEN,
+    sl651: e.FLOODGATE_SL651_PORT === undefined ? undefined : { host: '127.0.0.1', port: e.FLOODGATE_SL651_PORT },
   };
 }

@@ -16,7 +16,7 @@ import { mosquittoAcl } from './commands/mosquitto-acl.ts';
 import { sim } from './commands/sim.ts';
 import { backtest } from './commands/backtest.ts';
 import { policeReceiver } from './commands/police-receiver.ts';
-import { gateway, ingest, rules, alerts } from './commands/services.ts';
+import { gateway, ingest, rules, alerts, sl651 } from './commands/services.ts';
 
 const commands: Record<string, Command> = {
   up,
@@ -24,6 +24,7 @@ const commands: Record<string, Command> = {
   ingest,
   rules,
   alerts,
+  sl651,
   provision,
   devices,
   users,

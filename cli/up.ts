@@ -12,6 +12,8 @@ import { gatewayConfigFromEnv } from '../gateway/config.ts';
 import { ingestConfigFromEnv } from '../ingest/config.ts';
 import { rulesConfigFromEnv } from '../rules/config.ts';
 import { alertsConfigFromEnv } from '../alerts/config.ts';
+import { sl651ConfigFromEnv } from '../sl651/config.ts';
+import { createSl651 } from '../sl651/sl651.ts';
 import { policeSecretsFor, resolveAlertsConfig } from '../alerts/main.ts';
 import { createGateway } from '../gateway/gateway.ts';
 import { createIngest } from '../ingest/ingest.ts';
@@ -39,7 +41,8 @@ export async function up(): Promise<void> {
   const i = attempt(() => ingestConfigFromEnv(env));
   const r = attempt(() => rulesConfigFromEnv(env));
   const a = attempt(() => alertsConfigFromEnv(env));
-  if (!g || !i || !r || !a) throw new FloodgateError('CONFIG_INVALID', problems.join('\n'));
+  const s = attempt(() => sl651ConfigFromEnv(env));
+  if (!g || !i || !r || !a || !s) throw new FloodgateError('CONFIG_INVALID', problems.join('\n'));
 
   const logger = createLogger({ name: 'floodgate' });
   const dataDir = g.shared.dataDir;
@@ -66,6 +69,8 @@ export async function up(): Promise<void> {
   const rules = await createRules({ ...r.rules, mqttUrl }, { logger, metrics, registry, serviceSecret, clock });
   const alertsConfig = resolveAlertsConfig(a, env, registry, logger);
   const alerts = await createAlerts({ ...alertsConfig, mqttUrl }, { logger, metrics, registry, serviceSecret, clock, extraRoutes: [ingestRoutes(ingest.spool)], siteRules: (id) => rules.rules().sites.get(id) });
+  // The SL 651 centre only where FLOODGATE_SL651_PORT asks for it (stations are an opt-in).
+  const sl651 = s.sl651 ? await createSl651({ ...s.sl651, mqttUrl }, { logger, metrics, registry, serviceSecret, clock }) : undefined;
   // Every service follows the registry file; watched once all of them exist.
   const registryWatch = watchRegistry(
     g.shared.registryPath,
@@ -73,6 +78,7 @@ export async function up(): Promise<void> {
       gateway.updateRegistry(next);
       ingest.updateRegistry(next);
       rules.updateRegistry(next);
+      sl651?.updateRegistry(next);
       alerts.updateRegistry(next, policeSecretsFor(next, env, alertsConfig.policeSecrets['FLOODGATE_POLICE_SECRET']!));
     },
     logger,
@@ -83,6 +89,7 @@ export async function up(): Promise<void> {
       `floodgate up: ${registry.sensors.length} sensors at ${registry.sites.length} sites in ${registry.districts.length} districts`,
       `  MQTT gateway   mqtt://${g.gateway.host}:${gateway.port}  (sessions and queued messages: ${gatewayConfig.persistence.type === 'level' ? `LevelDB ${gatewayConfig.persistence.dir}` : gatewayConfig.persistence.type})`,
       `  console + API  http://${alertsConfig.host === '0.0.0.0' ? '127.0.0.1' : alertsConfig.host}:${alerts.port}/  (admin token: ${env['FLOODGATE_API_TOKEN'] ? '$FLOODGATE_API_TOKEN' : `${dataDir}/api.token`}; officers: floodgate users add NAME --role officer)`,
+      ...(sl651 ? [`  SL 651 centre  tcp://${s.sl651!.host}:${sl651.port}  (hydrological stations, SL 651-2014 HEX mode)`] : []),
       `  readings       ${ingest.sink.name === 'influxdb' ? `InfluxDB ${i.ingest.influx?.url}` : `embedded store ${i.ingest.embeddedPath}`}`,
       `  police         ${alertsConfig.policeUrl}  (HMAC secret: ${env['FLOODGATE_POLICE_SECRET'] ? '$FLOODGATE_POLICE_SECRET' : `${dataDir}/police.secret`})`,
       `Ctrl-C stops.`,
@@ -90,5 +97,5 @@ export async function up(): Promise<void> {
   );
   // Every service's configuration is parsed: a FLOODGATE_* variable none of them read is a typo.
   warnUnknownVariables(env);
-  await closeOnSignal([registryWatch, alerts, rules, ingest, gateway, { close: async () => lock.release() }], logger);
+  await closeOnSignal([registryWatch, ...(sl651 ? [sl651] : []), alerts, rules, ingest, gateway, { close: async () => lock.release() }], logger);
 }

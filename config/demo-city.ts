@@ -35,6 +35,13 @@ const ROADS = [
   '肇嘉浜路', '沪宜公路', '外环线', '中环路', '武宁路', '真华路', '场中路', '汶水路', '广中路', '大连路',
 ];
 
+/**
+ * The hydrological stations' SL 651 addresses (issue 23): 31 (Shanghai's province code), 1 for a
+ * water-level station or 2 for a rain station, and the station's number in 7 digits. Each can
+ * report over SL 651 (`floodgate sim --protocol sl651`) as well as over MQTT.
+ */
+export const sl651Address = (kind: 1 | 2, i: number) => `31${kind}${String(i).padStart(7, '0')}`;
+
 const RIVERS = ['黄浦江', '苏州河', '蕴藻浜', '淀浦河', '川杨河', '大治河', '油墩港', '淀山湖', '太浦河', '金汇港'];
 
 /** Warning levels named in DESIGN.md; the other stations get plausible values. */
@@ -88,12 +95,12 @@ export function buildDemoCity(): Registry {
       ...pos,
       warningLevelM: named ? named[4] : round(3.2 + rand() * 1.4, 2),
     });
-    sensors.push({ id, kind: 'water-level', site: `WS-${pad3(i)}` });
+    sensors.push({ id, kind: 'water-level', site: `WS-${pad3(i)}`, sl651: { station: sl651Address(1, i) } });
   }
   for (let i = 1; i <= 550; i++) {
     const d = districtFor(i - 1, 550);
     sites.push({ id: `RS-${pad3(i)}`, kind: 'rain-station', name: `${d[1]}雨量站${i}`, road: '', district: d[0], ...near(d[2], d[3], 0.15) });
-    sensors.push({ id: `RG-${pad3(i)}`, kind: 'rain', site: `RS-${pad3(i)}` });
+    sensors.push({ id: `RG-${pad3(i)}`, kind: 'rain', site: `RS-${pad3(i)}`, sl651: { station: sl651Address(2, i) } });
   }
   for (let i = 1; i <= 500; i++) {
     const d = districtFor(i - 1, 500);

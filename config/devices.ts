@@ -4,7 +4,7 @@
  */
 import { FloodgateError } from '../lib/errors.ts';
 import type { SensorKind } from '../contracts/index.ts';
-import { Registry, dataFiles, hashSecretSync, loadProvisioning, loadRegistry, newSecret, writeAtomic, type Sensor } from './registry.ts';
+import { Registry, type Sl651Station, dataFiles, hashSecretSync, loadProvisioning, loadRegistry, newSecret, writeAtomic, type Sensor } from './registry.ts';
 import { describeIssues } from '../lib/zod-issues.ts';
 
 function find(registry: Registry, id: string): Sensor {
@@ -17,9 +17,9 @@ function replace(registry: Registry, sensor: Sensor): Registry {
   return { ...registry, sensors: registry.sensors.map((s) => (s.id === sensor.id ? sensor : s)) };
 }
 
-export function addDevice(registry: Registry, d: { id: string; kind: SensorKind; site: string }, secretHash: string): Registry {
+export function addDevice(registry: Registry, d: { id: string; kind: SensorKind; site: string; sl651?: Sl651Station }, secretHash: string): Registry {
   if (registry.sensors.some((s) => s.id === d.id)) throw new FloodgateError('DEVICE_EXISTS', `device ${d.id} already exists (rotate its secret instead)`);
-  const next = { ...registry, sensors: [...registry.sensors, { id: d.id, kind: d.kind, site: d.site, secretHash }] };
+  const next = { ...registry, sensors: [...registry.sensors, { id: d.id, kind: d.kind, site: d.site, secretHash, ...(d.sl651 ? { sl651: d.sl651 } : {}) }] };
   // The registry's own rules (known site, ponding sensors at underpasses, id format) apply.
   const r = Registry.safeParse(next);
   if (!r.success) throw new FloodgateError('REGISTRY_INVALID', describeIssues(r.error.issues));
@@ -100,4 +100,24 @@ export function provisionLoadDevices(dataDir: string, n: number): { added: numbe
   writeAtomic(files.provisioning, JSON.stringify({ ...provisioning, sensors: { ...provisioning.sensors, ...secrets } }, null, 2) + '\n', 0o600);
   writeAtomic(files.registry, JSON.stringify(next.registry, null, 2) + '\n', 0o644);
   return { added: next.added.length, total: next.registry.sensors.filter((s) => s.loadTest).length };
+}
+
+/**
+ * The SL 651 station a new device reports through (`devices add … --sl651-station ADDR`): a
+ * station the registry already has (its other sensor) keeps its password and networks, and a
+ * password given must be that one; a new station takes the password given or a new one, which the
+ * caller shows once.
+ */
+export async function stationFor(registry: Registry, address: string, o: { password?: string; networks?: string[] }, verify: (password: string, hash: string) => Promise<boolean>, hash: (password: string) => string, newPassword: () => string): Promise<{ sl651: Sl651Station; password?: string }> {
+  const station = address.toUpperCase();
+  const password = o.password?.toUpperCase();
+  if (password !== undefined && !/^[0-9A-F]{4}$/.test(password)) throw new FloodgateError('DEVICE_INVALID', 'an SL 651 password is 4 hex digits (the frame carries 2 bytes)');
+  const other = registry.sensors.find((s) => s.sl651?.station === station);
+  if (other?.sl651) {
+    if (password !== undefined && other.sl651.passwordHash && !(await verify(password, other.sl651.passwordHash))) throw new FloodgateError('DEVICE_INVALID', `station ${station} (of ${other.id}) has another password`);
+    if (o.networks && String(o.networks) !== String(other.sl651.networks)) throw new FloodgateError('DEVICE_INVALID', `station ${station} (of ${other.id}) has its networks already: ${other.sl651.networks?.join(',') ?? 'any'}`);
+    return { sl651: other.sl651 };
+  }
+  const chosen = password ?? newPassword();
+  return { sl651: { station, passwordHash: hash(chosen), ...(o.networks ? { networks: o.networks } : {}) }, ...(password === undefined ? { password: chosen } : {}) };
 }

@@ -6,6 +6,7 @@
 import { createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { SENSOR_KINDS, ID_PATTERN } from '../contracts/index.ts';
@@ -50,6 +51,34 @@ export const Site = z.object({
 });
 export type Site = z.infer<typeof Site>;
 
+/** An IPv4 or IPv6 network in CIDR form (`10.20.0.0/16`, `2001:db8::/32`) or one address. */
+const Network = z.string().refine((v) => {
+  const [addr, bits, ...rest] = v.split('/');
+  const family = isIP(addr ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
+}, 'must be an IP address or a network in CIDR form (10.20.0.0/16)');
+
+/**
+ * A sensor that reports as (part of) an SL 651-2014 telemetry station (issue 23): the station's
+ * address (10 hex digits; BCD in principle, but real stations use hex digits: `00303A9006`), the
+ * hash of its 4-hex-digit password, and the networks it may connect from. One station may carry a
+ * rain gauge and a water-level gauge: then two sensors of different kinds name the same station,
+ * with the same password hash.
+ */
+export const Sl651Station = z.object({
+  station: z
+    .string()
+    .regex(/^[0-9A-Fa-f]{10}$/, 'an SL 651 station address is 10 hex digits')
+    .transform((a) => a.toUpperCase()),
+  /** As secretHash: set by provisioning or `floodgate devices add --sl651-station`; a station without one is refused. */
+  passwordHash: z.string().optional(),
+  networks: z.array(Network).min(1).max(32).optional(),
+});
+export type Sl651Station = z.infer<typeof Sl651Station>;
+
 export const Sensor = z.object({
   id: Id,
   kind: z.enum(SENSOR_KINDS),
@@ -63,6 +92,7 @@ export const Sensor = z.object({
   revoked: z.boolean().optional(),
   /** A load-test device (`floodgate provision --load-devices N`, `floodgate sim load`): its readings are stored like any other, the rules and the console ignore it. */
   loadTest: z.boolean().optional(),
+  sl651: Sl651Station.optional(),
 });
 export type Sensor = z.infer<typeof Sensor>;
 
@@ -140,7 +170,15 @@ export const Registry = z
     reg.sites.forEach((s, i) => {
       if (!districts.has(s.district)) ctx.addIssue({ code: 'custom', path: ['sites', i, 'district'], message: `unknown district ${s.district}` });
     });
+    const stations = new Map<string, Sensor>();
     reg.sensors.forEach((s, i) => {
+      if (s.sl651) {
+        const other = stations.get(s.sl651.station);
+        if (!other) stations.set(s.sl651.station, s);
+        else if (other.kind === s.kind) ctx.addIssue({ code: 'custom', path: ['sensors', i, 'sl651', 'station'], message: `SL 651 station ${s.sl651.station} already carries ${s.kind} sensor ${other.id}` });
+        else if (other.sl651!.passwordHash !== s.sl651.passwordHash || String(other.sl651!.networks) !== String(s.sl651.networks))
+          ctx.addIssue({ code: 'custom', path: ['sensors', i, 'sl651'], message: `SL 651 station ${s.sl651.station}: password and networks must be those of ${other.id}, the station's other sensor` });
+      }
       if (seen.has(s.id)) ctx.addIssue({ code: 'custom', path: ['sensors', i, 'id'], message: `duplicate sensor id ${s.id}` });
       seen.add(s.id);
       const site = sites.get(s.site);
@@ -259,6 +297,8 @@ export const Provisioning = z.object({
   serviceSecret: z.string().min(16),
   /** sensorId → secret, for simulators and device flashing. Keep this file private. */
   sensors: z.record(z.string(), z.string()),
+  /** SL 651 station address → its password (4 hex digits), for the SL 651 simulator and the stations' set-up. */
+  sl651: z.record(z.string(), z.string()).optional(),
 });
 export type Provisioning = z.infer<typeof Provisioning>;
 
@@ -275,16 +315,33 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R
   return out;
 }
 
+/** An SL 651 station password: 4 hex digits (the frame's 2 bytes), as an RTU's set-up takes it. */
+export function newStationPassword(): string {
+  return randomBytes(2).toString('hex').toUpperCase();
+}
+
+function stationPassword(): { password: string; hash: string } {
+  const password = newStationPassword();
+  return { password, hash: hashSecretSync(password) };
+}
+
 export async function provision(city: Registry): Promise<{ registry: Registry; provisioning: Provisioning }> {
   const secrets: Record<string, string> = {};
+  // One password per station, shared by the station's sensors (a station carrying rain and level).
+  const passwords: Record<string, { password: string; hash: string }> = {};
   const sensors = await mapLimit(city.sensors, 4, async (s) => {
     const secret = newSecret();
     secrets[s.id] = secret;
+    if (s.sl651 && !s.sl651.passwordHash) {
+      const station = (passwords[s.sl651.station] ??= stationPassword());
+      return { ...s, secretHash: await hashSecret(secret), sl651: { ...s.sl651, passwordHash: station.hash } };
+    }
     return { ...s, secretHash: await hashSecret(secret) };
   });
+  const sl651 = Object.fromEntries(Object.entries(passwords).map(([station, p]) => [station, p.password]));
   return {
     registry: { ...city, sensors },
-    provisioning: { version: 1, serviceSecret: newSecret(), sensors: secrets },
+    provisioning: { version: 1, serviceSecret: newSecret(), sensors: secrets, ...(Object.keys(sl651).length > 0 ? { sl651 } : {}) },
   };
 }
 

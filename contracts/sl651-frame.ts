@@ -123,7 +123,45 @@ export function bcdTime(b: Buffer, withSeconds: boolean): { y: number; mo: numbe
   return { y: 2000 + y, mo, d, h, mi, s };
 }
 
-const toBcd = (n: number) => ((Math.floor(n / 10) % 10) << 4) | n % 10;
+export const toBcd = (n: number) => ((Math.floor(n / 10) % 10) << 4) | n % 10;
+
+/** A wall time as SL 651 sends it: YYMMDDhhmm[ss] in BCD. */
+export function encodeWallTime(t: { y: number; mo: number; d: number; h: number; mi: number; s: number }, withSeconds: boolean): Buffer {
+  const parts = [t.y % 100, t.mo, t.d, t.h, t.mi, ...(withSeconds ? [t.s] : [])];
+  return Buffer.from(parts.map(toBcd));
+}
+
+export interface FrameFields {
+  direction: 'up' | 'down';
+  centre: string;
+  station: string;
+  password: string;
+  func: number;
+  /** For a packet of a multi-packet report (SYN start). */
+  packet?: { total: number; seq: number };
+  /** Serial, send time and content (for SYN: without the packet header, which is added). */
+  body: Buffer;
+  end: EndChar;
+}
+
+/** A whole frame (the inverse of readFrame): header, start, body, end character, CRC. */
+export function encodeFrame(f: FrameFields): Buffer {
+  const addresses = f.direction === 'up' ? [f.centre, f.station] : [f.station, f.centre];
+  const packetHeader = f.packet ? Buffer.from([(f.packet.total >> 4) & 0xff, ((f.packet.total & 0x0f) << 4) | ((f.packet.seq >> 8) & 0x0f), f.packet.seq & 0xff]) : Buffer.alloc(0);
+  const bodyLength = packetHeader.length + f.body.length;
+  if (bodyLength > MAX_BODY) throw new RangeError(`body of ${bodyLength} bytes exceeds SL 651's ${MAX_BODY}`);
+  const head = Buffer.alloc(14);
+  head[0] = START;
+  head[1] = START;
+  Buffer.from(addresses.join(''), 'hex').copy(head, 2);
+  Buffer.from(f.password, 'hex').copy(head, 8);
+  head[10] = f.func;
+  head.writeUInt16BE((f.direction === 'down' ? 0x8000 : 0) | bodyLength, 11);
+  head[13] = f.packet ? SYN : STX;
+  const frame = Buffer.concat([head, packetHeader, f.body, Buffer.from([END_CHARS[f.end]])]);
+  const crc = crc16(frame);
+  return Buffer.concat([frame, Buffer.from([crc >> 8, crc & 0xff])]);
+}
 
 /**
  * The centre's answer to a report, as a real centre sends it (../shared/sl651, the comger
@@ -132,11 +170,6 @@ const toBcd = (n: number) => ((Math.floor(n / 10) % 10) << 4) | n % 10;
  * multi-packet report.
  */
 export function encodeReply(o: { station: string; centre: string; password: string; func: number; serial: number; time: { y: number; mo: number; d: number; h: number; mi: number; s: number }; end: 'ESC' | 'EOT' | 'ACK' | 'NAK' }): Buffer {
-  const endByte = END_CHARS[o.end];
-  const head = Buffer.concat([Buffer.from([START, START]), Buffer.from(o.station, 'hex'), Buffer.from(o.centre, 'hex'), Buffer.from(o.password, 'hex'), Buffer.from([o.func, 0x80, 0x08, STX])]);
-  const t = o.time;
-  const body = Buffer.from([o.serial >> 8, o.serial & 0xff, toBcd(t.y % 100), toBcd(t.mo), toBcd(t.d), toBcd(t.h), toBcd(t.mi), toBcd(t.s), endByte]);
-  const frame = Buffer.concat([head, body]);
-  const crc = crc16(frame);
-  return Buffer.concat([frame, Buffer.from([crc >> 8, crc & 0xff])]);
+  const body = Buffer.concat([Buffer.from([o.serial >> 8, o.serial & 0xff]), encodeWallTime(o.time, true)]);
+  return encodeFrame({ direction: 'down', centre: o.centre, station: o.station, password: o.password, func: o.func, body, end: o.end });
 }

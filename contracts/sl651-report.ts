@@ -12,7 +12,7 @@
  *   04 18 DDHHMM: the time step of a uniform-period report (31, 38), whose one element is then
  *            followed by as many values as the body holds
  */
-import { bcd, bcdTime } from './sl651-frame.ts';
+import { bcd, bcdTime, encodeWallTime } from './sl651-frame.ts';
 
 export type WallTime = NonNullable<ReturnType<typeof bcdTime>>;
 
@@ -31,6 +31,8 @@ export interface Sl651Report {
   /** From F1F1 (absent in a keep-alive). */
   station?: string;
   category?: string;
+  /** The first observation time (F0F0): a report's time when it holds no values (an image). */
+  observed?: WallTime;
   values: Sl651Value[];
   /** Element identifiers this decoder could not read (F2F2 text, F3F3 image, an unknown layout): kept, not guessed at. */
   undecoded: string[];
@@ -91,6 +93,7 @@ export function decodeReport(func: number, body: Buffer): { report: Sl651Report 
     if (id === 'F0' && b[i] === 0xf0) {
       at = bcdTime(b.subarray(i + 1, i + 6), false);
       if (!at) return { problem: { code: 'SL651_BAD_BODY', message: `observation time ${HEX(b.subarray(i + 1, i + 6))} is not a BCD date and time` } };
+      report.observed ??= at;
       i += 6;
       continue;
     }
@@ -129,4 +132,45 @@ export function decodeReport(func: number, body: Buffer): { report: Sl651Report 
     i += bytes;
   }
   return { report };
+}
+
+/**
+ * Data definitions (bytes << 3 | decimals) a station sends for the elements floodgate's simulator
+ * reports, as the real frames in test/fixtures/sl651 have them: rain N(5,1), level N(7,3), supply
+ * voltage N(4,2).
+ */
+export const ELEMENT_DEFS: Record<string, number> = { '20': 0x19, '22': 0x19, '1A': 0x19, '1F': 0x19, '26': 0x19, '39': 0x23, '38': 0x12 };
+
+export interface ReportToEncode {
+  serial: number;
+  sent: WallTime;
+  station: string;
+  /** Station category: 50 rain, 48 river level … (the capture's station says 50). */
+  category: string;
+  at: WallTime;
+  /** Element id → value (null: missing, sent as FF…); encoded with ELEMENT_DEFS. */
+  elements: Array<[id: string, value: number | null]>;
+  /** Twelve 5-minute values from `at` on: F4 rain in mm, F5 level in m. */
+  f4?: Array<number | null>;
+  f5?: Array<number | null>;
+}
+
+/** The inverse of decodeReport for the elements above (the simulator's RTUs, and tests). */
+export function encodeReport(r: ReportToEncode): Buffer {
+  const parts: Buffer[] = [Buffer.from([r.serial >> 8, r.serial & 0xff]), encodeWallTime(r.sent, true), Buffer.from('F1F1', 'hex'), Buffer.from(r.station + r.category, 'hex'), Buffer.from('F0F0', 'hex'), encodeWallTime(r.at, false)];
+  if (r.f4) parts.push(Buffer.from([0xf4, 0x60]), Buffer.from(r.f4.map((v) => (v === null ? 0xff : Math.min(0xfe, Math.round(v * 10))))));
+  if (r.f5) {
+    const b = Buffer.alloc(24);
+    r.f5.forEach((v, i) => b.writeUInt16BE(v === null ? 0xffff : Math.min(0xfffe, Math.max(0, Math.round(v * 100))), i * 2));
+    parts.push(Buffer.from([0xf5, 0xc0]), b);
+  }
+  for (const [id, value] of r.elements) {
+    const def = ELEMENT_DEFS[id];
+    if (def === undefined) throw new RangeError(`no data definition for element ${id}`);
+    const bytes = def >> 3;
+    const digits = value === null ? 'F'.repeat(bytes * 2) : String(Math.round(Math.abs(value) * 10 ** (def & 7))).padStart(bytes * 2, '0');
+    if (digits.length > bytes * 2) throw new RangeError(`element ${id}: ${value} does not fit ${bytes} BCD bytes`);
+    parts.push(Buffer.from(id, 'hex'), Buffer.from([def]), Buffer.from(digits, 'hex'));
+  }
+  return Buffer.concat(parts);
 }

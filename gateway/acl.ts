@@ -19,6 +19,11 @@ export const SERVICE_ROLES = {
     // Readings too: the console shows each sensor's latest value and a 6-hour sparkline.
     subscribe: ['floodgate/alerts/#', 'floodgate/ingest/#', 'sensors/+/+/reading', 'sensors/+/+/status', '$SYS/#'],
   },
+  /** The SL 651 centre (sl651/): publishes its stations' readings and presence as theirs, subscribes to nothing. */
+  sl651: {
+    publish: ['sensors/+/+/reading', 'sensors/+/+/status'],
+    subscribe: [],
+  },
   /** Simulators and test rigs that speak for many devices over one connection. */
   'simulator-admin': {
     publish: ['sensors/#'],

@@ -14,6 +14,9 @@
  * client): overlapping subscriptions deliver their copies at once, so that is ample.
  */
 import { messageKey, type MessageKey } from './session-store.ts';
+import { RecentKeys } from '../lib/recent-keys.ts';
+
+export { RecentKeys };
 
 export const REMEMBER = 4096;
 
@@ -32,33 +35,6 @@ export interface DeliveryControl {
   markDelivered(packet: DeliverablePacket): void;
   /** The stored queue is sent (aedes 'clientReady'): deliveries held meanwhile go out, in order. */
   ready(): void;
-}
-
-/**
- * The last `capacity` keys added, for an O(1) "seen?": a ring of keys and a set of them. (A bare
- * Set evicting its oldest entry through `values().next()` made an iterator per delivery.)
- */
-export class RecentKeys<K> {
-  private readonly ring: Array<K | undefined>;
-  private readonly set = new Set<K>();
-  private at = 0;
-  constructor(private readonly capacity: number) {
-    this.ring = new Array<K | undefined>(capacity);
-  }
-  has(key: K): boolean {
-    return this.set.has(key);
-  }
-  add(key: K): void {
-    if (this.set.has(key)) return;
-    const old = this.ring[this.at];
-    if (old !== undefined) this.set.delete(old);
-    this.ring[this.at] = key;
-    this.set.add(key);
-    this.at = (this.at + 1) % this.capacity;
-  }
-  get size(): number {
-    return this.set.size;
-  }
 }
 
 /**

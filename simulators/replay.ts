@@ -100,57 +100,70 @@ export async function sendAsDevices(sends: Send[], wrongLogins: Map<string, numb
         }),
       );
     }
-    let published = 0;
-    let messages = 0;
-    let skipped = 0;
-    const first = sends[0]?.sendTs ?? 0;
-    const t0 = performance.now();
-    // Each device publishes in order; devices run side by side, so one slow PUBACK does not hold
-    // up the city (at --speed 60 the whole demo city sends ~1,000 messages a second).
-    // At most 2,000 messages await their PUBACK at once (a counter, not a race over promises:
-    // that cost O(n) per message and held the whole city's handlers in memory).
-    const chains = new Map<string, Promise<void>>();
-    let pending = 0;
-    let failed = 0;
-    let wake: (() => void) | undefined;
-    const settle = () => {
-      pending--;
-      if (wake && pending < 2000) {
-        const w = wake;
-        wake = undefined;
-        w();
-      }
-    };
-    for (const s of sends) {
+    const sent = await paced(sends, o.speed, (s) => {
       const client = clients.get(s.sensorId);
-      if (!client) {
-        skipped += s.readings;
-        continue;
-      }
-      const wait = (s.sendTs - first) / o.speed - (performance.now() - t0);
-      if (wait > 5) await sleep(wait);
+      if (!client) return undefined;
       const topic = topics.reading(s.kind, s.sensorId);
       deps.record?.(JSON.stringify({ topic, payload: s.payload }));
-      pending++;
-      const p = (chains.get(s.sensorId) ?? Promise.resolve())
-        .then(() => client.publishAsync(topic, s.payload, { qos: 1 }))
-        .then(
-          () => {
-            published += s.readings;
-            messages++;
-          },
-          () => {
-            failed++;
-          },
-        )
-        .finally(settle);
-      chains.set(s.sensorId, p);
-      if (pending >= 2000) await new Promise<void>((r) => (wake = r));
-    }
-    await Promise.all(chains.values());
+      return () => client.publishAsync(topic, s.payload, { qos: 1 }).then(() => undefined);
+    });
     const span = sends.length ? sends.reduce((m, x) => Math.max(m, x.ts), -Infinity) - sends.reduce((m, x) => Math.min(m, x.ts), Infinity) : 0;
-    return { sensors: clients.size, published, messages, failed, skipped, refusedLogins, acceptedWrongLogins, simulatedMin: Math.round(span / 60_000), wallMs: deps.clock.now() - started };
+    return { sensors: clients.size, ...sent, refusedLogins, acceptedWrongLogins, simulatedMin: Math.round(span / 60_000), wallMs: deps.clock.now() - started };
   } finally {
     await Promise.all([...clients.values()].map((c) => c.endAsync()));
   }
+}
+
+/**
+ * Send `sends` (sorted by send time) paced so that `speed` simulated minutes pass per wall minute:
+ * `start(send)` gives the send's job (undefined: the device cannot send; its readings are counted
+ * as skipped). Each device sends in order; devices run side by side, so one slow answer does not
+ * hold up the city (at --speed 60 the whole demo city sends ~1,000 messages a second). At most
+ * 2,000 jobs are in flight at once (a counter, not a race over promises: that cost O(n) per
+ * message and held the whole city's handlers in memory).
+ */
+export async function paced(sends: Send[], speed: number, start: (s: Send) => (() => Promise<void>) | undefined): Promise<{ published: number; messages: number; failed: number; skipped: number }> {
+  let published = 0;
+  let messages = 0;
+  let skipped = 0;
+  let failed = 0;
+  const first = sends[0]?.sendTs ?? 0;
+  const t0 = performance.now();
+  const chains = new Map<string, Promise<void>>();
+  let pending = 0;
+  let wake: (() => void) | undefined;
+  const settle = () => {
+    pending--;
+    if (wake && pending < 2000) {
+      const w = wake;
+      wake = undefined;
+      w();
+    }
+  };
+  for (const s of sends) {
+    const wait = (s.sendTs - first) / speed - (performance.now() - t0);
+    if (wait > 5) await sleep(wait);
+    const job = start(s);
+    if (!job) {
+      skipped += s.readings;
+      continue;
+    }
+    pending++;
+    const p = (chains.get(s.sensorId) ?? Promise.resolve())
+      .then(job)
+      .then(
+        () => {
+          published += s.readings;
+          messages++;
+        },
+        () => {
+          failed++;
+        },
+      )
+      .finally(settle);
+    chains.set(s.sensorId, p);
+    if (pending >= 2000) await new Promise<void>((r) => (wake = r));
+  }
+  await Promise.all(chains.values());
+  return { published, messages, failed, skipped };
 }

@@ -5,6 +5,7 @@
 import type { Provisioning, Registry } from '../config/registry.ts';
 import type { Clock } from '../lib/clock.ts';
 import { sendAsDevices, type SendSummary } from './replay.ts';
+import { sendAsStations, sl651Sensors } from './sl651-stations.ts';
 import type { Scenario } from './scenario.ts';
 import { simulateScenario, type Simulation } from './simulate.ts';
 import { parseReadingPayload } from '../contracts/index.ts';
@@ -23,14 +24,41 @@ export interface ScenarioRun extends SendSummary {
 
 export async function runScenario(
   s: Scenario,
-  o: { mqttUrl: string; speed: number },
+  o: { mqttUrl: string; speed: number; sl651?: { host: string; port: number } },
   deps: { registry: Registry; provisioning: Provisioning; clock: Clock; record?: (line: string) => void; beforeSend?: (sim: Simulation) => Promise<void> },
 ): Promise<ScenarioRun> {
   // The storm ends now: every reading is a real, recent reading for the system under test.
   const sim = simulateScenario(s, deps.registry, deps.clock.now());
   await deps.beforeSend?.(sim);
-  const r = await sendAsDevices(sim.plan.sends, sim.plan.wrongLogins, o, deps);
-  return { scenario: s.name, ...r, peaks: sim.peaks, gusts: sim.gusts, faults: sim.plan.effects };
+  if (!o.sl651) {
+    const r = await sendAsDevices(sim.plan.sends, sim.plan.wrongLogins, o, deps);
+    return { scenario: s.name, ...r, peaks: sim.peaks, gusts: sim.gusts, faults: sim.plan.effects };
+  }
+  // Over SL 651: the hydrological stations (rain and water-level gauges with a station address
+  // and a password) as RTUs; the others (underpass ponding sensors) stay MQTT devices.
+  const started = deps.clock.now();
+  const viaSl651 = sl651Sensors(deps.registry, deps.provisioning);
+  const split = <T>(m: Map<string, T>, on: boolean) => new Map([...m].filter(([id]) => viaSl651.has(id) === on));
+  const [mqtt, sl651] = await Promise.all([
+    sendAsDevices(sim.plan.sends.filter((x) => !viaSl651.has(x.sensorId)), split(sim.plan.wrongLogins, false), o, deps),
+    sendAsStations(sim.plan.sends.filter((x) => viaSl651.has(x.sensorId)), split(sim.plan.wrongLogins, true), { ...o.sl651, speed: o.speed }, deps),
+  ]);
+  const sum = (k: 'sensors' | 'published' | 'messages' | 'failed' | 'skipped' | 'refusedLogins' | 'acceptedWrongLogins') => mqtt[k] + sl651[k];
+  return {
+    scenario: s.name,
+    sensors: sum('sensors'),
+    published: sum('published'),
+    messages: sum('messages'),
+    failed: sum('failed'),
+    skipped: sum('skipped'),
+    refusedLogins: sum('refusedLogins'),
+    acceptedWrongLogins: sum('acceptedWrongLogins'),
+    simulatedMin: Math.round((Math.max(...sim.plan.sends.map((x) => x.ts)) - Math.min(...sim.plan.sends.map((x) => x.ts))) / 60_000) || 0,
+    wallMs: deps.clock.now() - started,
+    peaks: sim.peaks,
+    gusts: sim.gusts,
+    faults: sim.plan.effects,
+  };
 }
 
 /**

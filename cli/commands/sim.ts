@@ -29,6 +29,8 @@ const SimFlags = z.object({
   api: flag.text,
   token: flag.text,
   wait: flag.int(0, 3600),
+  protocol: z.enum(['mqtt', 'sl651'], { error: 'must be mqtt or sl651' }).default('mqtt'),
+  sl651: z.string().regex(/^[^:]+:\d+$/, 'must be HOST:PORT').optional(),
 });
 type Values = z.output<typeof SimFlags>;
 
@@ -36,6 +38,7 @@ export const sim = command({
   summary: 'simulate sensors against the gateway as real devices: scenarios, replay, load',
   usage: `floodgate sim --list
        floodgate sim --scenario NAME|FILE.yaml [--speed N] [--expect] [--record FILE] [--predict]
+                     [--protocol sl651 [--sl651 HOST:PORT]]
        floodgate sim load --sensors N --rate R --duration D [--record FILE]
        floodgate sim replay FILE [--speed N] [--no-shift]
 
@@ -55,6 +58,10 @@ ending now.
   --predict         no system needed: what the rules engine would raise on the scenario, offline
   --record FILE     every message sent, as NDJSON {topic, payload} (floodgate backtest and
                     floodgate sim replay read it)
+  --protocol sl651  the rain and water-level gauges report as SL 651-2014 stations (TCP, HEX
+                    mode, 32 timed reports, each waiting for the centre's reply) to --sl651
+                    HOST:PORT (default 127.0.0.1:$FLOODGATE_SL651_PORT); underpass ponding sensors
+                    stay on MQTT. Station passwords come from provisioning.json
 
 Load: N load-test devices (floodgate provision --load-devices N adds them; the rules and the
 console ignore them) send R readings/s in all for D (seconds, or 90s, 5m) at QoS 1; a progress
@@ -91,6 +98,8 @@ Options:
     api: { type: 'string' },
     token: { type: 'string' },
     wait: { type: 'string', default: '30' },
+    protocol: { type: 'string', default: 'mqtt' },
+    sl651: { type: 'string' },
   },
   positionals: true,
   flags: SimFlags,
@@ -207,6 +216,17 @@ async function predict(v: Values, scenario: Scenario, files: ReturnType<typeof d
   for (const [rule, subjects] of Object.entries(fired)) print(`  ${rule.padEnd(20)} ${String(subjects.length).padStart(4)}  ${subjects.slice(0, 12).join(' ')}${subjects.length > 12 ? ' …' : ''}`);
 }
 
+/** Where the SL 651 centre listens: --sl651 HOST:PORT, or the local `up`'s FLOODGATE_SL651_PORT. */
+function sl651Address(flagValue: string | undefined): { host: string; port: number } {
+  if (flagValue) {
+    const at = flagValue.lastIndexOf(':');
+    return { host: flagValue.slice(0, at), port: Number(flagValue.slice(at + 1)) };
+  }
+  const local = clientEnv(process.env).sl651;
+  if (!local) throw new Error('--protocol sl651 needs the centre: --sl651 HOST:PORT or $FLOODGATE_SL651_PORT');
+  return local;
+}
+
 /** `sim --scenario X [--expect]`: the scenario's devices against the gateway, then its expectations. */
 async function storm(v: Values, scenario: Scenario, ctx: Ctx): Promise<void> {
   const speed = ctx.speedOf(600);
@@ -219,7 +239,8 @@ async function storm(v: Values, scenario: Scenario, ctx: Ctx): Promise<void> {
   const api = { url: v.api ?? clientEnv(process.env).apiUrl, token: token ?? '' };
   const registry = loadRegistry(ctx.files.registry);
   const since = Date.now();
-  const r = await runScenario(scenario, { mqttUrl: ctx.url, speed }, {
+  const sl651 = v.protocol === 'sl651' ? sl651Address(v.sl651) : undefined;
+  const r = await runScenario(scenario, { mqttUrl: ctx.url, speed, ...(sl651 ? { sl651 } : {}) }, {
     registry,
     provisioning: loadProvisioning(ctx.files.provisioning),
     clock: systemClock,
