@@ -16,6 +16,7 @@ import { systemClock } from '../../lib/clock.ts';
 import { eventually, smallCity, testLogger } from '../../test/helpers/stack.ts';
 import { startRedis, type RedisServer } from '../../test/helpers/servers.ts';
 import type { Provisioning, Registry } from '../../config/registry.ts';
+import { Redis } from 'ioredis';
 
 describe('Redis stopped under the gateway', () => {
   let redis: RedisServer;
@@ -97,5 +98,34 @@ describe('Redis stopped under the gateway', () => {
     // A reading may come twice (the device resent it after the gateway closed its connection, or
     // a delivery's acknowledgement had not reached Redis): at least once, as MQTT QoS 1 promises;
     // ingest and the rules drop such duplicates by sensor and time. None is missing.
+  });
+
+  it('delivers at once what devices publish while the bus subscriber reconnects (publishes refused until it has subscribed again)', { timeout: 120_000 }, async () => {
+    const url = `mqtt://127.0.0.1:${gw.port}`;
+    const svc = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'floodgate-rules', username: 'svc-rules', password: city.provisioning.serviceSecret, clean: false, reconnectPeriod: 500 });
+    clients.push(svc);
+    const got = new Set<number>();
+    svc.on('message', (_t, p) => got.add((JSON.parse(p.toString()) as { seq: number }).seq));
+    await svc.subscribeAsync('sensors/+/+/reading', { qos: 1 });
+    const dev = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'PD-002', username: 'PD-002', password: city.provisioning.sensors['PD-002'], reconnectPeriod: 100 });
+    clients.push(dev);
+    const acked = new Set<number>();
+    const admin = new Redis(redis.url);
+    try {
+      // Kill the subscribing connections only, then publish through the reconnect: 200 readings
+      // spread over it. The service stays connected throughout, so only the bus can deliver them.
+      await admin.client('KILL', 'TYPE', 'pubsub');
+      for (let seq = 1000; seq < 1200; seq++) {
+        dev.publish('sensors/ponding/PD-002/reading', JSON.stringify({ ts: Date.now(), seq, depth_cm: 1 }), { qos: 1 }, (err) => {
+          if (!err) acked.add(seq);
+        });
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      await eventually(() => acked.size === 200, 'every reading acknowledged (those refused meanwhile sent again)', 60_000);
+      // Every acknowledged reading reaches the connected service, without it reconnecting.
+      await eventually(() => [...acked].every((s) => got.has(s)), 'every acknowledged reading at the connected service', 20_000);
+    } finally {
+      admin.disconnect();
+    }
   });
 });
