@@ -54,6 +54,7 @@ function gatewayMetrics(metrics: Metrics, limits: GatewayConfig['limits']) {
     aclDenied: counter(metrics, 'floodgate_gateway_acl_denied_total', 'Publish/subscribe requests refused by the ACL', ['action']),
     limitHits: counter(metrics, 'floodgate_gateway_limit_hits_total', 'Connections or packets refused by a limit', ['limit']),
     published: counter(metrics, 'floodgate_gateway_messages_in_total', 'PUBLISH packets accepted from clients', ['principal']),
+    retainCleared: counter(metrics, 'floodgate_gateway_retain_cleared_total', 'Device messages whose retain flag was cleared: readings and status are never retained from devices (the retained status is the gateway\'s presence)', ['leaf']),
     takeovers: counter(metrics, 'floodgate_gateway_session_takeovers_total', 'Connections replaced by a newer one with the same client id'),
     revoked: counter(metrics, 'floodgate_gateway_revocations_total', 'Devices disconnected because they were revoked or removed'),
     clients: gauge(metrics, 'floodgate_gateway_clients', 'Connected MQTT clients'),

@@ -33,7 +33,7 @@ export interface HookContext {
   broker(): Aedes;
   /** For an allowed QoS 1 publish: store it, then acknowledge (aedes-patches.ts#storeBeforePuback). */
   acknowledgeAfterStore(packet: PublishPacket, client: Client, done: (err: Error | null) => void): void;
-  m: { connects: Counter<string>; aclDenied: Counter<string>; limitHits: Counter<string>; published: Counter<string>; takeovers: Counter<string> };
+  m: { connects: Counter<string>; aclDenied: Counter<string>; limitHits: Counter<string>; published: Counter<string>; takeovers: Counter<string>; retainCleared: Counter<string> };
 }
 
 type Hooks = Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>>;
@@ -72,7 +72,7 @@ export function brokerHooks(c: HookContext): Hooks {
         st.allowedTopic.set(client, packet.topic);
       }
       if (principal.type === 'device') {
-        const refusal = rateRefusal(st, client, principal.sensorId, packet.topic);
+        const refusal = rateRefusal(st, client, principal.sensorId, packet.topic) ?? presenceRefusal(st, client, packet);
         if (refusal) return done(new Error(refusal));
       }
       c.m.published.inc({ principal: principal.type });
@@ -171,5 +171,33 @@ function rateRefusal(st: HookState, client: Client, sensorId: string, topic: str
   }
   const d = { allow: false as const, reason: `publish rate above ${limits.deviceRatePerS}/s (burst ${limits.deviceBurst})` };
   denied(st, client, 'publish', topic, d, 'rate');
+  return d.reason;
+}
+
+/**
+ * Issue 23 §9: a device's retained reading was handed to every later subscriber as if it were new,
+ * and a device could retain a status claiming `"source":"gateway"`. A device's message is never
+ * retained (the retain flag is cleared, counted; the reading itself is kept) [MQTT-3.3.1-5 lets a
+ * server decide what it retains only by the flag, so the flag goes]; the retained status of a
+ * device's topic is the gateway's presence alone, and a device's status that claims a source is
+ * refused.
+ */
+function presenceRefusal(st: HookState, client: Client, packet: { topic: string; retain: boolean; payload: Buffer | string }): string | undefined {
+  const leaf = packet.topic.slice(packet.topic.lastIndexOf('/') + 1);
+  if (packet.retain) {
+    packet.retain = false;
+    st.m.retainCleared.inc({ leaf });
+    st.log.debug({ clientId: client.id, topic: packet.topic }, 'a device asked to retain its message: not retained');
+  }
+  if (leaf !== 'status') return undefined;
+  let claimed: unknown;
+  try {
+    claimed = (JSON.parse(packet.payload.toString()) as { source?: unknown } | null)?.source;
+  } catch {
+    return undefined; // not JSON: a device's own business, and not retained
+  }
+  if (claimed === undefined) return undefined;
+  const d = { allow: false as const, reason: 'a device may not state the source of its presence: only the gateway does' };
+  denied(st, client, 'publish', packet.topic, d);
   return d.reason;
 }

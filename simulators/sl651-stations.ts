@@ -137,7 +137,7 @@ export async function sendAsStations(sends: Send[], wrongLogins: Map<string, num
       const job = jobOf(s, st, o, deps.clock);
       return () => (st.chain = st.chain.then(job, job));
     });
-    return { sensors: byAddress.size, ...sent, refusedLogins, acceptedWrongLogins };
+    return { sensors: new Set(sends.map((x) => x.sensorId).filter((id) => stationOf.has(id))).size, ...sent, refusedLogins, acceptedWrongLogins };
   } finally {
     for (const st of byAddress.values()) st.link?.close();
   }

@@ -38,7 +38,9 @@ describe('docker-compose.yml', () => {
   it('points ingest at InfluxDB and every service at the gateway', () => {
     const { services } = composeConfig();
     expect(services['ingest']?.environment).toMatchObject({ INFLUX_URL: 'http://influxdb:8086', INFLUX_ORG: 'floodgate', INFLUX_BUCKET: 'readings' });
-    for (const s of ['ingest', 'rules', 'alerts']) expect(services[s]?.environment?.['FLOODGATE_MQTT_URL']).toBe('mqtt://gateway:1883');
+    for (const s of ['ingest', 'rules', 'alerts', 'sl651']) expect(services[s]?.environment?.['FLOODGATE_MQTT_URL']).toBe('mqtt://gateway:1883');
+    expect(services['sl651']?.command).toEqual(['sl651']);
+    expect(services['sl651']?.environment).toMatchObject({ FLOODGATE_SL651_PORT: '5005', FLOODGATE_SL651_HOST: '0.0.0.0' });
   });
 
   it('reads the console charts from InfluxDB and ships Prometheus and Grafana with the floodgate dashboard', () => {
@@ -51,7 +53,7 @@ describe('docker-compose.yml', () => {
     // Every Prometheus target is a service's metrics port as compose configures it.
     const tmpl = readFileSync(join(ROOT, 'deploy/prometheus/prometheus.yml.tmpl'), 'utf8');
     const targets = [...tmpl.matchAll(/"(\w+):(\d+)"/g)].map((m) => [m[1]!, m[2]!] as const);
-    expect(targets.length).toBe(3);
+    expect(targets.map(([svc]) => svc).sort()).toEqual(['alerts', 'gateway', 'ingest', 'sl651']);
     for (const [svc, port] of targets) {
       const env = services[svc]?.environment ?? {};
       expect(env['FLOODGATE_METRICS_PORT'] ?? env['FLOODGATE_HTTP_PORT'], `${svc}:${port}`).toBe(port);
@@ -75,7 +77,7 @@ describe('docker-compose.yml', () => {
 
   it('has a profile `single` (one of each service, the default in .env.example) and a profile `ha`', () => {
     const { services } = composeConfig();
-    for (const s of ['gateway', 'ingest', 'rules', 'alerts']) expect(services[s]?.profiles, s).toEqual(['single']);
+    for (const s of ['gateway', 'ingest', 'rules', 'alerts', 'sl651']) expect(services[s]?.profiles, s).toEqual(['single']);
     expect(readFileSync(join(ROOT, '.env.example'), 'utf8')).toMatch(/^COMPOSE_PROFILES=single$/m);
     const ha = Object.entries(services).filter(([, s]) => s.profiles?.includes('ha')).map(([n]) => n).sort();
     expect(ha).toEqual(['alerts-1', 'alerts-2', 'gateway-1', 'gateway-2', 'haproxy', 'ingest-1', 'ingest-2', 'postgres', 'redis', 'rules-1', 'rules-2']);

@@ -119,6 +119,32 @@ describe('limits', () => {
 });
 
 describe('presence', () => {
+  it('never retains a device\'s message, and refuses a device\'s status that claims a source: only the gateway speaks for presence', async () => {
+    const { gw, metrics, url } = await gateway();
+    try {
+      const dev = await device(url, 'RG-003');
+      const ts = Date.now();
+      await dev.publishAsync('sensors/rain/RG-003/reading', JSON.stringify({ ts, rain_mm: 1, interval_s: 300 }), { qos: 1, retain: true });
+      await dev.publishAsync('sensors/rain/RG-003/status', JSON.stringify({ state: 'online', fw: '1.2' }), { qos: 1, retain: true });
+      const cut = closed(dev);
+      dev.publish('sensors/rain/RG-003/status', JSON.stringify({ state: 'online', source: 'gateway' }), { qos: 1, retain: true });
+      await cut;
+      // A late subscriber gets the gateway's presence as retained, and no retained reading.
+      const late = await service(url, 'rules');
+      const retained: string[] = [];
+      late.on('message', (t, p, packet) => packet.retain && retained.push(`${t} ${(JSON.parse(p.toString()) as { source?: string }).source ?? 'device'}`));
+      await late.subscribeAsync(['sensors/+/+/status', 'sensors/+/+/reading'], { qos: 1 });
+      await eventually(() => retained.length > 0, 'the retained presence');
+      expect(retained).toEqual(['sensors/rain/RG-003/status gateway']);
+      const text = await metrics.metrics();
+      expect(text).toContain('floodgate_gateway_retain_cleared_total{leaf="reading"} 1');
+      expect(text).toMatch(/floodgate_gateway_retain_cleared_total\{leaf="status"\} 2/);
+      await late.endAsync();
+    } finally {
+      await gw.close();
+    }
+  });
+
   it('publishes online, offline (clean disconnect) and lost (dropped link) as retained status with last-seen', async () => {
     const { gw, url } = await gateway();
     try {
