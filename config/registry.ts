@@ -226,6 +226,7 @@ export function loadRegistry(path: string): Registry {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new FloodgateError('REGISTRY_INVALID', `no registry at ${path}: run \`floodgate provision --data-dir ${dirname(path)}\` first (\`floodgate up\` provisions the demo city on its first start), or point FLOODGATE_REGISTRY at yours`);
     throw new FloodgateError('REGISTRY_INVALID', `cannot read registry ${path}: ${(err as Error).message}`);
   }
   let json: unknown;
@@ -390,6 +391,7 @@ export function loadProvisioning(path: string): Provisioning {
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new FloodgateError('REGISTRY_INVALID', `no provisioning file at ${path}: run \`floodgate provision --data-dir ${dirname(path)}\` first, or set FLOODGATE_SERVICE_SECRET`);
     throw new FloodgateError('REGISTRY_INVALID', `cannot read provisioning file ${path}: ${(err as Error).message}`);
   }
   const r = Provisioning.safeParse(json);

@@ -44,6 +44,7 @@ describe('canPublish', () => {
     [lab, 'sensors/ponding/PD-001/reading', false],
     [lab, 'floodgate/alerts/x/y', false],
     [lab, '$SYS/x', false],
+    [lab, '$lab/x', true],
   ] as const)('%o publishes %s → %s', (p, topic, expected) => {
     expect(canPublish(p, topic).allow).toBe(expected);
   });
@@ -79,8 +80,9 @@ describe('canSubscribe', () => {
     [sim, 'floodgate/#', true],
     [sim, '#', false],
     [lab, 'test/#', true],
-    [lab, '#', false],
-    [lab, '+/x', false],
+    [lab, '#', true],
+    [lab, '+/x', true],
+    [lab, '$lab/#', true],
     [lab, 'sensors/#', false],
     [lab, 'floodgate/alerts/+/+', false],
     [lab, '$SYS/#', false],

@@ -76,8 +76,10 @@ export function filterCovers(allowed: string, requested: string): boolean {
 const isReserved = (topicOrFilter: string) => topicOrFilter.startsWith('floodgate/') || topicOrFilter.startsWith('sensors/');
 
 export function canPublish(p: Principal, topic: string): Decision {
-  if (topic.startsWith('$')) return deny('topics starting with $ are read-only'); // [MQTT-4.7.2-1]
-  if (p.type === 'lab') return isReserved(topic) ? deny('lab clients may not publish to sensors/ or floodgate/') : allow;
+  // Test tools publish to `$` topics to check that root wildcards do not match them [MQTT-4.7.2-1]:
+  // in lab mode, any but the broker's own $SYS.
+  if (p.type === 'lab') return isReserved(topic) || topic.startsWith('$SYS') ? deny('lab clients may not publish to sensors/, floodgate/ or $SYS/') : allow;
+  if (topic.startsWith('$')) return deny('topics starting with $ are read-only');
   if (p.type === 'service') {
     const grants = SERVICE_ROLES[p.name].publish;
     return grants.some((g) => topicMatches(g, topic)) ? allow : deny(`service ${p.name} may publish only to ${grants.join(', ')}`);
@@ -88,12 +90,16 @@ export function canPublish(p: Principal, topic: string): Decision {
   return allow;
 }
 
+/** In lab mode, whether a message may go to a client: a lab client gets nothing of sensors/ or floodgate/. */
+export function labForward(p: Principal | undefined, topic: string): boolean {
+  return p?.type !== 'lab' || !isReserved(topic);
+}
+
 export function canSubscribe(p: Principal, filter: string): Decision {
   if (p.type === 'lab') {
-    // Wildcards at the root would reach sensors/ and floodgate/: lab clients must name their tree.
-    if (filter.startsWith('#') || filter.startsWith('+') || isReserved(filter) || filter.startsWith('$')) {
-      return deny('lab clients may subscribe only below their own top-level topics');
-    }
+    // Root wildcards are allowed (test suites subscribe to `#` and `+/+`): what they would reach of
+    // sensors/ and floodgate/ is never forwarded to a lab client (labForward).
+    if (isReserved(filter) || filter.startsWith('$SYS')) return deny('lab clients may not subscribe to sensors/, floodgate/ or $SYS/');
     return allow;
   }
   if (p.type === 'service') {

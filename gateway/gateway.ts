@@ -238,6 +238,10 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps): P
       m.limitHits.inc({ limit: 'packet_size' });
       log.warn({ size, max: config.limits.maxPacketBytes }, 'packet too large; connection closed');
     },
+    onBadProtocol(level) {
+      m.connects.inc({ result: 'protocol' });
+      log.warn({ level }, `CONNECT with protocol level ${level}: answered CONNACK 0x01 (unacceptable protocol level: MQTT 3.1 and 3.1.1 are served) and closed`);
+    },
   });
   if (config.labMode) log.warn('LAB MODE: anonymous clients are admitted to topics outside sensors/ and floodgate/. Never run lab mode on a city network.');
   const { port, tlsPort, wsPort } = listeners;

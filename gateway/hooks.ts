@@ -8,7 +8,7 @@ import type { Aedes, AedesOptions, AuthenticateError, Client, PublishPacket } fr
 import type { Counter } from '../lib/metrics.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
-import { canPublish, canSubscribe, SERVICE_PREFIX, type Decision, type Principal } from './acl.ts';
+import { canPublish, canSubscribe, labForward, SERVICE_PREFIX, type Decision, type Principal } from './acl.ts';
 import { keepaliveProblem, takeToken, topicLevels, type Bucket } from './limits.ts';
 import { authError, BAD_CREDENTIALS, NOT_AUTHORIZED, SERVER_UNAVAILABLE, type CredentialCheck } from './auth.ts';
 import { continuePacketIds } from './aedes-patches.ts';
@@ -36,7 +36,7 @@ export interface HookContext {
   m: { connects: Counter<string>; aclDenied: Counter<string>; limitHits: Counter<string>; published: Counter<string>; takeovers: Counter<string>; retainCleared: Counter<string> };
 }
 
-type Hooks = Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>>;
+type Hooks = Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>> & Pick<AedesOptions, 'authorizeForward'>;
 
 /** The hooks' own memory of each connection. */
 interface HookState extends HookContext {
@@ -55,6 +55,10 @@ export function brokerHooks(c: HookContext): Hooks {
   return {
     preConnect: (client, packet, done) => {
       st.keepalives.set(client, packet.keepalive ?? 0);
+      // Keepalive 0 turns the client's keepalive off [MQTT-3.1.2-10]; the server "is permitted to
+      // disconnect a Client that it determines to be inactive" (its non-normative comment): aedes
+      // then closes a link silent for 1.5 × keepaliveMaxS, as for a client that asked for that.
+      if (packet.keepalive === 0) packet.keepalive = limits.keepaliveMaxS;
       if (packet.clean === false) st.resuming.add(client);
       deliveries.set(client, useExactDedupe(client as unknown as Parameters<typeof useExactDedupe>[0], { holdUntilReady: packet.clean === false, brokerId: c.broker().id }));
       done(null, true);
@@ -90,6 +94,9 @@ export function brokerHooks(c: HookContext): Hooks {
       }
       done(null, sub);
     },
+    // Only in lab mode (a check per delivery otherwise costs every message): a lab client's root
+    // wildcard never brings it the city's readings or alerts.
+    ...(c.config.labMode ? { authorizeForward: ((client, packet) => (labForward(principals.get(client), packet.topic) ? packet : null)) satisfies NonNullable<AedesOptions['authorizeForward']> } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import mqttPacket from 'mqtt-packet';
-import { keepaliveProblem, PacketSizeReader, takeToken, type Bucket } from './limits.ts';
+import { keepaliveProblem, PacketSizeReader, takeToken, unsupportedProtocolLevel, type Bucket } from './limits.ts';
 
 describe('takeToken', () => {
   it('allows a burst, then the sustained rate', () => {
@@ -32,7 +32,7 @@ describe('keepaliveProblem', () => {
     [60, null],
     [5, null],
     [1800, null],
-    [0, 'disabled'],
+    [0, null],
     [4, 'below'],
     [1801, 'above'],
   ] as const)('%i s → %s', (k, problem) => {
@@ -71,4 +71,18 @@ describe('PacketSizeReader', () => {
   it('flags a remaining length longer than four bytes', () => {
     expect(new PacketSizeReader().push(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]), 1e9)).toBe('malformed');
   });
+});
+
+describe('unsupportedProtocolLevel', () => {
+  // CONNECT: 10, remaining length, 00 04 "MQTT", level, flags, keepalive, client id.
+  const connect = (level: number, name = 'MQTT') => Buffer.concat([Buffer.from([0x10, 10 + name.length]), Buffer.from([0, name.length]), Buffer.from(name), Buffer.from([level, 0x02, 0, 60, 0, 0])]);
+  it.each([
+    ['MQTT 3.1.1', connect(4), null],
+    ['MQTT 3.1 (MQIsdp)', connect(3, 'MQIsdp'), null],
+    ['MQTT 5 (aedes answers it)', connect(5), null],
+    ['level 6', connect(6), 6],
+    ['level 0', connect(0), 0],
+    ['not a CONNECT', Buffer.from([0x30, 0x02, 0, 0]), null],
+    ['too short to tell', connect(6).subarray(0, 5), null],
+  ] as const)('%s → %s', (_name, chunk, level) => expect(unsupportedProtocolLevel(chunk)).toBe(level));
 });

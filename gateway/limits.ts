@@ -11,7 +11,10 @@ export interface GatewayLimits {
   deviceBurst: number;
   /** Concurrent connections; beyond it CONNACK 3 (server unavailable). */
   maxConnections: number;
-  /** Keepalive bounds in seconds; 0 (no keepalive) is refused: dead links must be noticed. */
+  /**
+   * Keepalive bounds in seconds. 0 (no keepalive, [MQTT-3.1.2-10]: test suites' default) is
+   * accepted with the server's own idle limit, keepaliveMaxS: a dead link is still noticed.
+   */
   keepaliveMinS: number;
   keepaliveMaxS: number;
   /** Topic levels in a topic or filter. */
@@ -32,7 +35,7 @@ export const DEFAULT_LIMITS: GatewayLimits = {
 export { takeToken, type Bucket } from '../lib/token-bucket.ts';
 
 export function keepaliveProblem(keepaliveS: number, limits: Pick<GatewayLimits, 'keepaliveMinS' | 'keepaliveMaxS'>): string | null {
-  if (keepaliveS === 0) return 'keepalive 0 (disabled) is not allowed';
+  if (keepaliveS === 0) return null; // the server's idle limit applies (hooks.ts, preConnect)
   if (keepaliveS < limits.keepaliveMinS) return `keepalive ${keepaliveS}s is below ${limits.keepaliveMinS}s`;
   if (keepaliveS > limits.keepaliveMaxS) return `keepalive ${keepaliveS}s is above ${limits.keepaliveMaxS}s`;
   return null;
@@ -89,3 +92,25 @@ export class PacketSizeReader {
     return null;
   }
 }
+
+/**
+ * The protocol level of a CONNECT at the start of `chunk` when it is one no broker here speaks
+ * (3 and 4 are MQTT 3.1 and 3.1.1, which aedes serves; 5 aedes answers itself), else null (not a
+ * CONNECT, or too short to tell). mqtt-packet refuses to parse a CONNECT of another level, so
+ * aedes closed such a connection without the CONNACK 0x01 that [MQTT-3.1.2-2] requires.
+ */
+export function unsupportedProtocolLevel(chunk: Uint8Array): number | null {
+  if (chunk.length < 2 || chunk[0] !== 0x10) return null;
+  let i = 1;
+  while (i < chunk.length && i < 5 && chunk[i]! & 0x80) i++; // remaining length: 1–4 bytes
+  i++;
+  if (i + 2 > chunk.length) return null;
+  const nameLength = (chunk[i]! << 8) | chunk[i + 1]!;
+  const at = i + 2 + nameLength;
+  if (nameLength > 6 || at >= chunk.length) return null;
+  const level = chunk[at]!;
+  return level === 3 || level === 4 || level === 5 ? null : level;
+}
+
+/** CONNACK, session present 0, return code 0x01: unacceptable protocol level [MQTT-3.2.2.3]. */
+export const CONNACK_UNACCEPTABLE_PROTOCOL = Buffer.from([0x20, 0x02, 0x00, 0x01]);

@@ -23,10 +23,10 @@ export interface Listeners {
   close(): Promise<void>;
 }
 
-export async function openListeners(config: GatewayConfig, broker: Aedes, o: { logger: Logger; onOversize(size: number | 'malformed'): void }): Promise<Listeners> {
+export async function openListeners(config: GatewayConfig, broker: Aedes, o: { logger: Logger; onOversize(size: number | 'malformed'): void; onBadProtocol(level: number): void }): Promise<Listeners> {
   const log = o.logger;
   const max = config.limits.maxPacketBytes;
-  const handle = (conn: Duplex, req?: Parameters<Aedes['handle']>[1]) => broker.handle(guardPacketSize(batchWrites(conn), max, o.onOversize), req);
+  const handle = (conn: Duplex, req?: Parameters<Aedes['handle']>[1]) => broker.handle(guardPacketSize(batchWrites(conn), max, o.onOversize, o.onBadProtocol), req);
 
   const servers: Array<{ close(cb: () => void): void }> = [];
   const listen = (server: Server | ReturnType<typeof createHttpServer>, port: number, what: string) =>

@@ -40,7 +40,7 @@ function run(args: string[], opts: { cwd?: string; env?: Record<string, string> 
 }
 
 describe('floodgate CLI', () => {
-  it.each(['up', 'gateway', 'ingest', 'rules', 'alerts', 'sim', 'police-receiver', 'provision', 'devices', 'mosquitto-acl', 'backtest', 'users'])('floodgate %s --help', async (cmd) => {
+  it.each(['up', 'gateway', 'ingest', 'rules', 'alerts', 'sl651', 'sim', 'police-receiver', 'provision', 'devices', 'mosquitto-acl', 'backtest', 'users'])('floodgate %s --help', async (cmd) => {
     const p = run([cmd, '--help']);
     expect(await p.exit).toBe(0);
     expect(p.stdout()).toContain(`floodgate ${cmd}`);
@@ -49,7 +49,23 @@ describe('floodgate CLI', () => {
   it('lists every command on --help', async () => {
     const p = run(['--help']);
     expect(await p.exit).toBe(0);
-    for (const cmd of ['up', 'gateway', 'ingest', 'rules', 'alerts', 'sim', 'police-receiver']) expect(p.stdout()).toContain(`  ${cmd} `);
+    for (const cmd of ['up', 'gateway', 'ingest', 'rules', 'alerts', 'sl651', 'sim', 'police-receiver']) expect(p.stdout()).toContain(`  ${cmd} `);
+  });
+
+  it('floodgate gateway on an empty data directory says to provision it, with the stable code', async () => {
+    const dir = tempDir('empty-gateway');
+    try {
+      const p = run(['gateway'], { env: { FLOODGATE_DATA_DIR: dir.path, FLOODGATE_MQTT_HOST: '127.0.0.1', FLOODGATE_MQTT_PORT: '0' } });
+      expect(await p.exit).toBe(1);
+      expect(p.stderr()).toContain('REGISTRY_INVALID');
+      expect(p.stderr()).toContain(`floodgate provision --data-dir ${dir.path}`);
+      // floodgate sl651 without its port says which variable to set.
+      const s = run(['sl651'], { env: { FLOODGATE_DATA_DIR: dir.path } });
+      expect(await s.exit).toBe(1);
+      expect(s.stderr()).toContain('FLOODGATE_SL651_PORT');
+    } finally {
+      dir.remove();
+    }
   });
 
   it('floodgate backtest replays the shipped storm and scores it against its labels', async () => {

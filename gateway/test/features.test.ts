@@ -86,8 +86,21 @@ describe('limits', () => {
     }
   });
 
+  it('accepts keepalive 0 (off, [MQTT-3.1.2-10]) with the server\'s own idle limit', async () => {
+    const { gw, metrics, url } = await gateway();
+    try {
+      const c = await device(url, 'PD-001', { keepalive: 0 });
+      expect(c.connected).toBe(true);
+      const client = (gw.broker as unknown as { clients: Record<string, { _keepaliveInterval: number }> }).clients['PD-001']!;
+      expect(client._keepaliveInterval).toBe(DEFAULT_LIMITS.keepaliveMaxS * 1500 + 1);
+      expect(await limitHits(metrics, 'keepalive')).toBe(0);
+      await c.endAsync();
+    } finally {
+      await gw.close();
+    }
+  });
+
   it.each([
-    [0, 5],
     [2, 5],
     [4000, 5],
   ])('refuses keepalive %i s (outside 5..1800) with CONNACK %i', async (keepalive, code) => {
@@ -267,6 +280,43 @@ describe('listeners', () => {
       expect(err?.code).toBe(5);
     } finally {
       await plain.gw.close();
+    }
+  });
+
+  it('lab mode lets test tools use root wildcards and their own $ topics, and never forwards them the city\'s messages', async () => {
+    const { gw, url } = await gateway({ labMode: true });
+    try {
+      const tool = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, keepalive: 0 });
+      const got: string[] = [];
+      tool.on('message', (t) => got.push(t));
+      const granted = await tool.subscribeAsync(['#', '+/+'], { qos: 1 });
+      expect(granted.map((g) => g.qos)).toEqual([1, 1]);
+      const dev = await device(url, 'PD-002');
+      await dev.publishAsync('sensors/ponding/PD-002/reading', JSON.stringify({ ts: Date.now(), depth_cm: 1 }), { qos: 1 });
+      await tool.publishAsync('$lab/x', 'dollar', { qos: 1 }); // not matched by # or +/+ [MQTT-4.7.2-1], and the link stays
+      await tool.publishAsync('TopicA/B', 'hello', { qos: 1 });
+      await eventually(() => got.includes('TopicA/B'), 'the lab message');
+      // One copy for the two overlapping subscriptions (aedes' choice, allowed by [MQTT-3.3.5-1]).
+      expect(got).toEqual(['TopicA/B']);
+      expect(tool.connected).toBe(true);
+      await Promise.all([tool.endAsync(), dev.endAsync()]);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('answers a CONNECT of a protocol level it does not speak with CONNACK 0x01 and closes [MQTT-3.1.2-2]', async () => {
+    const { gw } = await gateway();
+    try {
+      const socket = netConnect(gw.port, '127.0.0.1');
+      const answer: Buffer[] = [];
+      socket.on('data', (d) => answer.push(d));
+      const done = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      socket.write(Buffer.from([0x10, 0x0e, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x06, 0x02, 0x00, 0x3c, 0x00, 0x02, 0x61, 0x62]));
+      await done;
+      expect(Buffer.concat(answer).toString('hex')).toBe('20020001');
+    } finally {
+      await gw.close();
     }
   });
 
