@@ -10,6 +10,7 @@ import type { Clock } from '../lib/clock.ts';
 import { SERVICE_NAMES, SERVICE_PREFIX, type Principal, type ServiceRole } from './acl.ts';
 
 // MQTT 3.1.1 CONNACK return codes [MQTT-3.2.2.3].
+export const IDENTIFIER_REJECTED = 2;
 export const SERVER_UNAVAILABLE = 3;
 export const BAD_CREDENTIALS = 4;
 export const NOT_AUTHORIZED = 5;

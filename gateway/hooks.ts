@@ -10,7 +10,7 @@ import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { canPublish, canSubscribe, labForward, SERVICE_PREFIX, type Decision, type Principal } from './acl.ts';
 import { keepaliveProblem, takeToken, topicLevels, type Bucket } from './limits.ts';
-import { authError, BAD_CREDENTIALS, NOT_AUTHORIZED, SERVER_UNAVAILABLE, type CredentialCheck } from './auth.ts';
+import { authError, BAD_CREDENTIALS, IDENTIFIER_REJECTED, NOT_AUTHORIZED, SERVER_UNAVAILABLE, type CredentialCheck } from './auth.ts';
 import { continuePacketIds } from './aedes-patches.ts';
 import { useExactDedupe, type DeliveryControl } from './delivery-dedupe.ts';
 import type { GatewayConfig } from './config.ts';
@@ -43,13 +43,15 @@ interface HookState extends HookContext {
   keepalives: WeakMap<Client, number>;
   /** Connections asking to resume a persistent session (clean=false). */
   resuming: WeakSet<Client>;
+  /** Connections that sent a zero-length client id (aedes then makes one up). */
+  anonymousIds: WeakSet<Client>;
   /** The topic a client last published to and was allowed (see authorizePublish). */
   allowedTopic: WeakMap<Client, string>;
   buckets: Map<string, Bucket>;
 }
 
 export function brokerHooks(c: HookContext): Hooks {
-  const st: HookState = { ...c, keepalives: new WeakMap(), resuming: new WeakSet(), allowedTopic: new WeakMap(), buckets: new Map() };
+  const st: HookState = { ...c, keepalives: new WeakMap(), resuming: new WeakSet(), anonymousIds: new WeakSet(), allowedTopic: new WeakMap(), buckets: new Map() };
   const { principals, deliveries } = c.connections;
   const { limits } = c.config;
   return {
@@ -60,6 +62,7 @@ export function brokerHooks(c: HookContext): Hooks {
       // then closes a link silent for 1.5 × keepaliveMaxS, as for a client that asked for that.
       if (packet.keepalive === 0) packet.keepalive = limits.keepaliveMaxS;
       if (packet.clean === false) st.resuming.add(client);
+      if (!packet.clientId) st.anonymousIds.add(client);
       deliveries.set(client, useExactDedupe(client as unknown as Parameters<typeof useExactDedupe>[0], { holdUntilReady: packet.clean === false, brokerId: c.broker().id }));
       done(null, true);
     },
@@ -117,6 +120,8 @@ function checkConnect(st: HookState, client: Client, username: string | undefine
     done(err, false);
   };
   if (st.broker().connectedClients >= limits.maxConnections) return refuse('refused', authError(`connection limit ${limits.maxConnections} reached`, SERVER_UNAVAILABLE), 'connections');
+  // [MQTT-3.1.3-8] a zero-byte client id with CleanSession 0: CONNACK 0x02 (identifier rejected).
+  if (st.anonymousIds.has(client) && st.resuming.has(client)) return refuse('refused', authError('a zero-length client id needs a clean session', IDENTIFIER_REJECTED));
   const kaProblem = keepaliveProblem(st.keepalives.get(client) ?? 0, limits);
   if (kaProblem) return refuse('refused', authError(kaProblem, NOT_AUTHORIZED), 'keepalive');
   if (!username && !password && st.config.labMode) {

@@ -305,6 +305,24 @@ describe('listeners', () => {
     }
   });
 
+  it('refuses a zero-length client id with CleanSession 0 with CONNACK 0x02 [MQTT-3.1.3-8]; with CleanSession 1 it is admitted (lab mode)', async () => {
+    const { gw } = await gateway({ labMode: true });
+    try {
+      const connack = async (flags: number) => {
+        const socket = netConnect(gw.port, '127.0.0.1');
+        const got = new Promise<string>((resolve) => socket.once('data', (d) => resolve(d.toString('hex'))));
+        socket.write(Buffer.from([0x10, 0x0c, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, flags, 0x00, 0x3c, 0x00, 0x00]));
+        const answer = await got;
+        socket.destroy();
+        return answer;
+      };
+      expect(await connack(0x00)).toBe('20020002');
+      expect(await connack(0x02)).toBe('20020000');
+    } finally {
+      await gw.close();
+    }
+  });
+
   it('answers a CONNECT of a protocol level it does not speak with CONNACK 0x01 and closes [MQTT-3.1.2-2]', async () => {
     const { gw } = await gateway();
     try {
