@@ -343,7 +343,8 @@ describe('a whole city in a storm, and a load test, on a fresh system', () => {
     // On a busy machine `up` may fall minutes behind the simulator: the expectations are polled
     // until met, so a generous --wait costs nothing when the machine is fast.
     const storm = run(['sim', '--scenario', 'thunderstorm', '--speed', '240', '--expect', '--wait', '480', ...at], { cwd: dir.path });
-    expect(await storm.exit, storm.stderr()).toBe(0);
+    // If it fails, what `up` said last (it runs the system the storm goes to).
+    expect(await storm.exit, `${storm.stderr()}\nfloodgate up (exit ${up.child.exitCode}): ${up.stderr().slice(-3000)}`).toBe(0);
     expect(storm.stdout()).toMatch(/^thunderstorm: \d+ readings in \d+ messages from 1207 sensors acknowledged/);
     expect(storm.stdout()).toContain('thunderstorm: every expectation met');
 
