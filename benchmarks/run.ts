@@ -9,7 +9,7 @@ import { cpus, freemem, release, totalmem, type as osType } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
-const scenarios = ['gateway', 'ingest', 'rules', 'backtest', 'stores', 'pipeline', 'capacity', 'console', 'ha'];
+const scenarios = ['gateway', 'ingest', 'rules', 'backtest', 'stores', 'pipeline', 'capacity', 'console', 'ha', 'sl651'];
 const wanted = process.argv.slice(2);
 for (const name of wanted) {
   if (!scenarios.includes(name)) {
@@ -92,7 +92,7 @@ for (const name of wanted.length ? wanted : scenarios) {
 }
 
 function readdirResults(): string[] {
-  return ['gateway', 'ingest', 'ingest-soak', 'rules', 'backtest', 'stores', 'pipeline', 'console', 'ha'].map((n) => `${HERE}results-${n}.md`).filter((f) => existsSync(f));
+  return ['gateway', 'ingest', 'ingest-soak', 'rules', 'backtest', 'stores', 'pipeline', 'console', 'ha', 'sl651'].map((n) => `${HERE}results-${n}.md`).filter((f) => existsSync(f));
 }
 
 // RESULTS.md is the latest full run; a run of some scenarios goes beside it (not committed).

@@ -73,4 +73,14 @@ describe('floodgate services on Mosquitto', () => {
     const wrong = await connect('PD-001', 'nope').then(() => null, (e: { code?: number }) => e);
     expect(wrong?.code).toBe(5); // Mosquitto answers "not authorized" for a bad password
   });
+
+  it('takes an MQTT 5 device\'s readings into the store (the MQTT 5 path: Mosquitto in front of the services)', async () => {
+    const db = (stack.ingest.sink as unknown as { db: Database.Database }).db;
+    const ts = Date.now() - 60_000;
+    const dev = await mqtt.connectAsync(mosquitto.url, { protocolVersion: 5, clientId: 'PD-003', username: 'PD-003', password: stack.provisioning.sensors['PD-003'], reconnectPeriod: 0 });
+    await dev.publishAsync('sensors/ponding/PD-003/reading', JSON.stringify({ ts, depth_cm: 4.5 }), { qos: 1, properties: { contentType: 'application/json' } });
+    await dev.endAsync();
+    const stored = () => (db.prepare("SELECT count(*) AS n FROM readings WHERE sensor = 'PD-003' AND ts = ?").get(ts) as { n: number }).n;
+    await eventually(() => stored() === 1, 'the MQTT 5 reading stored');
+  });
 });
