@@ -56,6 +56,8 @@ export interface Frame {
   end: EndChar;
   /** The whole frame's bytes (what the CRC covered, and the CRC). */
   raw: Buffer;
+  /** HEX/BCD mode (7E7E, the default) or ASCII mode (SOH: sl651-ascii.ts); replies go in the same mode. */
+  mode?: 'hex' | 'ascii';
 }
 
 export type FrameProblem = { code: 'SL651_BAD_CRC' | 'SL651_BAD_HEADER' | 'SL651_TOO_LONG'; message: string };

@@ -4,7 +4,8 @@
  * and by the tests.
  */
 import { connect, type Socket } from 'node:net';
-import { readFrame, type Frame } from '../contracts/sl651-frame.ts';
+import type { Frame } from '../contracts/sl651-frame.ts';
+import { readAnyFrame } from '../contracts/sl651-ascii.ts';
 
 export interface RtuLink {
   send(frame: Buffer): void;
@@ -30,7 +31,7 @@ export function openRtuLink(host: string, port: number): Promise<RtuLink> {
     socket.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
       for (;;) {
-        const r = readFrame(buf);
+        const r = readAnyFrame(buf);
         if ('need' in r) break;
         buf = buf.subarray(r.skipped + r.consumed);
         if (!('frame' in r)) continue;

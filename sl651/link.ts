@@ -6,7 +6,8 @@
  * order it sent them, and the reply goes out only once they are stored.
  */
 import type { Socket } from 'node:net';
-import { readFrame, encodeReply, type Frame } from '../contracts/sl651-frame.ts';
+import { encodeReply, type Frame } from '../contracts/sl651-frame.ts';
+import { encodeAsciiReply, readAnyFrame } from '../contracts/sl651-ascii.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Clock } from '../lib/clock.ts';
 import { addPacket, type Assembly } from './reassembly.ts';
@@ -32,7 +33,7 @@ export interface LinkHooks {
    * A complete report from `station`: resolves once it is stored, to whether to answer it; or to
    * a refusal (the report speaks for another station), which closes the link.
    */
-  report(station: Station, func: number, body: Buffer, log: Logger): Promise<ReportOutcome>;
+  report(station: Station, func: number, body: Buffer, log: Logger, mode: 'hex' | 'ascii'): Promise<ReportOutcome>;
   /** The link first spoke for `station` (an older link of the same station is closed: a modem that redialled), and when it ended. */
   online(station: Station, link: Closable): void;
   offline(station: Station, link: Closable, how: LinkEnd): void;
@@ -51,6 +52,12 @@ function wallNow(clock: Clock, config: Sl651Config) {
   const now = clock.now();
   const d = new Date(now + config.zone.offsetAt(now) * 60_000);
   return { y: d.getUTCFullYear(), mo: d.getUTCMonth() + 1, d: d.getUTCDate(), h: d.getUTCHours(), mi: d.getUTCMinutes(), s: d.getUTCSeconds() };
+}
+
+/** A body's serial: 2 bytes in HEX mode, 4 hex characters in ASCII mode; 0 where there is none. */
+function serialOf(frame: Frame, body: Buffer): number {
+  if (frame.mode === 'ascii') return parseInt(body.subarray(0, 4).toString('latin1'), 16) || 0;
+  return body.length >= 2 ? body.readUInt16BE(0) : 0;
 }
 
 export function serveLink(socket: Socket, config: Sl651Config, clock: Clock, hooks: LinkHooks, logger: Logger): void {
@@ -101,7 +108,8 @@ class StationLink {
   private reply(frame: Frame, func: number, serial: number, end: 'ESC' | 'EOT' | 'ACK' | 'NAK'): void {
     if (this.closed) return;
     this.hooks.count.reply(end);
-    this.socket.write(encodeReply({ station: frame.station, centre: frame.centre, password: frame.password, func, serial, time: wallNow(this.clock, this.config), end }));
+    const reply = { station: frame.station, centre: frame.centre, password: frame.password, func, serial, time: wallNow(this.clock, this.config), end };
+    this.socket.write(frame.mode === 'ascii' ? encodeAsciiReply(reply) : encodeReply(reply));
   }
 
   private refuse(reason: RefusalReason, message: string): void {
@@ -149,7 +157,7 @@ class StationLink {
     }
     if (frame.func === 0x2f) return; // a keep-alive gets no reply, as from the real centre (../shared/sl651)
     if (frame.packet) return this.handlePacket(frame);
-    await this.answer(frame, frame.body, frame.body.readUInt16BE(0));
+    await this.answer(frame, frame.body, serialOf(frame, frame.body));
   }
 
   private async handlePacket(frame: Frame): Promise<void> {
@@ -158,7 +166,7 @@ class StationLink {
     this.assembly = outcome.state;
     // The first packet carries the serial; the ACK / NAK of the others answers with the first's.
     const first = this.assembly?.parts.get(1) ?? (outcome.kind === 'complete' ? outcome.body : frame.body);
-    const serial = first.length >= 2 ? first.readUInt16BE(0) : 0;
+    const serial = serialOf(frame, first);
     if (outcome.kind === 'nak') {
       this.hooks.count.limit('packet');
       this.log.warn({ seq, total }, `SL 651 packet refused: ${outcome.reason}`);
@@ -169,14 +177,14 @@ class StationLink {
   }
 
   private async answer(frame: Frame, body: Buffer, serial: number): Promise<void> {
-    const outcome = await this.hooks.report(this.station!, frame.func, body, this.log);
+    const outcome = await this.hooks.report(this.station!, frame.func, body, this.log, frame.mode ?? 'hex');
     if ('refuse' in outcome) return this.refuse(outcome.refuse.reason, outcome.refuse.message);
     if (outcome.reply) this.reply(frame, frame.func, serial, this.config.link === 'keep' ? 'ESC' : 'EOT');
   }
 
   /** The next frame in the buffer, or none yet; a bad one is counted (and, many in a row, closes the link). */
   private async next(): Promise<boolean> {
-    const r = readFrame(this.buf, this.config.maxBody);
+    const r = readAnyFrame(this.buf, this.config.maxBody);
     this.garbage += r.skipped;
     if ('need' in r) {
       this.buf = this.buf.subarray(r.skipped);

@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { topics } from '../contracts/index.ts';
 import { decodeReport, type Sl651Report } from '../contracts/sl651-report.ts';
+import { decodeAsciiReport } from '../contracts/sl651-ascii.ts';
 import type { MqttClient } from '../lib/mqtt.ts';
 import type { Logger } from '../lib/logger.ts';
 import { RecentKeys } from '../lib/recent-keys.ts';
@@ -27,7 +28,7 @@ const REMEMBERED_REPORTS = 50_000;
 
 const wallIso = (t: Sl651Report['sent']) => `${t.y}${String(t.mo).padStart(2, '0')}${String(t.d).padStart(2, '0')}T${String(t.h).padStart(2, '0')}${String(t.mi).padStart(2, '0')}${String(t.s).padStart(2, '0')}`;
 
-export function createReportHandler(o: { config: Sl651Config; m: Sl651Metrics; mqtt: MqttClient }): (station: Station, func: number, body: Buffer, log: Logger) => Promise<ReportOutcome> {
+export function createReportHandler(o: { config: Sl651Config; m: Sl651Metrics; mqtt: MqttClient }): (station: Station, func: number, body: Buffer, log: Logger, mode: 'hex' | 'ascii') => Promise<ReportOutcome> {
   const { config, m, mqtt } = o;
   const published = new RecentKeys<string>(REMEMBERED_READINGS);
   const answered = new RecentKeys<string>(REMEMBERED_REPORTS);
@@ -57,10 +58,10 @@ export function createReportHandler(o: { config: Sl651Config; m: Sl651Metrics; m
     m.images.inc();
   }
 
-  return async function report(station, func, body, flog) {
+  return async function report(station, func, body, flog, mode) {
     const silent = { reply: false };
     if (!ANSWERED.has(func) && !WITH_READINGS.has(func)) return silent; // answers to commands a centre sends: not ours to answer
-    const decoded = decodeReport(func, body);
+    const decoded = mode === 'ascii' ? decodeAsciiReport(body) : decodeReport(func, body);
     if ('problem' in decoded) {
       m.badFrames.inc({ code: decoded.problem.code });
       flog.warn({ func, code: decoded.problem.code, head: body.subarray(0, 32).toString('hex') }, `SL 651 report refused: ${decoded.problem.message}`);
@@ -75,7 +76,7 @@ export function createReportHandler(o: { config: Sl651Config; m: Sl651Metrics; m
       return { reply: ANSWERED.has(func) };
     }
     try {
-      if (func === 0x36) await saveImage(station, r, body);
+      if (func === 0x36 && mode === 'hex') await saveImage(station, r, body);
       else if (WITH_READINGS.has(func)) {
         const mapped = mapReport(r, station, config.zone, totals.get(station.address));
         m.unmapped.inc({ why: 'unmapped' }, mapped.unmapped.length);

@@ -18,6 +18,7 @@ import { smallCity, testLogger, eventually } from '../../test/helpers/stack.ts';
 import { hashSecretSync, type Provisioning, type Registry } from '../../config/registry.ts';
 import { encodeFrame, readFrame, type Frame } from '../../contracts/sl651-frame.ts';
 import { encodeReport } from '../../contracts/sl651-report.ts';
+import { encodeAsciiFrame } from '../../contracts/sl651-ascii.ts';
 import { openRtuLink } from '../../simulators/sl651-rtu.ts';
 
 const FIXTURES = new URL('../../test/fixtures/sl651/', import.meta.url);
@@ -135,6 +136,20 @@ describe('the SL 651 centre', () => {
     expect(rtu.pending()).toBe(0);
     expect(await metric('floodgate_sl651_refused_total')).toContain(`reason="${reason}"`);
     expect(seen.slice(before).filter((s) => s.topic.endsWith('/reading'))).toEqual([]);
+    rtu.close();
+  });
+
+  it('takes a station in ASCII mode: the reading stored, the reply in ASCII', async () => {
+    const station = '3120000001';
+    const at = new Date(Math.floor((Date.now() - 10 * 60_000) / 60_000) * 60_000);
+    const t = new Date(at.getTime() + 8 * 3_600_000).toISOString();
+    const tt = `${t.slice(2, 4)}${t.slice(5, 7)}${t.slice(8, 10)}${t.slice(11, 13)}${t.slice(14, 16)}`;
+    const rtu = await link();
+    rtu.send(encodeAsciiFrame({ direction: 'up', centre: '01', station, password: password(station), func: 0x32, body: `0033${tt}00ST ${station} 50 TT ${tt} PN05 0.5 VT 12.1`, end: 'ETX' }));
+    const reply = await rtu.reply();
+    expect({ mode: reply.mode, func: reply.func, end: reply.end, serial: reply.body.toString('latin1').slice(0, 4) }).toEqual({ mode: 'ascii', func: 0x32, end: 'ESC', serial: '0033' });
+    await eventually(() => seen.some((x) => x.topic === 'sensors/rain/RG-001/reading' && (x.payload as { ts: number }).ts === at.getTime()), 'the ASCII station\'s rain');
+    expect(seen.find((x) => x.topic === 'sensors/rain/RG-001/reading' && (x.payload as { ts: number }).ts === at.getTime())!.payload).toEqual({ ts: at.getTime(), rain_mm: 0.5, interval_s: 300, battery_v: 12.1 });
     rtu.close();
   });
 
