@@ -53,12 +53,21 @@ describe('parseReadingPayload', () => {
     ['rain', 'rain ok', { ts: 1_782_871_200_000, rain_mm: 2, interval_s: 300 }, [], 1],
     ['water-level', 'level ok', { ts: 1_782_871_200_000, level_m: 4.8 }, [], 1],
     ['water-level', 'null item', [null], [{ index: 0, path: '' }], 0],
+    ['water-level', 'extra values', { ts: 1_782_871_200_000, level_m: 4.8, extra: { '20': 1.5, FF09: 7 } }, [], 1],
+    ['water-level', 'an extra value that is not a number', [{ ts: 1_782_871_200_000, level_m: 4.8, extra: { t: '7' } }, { ts: 1_782_871_200_000, level_m: 4.8 }], [{ index: 0, path: 'extra.t' }], 1],
+    ['water-level', 'an extra name with a space', { ts: 1_782_871_200_000, level_m: 4.8, extra: { 'a b': 1 } }, [{ index: 0, path: 'extra.a b' }], 0],
+    ['water-level', '33 extra values', { ts: 1_782_871_200_000, level_m: 4.8, extra: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`v${i}`, i])) }, [{ index: 0, path: 'extra' }], 0],
   ])('%s: %s', (kind, _name, payload, errors, accepted) => {
     const r = parse(kind as 'ponding', 'X-1', JSON.stringify(payload));
     expect(r.fatal).toBeUndefined();
     expect(r.readings).toHaveLength(accepted);
     expect(r.errors.map((e) => ({ index: e.index, path: e.path }))).toEqual(errors);
     for (const e of r.errors) expect(e.message.length).toBeGreaterThan(3);
+  });
+
+  it('keeps extra values as fields x_<name>', () => {
+    const r = parse('water-level', 'WL-1', JSON.stringify({ ts: 1_782_871_200_000, level_m: 4.8, battery_v: 12.5, extra: { '20': 1.5, FF09: 7 } }));
+    expect(r.readings[0]!.fields).toEqual({ level_m: 4.8, battery_v: 12.5, x_20: 1.5, x_FF09: 7 });
   });
 
   it.each([
@@ -134,7 +143,7 @@ describe('the fast path of reading validation', () => {
 
   it.each(['ponding', 'water-level', 'rain'] as const)('%s: agrees with zod on random input', (kind) => {
     // Mostly well-formed readings with a few things wrong, so both answers are exercised.
-    const fieldKeys = Object.keys(READING_SCHEMAS[kind].shape).filter((k) => k !== 'ts');
+    const fieldKeys = Object.keys(READING_SCHEMAS[kind].shape).filter((k) => k !== 'ts' && k !== 'extra');
     const inRange = (k: string) => {
       const r = FAST_RULES[kind]!.find((x) => x.key === k)!;
       return r.int ? fc.integer({ min: r.min, max: Math.min(r.max, 2 ** 40) }) : fc.double({ min: r.min, max: r.max, noNaN: true });
@@ -156,7 +165,7 @@ describe('the fast path of reading validation', () => {
         if (fast === undefined) return void fastRefused++;
         fastTaken++;
         expect(zod.success, JSON.stringify(input)).toBe(true);
-        const { ts: zts, seq, ...rest } = zod.data as { ts: number; seq?: number } & Record<string, number>;
+        const { ts: zts, seq, ...rest } = zod.data as unknown as { ts: number; seq?: number } & Record<string, number>;
         expect(JSON.stringify(fast)).toBe(JSON.stringify({ kind, sensorId: 'S-1', ts: zts, seq, fields: rest }));
       }),
       { seed: 20261201, numRuns: 5000 },

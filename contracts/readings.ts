@@ -9,10 +9,17 @@ export const Timestamp = z
   ])
   .transform((v) => (typeof v === 'number' ? v : Date.parse(v)));
 
+/** Extra values a device measures beside its main one (an SL 651 station's other elements, a temperature): stored as fields `x_<name>`. */
+export const MAX_EXTRA = 32;
+const Extra = z
+  .record(z.string().regex(/^[A-Za-z0-9_]{1,16}$/, 'extra value names are letters, digits and "_" (max 16)'), z.number().finite())
+  .refine((o) => Object.keys(o).length <= MAX_EXTRA, `at most ${MAX_EXTRA} extra values`);
+
 const common = {
   ts: Timestamp,
   seq: z.number().int().min(0).optional(),
   battery_v: z.number().min(0).max(60).optional(),
+  extra: Extra.optional(),
 };
 
 /** Physical ranges: a value outside them is a broken sensor or a unit mistake, not a flood. */
@@ -104,9 +111,10 @@ export function parseReadingValue(kind: SensorKind, sensorId: string, json: unkn
       for (const issue of r.error.issues) errors.push({ index, path: issue.path.join('.'), message: issue.message });
       return;
     }
-    const { ts, seq, ...fields } = r.data as { ts: number; seq?: number } & Record<string, number | undefined>;
+    const { ts, seq, extra, ...fields } = r.data as unknown as { ts: number; seq?: number; extra?: Record<string, number> } & Record<string, number | undefined>;
     const numeric: Record<string, number> = {};
     for (const [k, v] of Object.entries(fields)) if (typeof v === 'number') numeric[k] = v;
+    for (const [k, v] of Object.entries(extra ?? {})) numeric[`x_${k}`] = v;
     readings.push({ kind, sensorId, ts, seq, fields: numeric });
   });
   return { readings, errors };
@@ -134,7 +142,8 @@ const MIN_EPOCH_MS = 946_684_800_000;
 export function fieldRules(schema: z.ZodObject): FieldRule[] | null {
   const rules: FieldRule[] = [];
   for (const [key, field] of Object.entries(schema.shape)) {
-    if (key === 'ts') continue;
+    // `extra` is zod's alone: a reading that has it is not the common case (fastReading's key count sends it there).
+    if (key === 'ts' || key === 'extra') continue;
     const optional = field instanceof z.ZodOptional;
     const inner = optional ? (field as z.ZodOptional).unwrap() : field;
     if (!(inner instanceof z.ZodNumber) || inner.minValue === null || inner.maxValue === null) return null; // not a plain bounded number: zod only

@@ -16,7 +16,7 @@ describe('mapReport', () => {
   it.each([
     ['a level (39) and the supply voltage (38) at the observation time', [v('39', 3.215), v('38', 12.1)], { 'water-level': [{ ts: ms(9, 0), level_m: 3.215, battery_v: 12.1 }] }],
     ['5-minute rain (22)', [v('22', 0.5)], { rain: [{ ts: ms(9, 0), rain_mm: 0.5, interval_s: 300 }] }],
-    ['1-hour rain (1A) when there is no 5-minute rain', [v('1A', 4.5), v('20', 9)], { rain: [{ ts: ms(9, 0), rain_mm: 4.5, interval_s: 3600 }] }],
+    ['1-hour rain (1A) when there is no 5-minute rain; the current rain (20) rides along as extra', [v('1A', 4.5), v('20', 9)], { rain: [{ ts: ms(9, 0), rain_mm: 4.5, interval_s: 3600, extra: { '20': 9 } }] }],
     ['22 over 1A when both are there (one interval per report: rain is never counted twice)', [v('1A', 4.5), v('22', 0.5)], { rain: [{ ts: ms(9, 0), rain_mm: 0.5, interval_s: 300 }] }],
     ['missing values (FF…) left out', [v('22', null), v('39', null)], {}],
     ['a level outside the contract\'s range refused, not published', [v('39', 99)], {}],
@@ -44,9 +44,15 @@ describe('mapReport', () => {
     expect(reset.total).toEqual({ ts: ms(9, 10), mm: 0.5 });
   });
 
-  it('a station without a sensor of a kind: that kind\'s values go nowhere; the others are counted as unmapped', () => {
+  it('a station without a sensor of a kind: that kind\'s values go nowhere; the other elements ride on the reading at their time', () => {
     const out = mapReport(rep([v('22', 1), v('39', 2), v('FF09', 7), v('20', 3)]), { ...station, sensors: { 'water-level': 'WL-1' } }, zone);
-    expect(out.readings.map((r) => r.kind)).toEqual(['water-level']);
-    expect(out.unmapped).toEqual(['FF09', '20']);
+    expect(out.readings).toEqual([{ kind: 'water-level', sensorId: 'WL-1', items: [{ ts: ms(9, 0), level_m: 2, extra: { FF09: 7, '20': 3 } }] }]);
+    expect(out.unmapped).toEqual([]);
+  });
+
+  it('other elements at a time with no reading are counted as unmapped', () => {
+    const out = mapReport(rep([v('39', 2, at(9, 0)), v('FF09', 7, at(9, 5))]), station, zone);
+    expect(out.readings[0]!.items).toEqual([{ ts: ms(9, 0), level_m: 2 }]);
+    expect(out.unmapped).toEqual(['FF09']);
   });
 });

@@ -10,25 +10,31 @@
  *       between them (a total that went down is a reset or a wrap: no reading)
  * Water level: 39 (instantaneous river level, m) and F5's twelve 5-minute levels.
  * Supply voltage 38 becomes `battery_v` of the readings at its time (the low-battery rule).
- * Everything else (20 current rain, 1F daily rain, water temperature …) is counted as not mapped.
+ * Everything else (20 current rain, 1F daily rain, water temperature, FF-extended ids …) rides as
+ * `extra` on the reading at its time (stored as fields x_<id>: x_20, x_FF09); a value at a time
+ * with no reading is counted as unmapped.
  */
 import { READING_SCHEMAS, type SensorKind } from '../contracts/index.ts';
+import { MAX_EXTRA } from '../contracts/readings.ts';
 import type { Sl651Report, Sl651Value, WallTime } from '../contracts/sl651-report.ts';
 import { wallTimeToUtc, type Zone } from '../lib/zone.ts';
 import type { Station } from './stations.ts';
 
+/** A reading payload as a device sends it: epoch ms `ts`, its fields, and maybe `extra`. */
+export type ReadingItem = { ts: number; [field: string]: number | Record<string, number> };
+
 export interface StationReadings {
   kind: SensorKind;
   sensorId: string;
-  /** Reading payloads as a device sends them (epoch ms `ts`), each valid against the contract. */
-  items: Array<Record<string, number>>;
+  /** Each valid against the contract. */
+  items: ReadingItem[];
 }
 
 export interface MappedReport {
   readings: StationReadings[];
   /** Values the contract refused (out of range …), with the reason. */
   invalid: Array<{ id: string; reason: string }>;
-  /** Element ids with no floodgate field (kept out of the readings, counted). */
+  /** Element ids with no floodgate field and no reading at their time to ride on (counted). */
   unmapped: string[];
   /** The station's accumulated rain (26) after this report, for the next one's difference. */
   total: { ts: number; mm: number } | undefined;
@@ -63,20 +69,41 @@ function levelItems(values: Sl651Value[], zone: Zone): Array<Record<string, numb
   return [...byTs].sort((a, b) => a[0] - b[0]).map(([ts, level]) => ({ ts, level_m: level }));
 }
 
+/** The other elements' values at each time: a reading's `extra` (stored as fields x_<id>). */
+function extrasByTime(values: Sl651Value[], zone: Zone): Map<number, Record<string, number>> {
+  const out = new Map<number, Record<string, number>>();
+  for (const v of values) {
+    if (MAPPED.has(v.id) || v.value === null || !Number.isFinite(v.value) || !EXTRA_NAME.test(v.id)) continue;
+    const ts = utc(v.at, zone);
+    const e = out.get(ts) ?? {};
+    if (Object.keys(e).length < MAX_EXTRA) e[v.id] = v.value;
+    out.set(ts, e);
+  }
+  return out;
+}
+const EXTRA_NAME = /^[A-Za-z0-9_]{1,16}$/;
+
 export function mapReport(report: Sl651Report, station: Station, zone: Zone, previousTotal?: MappedReport['total']): MappedReport {
-  const out: MappedReport = { readings: [], invalid: [], unmapped: [...new Set(report.values.map((v) => v.id).filter((id) => !MAPPED.has(id)))], total: previousTotal };
+  const out: MappedReport = { readings: [], invalid: [], unmapped: [], total: previousTotal };
   const battery = new Map<number, number>();
   for (const v of report.values) if (v.id === '38' && v.value !== null) battery.set(utc(v.at, zone), v.value);
+  // Each time's other values ride on the first reading at that time (then they are taken).
+  const extras = extrasByTime(report.values, zone);
   const push = (kind: SensorKind, items: Array<Record<string, number>>) => {
     const sensorId = station.sensors[kind];
     if (!sensorId || items.length === 0) return;
-    const valid: Array<Record<string, number>> = [];
+    const valid: ReadingItem[] = [];
     for (const item of items) {
       const b = battery.get(item['ts']!);
-      const withBattery = b === undefined ? item : { ...item, battery_v: b };
-      const r = READING_SCHEMAS[kind].safeParse(withBattery);
-      if (r.success) valid.push(withBattery);
-      else out.invalid.push({ id: kind, reason: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+      const extra = extras.get(item['ts']!);
+      const full: ReadingItem = { ...item, ts: item['ts']!, ...(b === undefined ? {} : { battery_v: b }), ...(extra ? { extra } : {}) };
+      const r = READING_SCHEMAS[kind].safeParse(full);
+      if (!r.success) {
+        out.invalid.push({ id: kind, reason: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+        continue;
+      }
+      valid.push(full);
+      extras.delete(item['ts']!);
     }
     if (valid.length > 0) out.readings.push({ kind, sensorId, items: valid });
   };
@@ -84,5 +111,7 @@ export function mapReport(report: Sl651Report, station: Station, zone: Zone, pre
   out.total = rain.total;
   push('rain', rain.items);
   push('water-level', levelItems(report.values, zone));
+  // What no reading took (a time with only other values, a station without the sensor) is counted.
+  out.unmapped = [...new Set([...extras.values()].flatMap((e) => Object.keys(e)))];
   return out;
 }
