@@ -35,6 +35,7 @@ import { cityView } from './city.ts';
 import { alertMetrics } from './metrics.ts';
 import { defaultChartRules, embeddedReadings, influxReadings, readingsOf, type ChartRules } from './readings.ts';
 import type { AlertsConfig } from './config.ts';
+import { stationImages } from './station-images.ts';
 
 export interface AlertsDeps {
   logger: Logger;
@@ -159,6 +160,7 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     districtsGeoJson: () => districtsGeoJson,
     ...(config.mapTiles ? { mapTiles: config.mapTiles } : {}),
     sensors: (f) => board.list(f, deps.clock.now()),
+    images: stationImages(config.imageDir, () => current.index),
     readings: (id, range, toMs) => {
       const s = current.index.sensor(id);
       const site = s && current.index.site(s.site);

@@ -20,6 +20,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { CityView } from './city.ts';
 import type { Range, ReadingsView } from './readings.ts';
+import type { StationImages } from './station-images.ts';
 import { ERROR_CATALOGUE, type ErrorCode } from '../lib/errors.ts';
 
 export interface ApiDeps {
@@ -36,6 +37,8 @@ export interface ApiDeps {
   sensors?(f: { q?: string; kind?: 'water-level' | 'rain' | 'ponding'; district?: string; limit: number }): SensorView[];
   /** A sensor's chart data (readings.ts); undefined: no such sensor. */
   readings?(sensorId: string, range: Range, toMs: number): Promise<ReadingsView | undefined>;
+  /** SL 651 stations' image reports (station-images.ts). */
+  images?: StationImages;
   /** The city for the map and the boards (registry sites without secrets). */
   city(): CityView;
   /** District outlines, GeoJSON text. */
@@ -182,6 +185,19 @@ function consoleDataRoutes(ctx: RouteContext) {
       const view = await deps.readings?.(id, q.range, q.to ? Date.parse(q.to) : deps.clock.now());
       if (!view) return apiError(reply, 404, 'NOT_FOUND', `no sensor ${id}`);
       return { ...view, from: isoWithOffset(view.from), to: isoWithOffset(view.to) };
+    });
+
+    secured.get(R.images.path, { schema: routeSchema(R.images) }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const images = await deps.images?.list(id);
+      if (!images) return apiError(reply, 404, 'NOT_FOUND', `no SL 651 station's sensor ${id}`);
+      return { sensorId: id, images };
+    });
+    secured.get(R.image.path, { schema: routeSchema(R.image) }, async (req, reply) => {
+      const { id, file } = req.params as { id: string; file: string };
+      const image = await deps.images?.read(id, file);
+      if (!image) return apiError(reply, 404, 'NOT_FOUND', `no image ${file} of ${id}`);
+      return reply.type('image/jpeg').header('cache-control', 'private, max-age=86400').send(image);
     });
   };
 }

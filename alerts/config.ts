@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { frozen, parseConfig, portFromEnv, optionalString } from '../lib/env.ts';
 import { SharedEnv, sharedFromEnv } from '../config/shared-config.ts';
@@ -27,6 +27,8 @@ const AlertsEnv = SharedEnv.extend({
   ...InfluxEnvShape,
   FLOODGATE_MAP_TILES: optionalString.pipe(z.url({ protocol: /^https?$/, error: 'FLOODGATE_MAP_TILES must be an http(s) XYZ URL template such as https://tiles.example/{z}/{x}/{y}.png' }).optional()),
   FLOODGATE_CONSOLE_COALESCE_MS: z.coerce.number().int().min(10).max(10_000).default(250),
+  /** Where the SL 651 centre writes image reports (sl651/config.ts): the API serves them. */
+  FLOODGATE_SL651_IMAGE_DIR: optionalString,
 })
   .superRefine(allOrNoInflux)
   .transform((e) => {
@@ -72,6 +74,8 @@ const AlertsEnv = SharedEnv.extend({
         mapTiles: e.FLOODGATE_MAP_TILES,
         /** How long the console stream gathers changes into one batch. */
         consoleCoalesceMs: e.FLOODGATE_CONSOLE_COALESCE_MS,
+        /** SL 651 stations' image reports, as the centre writes them (GET /api/sensors/:id/images). */
+        imageDir: resolve(e.FLOODGATE_SL651_IMAGE_DIR ?? join(shared.dataDir, 'sl651-images')),
       },
     };
   });

@@ -57,6 +57,7 @@ export const NoticeListQuery = z.strictObject({
 export const NoticeSeqParams = z.object({ seq: z.coerce.number().int().min(1) });
 export const SensorListQuery = z.strictObject({ q: z.string().max(64).optional(), kind: z.enum(['water-level', 'rain', 'ponding']).optional(), district: z.string().max(64).optional(), limit: Limit });
 export const SensorIdParams = z.object({ id: z.string().min(1).max(64) });
+export const SensorImageParams = z.object({ id: z.string().min(1).max(64), file: z.string().regex(/^\d{8}T\d{6}-\d{1,5}\.jpg$/, 'an image file name as the list gives it') });
 export const ReadingsQuery = z.strictObject({
   range: z.enum(['6h', '24h', '3d', '7d']).default('6h'),
   /** The end of the range (default now); a replayed storm is stamped in its own time. */
@@ -102,6 +103,8 @@ export const API_ROUTES = {
   resend: { method: 'POST', path: '/api/notices/:seq/resend', summary: 'Send a failed notice again (and the failed ones behind it)', role: 'officer', params: NoticeSeqParams, answers: { 409: 'NOT_FAILED: only a failed notice can be resent' } },
   sensors: { method: 'GET', path: '/api/sensors', summary: 'Sensors with their latest value, last seen and a 6-hour sparkline', role: 'viewer', query: SensorListQuery },
   readings: { method: 'GET', path: '/api/sensors/:id/readings', summary: "A sensor's readings over 6 h – 7 d in about 400 buckets (highest depth or level, summed rain), its rain totals and reference levels, from the embedded store or InfluxDB", role: 'viewer', params: SensorIdParams, query: ReadingsQuery },
+  images: { method: 'GET', path: '/api/sensors/:id/images', summary: "An SL 651 station's image reports (function 36), newest first: file, observation time (the station's clock), serial, size", role: 'viewer', params: SensorIdParams, answers: { 404: 'NOT_FOUND: no such sensor, or it is no SL 651 station\'s' } },
+  image: { method: 'GET', path: '/api/sensors/:id/images/:file', summary: 'One image report, as the station sent it (image/jpeg)', role: 'viewer', params: SensorImageParams, answers: { 404: 'NOT_FOUND: no such image' } },
   rejects: { method: 'GET', path: '/api/rejects', summary: "Ingest's dead letters: refused readings with their reasons", role: 'viewer', query: RejectListQuery },
   metrics: { method: 'GET', path: '/metrics', summary: 'Prometheus text format', role: 'viewer' },
   docs: { method: 'GET', path: '/docs', summary: 'This API, described', role: null },
