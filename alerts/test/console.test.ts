@@ -10,6 +10,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { fileURLToPath } from 'node:url';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { AlertEvent } from '../../contracts/index.ts';
 import { buildDemoCity } from '../../config/demo-city.ts';
@@ -166,6 +168,23 @@ describe('console in Chromium, whole city', { timeout: 180_000 }, () => {
     }, { timeout: 30_000 }).toBeGreaterThanOrEqual(30);
     expect(await chart.locator('canvas').count()).toBe(1);
     await page.screenshot({ path: shot('console-site.png') });
+    await page.context().close();
+  });
+
+  it('a station\'s panel shows its latest image reports (SL 651, function 36) from the API', async () => {
+    const page = await login('li');
+    // A real JPEG, made by the browser itself: 64 × 48 of the console.
+    const jpeg = await page.screenshot({ type: 'jpeg', clip: { x: 0, y: 0, width: 64, height: 48 } });
+    const dir = join(stack.dataDir, 'sl651-images', city.sensors.find((x) => x.id === 'WL-001')!.sl651!.station);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, '20261207T100000-31.jpg'), jpeg);
+    writeFileSync(join(dir, '20261207T110000-32.jpg'), jpeg);
+    await page.fill('#notice-q', 'WS-001');
+    await page.press('#notice-q', 'Enter');
+    const figures = page.locator('.panel .station-images[data-sensor-id="WL-001"] figure');
+    await expect.poll(() => figures.count(), { timeout: 30_000 }).toBe(2);
+    expect(await figures.first().locator('figcaption').textContent()).toBe('2026-12-07 11:00:00 · #32');
+    await expect.poll(() => figures.first().locator('img').evaluate((e: HTMLImageElement) => e.complete && e.naturalWidth), { timeout: 30_000 }).toBe(64);
     await page.context().close();
   });
 
