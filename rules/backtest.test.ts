@@ -18,6 +18,7 @@ describe('parseRecording', () => {
     ['CSV with field columns', 'csv', `sensor,ts,depth_cm,battery_v\nPD-001,${T},3.5,3.6\n`, 1, []],
     ['CSV with quoted fields (a comma, a quote, CRLF)', 'csv', `"sensor","ts","value"\r\n"PD-001","2026-07-01T18:00:00+08:00","3.5"\r\n"PD-001",${T + 60_000},"4"\r\n`, 2, []],
     ['CSV: a quoted sensor id with a comma is one cell, reported as unknown', 'csv', `sensor,ts,value\n"PD-001,PD-002",${T},3\nPD-001,${T},3`, 1, ['2: sensor PD-001,PD-002 is not in the registry']],
+    ['CSV without quotes (split by hand): CRLF, a blank line, spaces, a short row; line numbers as in the file', 'csv', `sensor, ts ,value\r\n\r\nPD-001, ${T} , 3\r\nXX-1,${T},3\r\nPD-001,${T + 60_000}\r\n`, 1, ['4: sensor XX-1 is not in the registry', '5: depth_cm']],
     ['CSV: an unclosed quote is reported with its line', 'csv', `sensor,ts,value\nPD-001,${T},3\nPD-001,"${T},4\n`, 1, ['Quote Not Closed']],
   ])('%s', (_case, format, text, n, problems) => {
     const r = parseRecording(text, format, kindOf);
