@@ -124,8 +124,9 @@ describe('Redis stopped under the gateway', () => {
       await eventually(() => acked.size === 200, 'every reading acknowledged (those refused meanwhile sent again)', 60_000);
       // Every acknowledged reading reaches the connected service, without it reconnecting.
       await eventually(() => [...acked].every((s) => got.has(s)), 'every acknowledged reading at the connected service', 20_000);
+      expect(gw.health().ok).toBe(true);
     } finally {
-      admin.disconnect();
+      await admin.quit();
     }
   });
 });

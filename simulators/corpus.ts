@@ -1,0 +1,169 @@
+/**
+ * A labelled ponding corpus for the rules (issue 22's acceptance): underpass sensors at a 1-minute
+ * cadence (or sparser), each trace one class of what real ultrasonic depth sensors show, with the
+ * noise-free truth as labels — when the road really was above the closing depth (a flood), and,
+ * for the traces without one, that nothing happened (`flood: false`: a closure there is a false
+ * alarm). Deterministic: the same seed gives the same readings and labels.
+ *
+ *   storm           a rain-driven flood: rise over 20–40 min to 32–45 cm, hold, drain
+ *   fast-rise       the same, rising 3–5 cm a minute
+ *   short-peak      above 25 cm for one or two readings (≤ 2 min), then down
+ *   one-step        dry, then 45 cm in one step (a real rise the 1-minute sensor missed), held
+ *   sparse          a flood seen by a sensor reporting every 10–30 min
+ *   parked-vehicle  a dry road, a car under the sensor for 30–60 min (a fixed height, no noise)
+ *   object          an object under the sensor: 122.2, 122.7, 122.7 … for an hour
+ *   baseline-shift  no rain, the reading's baseline moved to 15–18 cm and wandering, for 17 h
+ *   dry             a dry road, the sensor's noise only
+ */
+import type { Reading } from '../contracts/index.ts';
+import type { Registry } from '../config/registry.ts';
+import { score, type LabelFile } from '../rules/backtest.ts';
+import type { Transition } from '../rules/engine.ts';
+import { prng } from '../lib/prng.ts';
+import { isoWithOffset } from '../lib/time.ts';
+
+export const CORPUS_CLASSES = ['storm', 'fast-rise', 'short-peak', 'one-step', 'sparse', 'parked-vehicle', 'object', 'baseline-shift', 'dry'] as const;
+export type CorpusClass = (typeof CORPUS_CLASSES)[number];
+const FLOODS: ReadonlySet<CorpusClass> = new Set(['storm', 'fast-rise', 'short-peak', 'one-step', 'sparse']);
+
+export interface Corpus {
+  readings: Reading[];
+  labels: LabelFile;
+  /** The class of each underpass (site id). */
+  classOf: Map<string, CorpusClass>;
+  /** The ponding sensor of each of those underpasses. */
+  sensorOf: Map<string, string>;
+}
+
+const CLOSE_CM = 25;
+const T0 = Date.parse('2026-07-01T12:00:00+08:00');
+
+/** The noise-free depth of a class's trace at minute m (of `minutes`), with its own random shape. */
+function truthOf(cls: CorpusClass, rand: () => number): { minutes: number; cadenceMin: number; depth(m: number): number; noiseCm: number; seen?(m: number): number | undefined } {
+  const r = (lo: number, hi: number) => lo + rand() * (hi - lo);
+  const flood = (riseMin: number, peak: number) => {
+    const onset = Math.round(r(20, 40));
+    const peakAt = onset + riseMin;
+    const drained = peakAt + Math.round(r(40, 80));
+    return (m: number) => (m <= onset || m >= drained ? 1 : m <= peakAt ? 1 + (peak - 1) * ((m - onset) / riseMin) : 1 + (peak - 1) * ((drained - m) / (drained - peakAt)));
+  };
+  switch (cls) {
+    case 'storm':
+      return { minutes: 180, cadenceMin: 1, depth: flood(Math.round(r(20, 40)), r(32, 45)), noiseCm: 0.3 };
+    case 'fast-rise': {
+      const peak = r(38, 48);
+      return { minutes: 180, cadenceMin: 1, depth: flood(Math.round(peak / r(3, 5)), peak), noiseCm: 0.3 };
+    }
+    case 'short-peak': {
+      const at = Math.round(r(40, 80));
+      const width = rand() < 0.5 ? 1 : 2;
+      const peak = r(26.5, 30);
+      // A quick rise and fall: above 25 cm at `width` readings only.
+      return { minutes: 150, cadenceMin: 1, depth: (m) => (m >= at && m < at + width ? peak : m >= at - 3 && m < at + width + 3 ? 20 : 1), noiseCm: 0.3 };
+    }
+    case 'one-step': {
+      const at = Math.round(r(30, 60));
+      return { minutes: 150, cadenceMin: 1, depth: (m) => (m >= at && m < at + 40 ? 45.5 : 2), noiseCm: 0.3 };
+    }
+    case 'sparse':
+      return { minutes: 360, cadenceMin: Math.round(r(10, 30)), depth: flood(Math.round(r(40, 80)), r(35, 50)), noiseCm: 0.3 };
+    case 'parked-vehicle': {
+      const at = Math.round(r(30, 60));
+      const height = r(30, 70);
+      const until = at + Math.round(r(30, 60));
+      // The water stays at 1 cm; the sensor sees the car's roof.
+      return { minutes: 180, cadenceMin: 1, depth: () => 1, noiseCm: 0.3, seen: (m) => (m >= at && m < until ? height : undefined) };
+    }
+    case 'object': {
+      const at = Math.round(r(30, 60));
+      return { minutes: 180, cadenceMin: 1, depth: () => 1, noiseCm: 0.3, seen: (m) => (m >= at && m < at + 60 ? 122.2 + (m % 3 === 0 ? 0 : 0.5) : undefined) };
+    }
+    case 'baseline-shift': {
+      const base = r(15, 18);
+      return { minutes: 17 * 60, cadenceMin: 1, depth: (m) => (m < 60 ? 1 : base + 1.5 * Math.sin(m / 97)), noiseCm: 0.3 };
+    }
+    case 'dry':
+      return { minutes: 180, cadenceMin: 1, depth: () => 1, noiseCm: 0.3 };
+  }
+}
+
+/** `perClass` underpasses of each class, on the registry's first underpass sensors. */
+export function buildCorpus(registry: Registry, o: { perClass: number; seed: number }): Corpus {
+  const rand = prng(o.seed);
+  const underpasses = registry.sites.filter((s) => s.kind === 'underpass');
+  const sensorAt = new Map(registry.sensors.filter((s) => s.kind === 'ponding').map((s) => [s.site, s.id]));
+  if (underpasses.length < CORPUS_CLASSES.length * o.perClass) throw new Error(`the corpus needs ${CORPUS_CLASSES.length * o.perClass} underpasses, the registry has ${underpasses.length}`);
+  const readings: Reading[] = [];
+  const events: LabelFile['events'] = [];
+  const classOf = new Map<string, CorpusClass>();
+  const sensorOf = new Map<string, string>();
+  let k = 0;
+  for (const cls of CORPUS_CLASSES) {
+    for (let i = 0; i < o.perClass; i++, k++) {
+      const site = underpasses[k]!;
+      const sensorId = sensorAt.get(site.id)!;
+      classOf.set(site.id, cls);
+      sensorOf.set(site.id, sensorId);
+      const t = truthOf(cls, rand);
+      // Each trace on its own day: the traces never meet in time (the rules judge on sensor time).
+      const start = T0 + k * 86_400_000;
+      let above: number | undefined;
+      for (let m = 0, seq = 0; m < t.minutes; m++) {
+        const d = t.depth(m);
+        if (d > CLOSE_CM && above === undefined) above = m;
+        if (d <= CLOSE_CM && above !== undefined) {
+          events.push({ rule: 'underpass-closure', subject: site.id, start: isoWithOffset(start + above * 60_000), end: isoWithOffset(start + (m - 1) * 60_000), flood: true, note: cls });
+          above = undefined;
+        }
+        if (m % t.cadenceMin !== 0) continue;
+        // A parked car or an object reflects the sound at a fixed height: no noise on it.
+        const fixed = t.seen?.(m);
+        const value = fixed ?? Math.max(0, d + (rand() - 0.5) * 2 * t.noiseCm);
+        readings.push({ kind: 'ponding', sensorId, ts: start + m * 60_000, seq: seq++, fields: { depth_cm: Math.round(value * 10) / 10, battery_v: 3.6 } });
+      }
+      if (!FLOODS.has(cls)) events.push({ rule: 'underpass-closure', subject: site.id, start: isoWithOffset(start), end: isoWithOffset(start + t.minutes * 60_000), flood: false, note: cls });
+    }
+  }
+  readings.sort((a, b) => a.ts - b.ts);
+  return { readings, labels: { earlyToleranceS: 1800, events }, classOf, sensorOf };
+}
+
+export interface CorpusRow {
+  cls: CorpusClass;
+  underpasses: number;
+  floods: number;
+  hits: number;
+  misses: number;
+  falseAlarms: number;
+  /** Lead of each hit, seconds (positive: closed before the water crossed). */
+  leadS: number[];
+  /** Underpasses of the class with a sensor data-quality alert. */
+  dataQuality: number;
+}
+
+/** The corpus's closures and data-quality alerts scored per class. */
+export function scoreCorpus(corpus: Corpus, transitions: Transition[]): CorpusRow[] {
+  return CORPUS_CLASSES.map((cls) => {
+    const sites = new Set([...corpus.classOf].filter(([, c]) => c === cls).map(([s]) => s));
+    const labels = { ...corpus.labels, events: corpus.labels.events.filter((e) => sites.has(e.subject)) };
+    const s = score(transitions.filter((t) => sites.has(t.subjectId)), labels).find((x) => x.rule === 'underpass-closure')!;
+    const sensors = new Set([...sites].map((site) => corpus.sensorOf.get(site)));
+    const dq = new Set(transitions.filter((t) => t.ruleId === 'sensor-data-quality' && t.state === 'firing' && sensors.has(t.sensorId)).map((t) => t.sensorId));
+    return { cls, underpasses: sites.size, floods: labels.events.filter((e) => e.flood).length, hits: s.hits, misses: s.misses, falseAlarms: s.falseAlarms, leadS: s.leadS, dataQuality: dq.size };
+  });
+}
+
+const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]! : undefined);
+const minutes = (s: number | undefined) => (s === undefined ? '–' : (s / 60).toFixed(1));
+
+/** The table docs/rules-corpus.md shows. */
+export function corpusTable(rows: CorpusRow[]): string {
+  const head = ['| class | underpasses | floods | hits | misses | false alarms | lead p10 / median / p90 (min) | data-quality alerts |', '|---|---|---|---|---|---|---|---|'];
+  const all = rows.flatMap((r) => r.leadS).sort((a, b) => a - b);
+  const line = (r: Pick<CorpusRow, 'underpasses' | 'floods' | 'hits' | 'misses' | 'falseAlarms' | 'dataQuality'> & { name: string; lead: number[] }) => {
+    const sorted = [...r.lead].sort((a, b) => a - b);
+    return `| ${r.name} | ${r.underpasses} | ${r.floods} | ${r.hits} | ${r.misses} | ${r.falseAlarms} | ${r.floods ? `${minutes(pct(sorted, 10))} / ${minutes(pct(sorted, 50))} / ${minutes(pct(sorted, 90))}` : '–'} | ${r.dataQuality} |`;
+  };
+  const sum = (k: 'underpasses' | 'floods' | 'hits' | 'misses' | 'falseAlarms' | 'dataQuality') => rows.reduce((n, r) => n + r[k], 0);
+  return [...head, ...rows.map((r) => line({ ...r, name: r.cls, lead: r.leadS })), line({ name: '**all**', underpasses: sum('underpasses'), floods: sum('floods'), hits: sum('hits'), misses: sum('misses'), falseAlarms: sum('falseAlarms'), dataQuality: sum('dataQuality'), lead: all })].join('\n');
+}
