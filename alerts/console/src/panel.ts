@@ -33,6 +33,23 @@ interface SensorRow {
   spark: Array<number | null>;
 }
 
+/** An SL 651 station's latest image reports (the API answers 404 for a sensor of no station: nothing shown). */
+async function stationImages(ctx: Ctx, sensorId: string): Promise<HTMLElement | null> {
+  const { i18n } = ctx;
+  const path = `/api/sensors/${encodeURIComponent(sensorId)}/images`;
+  const r = await api<{ images: Array<{ file: string; observed: string; serial: number }> }>('GET', path).catch(() => null);
+  if (!r || r.images.length === 0) return null;
+  return h(
+    'section',
+    { class: 'station-images', dataset: { sensorId } },
+    h('h3', {}, i18n.t('images')),
+    ...r.images.slice(0, 3).map((img) => {
+      const time = img.observed.replace('T', ' ');
+      return h('figure', {}, h('img', { src: `${path}/${encodeURIComponent(img.file)}`, alt: i18n.t('imageOf', { sensor: sensorId, time }), loading: 'lazy' }), h('figcaption', {}, `${time} · #${img.serial}`));
+    }),
+  );
+}
+
 const SVG = 'http://www.w3.org/2000/svg';
 /** The last 6 hours as a small line (gaps where nothing was heard), with its range written beside. */
 function sparkline(values: Array<number | null>): SVGSVGElement {
@@ -129,23 +146,6 @@ export function createPanel(root: HTMLElement, ctx: Ctx) {
     content.replaceChildren(...kids(h('h3', {}, i18n.t('audit')), audit, ctx.canAct ? noteForm : null, h('h3', {}, i18n.t('noticesOf')), await noticeList(notices.sort((x, y) => x.seq - y.seq))));
   }
 
-  /** An SL 651 station's latest image reports (the API answers 404 for a sensor of no station: nothing shown). */
-  async function stationImages(sensorId: string): Promise<HTMLElement | null> {
-    const { i18n } = ctx;
-    const path = `/api/sensors/${encodeURIComponent(sensorId)}/images`;
-    const r = await api<{ images: Array<{ file: string; observed: string; serial: number }> }>('GET', path).catch(() => null);
-    if (!r || r.images.length === 0) return null;
-    return h(
-      'section',
-      { class: 'station-images', dataset: { sensorId } },
-      h('h3', {}, i18n.t('images')),
-      ...r.images.slice(0, 3).map((img) => {
-        const time = img.observed.replace('T', ' ');
-        return h('figure', {}, h('img', { src: `${path}/${encodeURIComponent(img.file)}`, alt: i18n.t('imageOf', { sensor: sensorId, time }), loading: 'lazy' }), h('figcaption', {}, `${time} · #${img.serial}`));
-      }),
-    );
-  }
-
   async function showSite(id: string): Promise<void> {
     const { i18n } = ctx;
     const site = ctx.sites.get(id);
@@ -157,7 +157,7 @@ export function createPanel(root: HTMLElement, ctx: Ctx) {
     const alerts = [...ctx.model.firing.values()].filter((a) => a.site === id || a.subjectId === id);
     const alertList = h('ul', { class: 'site-alerts' }, ...alerts.map((a) => h('li', { tabIndex: 0, onclick: () => ctx.openAlert(a.alertId) }, `${i18n.word('rule', a.ruleId)} · ${i18n.reason(a)}`)));
     const { notices } = site?.kind === 'underpass' ? await api<{ notices: Notice[] }>('GET', `/api/notices?subject=${encodeURIComponent(id)}&limit=50`) : { notices: [] as Notice[] };
-    const images = site?.kind === 'underpass' ? [] : await Promise.all(sensorIds.map((s) => stationImages(s)));
+    const images = site?.kind === 'underpass' ? [] : await Promise.all(sensorIds.map((s) => stationImages(ctx, s)));
     content.replaceChildren(...kids(sensors, ...sensorIds.map((s) => sensorChart(ctx, s)), ...images, h('h3', {}, i18n.t('alerts')), alertList, notices.length ? h('h3', {}, i18n.t('noticesOf')) : null, notices.length ? await noticeList(notices) : null));
   }
 
