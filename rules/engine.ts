@@ -14,7 +14,7 @@
  * object only when something changed, and the rule functions below only read their inputs.
  */
 import { ALERT_RULES, MAIN_FIELD, renderReason, type Reading, type ReasonKey, type SensorKind, type Why } from '../contracts/index.ts';
-import { alertIdFor, NORMAL, stepFsm, type Fsm, type Hold } from './fsm.ts';
+import { alertIdFor, NORMAL, stepFsm, type Fsm, type Hold, isActive } from './fsm.ts';
 import { RAIN_LEVELS, RAIN_WINDOWS, type RainLevel, type RainWindow, type SiteRules } from './spec.ts';
 
 export const RULE_IDS = ALERT_RULES;
@@ -385,6 +385,49 @@ function riseWithin(s: SensorState, ts: number, v: number, windowMs: number): { 
 }
 
 /**
+ * Issue 22's forecast: when the sensor's own steady rise will carry it past closeCm within the
+ * horizon — or before its next reading is due, whichever is later (a 30-minute reporter is not left
+ * to report the water already over the road). A least-squares slope of its readings over the
+ * window, from at least 3 readings, each higher than the one before by less than a spike's jump
+ * (water climbs; a vehicle jumps). Only the sensor's own history: a closure never depends on what
+ * other sensors reported, or on the order their readings arrived in.
+ */
+export function forecastCrossing(s: Pick<SensorState, 'recentTs' | 'recentV'>, ts: number, v: number, u: { closeCm: number; forecastHorizonS: number; forecastWindowS: number; forecastMinRateCmPerMin: number }, jumpCm: number): { inMin: number; rate: number } | undefined {
+  if (u.forecastHorizonS <= 0 || v >= u.closeCm || s.recentTs.length < 2) return undefined;
+  // The window, or three of a sparse reporter's intervals; back to the last jump at most (a rise
+  // fitted across a step is the step's, not the water's).
+  const cadenceMs = ts - s.recentTs[s.recentTs.length - 1]!;
+  const windowMs = Math.max(u.forecastWindowS * 1000, 2.5 * cadenceMs);
+  // A jump is a spike's height within two minutes (a vehicle arrives at once; a sparse reporter's
+  // readings may rise that much between them, as water does).
+  const jump = (dv: number, dtMin: number) => Math.abs(dv) >= jumpCm && dtMin <= 2;
+  const xs: number[] = [0];
+  const ys: number[] = [v];
+  for (let i = s.recentTs.length - 1; i >= 0 && ts - s.recentTs[i]! <= windowMs && !jump(ys[0]! - s.recentV[i]!, xs[0]! - (s.recentTs[i]! - ts) / 60_000); i--) {
+    xs.unshift((s.recentTs[i]! - ts) / 60_000);
+    ys.unshift(s.recentV[i]!);
+  }
+  const n = xs.length;
+  if (n < 3) return undefined;
+  for (let i = n - 2; i >= n - 3; i--) if (!(ys[i + 1]! > ys[i]!)) return undefined;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+    sxx += (xs[i]! - mx) ** 2;
+  }
+  // The rise now, from the last three readings, if slower: water nearing its peak slows down, and
+  // a line through the whole window would carry it past a depth it never reaches.
+  const recent = (ys[n - 1]! - ys[n - 3]!) / (xs[n - 1]! - xs[n - 3]!);
+  const rate = Math.min(sxx > 0 ? sxy / sxx : 0, recent);
+  if (rate < u.forecastMinRateCmPerMin) return undefined;
+  const inMin = (u.closeCm - v) / rate;
+  return inMin <= Math.max(u.forecastHorizonS / 60, cadenceMs / 60_000) ? { inMin, rate } : undefined;
+}
+
+/**
  * Evaluate one reading. Returns `stale` for a reading at or before the sensor's last timestamp
  * (a duplicate or a late arrival: it cannot re-fire or flap an alert), except rain, whose late
  * readings are folded into the totals they belong to.
@@ -507,12 +550,17 @@ function evaluatePonding(state: EngineState, s: SensorState, info: SensorInfo, t
     const steady = b > a && v > b && b - a < jump && v - b < jump;
     early = steady && rate >= u.earlyRiseCmPerMin;
   }
-  const c = stepFsm(closure, { on: v > u.closeCm, off: v < u.reopenCm, force: early }, ts, closureHold(holds.closure, s, ts), RULE_IDS.underpassClosure, site);
+  const forecast = !isActive(closure) && v >= (u.forecastFromCm ?? u.warnCm) ? forecastCrossing(s, ts, v, u, rules.health.spike.ponding) : undefined;
+  const c = stepFsm(closure, { on: v > u.closeCm, off: v < u.reopenCm, force: early || forecast !== undefined }, ts, closureHold(holds.closure, s, ts), RULE_IDS.underpassClosure, site);
   if (c.fsm !== closure) {
     emit(out, c, closure, () => {
       if (c.change === 'fired') {
         const heldS = Math.round((ts - (closure.phase === 'pending' ? closure.since : ts)) / 1000);
-        const why = early ? because('closure.early', { rate: round(rate, 1), earlyRate: u.earlyRiseCmPerMin, v, closeCm: u.closeCm }) : because('closure.sustained', { closeCm: u.closeCm, heldS, n: closure.count + 1, v });
+        const why = forecast
+          ? because('closure.forecast', { closeCm: u.closeCm, inMin: round(forecast.inMin, 1), rate: round(forecast.rate, 1), v })
+          : early
+            ? because('closure.early', { rate: round(rate, 1), earlyRate: u.earlyRiseCmPerMin, v, closeCm: u.closeCm })
+            : because('closure.sustained', { closeCm: u.closeCm, heldS, n: closure.count + 1, v });
         return { ...base, ruleId: RULE_IDS.underpassClosure, severity: 'critical', threshold: u.closeCm, ...why };
       }
       const heldS = Math.round((ts - closure.since) / 1000);

@@ -24,6 +24,18 @@ export const UnderpassRule = z
     closeMinReadings: z.number().int().min(1).max(1000).default(3),
     /** Close early, before closeSustainS, when depth rises at least this fast (cm/min) over ≥2 readings above closeCm. */
     earlyRiseCmPerMin: positive.default(3),
+    /**
+     * Forecast closure (issue 22): close before the water gets there when the sensor's own steady
+     * rise (a least-squares fit of its readings over forecastWindowS, ≥ 3 rising readings, none a
+     * jump) will carry it past closeCm within forecastHorizonS — or before its next reading is due,
+     * for a sensor reporting less often than that. 0 turns it off.
+     */
+    forecastHorizonS: seconds.default(300),
+    forecastWindowS: seconds.default(600),
+    /** Below this rise the water is not rising: no forecast. */
+    forecastMinRateCmPerMin: positive.default(0.2),
+    /** Only from this depth on (noise on a dry road forecasts nothing); default the warning depth. */
+    forecastFromCm: z.number().min(0).optional(),
     /** Reopen below this lower depth (hysteresis), held for reopenHoldS over ≥ closeMinReadings readings. */
     reopenCm: z.number().min(0).default(15),
     reopenHoldS: seconds.default(600),

@@ -70,7 +70,9 @@ describe('underpass storm, end to end', () => {
       expect(mine.map((r) => r.notice.action)).toEqual(['close', 'reopen']);
       const [close, reopen] = mine as [(typeof mine)[0], (typeof mine)[0]];
       expect(close.notice.alertId).toBe(reopen.notice.alertId);
-      expect(close.notice.depthCm).toBeGreaterThan(25);
+      // Closed above 25 cm, or on the forecast of the rise before the water got there (issue 22).
+      if (close.notice.depthCm <= 25) expect(close.notice.reason).toMatch(/^forecast to reach 25 cm in [\d.]+ min/);
+      expect(close.notice.depthCm).toBeGreaterThanOrEqual(15);
       expect(close.notice.thresholdCm).toBe(25);
       expect(reopen.notice.depthCm).toBeLessThan(15);
       expect(Date.parse(close.notice.observedAt)).toBeLessThan(Date.parse(reopen.notice.observedAt));

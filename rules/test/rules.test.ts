@@ -37,11 +37,12 @@ describe('rules service', { timeout: 60_000 }, () => {
     stack = await startStack();
     const s = stack;
     const dev = await s.device('PD-001');
-    // A passing truck, then a storm rising ~2 cm/min (too slow for an early close): above 25 cm
-    // from minute 10, closes at minute 12 (120 s, 3 readings).
+    // A passing truck, then a storm: 3 cm at minute 3, 20 cm at 7, rising ~2 cm/min after. The
+    // forecast (issue 22) closes at minute 7, when the rise will carry the water past 25 cm within
+    // 5 minutes (it crosses at 10); the sustained rule would have closed at 12.
     await send(dev, 'PD-001', [[0, 2], [1, 40], [2, 2.5], [3, 3], [7, 20], [8, 22], [9, 24], [10, 26], [11, 27], [12, 28], [13, 29]]);
     await eventually(async () => closureEvents(s, 'UP-001').length === 1, 'the close notice');
-    expect(closureEvents(s, 'UP-001')).toEqual(['close@12']);
+    expect(closureEvents(s, 'UP-001')).toEqual(['close@7']);
 
     // Restart the rules service mid-storm: it resumes from its saved state.
     await s.rules.close();
@@ -57,7 +58,7 @@ describe('rules service', { timeout: 60_000 }, () => {
     // already be out; the outbox holds exactly the two notices, both delivered.
     await eventually(async () => again.state('PD-001')?.lastTs === RECENT_HOUR + 35 * MIN, 'the last reading evaluated');
     await eventually(async () => { const ns = (await s.alerts.store.listNotices({ subject: 'UP-001', limit: 10 })); return ns.length === 2 && ns.every((n) => n.status === 'delivered'); }, 'both notices delivered, nothing else queued');
-    expect(closureEvents(s, 'UP-001')).toEqual(['close@12', 'reopen@35']);
+    expect(closureEvents(s, 'UP-001')).toEqual(['close@7', 'reopen@35']);
     expect(s.receiver.received.filter((r) => r.duplicate)).toEqual([]);
   });
 
