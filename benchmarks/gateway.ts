@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hashSecret, newSecret, saveRegistry, verifySecret, type Registry } from '../config/registry.ts';
 import { freePort, startMosquitto, startProcess, stopProcess, tempDir, waitForTcp } from '../test/helpers/servers.ts';
+import { mapLimit } from '../lib/map-limit.ts';
 
 const N_CONN = Number(process.env['BENCH_CONNECTIONS'] ?? 10_000);
 const PUBLISHERS = Number(process.env['BENCH_PUBLISHERS'] ?? 50);
@@ -35,20 +36,6 @@ interface Broker {
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `BD-${String(i + 1).padStart(5, '0')}`);
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i] as T, i);
-      }
-    }),
-  );
-  return out;
-}
 
 async function benchRegistry(dir: string): Promise<{ path: string; secrets: Record<string, string>; serviceSecret: string }> {
   const secrets: Record<string, string> = {};

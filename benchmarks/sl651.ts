@@ -26,6 +26,7 @@ import { encodeReport } from '../contracts/sl651-report.ts';
 import { openRtuLink, type RtuLink } from '../simulators/sl651-rtu.ts';
 import { wallOf } from '../simulators/sl651-stations.ts';
 import { percentile } from '../lib/stats.ts';
+import { mapLimit } from '../lib/map-limit.ts';
 
 const N = Number(process.env['BENCH_STATIONS'] ?? 5000);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 20);
@@ -33,20 +34,6 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 const address = (i: number) => `99${String(i).padStart(8, '0')}`;
 const id = (i: number) => `BS-${String(i).padStart(5, '0')}`;
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i] as T, i);
-      }
-    }),
-  );
-  return out;
-}
 
 function registry(): { registry: Registry; secrets: string[]; passwords: string[] } {
   const secrets: string[] = [];

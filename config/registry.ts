@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { SENSOR_KINDS, ID_PATTERN } from '../contracts/index.ts';
 import { FloodgateError } from '../lib/errors.ts';
 import { describeIssues } from '../lib/zod-issues.ts';
+import { mapLimit } from '../lib/map-limit.ts';
 
 const Id = z.string().regex(ID_PATTERN, 'ids are letters, digits, "_", "." and "-" (max 64)');
 
@@ -302,19 +303,6 @@ export const Provisioning = z.object({
   sl651: z.record(z.string(), z.string()).optional(),
 });
 export type Provisioning = z.infer<typeof Provisioning>;
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  });
-  await Promise.all(workers);
-  return out;
-}
 
 /** An SL 651 station password: 4 hex digits (the frame's 2 bytes), as an RTU's set-up takes it. */
 export function newStationPassword(): string {
