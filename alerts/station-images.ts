@@ -7,9 +7,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RegistryIndex } from '../config/registry.ts';
 import { isoWithOffset } from '../lib/time.ts';
+import { IMAGE_FILE } from '../contracts/sl651-report.ts';
 
-/** `20261207T100000-31.jpg`: the station's wall time of the observation, and the report's serial. */
-export const IMAGE_FILE = /^(\d{8}T\d{6})-(\d{1,5})\.jpg$/;
 
 export interface StationImage {
   file: string;

@@ -16,7 +16,7 @@
  * capture of a real station was at hand): sl651-ascii.test.ts.
  */
 import { crc16, END_CHARS, MAX_BODY, readFrame, START, STX, SYN, type EndChar, type Frame, type FrameProblem } from './sl651-frame.ts';
-import type { Sl651Report, Sl651Value, WallTime } from './sl651-report.ts';
+import { addMinutes, type Sl651Report, type Sl651Value, type WallTime } from './sl651-report.ts';
 import { bcdTime } from './sl651-frame.ts';
 
 export const SOH = 0x01;
@@ -88,11 +88,6 @@ export function encodeAsciiFrame(f: { direction: 'up' | 'down'; centre: string; 
 const pad2 = (n: number) => String(n).padStart(2, '0');
 export const asciiTime = (t: WallTime, withSeconds: boolean) => `${pad2(t.y % 100)}${pad2(t.mo)}${pad2(t.d)}${pad2(t.h)}${pad2(t.mi)}${withSeconds ? pad2(t.s) : ''}`;
 const timeOf = (digits: string, withSeconds: boolean) => (/^\d+$/.test(digits) ? bcdTime(Buffer.from(digits, 'hex'), withSeconds) : undefined);
-
-const addMinutes = (t: WallTime, minutes: number): WallTime => {
-  const d = new Date(Date.UTC(t.y, t.mo - 1, t.d, t.h, t.mi + minutes, t.s));
-  return { y: d.getUTCFullYear(), mo: d.getUTCMonth() + 1, d: d.getUTCDate(), h: d.getUTCHours(), mi: d.getUTCMinutes(), s: d.getUTCSeconds() };
-};
 
 /** Twelve 5-minute values after DRP / DRZ1: hex characters as HEX mode's bytes, or twelve numbers. */
 function series(id: 'F4' | 'F5', tokens: string[], i: number, at: WallTime): { values: Sl651Value[]; next: number } {

@@ -125,6 +125,12 @@ export function bcdTime(b: Buffer, withSeconds: boolean): { y: number; mo: numbe
   return { y: 2000 + y, mo, d, h, mi, s };
 }
 
+/** The fields of a wall-clock time given as ms since the epoch read as UTC (a zone's offset already added). */
+export function wallTimeOf(wallAsUtcMs: number): { y: number; mo: number; d: number; h: number; mi: number; s: number } {
+  const d = new Date(wallAsUtcMs);
+  return { y: d.getUTCFullYear(), mo: d.getUTCMonth() + 1, d: d.getUTCDate(), h: d.getUTCHours(), mi: d.getUTCMinutes(), s: d.getUTCSeconds() };
+}
+
 export const toBcd = (n: number) => ((Math.floor(n / 10) % 10) << 4) | n % 10;
 
 /** A wall time as SL 651 sends it: YYMMDDhhmm[ss] in BCD. */

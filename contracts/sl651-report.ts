@@ -12,7 +12,7 @@
  *   04 18 DDHHMM: the time step of a uniform-period report (31, 38), whose one element is then
  *            followed by as many values as the body holds
  */
-import { bcd, bcdTime, encodeWallTime } from './sl651-frame.ts';
+import { bcd, bcdTime, encodeWallTime, wallTimeOf } from './sl651-frame.ts';
 
 export type WallTime = NonNullable<ReturnType<typeof bcdTime>>;
 
@@ -54,10 +54,14 @@ export function bcdValue(b: Buffer, decimals: number): number | null {
   return n / 10 ** decimals;
 }
 
-const addMinutes = (t: WallTime, minutes: number): WallTime => {
-  const d = new Date(Date.UTC(t.y, t.mo - 1, t.d, t.h, t.mi + minutes, t.s));
-  return { y: d.getUTCFullYear(), mo: d.getUTCMonth() + 1, d: d.getUTCDate(), h: d.getUTCHours(), mi: d.getUTCMinutes(), s: d.getUTCSeconds() };
-};
+export const addMinutes = (t: WallTime, minutes: number): WallTime => wallTimeOf(Date.UTC(t.y, t.mo - 1, t.d, t.h, t.mi + minutes, t.s));
+
+/** A wall time as YYYYMMDDThhmmss (keys, file names). */
+export const compactWallTime = (t: WallTime) => `${t.y}${String(t.mo).padStart(2, '0')}${String(t.d).padStart(2, '0')}T${String(t.h).padStart(2, '0')}${String(t.mi).padStart(2, '0')}${String(t.s).padStart(2, '0')}`;
+/** An image report's file name (written by the SL 651 centre, served by the alerts API): observation time and serial. */
+export const imageFileName = (t: WallTime, serial: number) => `${compactWallTime(t)}-${serial}.jpg`;
+/** The name imageFileName writes: YYYYMMDDThhmmss-serial.jpg. */
+export const IMAGE_FILE = /^(\d{8}T\d{6})-(\d{1,5})\.jpg$/;
 
 /** F4 (rain, 0.1 mm a byte) and F5 (level, cm in two bytes): twelve 5-minute values from `at` on. */
 function fiveMinuteSeries(id: 'F4' | 'F5', b: Buffer, at: WallTime): Sl651Value[] {

@@ -7,7 +7,7 @@
  * with a broken CRC, which the centre must refuse; a wrong-login fault reports with a wrong
  * password, which it must refuse by closing the link.
  */
-import { encodeFrame, type FrameFields } from '../contracts/sl651-frame.ts';
+import { encodeFrame, wallTimeOf, type FrameFields } from '../contracts/sl651-frame.ts';
 import { encodeReport, type WallTime } from '../contracts/sl651-report.ts';
 import { parseReadingPayload, type Reading } from '../contracts/index.ts';
 import type { Provisioning, Registry } from '../config/registry.ts';
@@ -22,10 +22,7 @@ export const RTU_TRIES = 4;
 /** The demo city's stations keep China Standard Time (the centre's FLOODGATE_SL651_TZ default). */
 const OFFSET_MS = 8 * 3_600_000;
 
-export function wallOf(ms: number): WallTime {
-  const t = new Date(ms + OFFSET_MS);
-  return { y: t.getUTCFullYear(), mo: t.getUTCMonth() + 1, d: t.getUTCDate(), h: t.getUTCHours(), mi: t.getUTCMinutes(), s: t.getUTCSeconds() };
-}
+export const wallOf = (ms: number): WallTime => wallTimeOf(ms + OFFSET_MS);
 
 /** The elements a reading becomes, or undefined if SL 651 cannot carry it (a level below the datum). */
 export function elementsOf(r: Reading): Array<[string, number]> | undefined {

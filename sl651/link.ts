@@ -6,7 +6,7 @@
  * order it sent them, and the reply goes out only once they are stored.
  */
 import type { Socket } from 'node:net';
-import { encodeReply, type Frame } from '../contracts/sl651-frame.ts';
+import { encodeReply, wallTimeOf, type Frame } from '../contracts/sl651-frame.ts';
 import { encodeAsciiReply, readAnyFrame } from '../contracts/sl651-ascii.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -50,8 +50,7 @@ export interface LinkHooks {
 /** The centre's wall time in the stations' zone, for replies. */
 function wallNow(clock: Clock, config: Sl651Config) {
   const now = clock.now();
-  const d = new Date(now + config.zone.offsetAt(now) * 60_000);
-  return { y: d.getUTCFullYear(), mo: d.getUTCMonth() + 1, d: d.getUTCDate(), h: d.getUTCHours(), mi: d.getUTCMinutes(), s: d.getUTCSeconds() };
+  return wallTimeOf(now + config.zone.offsetAt(now) * 60_000);
 }
 
 /** A body's serial: 2 bytes in HEX mode, 4 hex characters in ASCII mode; 0 where there is none. */

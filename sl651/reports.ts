@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { topics } from '../contracts/index.ts';
-import { decodeReport, type Sl651Report } from '../contracts/sl651-report.ts';
+import { compactWallTime, decodeReport, imageFileName, type Sl651Report } from '../contracts/sl651-report.ts';
 import { decodeAsciiReport } from '../contracts/sl651-ascii.ts';
 import type { MqttClient } from '../lib/mqtt.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -26,7 +26,6 @@ const WITH_READINGS = new Set([0x31, 0x32, 0x33, 0x34, 0x37, 0x38, 0x3a]);
 const REMEMBERED_READINGS = 200_000;
 const REMEMBERED_REPORTS = 50_000;
 
-const wallIso = (t: Sl651Report['sent']) => `${t.y}${String(t.mo).padStart(2, '0')}${String(t.d).padStart(2, '0')}T${String(t.h).padStart(2, '0')}${String(t.mi).padStart(2, '0')}${String(t.s).padStart(2, '0')}`;
 
 export function createReportHandler(o: { config: Sl651Config; m: Sl651Metrics; mqtt: MqttClient }): (station: Station, func: number, body: Buffer, log: Logger, mode: 'hex' | 'ascii') => Promise<ReportOutcome> {
   const { config, m, mqtt } = o;
@@ -54,7 +53,7 @@ export function createReportHandler(o: { config: Sl651Config; m: Sl651Metrics; m
     const dir = join(config.imageDir, station.address);
     await mkdir(dir, { recursive: true });
     const obs = report.observed ?? report.sent;
-    await writeFile(join(dir, `${wallIso(obs)}-${report.serial}.jpg`), body.subarray(at + 2));
+    await writeFile(join(dir, imageFileName(obs, report.serial)), body.subarray(at + 2));
     m.images.inc();
   }
 
@@ -70,7 +69,7 @@ export function createReportHandler(o: { config: Sl651Config; m: Sl651Metrics; m
     const r = decoded.report;
     if (r.station !== undefined && r.station !== station.address) return { refuse: { reason: 'other_station', message: `a report of station ${station.address} carries station ${r.station}` } };
     const obs = r.observed ?? r.sent;
-    const key = `${station.address}:${func}:${r.serial}:${wallIso(obs)}`;
+    const key = `${station.address}:${func}:${r.serial}:${compactWallTime(obs)}`;
     if (answered.has(key)) {
       m.duplicates.inc({ what: 'report' });
       return { reply: ANSWERED.has(func) };
