@@ -6,7 +6,7 @@
  * reads FLOODGATE_RULES_FILE; the data-dir default was written out in five places.
  */
 import { z } from 'zod';
-import { optionalString, parseConfig, portFromEnv } from '../lib/env.ts';
+import { optionalPortFromEnv, optionalString, parseConfig, portFromEnv } from '../lib/env.ts';
 
 const ClientEnv = z.object({
   FLOODGATE_DATA_DIR: z.string().min(1).default('./data'),
@@ -17,7 +17,7 @@ const ClientEnv = z.object({
   FLOODGATE_API_URL: optionalString,
   FLOODGATE_HTTP_PORT: portFromEnv(8080),
   FLOODGATE_API_TOKEN: optionalString,
-  FLOODGATE_SL651_PORT: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).max(65535).optional()),
+  FLOODGATE_SL651_PORT: optionalPortFromEnv(1),
 });
 
 export interface ClientEnvironment {

@@ -1,11 +1,10 @@
 import { z } from 'zod';
 import { resolve } from 'node:path';
-import { flagFromEnv, frozen, parseConfig, portFromEnv, optionalString } from '../lib/env.ts';
+import { flagFromEnv, frozen, intFromEnv as int, optionalPortFromEnv, parseConfig, portFromEnv, optionalString } from '../lib/env.ts';
 import { SharedEnv, sharedFromEnv } from '../config/shared-config.ts';
 import { DEFAULT_LIMITS, type GatewayLimits } from './limits.ts';
 
-const int = (min: number, max: number, def: number) => z.coerce.number().int().min(min).max(max).default(def);
-const optionalPort = z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional());
+const optionalPort = optionalPortFromEnv();
 
 const GatewayEnv = SharedEnv.extend({
   FLOODGATE_MQTT_HOST: z.string().min(1).default('0.0.0.0'),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { join } from 'node:path';
-import { flagFromEnv, frozen, parseConfig } from '../lib/env.ts';
+import { flagFromEnv, frozen, optionalPortFromEnv, parseConfig } from '../lib/env.ts';
 import { SharedEnv, sharedFromEnv } from '../config/shared-config.ts';
 import { allOrNoInflux, InfluxEnvShape, influxFromEnv } from '../lib/influx-env.ts';
 import type { InfluxConfig } from './influx-sink.ts';
@@ -19,7 +19,7 @@ const IngestEnv = SharedEnv.extend({
   FLOODGATE_INGEST_COMMIT_MS: z.coerce.number().int().min(1).max(1000).default(20),
   FLOODGATE_MAX_READING_AGE_S: z.coerce.number().int().min(3600).max(10 * 365 * 86_400).default(30 * 86_400),
   FLOODGATE_REJECTS_RETENTION_S: z.coerce.number().int().min(60).max(365 * 86_400).default(7 * 86_400),
-  FLOODGATE_METRICS_PORT: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional()),
+  FLOODGATE_METRICS_PORT: optionalPortFromEnv(),
 })
   .superRefine(allOrNoInflux)
   .transform((e) => {

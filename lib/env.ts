@@ -30,6 +30,12 @@ export function frozen<T>(value: T): T {
 /** An integer env var in a TCP port range; 0 means "any free port" (tests). */
 export const portFromEnv = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
 
+/** A port env var that may be unset (or empty): a listener that is off unless asked for. */
+export const optionalPortFromEnv = (min = 0) => z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(min).max(65535).optional());
+
+/** An integer env var within bounds, with a default. */
+export const intFromEnv = (min: number, max: number, def: number) => z.coerce.number().int().min(min).max(max).default(def);
+
 /** An on/off env var: `1`/`true` on, `0`/`false`/empty off, unset = `def`; anything else is refused. */
 export const flagFromEnv = (def: boolean) =>
   z

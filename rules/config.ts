@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { join } from 'node:path';
-import { frozen, parseConfig, optionalString } from '../lib/env.ts';
+import { frozen, optionalPortFromEnv, parseConfig, optionalString } from '../lib/env.ts';
 import { SharedEnv, sharedFromEnv } from '../config/shared-config.ts';
 import { DEFAULT_RULES_PATH } from './load.ts';
 
@@ -9,7 +9,7 @@ const RulesEnv = SharedEnv.extend({
   FLOODGATE_RULES_CLIENT_ID: z.string().min(1).max(60).default('floodgate-rules'),
   FLOODGATE_RULES_FILE: optionalString,
   FLOODGATE_RULES_TICK_S: z.coerce.number().int().min(1).max(3600).default(10),
-  FLOODGATE_METRICS_PORT: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional()),
+  FLOODGATE_METRICS_PORT: optionalPortFromEnv(),
 }).transform((e) => {
   const shared = sharedFromEnv(e);
   return {

@@ -1,12 +1,11 @@
 import { z } from 'zod';
 import { join, resolve } from 'node:path';
-import { frozen, optionalString, parseConfig } from '../lib/env.ts';
+import { frozen, intFromEnv as int, optionalPortFromEnv, optionalString, parseConfig } from '../lib/env.ts';
 import { parseZone, type Zone } from '../lib/zone.ts';
 import { SharedEnv, sharedFromEnv } from '../config/shared-config.ts';
 import { MAX_BODY } from '../contracts/sl651-frame.ts';
 
-const optionalPort = z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(65535).optional());
-const int = (min: number, max: number, def: number) => z.coerce.number().int().min(min).max(max).default(def);
+const optionalPort = optionalPortFromEnv();
 
 const Sl651Env = SharedEnv.extend({
   /** Off unless set: `floodgate up` opens the listener only when asked; `floodgate sl651` needs it. */
