@@ -393,7 +393,10 @@ function riseWithin(s: SensorState, ts: number, v: number, windowMs: number): { 
  * other sensors reported, or on the order their readings arrived in.
  */
 export function forecastCrossing(s: Pick<SensorState, 'recentTs' | 'recentV'>, ts: number, v: number, u: { closeCm: number; forecastHorizonS: number; forecastWindowS: number; forecastMinRateCmPerMin: number }, jumpCm: number): { inMin: number; rate: number } | undefined {
-  if (u.forecastHorizonS <= 0 || v >= u.closeCm || s.recentTs.length < 2) return undefined;
+  const last = s.recentV.length - 1;
+  if (u.forecastHorizonS <= 0 || v >= u.closeCm || last < 1) return undefined;
+  // Rising over the last three readings, checked first: most readings are not, and need no fit.
+  if (!(v > s.recentV[last]! && s.recentV[last]! > s.recentV[last - 1]!)) return undefined;
   // The window, or three of a sparse reporter's intervals; back to the last jump at most (a rise
   // fitted across a step is the step's, not the water's).
   const cadenceMs = ts - s.recentTs[s.recentTs.length - 1]!;
@@ -401,15 +404,15 @@ export function forecastCrossing(s: Pick<SensorState, 'recentTs' | 'recentV'>, t
   // A jump is a spike's height within two minutes (a vehicle arrives at once; a sparse reporter's
   // readings may rise that much between them, as water does).
   const jump = (dv: number, dtMin: number) => Math.abs(dv) >= jumpCm && dtMin <= 2;
+  // Newest first: minutes before `ts` and values, back to the window's start or the last jump.
   const xs: number[] = [0];
   const ys: number[] = [v];
-  for (let i = s.recentTs.length - 1; i >= 0 && ts - s.recentTs[i]! <= windowMs && !jump(ys[0]! - s.recentV[i]!, xs[0]! - (s.recentTs[i]! - ts) / 60_000); i--) {
-    xs.unshift((s.recentTs[i]! - ts) / 60_000);
-    ys.unshift(s.recentV[i]!);
+  for (let i = last; i >= 0 && ts - s.recentTs[i]! <= windowMs && !jump(ys[ys.length - 1]! - s.recentV[i]!, xs[xs.length - 1]! - (s.recentTs[i]! - ts) / 60_000); i--) {
+    xs.push((s.recentTs[i]! - ts) / 60_000);
+    ys.push(s.recentV[i]!);
   }
   const n = xs.length;
   if (n < 3) return undefined;
-  for (let i = n - 2; i >= n - 3; i--) if (!(ys[i + 1]! > ys[i]!)) return undefined;
   const mx = xs.reduce((a, b) => a + b, 0) / n;
   const my = ys.reduce((a, b) => a + b, 0) / n;
   let sxy = 0;
@@ -420,7 +423,7 @@ export function forecastCrossing(s: Pick<SensorState, 'recentTs' | 'recentV'>, t
   }
   // The rise now, from the last three readings, if slower: water nearing its peak slows down, and
   // a line through the whole window would carry it past a depth it never reaches.
-  const recent = (ys[n - 1]! - ys[n - 3]!) / (xs[n - 1]! - xs[n - 3]!);
+  const recent = (ys[0]! - ys[2]!) / (xs[0]! - xs[2]!);
   const rate = Math.min(sxx > 0 ? sxy / sxx : 0, recent);
   if (rate < u.forecastMinRateCmPerMin) return undefined;
   const inMin = (u.closeCm - v) / rate;
