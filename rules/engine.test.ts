@@ -3,6 +3,7 @@ import { MAIN_FIELD, type Reading } from '../contracts/index.ts';
 import type { Site } from '../config/registry.ts';
 import { addRain, cadenceMs, noiseOf, readingsInCadence, districtLevel, rainTotals, evaluate, newEngineState, newRainState, nextShownLevel, rainLevel, tick, windLevel, type EngineContext, type EngineState, type SensorInfo, type Transition } from './engine.ts';
 import { compileRules, RulesFile } from './spec.ts';
+import { NOBODY, type Near } from './corroboration.ts';
 
 const MIN = 60_000;
 const T0 = Date.parse('2026-07-01T18:00:00+08:00');
@@ -21,12 +22,14 @@ const SENSORS: SensorInfo[] = [
   ...[1, 2, 3, 4].map((i): SensorInfo => ({ id: `RG-${i}`, kind: 'rain', siteId: `RS-${i}`, district: 'd1' })),
 ];
 
-function context(file: unknown = { version: 1, defaults: { underpass: { reopenHoldS: 300 } } }): EngineContext {
+function context(file: unknown = { version: 1, defaults: { underpass: { reopenHoldS: 300 } } }, near?: Record<string, Near>): EngineContext {
   const { rules, issues } = compileRules(RulesFile.parse(file), SITES);
   expect(issues).toEqual([]);
   const byId = new Map(SENSORS.map((s) => [s.id, s]));
-  return { sensor: (id) => byId.get(id), rules: (id) => rules.get(id), districtMinGauges: 3 };
+  return { sensor: (id) => byId.get(id), rules: (id) => rules.get(id), districtMinGauges: 3, ...(near ? { near: (id: string) => near[id] ?? NOBODY } : {}) };
 }
+/** UP-1's rain gauges are RG-1 and RG-2, its neighbour UP-2 (PD-2). */
+const NEAR: Record<string, Near> = { 'UP-1': { gauges: ['RG-1', 'RG-2'], neighbours: ['PD-2'] }, 'UP-2': { gauges: ['RG-1'], neighbours: ['PD-1'] } };
 
 const reading = (sensorId: string, min: number, v: number, extra: Record<string, number> = {}): Reading => {
   const kind = SENSORS.find((s) => s.id === sensorId)!.kind;
@@ -93,10 +96,10 @@ describe('underpass closure', () => {
     }
   });
 
-  it('keeps one alert id from close to reopen, derived from the close time', () => {
+  it('keeps one alert id from close to reopen, named by when the water first stood above closeCm', () => {
     const { all } = run(pd([[0, 30], [1, 30.5], [2, 30], [3, 1], [6, 1.5], [8, 1]]));
-    const ids = all.filter((t) => t.ruleId === 'underpass-closure').map((t) => `${t.state} ${t.alertId}`);
-    expect(ids).toEqual([`firing underpass-closure:UP-1:${T0 + 2 * MIN}`, `resolved underpass-closure:UP-1:${T0 + 2 * MIN}`]);
+    const ids = all.filter((t) => t.ruleId === 'underpass-closure').map((t) => `${t.state}@${(t.ts - T0) / MIN} ${t.alertId}`);
+    expect(ids).toEqual([`firing@2 underpass-closure:UP-1:${T0}`, `resolved@8 underpass-closure:UP-1:${T0}`]);
   });
 
   it('honours per-site overrides from the rules file (Beijing practice: 27 cm)', () => {
@@ -144,6 +147,16 @@ describe('data quality', () => {
     expect(expected).toHaveLength(1);
     expect(closures([...ponding, ...rain])).toEqual(expected);
     expect(closures([...rain, ...ponding])).toEqual(expected);
+  });
+
+  it('with corroboration too: whichever of the rain and the jump comes first, one closure with one alert id', () => {
+    const rain = [1, 2].flatMap((i) => [0, 1, 2, 3, 4, 5, 6].map((m): [string, number, number] => [`RG-${i}`, m, 1]));
+    const ponding = pd([[0, 0], [1, 0], [2, 30], [3, 32], [4, 35], [5, 37], [6, 40]]);
+    const closures = (series: Array<[string, number, number]>) => run(series, context(undefined, NEAR), newEngineState()).all.filter((t) => t.ruleId === 'underpass-closure').map((t) => `${t.state} ${t.alertId}`);
+    const byTime = closures([...rain, ...ponding].sort((a, b) => a[1] - b[1]));
+    expect(byTime).toEqual([`firing underpass-closure:UP-1:${T0 + 2 * MIN}`]);
+    expect(closures([...ponding, ...rain])).toEqual(byTime);
+    expect(closures([...rain, ...ponding])).toEqual(byTime);
   });
 
   it('noise is a robust spread: one jump among small steps does not widen it', () => {
@@ -354,5 +367,64 @@ describe('holds in the sensor\'s own cadence', () => {
     expect(cadenceMs([], T0)).toBeUndefined();
     expect(cadenceMs([T0, T0 + MIN, T0 + 2 * MIN, T0 + 40 * MIN], T0 + 41 * MIN)).toBe(MIN);
     expect(cadenceMs([T0, T0 + 30 * MIN], T0 + 60 * MIN)).toBe(30 * MIN);
+  });
+});
+
+describe('corroboration (issue 22): the rain near a site and its neighbours', () => {
+  // Heavy rain at UP-1's gauge: 1 mm a minute (60 mm/h) from minute -30 on.
+  const downpour = (until: number): Array<[string, number, number]> => Array.from({ length: until + 31 }, (_, i): [string, number, number] => ['RG-1', i - 30, 1]);
+  const dryGauge = (until: number): Array<[string, number, number]> => Array.from({ length: Math.floor((until + 400) / 5) }, (_, i): [string, number, number] => ['RG-1', i * 5 - 400, 0]);
+  const withRain = (rain: Array<[string, number, number]>, ponding: Array<[string, number, number]>) => [...rain, ...ponding].sort((a, b) => a[1] - b[1]);
+
+  it.each<[string, Array<[string, number, number]>, string[]]>([
+    ['a short peak in a downpour closes on its one reading above 25 cm', withRain(downpour(6), pd([[0, 1], [1, 20], [2, 20.4], [3, 27], [4, 20], [5, 1]])), ['firing@3 closure.confirmed']],
+    ['the same peak with no rain near does not', pd([[0, 1], [1, 20], [2, 20.4], [3, 27], [4, 20], [5, 1]]), []],
+    ['a jump from a dry road in a downpour is water: closed by the next reading that moves', withRain(downpour(6), pd([[0, 1], [1, 1.2], [2, 45.5], [3, 45.7], [4, 45.4]])), ['firing@3 closure.confirmed']],
+    ['a truck passing in a downpour (one reading) closes nothing', withRain(downpour(6), pd([[0, 5], [1, 5.2], [2, 45], [3, 5.1], [4, 5.3]])), []],
+    ['a car parked in a downpour reads the same again: no closure', withRain(downpour(8), pd([[0, 0], [1, 0], [2, 32], [3, 32], [4, 32], [5, 32], [6, 32], [7, 32]])), []],
+    ['a neighbour standing in water confirms', [['PD-2', 0, 18], ...pd([[0, 1], [1, 20], [2, 20.4], [3, 27], [4, 20]])], ['firing@3 closure.confirmed']],
+    ['a neighbour\'s reading after the one judged does not count (sensor time)', [['PD-2', 5, 18], ...pd([[0, 1], [1, 20], [2, 20.4], [3, 27], [4, 20]])], []],
+    ['light rain (6 mm/h) does not confirm', [...Array.from({ length: 36 }, (_, i): [string, number, number] => ['RG-1', i - 30, 0.1]), ...pd([[0, 1], [1, 20], [2, 20.4], [3, 27], [4, 20]])].sort((a, b) => a[1] - b[1]), []],
+    ['a forecast closure names the rain', withRain(downpour(5), pd([[0, 15], [1, 17], [2, 19], [3, 21]])), ['firing@2 closure.forecast']],
+  ])('%s', (_name, series, want) => {
+    const r = run(series, context(undefined, NEAR), newEngineState());
+    expect(r.all.filter((t) => t.ruleId === 'underpass-closure').map((t) => `${t.state}@${(t.ts - T0) / MIN} ${t.why?.key}`)).toEqual(want);
+  });
+
+  it('the closure\'s reason shows the rain and the neighbour', () => {
+    const r = run([['PD-2', 0, 18], ...withRain(downpour(4), pd([[0, 1], [1, 20], [2, 20.4], [3, 27]]))], context(undefined, NEAR), newEngineState());
+    const close = r.all.find((t) => t.ruleId === 'underpass-closure')!;
+    expect(close.reason).toBe('ponding above 25 cm, now 27 cm, confirmed; rain 60 mm/h in d1 (RG-1); neighbour PD-2 at 18 cm');
+  });
+
+  it('a baseline shift with no rain near: alerted within the hour, its warning withdrawn, no closure', () => {
+    const shift = Array.from({ length: 90 }, (_, m): [number, number] => [m, m < 10 ? 1 : 16 + Math.sin(m / 9)]);
+    const r = run(withRain(dryGauge(90), pd(shift.map(([m, v]) => [m, Math.round(v * 10) / 10]))), context(undefined, NEAR), newEngineState());
+    const dq = r.all.filter((t) => t.ruleId === 'sensor-data-quality').map((t) => `${t.state}@${(t.ts - T0) / MIN} ${t.why?.key}`);
+    // The jump at minute 10 is flagged as a vehicle for one reading (the value wanders on): judged 30 min later.
+    expect(dq).toEqual(['firing@41 quality.baseline-shift']);
+    expect(r.all.find((t) => t.why?.key === 'quality.baseline-shift')!.reason).toMatch(/^sensor suspect, baseline shift: 1[5-7](\.\d)? cm for 31 min while the rain gauges near measured 0 mm in 6 h/);
+    const warning = r.all.filter((t) => t.ruleId === 'underpass-warning').map((t) => `${t.state} ${t.why?.key}`);
+    expect(warning.at(-1) ?? 'none').not.toBe('firing underpass.warn');
+    expect(r.all.filter((t) => t.ruleId === 'underpass-closure')).toEqual([]);
+    expect(r.state.sensors.get('PD-1')!.baseline?.shifted).toEqual({ mm: 0 });
+  });
+
+  it.each<[string, Array<[string, number, number]>]>([
+    ['rain near within the dry spell: water is plausible, no baseline shift', [...dryGauge(90).map(([id, m, v]): [string, number, number] => [id, m, m === -100 ? 5 : v])]],
+    ['no gauge near reported: nobody can say it was dry', []],
+  ])('%s', (_name, rain) => {
+    const shift = Array.from({ length: 90 }, (_, m): [number, number] => [m, m < 10 ? 1 : 16 + Math.sin(m / 9)]);
+    const r = run(withRain(rain, pd(shift.map(([m, v]) => [m, Math.round(v * 10) / 10]))), context({ version: 1, defaults: { health: { range: { rainMmPerMin: 60 } } } }, NEAR), newEngineState());
+    expect(r.all.filter((t) => t.why?.key === 'quality.baseline-shift')).toEqual([]);
+  });
+
+  it('a sensor judged shifted warns again once the rain comes', () => {
+    const shift = Array.from({ length: 120 }, (_, m): [number, number] => [m, m < 10 ? 1 : Math.round((16 + Math.sin(m / 9)) * 10) / 10]);
+    const rain = [...dryGauge(60), ...Array.from({ length: 60 }, (_, i): [string, number, number] => ['RG-1', 61 + i, 1])];
+    const r = run(withRain(rain, pd(shift)), context(undefined, NEAR), newEngineState());
+    const keys = r.all.filter((t) => t.ruleId !== 'rainstorm').map((t) => `${t.ruleId} ${t.state} ${t.why?.key}`);
+    const after = keys.slice(keys.indexOf('sensor-data-quality firing quality.baseline-shift'));
+    expect(after).toEqual(['sensor-data-quality firing quality.baseline-shift', 'underpass-warning firing underpass.warn', 'sensor-data-quality resolved quality.clean']);
   });
 });

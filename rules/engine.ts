@@ -16,6 +16,7 @@
 import { ALERT_RULES, MAIN_FIELD, renderReason, type Reading, type ReasonKey, type SensorKind, type Why } from '../contracts/index.ts';
 import { alertIdFor, NORMAL, stepFsm, type Fsm, type Hold, isActive } from './fsm.ts';
 import { RAIN_LEVELS, RAIN_WINDOWS, type RainLevel, type RainWindow, type SiteRules } from './spec.ts';
+import { confirms, neighbourAbove, NOBODY, rainNear, skyOf, trackBaseline, type BaselineTrack, type Evidence, type Near, type Sky } from './corroboration.ts';
 
 export const RULE_IDS = ALERT_RULES;
 export type RuleId = (typeof RULE_IDS)[keyof typeof RULE_IDS];
@@ -48,7 +49,7 @@ function because(key: ReasonKey, params: Why['params']): { reason: string; why: 
   return { reason: renderReason('en', why), why };
 }
 
-export type SuspectReason = 'out-of-range' | 'spike' | 'flatline' | 'parked-vehicle';
+export type SuspectReason = 'out-of-range' | 'spike' | 'flatline' | 'parked-vehicle' | 'baseline-shift';
 export interface Flag {
   sensorId: string;
   ts: number;
@@ -91,6 +92,10 @@ export interface SensorState {
   /** A parked-vehicle episode: the value the step jumped to, and how far from it still counts as the same object. */
   step?: number;
   stepTolerance?: number;
+  /** Ponding: the current run at or above health.baselineShiftCm, judged for a baseline shift. */
+  baseline?: BaselineTrack;
+  /** Ponding: the first of the readings in a row above closeCm, suspect ones included (the closure's episode id). */
+  aboveSince?: number;
   quality: Fsm;
   qualityReason?: SuspectReason;
   battery: Fsm;
@@ -126,6 +131,8 @@ export interface EngineContext {
   rules(siteId: string): SiteRules | undefined;
   /** District-level parameters (the rules file's defaults). */
   districtMinGauges: number;
+  /** The rain gauges and neighbouring underpasses of a site (corroboration); none when absent. */
+  near?(siteId: string): Near;
 }
 
 export const newEngineState = (): EngineState => ({ sensors: new Map(), districts: new Map() });
@@ -245,7 +252,7 @@ export function noiseOf(recentV: readonly number[], before = 0): number {
   return 1.4826 * diffs[diffs.length >> 1]!;
 }
 
-export function assessQuality(s: SensorState, kind: SensorKind, ts: number, v: number, h: SiteRules['health']): Quality {
+export function assessQuality(s: SensorState, kind: SensorKind, ts: number, v: number, h: SiteRules['health'], sky: () => Sky = () => 'unknown'): Quality {
   const q: Quality = { step: s.step };
   if (kind === 'rain') return q; // rate checked by the rain rule
   const [lo, hi] = h.range[kind];
@@ -273,21 +280,42 @@ export function assessQuality(s: SensorState, kind: SensorKind, ts: number, v: n
   // Parked vehicle (ponding): a jump from a dry road straight to a value that then holds still —
   // as still as the sensor's own noise (stepNoiseFactor × its robust spread on the dry road, at
   // least stepToleranceCm): an object returned 122.2, 122.7, 122.7 cm, beyond a fixed 0.3 cm.
-  // The check reads this sensor's own history only, never another sensor's state (the district's
-  // rain): a decision that depended on the order in which two sensors' readings arrive would
-  // differ when readings are replayed after a failover, and a replayed closure would get another
-  // alert id (a second close, and the first one's reopen never sent: the HA chaos test).
+  // "Dry" is below stepFromCm, or within the sensor's noise above it (a dry road reads 0.7–1.3 cm)
+  // when the gauges near the site say it is not raining. A jump while it rains near the site or a
+  // neighbour stands in water is water (issue 22: a real rise to 45.5 cm in one step was dropped).
   if (kind === 'ponding') {
     const prev = n > 0 ? s.recentV[n - 1] : undefined;
     if (s.step !== undefined && Math.abs(v - s.step) <= (s.stepTolerance ?? h.stepToleranceCm)) q.step = s.step;
-    else if (s.step === undefined && prev !== undefined && prev < h.stepFromCm && v - prev >= h.stepJumpCm) {
+    else if (s.step === undefined && prev !== undefined && v - prev >= h.stepJumpCm && isVehicle(prev, s.recentV, h, sky)) {
       q.step = v;
       s.stepTolerance = Math.max(h.stepToleranceCm, h.stepNoiseFactor * noiseOf(s.recentV));
+    } else if (s.step === undefined && heldLikeARoof(s.recentV, v, h)) {
+      // A jump taken for water (it rains) that then holds exactly still: a roof. Water's surface
+      // moves by the sensor's noise at least; the example storm's car parked under a sensor read
+      // 32.0 cm for 20 minutes in a downpour.
+      q.step = v;
+      s.stepTolerance = h.stepToleranceCm;
     } else q.step = undefined;
     if (q.step !== undefined) return { ...q, suspect: 'parked-vehicle' };
   }
   if (stuck) return { ...q, suspect: 'flatline' };
   return q;
+}
+
+/** This reading and the two before it identical, just after a jump from a (nearly) dry road. */
+function heldLikeARoof(recentV: readonly number[], v: number, h: SiteRules['health']): boolean {
+  const n = recentV.length;
+  if (n < 3 || recentV[n - 1] !== v || recentV[n - 2] !== v) return false;
+  const before = recentV[n - 3]!;
+  return v - before >= h.stepJumpCm && before < Math.max(h.stepFromCm, h.stepFromCm + h.stepNoiseFactor * noiseOf(recentV, 2));
+}
+
+/** A jump of stepJumpCm from `prev`: a vehicle, or water? Asks the sky only for a jump from a (nearly) dry road. */
+function isVehicle(prev: number, recentV: readonly number[], h: SiteRules['health'], sky: () => Sky): boolean {
+  const noisyDry = h.stepFromCm + h.stepNoiseFactor * noiseOf(recentV);
+  if (prev >= Math.max(h.stepFromCm, noisyDry)) return false;
+  const said = sky();
+  return said === 'dry' || (said === 'unknown' && prev < h.stepFromCm);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -366,6 +394,20 @@ function closureHold(base: Hold, s: SensorState, ts: number): Hold {
   const forReadings = readingsInCadence(base.forS, base.forReadings, cadence);
   const clearForReadings = readingsInCadence(base.clearForS, base.clearForReadings, cadence);
   return forReadings === base.forReadings && clearForReadings === base.clearForReadings ? base : { ...base, forReadings, clearForReadings };
+}
+
+/**
+ * May one reading above closeCm close, once rain or a neighbour confirms it? When it climbed there
+ * (less than a spike's jump above the reading before) — a vehicle passing in the rain jumps, and is
+ * gone by the next reading (issue 22: "a sudden jump confirmed by the next reading") — and, right
+ * after a jump, moved as water does: a car's roof reads the same again.
+ */
+function settled(s: SensorState, v: number, jumpCm: number): boolean {
+  const n = s.recentV.length;
+  const prev = s.recentV[n - 1];
+  if (prev === undefined || v - prev >= jumpCm) return false;
+  const before = s.recentV[n - 2];
+  return !(v === prev && before !== undefined && prev - before >= jumpCm);
 }
 
 /** Rise over the recent readings within `windowMs` before `ts`: value now − the lowest of them. */
@@ -475,8 +517,18 @@ export function evaluate(state: EngineState, reading: Reading, now: number, ctx:
     evaluateRain(state, s, info, reading, rules, ctx, late, out);
   } else {
     const v = reading.fields[MAIN_FIELD[info.kind].field] ?? 0;
-    const q = assessQuality(s, info.kind, ts, v, rules.health);
+    // What the sensors around the site say, worked out once and only when a check asks.
+    let ev: Evidence | undefined;
+    const evidence = (): Evidence => (ev ??= evidenceAt(state, ctx, info.siteId, ts, rules.corroboration));
+    const q = assessQuality(s, info.kind, ts, v, rules.health, () => skyOf(evidence(), rules.corroboration));
     s.step = q.step;
+    if (info.kind === 'ponding') s.aboveSince = v > rules.underpass.closeCm ? (s.aboveSince ?? ts) : undefined;
+    // A baseline shift begins as a jump from a dry road, which the step check takes for a vehicle
+    // until the value wanders: the run counts from the jump, and after baselineShiftS it is judged.
+    if (info.kind === 'ponding' && (!q.suspect || q.suspect === 'parked-vehicle')) {
+      s.baseline = trackBaseline(s.baseline, ts, v, rules.health, ctx.near?.(info.siteId) ?? NOBODY, (id) => state.sensors.get(id)?.rain);
+      if (s.baseline?.shifted) q.suspect = 'baseline-shift';
+    }
     if (q.spikeAt !== undefined) out.flags.push({ sensorId: info.id, ts: q.spikeAt, reason: 'spike' });
     if (q.spikeAt !== undefined || (s.spikes.length > 0 && ts - s.spikes[0]! >= HOUR)) {
       s.spikes = s.spikes.filter((t) => ts - t < HOUR);
@@ -484,8 +536,9 @@ export function evaluate(state: EngineState, reading: Reading, now: number, ctx:
     }
     if (q.suspect) out.flags.push({ sensorId: info.id, ts, reason: q.suspect });
     qualityAlert(s, info, ts, v, q, rules, holds, out);
+    if (q.suspect === 'baseline-shift') withdrawWarning(s, info, ts, v, out);
     if (!q.suspect) {
-      if (info.kind === 'ponding') evaluatePonding(state, s, info, ts, v, rules, holds, out);
+      if (info.kind === 'ponding') evaluatePonding(state, s, info, ts, v, rules, holds, out, evidence);
       else evaluateWaterLevel(s, info, ts, v, rules, holds, out);
       // A reading found to be a spike leaves the history: it must not be the baseline of the next
       // check. The history is owned by this state and updated in place (linear use).
@@ -504,10 +557,18 @@ export function evaluate(state: EngineState, reading: Reading, now: number, ctx:
   return out;
 }
 
+const baselineWhy = (s: SensorState, ts: number, v: number, h: SiteRules['health']) => because('quality.baseline-shift', { v, min: Math.round((ts - (s.baseline?.since ?? ts)) / 60_000), mm: s.baseline?.shifted?.mm ?? 0, dryH: round(h.baselineDryS / 3600, 1) });
+
 function qualityAlert(s: SensorState, info: SensorInfo, ts: number, v: number, q: Quality, rules: SiteRules, holds: Holds, out: Out): void {
   const h = rules.health;
   const bad = q.suspect ?? (s.spikes.length >= h.spikesPerHour ? 'spike' : undefined);
   const step = stepFsm(s.quality, { on: bad !== undefined, off: bad === undefined }, ts, holds.quality, RULE_IDS.sensorDataQuality, info.id);
+  // Judged a baseline shift while already suspect (a jump taken for a vehicle that stayed): the
+  // alert says so, the same alert updated (a firing transition of its id, as a rain level's change).
+  if (bad === 'baseline-shift' && s.qualityReason !== bad && step.fsm.phase === 'firing' && s.quality.phase === 'firing') {
+    out.transitions.push({ ruleId: RULE_IDS.sensorDataQuality, subjectId: info.id, sensorId: info.id, alertId: s.quality.alertId!, state: 'firing', severity: 'warning', value: v, threshold: 0, unit: 'cm', ts, ...baselineWhy(s, ts, v, h) });
+    s.qualityReason = bad;
+  }
   if (step.fsm === s.quality) return;
   emit(out, step, s.quality, () => {
     const fired: Record<SuspectReason, () => ReturnType<typeof because>> = {
@@ -515,6 +576,7 @@ function qualityAlert(s: SensorState, info: SensorInfo, ts: number, v: number, q
       spike: () => because('quality.spike', { n: s.spikes.length }),
       flatline: () => because('quality.flatline', { v, n: s.flatCount ?? 0 }),
       'parked-vehicle': () => because('quality.parked-vehicle', { v }),
+      'baseline-shift': () => baselineWhy(s, ts, v, h),
     };
     const why = step.change === 'fired' ? fired[bad!]() : because('quality.clean', { n: h.cleanReadings, was: s.qualityReason ?? 'suspect' });
     return { ruleId: RULE_IDS.sensorDataQuality, subjectId: info.id, sensorId: info.id, severity: 'warning', value: v, threshold: 0, unit: info.kind === 'ponding' ? 'cm' : 'm', ts, ...why };
@@ -523,7 +585,40 @@ function qualityAlert(s: SensorState, info: SensorInfo, ts: number, v: number, q
   s.quality = step.fsm;
 }
 
-function evaluatePonding(state: EngineState, s: SensorState, info: SensorInfo, ts: number, v: number, rules: SiteRules, holds: Holds, out: Out): void {
+/** What the rain gauges and neighbours of a site say at sensor time `ts` (rules/corroboration.ts). */
+function evidenceAt(state: EngineState, ctx: EngineContext, siteId: string, ts: number, r: SiteRules['corroboration']): Evidence {
+  const near = ctx.near?.(siteId) ?? NOBODY;
+  const e: Evidence = {};
+  if (near.gauges.length > 0) {
+    const rain = rainNear(near, (id) => state.sensors.get(id)?.rain, ts, r.rainWindowS);
+    if (rain) e.rain = { ...rain, district: ctx.sensor(rain.gaugeId)?.district ?? '' };
+  }
+  const neighbour = near.neighbours.length > 0 ? neighbourAbove(near, (id) => state.sensors.get(id), ts, r.neighbourWindowS, r.neighbourCm) : undefined;
+  if (neighbour) e.neighbour = neighbour;
+  return e;
+}
+
+/** The evidence as a closure reason's tail: the rain (when there is any) and the neighbour. */
+function evidenceParams(e: Evidence): Why['params'] {
+  return {
+    ...(e.rain && e.rain.mm > 0 ? { rain: e.rain.mmPerH, district: e.rain.district, gauge: e.rain.gaugeId } : {}),
+    ...(e.neighbour ? { neighbour: e.neighbour.sensorId, nv: e.neighbour.cm } : {}),
+  };
+}
+
+/**
+ * A suspect sensor's readings warn of nothing: a warning it raised is withdrawn (issue 22: a
+ * stuck sensor warned for 17 hours). A closure stays: a road is not reopened on a suspicion — the
+ * duty officers see the data-quality alert beside it and decide.
+ */
+function withdrawWarning(s: SensorState, info: SensorInfo, ts: number, v: number, out: Out): void {
+  const w = s.warning;
+  if (!w || !isActive(w)) return;
+  out.transitions.push({ ruleId: RULE_IDS.underpassWarning, subjectId: info.siteId, sensorId: info.id, alertId: w.alertId!, state: 'resolved', severity: 'warning', value: v, threshold: 0, unit: 'cm', ts, ...because('underpass.warn-suspect', { v }) });
+  s.warning = NORMAL;
+}
+
+function evaluatePonding(state: EngineState, s: SensorState, info: SensorInfo, ts: number, v: number, rules: SiteRules, holds: Holds, out: Out, evidence: () => Evidence): void {
   const u = rules.underpass;
   const site = info.siteId;
   const base = { subjectId: site, sensorId: info.id, value: v, unit: 'cm', ts };
@@ -554,16 +649,23 @@ function evaluatePonding(state: EngineState, s: SensorState, info: SensorInfo, t
     early = steady && rate >= u.earlyRiseCmPerMin;
   }
   const forecast = !isActive(closure) && v >= (u.forecastFromCm ?? u.warnCm) ? forecastCrossing(s, ts, v, u, rules.health.spike.ponding) : undefined;
-  const c = stepFsm(closure, { on: v > u.closeCm, off: v < u.reopenCm, force: early || forecast !== undefined }, ts, closureHold(holds.closure, s, ts), RULE_IDS.underpassClosure, site);
+  const confirmed = !early && !forecast && !isActive(closure) && v > u.closeCm && settled(s, v, rules.health.spike.ponding) && confirms(evidence(), rules.corroboration);
+  // The episode is named by the first reading above closeCm, whatever was made of it then: a jump
+  // taken for a vehicle while the rain's readings were still on their way is water once they are
+  // in, and the closure it leads to is the same episode whichever came first (a failover's replay).
+  const c = stepFsm(closure, { on: v > u.closeCm, off: v < u.reopenCm, force: early || forecast !== undefined || confirmed, ...(s.aboveSince !== undefined ? { began: s.aboveSince } : {}) }, ts, closureHold(holds.closure, s, ts), RULE_IDS.underpassClosure, site);
   if (c.fsm !== closure) {
     emit(out, c, closure, () => {
       if (c.change === 'fired') {
         const heldS = Math.round((ts - (closure.phase === 'pending' ? closure.since : ts)) / 1000);
+        const tail = evidenceParams(evidence());
         const why = forecast
-          ? because('closure.forecast', { closeCm: u.closeCm, inMin: round(forecast.inMin, 1), rate: round(forecast.rate, 1), v })
+          ? because('closure.forecast', { closeCm: u.closeCm, inMin: round(forecast.inMin, 1), rate: round(forecast.rate, 1), v, ...tail })
           : early
-            ? because('closure.early', { rate: round(rate, 1), earlyRate: u.earlyRiseCmPerMin, v, closeCm: u.closeCm })
-            : because('closure.sustained', { closeCm: u.closeCm, heldS, n: closure.count + 1, v });
+            ? because('closure.early', { rate: round(rate, 1), earlyRate: u.earlyRiseCmPerMin, v, closeCm: u.closeCm, ...tail })
+            : confirmed
+              ? because('closure.confirmed', { closeCm: u.closeCm, v, ...tail })
+              : because('closure.sustained', { closeCm: u.closeCm, heldS, n: closure.count + 1, v, ...tail });
         return { ...base, ruleId: RULE_IDS.underpassClosure, severity: 'critical', threshold: u.closeCm, ...why };
       }
       const heldS = Math.round((ts - closure.since) / 1000);

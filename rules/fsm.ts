@@ -33,16 +33,23 @@ export type FsmStep = { fsm: Fsm; change?: 'fired' | 'resolved' };
 
 /**
  * One reading's step. `force` fires at once from normal or pending (a rule's early trigger, such
- * as a fast rise). A step that fires names the episode `alertIdFor(ruleId, subjectId, ts)`.
+ * as a fast rise). A step that fires names the episode `alertIdFor(ruleId, subjectId, began)`, where
+ * `began` is the first reading of the run that fired it, or the rule's own idea of when its
+ * condition began (`c.began`).
  */
-export function stepFsm(fsm: Fsm, c: { on: boolean; off: boolean; force?: boolean }, ts: number, hold: Hold, ruleId: string, subjectId: string): FsmStep {
+export function stepFsm(fsm: Fsm, c: { on: boolean; off: boolean; force?: boolean; began?: number }, ts: number, hold: Hold, ruleId: string, subjectId: string): FsmStep {
   switch (fsm.phase) {
     case 'normal':
     case 'pending': {
       if (!c.on && !c.force) return fsm.phase === 'normal' ? { fsm } : { fsm: NORMAL };
       const run = fsm.phase === 'pending' ? { since: fsm.since, count: fsm.count + 1 } : { since: ts, count: 1 };
       if (c.force || (run.count >= hold.forReadings && ts - run.since >= hold.forS * 1000)) {
-        return { fsm: { phase: 'firing', since: ts, count: 0, alertId: alertIdFor(ruleId, subjectId, ts) }, change: 'fired' };
+        // Named by when the condition began (the pending run's first reading), not by the reading
+        // that fired it: evidence that arrives in another order (a neighbour's rain before or after
+        // the high reading, after a failover's replay) may fire the episode on another reading,
+        // and it is still the same episode, with the same id.
+        const began = c.began ?? (c.on ? run.since : ts);
+        return { fsm: { phase: 'firing', since: ts, count: 0, alertId: alertIdFor(ruleId, subjectId, began) }, change: 'fired' };
       }
       return { fsm: { phase: 'pending', ...run } };
     }

@@ -136,6 +136,37 @@ export const HealthRule = z.strictObject({
   stepNoiseFactor: z.number().min(0).default(5),
   /** A data-quality alert clears after this many clean readings. */
   cleanReadings: z.number().int().min(1).default(5),
+  /**
+   * Baseline shift (issue 22): a ponding sensor reading at least baselineShiftCm for
+   * baselineShiftS while the rain gauges near its site measured less than baselineRainMm over
+   * baselineDryS before is suspect — its readings warn and close nothing until the rain comes
+   * (corroboration.rainMmPerH near the site) or it reads below baselineShiftCm again. No gauge
+   * near that reported: no judgement (a dry spell cannot be told from a gauge that is silent).
+   */
+  baselineShiftCm: positive.default(5),
+  baselineShiftS: seconds.default(1800),
+  baselineDryS: seconds.default(21_600),
+  baselineRainMm: z.number().min(0).default(1),
+});
+
+/**
+ * Corroboration across sensors (issue 22, items 2–4): the rain gauges around a site and the
+ * underpasses near it confirm a rise (a single reading above closeCm closes; a jump from a dry road
+ * is water, not a vehicle) or, dry, cast doubt on a sustained offset (health.baselineShift*).
+ * Only readings at or before the reading judged count (sensor time).
+ */
+export const CorroborationRule = z.strictObject({
+  /** The nearest rainGauges rain gauges within this distance speak for the site's rain; none that near: the district's nearest. */
+  rainRadiusM: positive.default(5000),
+  rainGauges: z.number().int().min(1).max(100).default(5),
+  /** Rain at least this heavy (mean over rainWindowS, the wettest gauge near) confirms a rise. */
+  rainMmPerH: positive.default(10),
+  rainWindowS: seconds.default(1800),
+  /** Underpasses on the same road or within this distance are neighbours … */
+  neighbourRadiusM: z.number().min(0).default(1500),
+  /** … and one of them reading at least this depth within neighbourWindowS confirms a rise (0 turns it off). */
+  neighbourCm: z.number().min(0).default(15),
+  neighbourWindowS: seconds.default(900),
 });
 
 export const AdvisoryRule = z.strictObject({
@@ -156,6 +187,7 @@ const kinds = {
   wind: WindRule,
   health: HealthRule,
   advisory: AdvisoryRule,
+  corroboration: CorroborationRule,
 };
 
 /** Per-site overrides: any subset of the kinds' fields. */
@@ -166,6 +198,7 @@ const SiteOverride = z.strictObject({
   wind: z.record(z.string(), z.unknown()).optional(),
   health: z.record(z.string(), z.unknown()).optional(),
   advisory: z.record(z.string(), z.unknown()).optional(),
+  corroboration: z.record(z.string(), z.unknown()).optional(),
 });
 
 export const RulesFile = z.strictObject({
@@ -178,6 +211,7 @@ export const RulesFile = z.strictObject({
       wind: WindRule.default(WindRule.parse({})),
       health: HealthRule.default(HealthRule.parse({})),
       advisory: AdvisoryRule.default(AdvisoryRule.parse({})),
+      corroboration: CorroborationRule.default(CorroborationRule.parse({})),
     })
     .default({
       underpass: UnderpassRule.parse({}),
@@ -186,6 +220,7 @@ export const RulesFile = z.strictObject({
       wind: WindRule.parse({}),
       health: HealthRule.parse({}),
       advisory: AdvisoryRule.parse({}),
+      corroboration: CorroborationRule.parse({}),
     }),
   sites: z.record(z.string(), SiteOverride).default({}),
 });
@@ -196,6 +231,7 @@ export type RainRule = z.infer<typeof RainRule>;
 export type WindRule = z.infer<typeof WindRule>;
 export type HealthRule = z.infer<typeof HealthRule>;
 export type AdvisoryRule = z.infer<typeof AdvisoryRule>;
+export type CorroborationRule = z.infer<typeof CorroborationRule>;
 
 /** The effective rules of one site: defaults, then what the registry knows, then the site's override. */
 export interface SiteRules {
@@ -205,6 +241,7 @@ export interface SiteRules {
   wind: WindRule;
   health: HealthRule;
   advisory: AdvisoryRule;
+  corroboration: CorroborationRule;
 }
 
 export interface RuleIssue {
