@@ -382,6 +382,7 @@ describe('corroboration (issue 22): the rain near a site and its neighbours', ()
     ['a jump from a dry road in a downpour is water: closed by the next reading that moves', withRain(downpour(6), pd([[0, 1], [1, 1.2], [2, 45.5], [3, 45.7], [4, 45.4]])), ['firing@3 closure.confirmed']],
     ['a truck passing in a downpour (one reading) closes nothing', withRain(downpour(6), pd([[0, 5], [1, 5.2], [2, 45], [3, 5.1], [4, 5.3]])), []],
     ['a car parked in a downpour reads the same again: no closure', withRain(downpour(8), pd([[0, 0], [1, 0], [2, 32], [3, 32], [4, 32], [5, 32], [6, 32], [7, 32]])), []],
+    ['… on a wet road too (3 cm: not dry, still a roof)', withRain(downpour(8), pd([[0, 3], [1, 3.2], [2, 41.3], [3, 41.3], [4, 41.3], [5, 41.3], [6, 41.3], [7, 3.1]])), []],
     ['a neighbour standing in water confirms', [['PD-2', 0, 18], ...pd([[0, 1], [1, 20], [2, 20.4], [3, 27], [4, 20]])], ['firing@3 closure.confirmed']],
     ['a neighbour\'s reading after the one judged does not count (sensor time)', [['PD-2', 5, 18], ...pd([[0, 1], [1, 20], [2, 20.4], [3, 27], [4, 20]])], []],
     ['light rain (6 mm/h) does not confirm', [...Array.from({ length: 36 }, (_, i): [string, number, number] => ['RG-1', i - 30, 0.1]), ...pd([[0, 1], [1, 20], [2, 20.4], [3, 27], [4, 20]])].sort((a, b) => a[1] - b[1]), []],

@@ -302,12 +302,10 @@ export function assessQuality(s: SensorState, kind: SensorKind, ts: number, v: n
   return q;
 }
 
-/** This reading and the two before it identical, just after a jump from a (nearly) dry road. */
+/** This reading and the two before it identical, just after a jump (from a dry road or a wet one: a car parks in the rain). */
 function heldLikeARoof(recentV: readonly number[], v: number, h: SiteRules['health']): boolean {
   const n = recentV.length;
-  if (n < 3 || recentV[n - 1] !== v || recentV[n - 2] !== v) return false;
-  const before = recentV[n - 3]!;
-  return v - before >= h.stepJumpCm && before < Math.max(h.stepFromCm, h.stepFromCm + h.stepNoiseFactor * noiseOf(recentV, 2));
+  return n >= 3 && recentV[n - 1] === v && recentV[n - 2] === v && v - recentV[n - 3]! >= h.stepJumpCm;
 }
 
 /** A jump of stepJumpCm from `prev`: a vehicle, or water? Asks the sky only for a jump from a (nearly) dry road. */
@@ -536,7 +534,7 @@ export function evaluate(state: EngineState, reading: Reading, now: number, ctx:
     }
     if (q.suspect) out.flags.push({ sensorId: info.id, ts, reason: q.suspect });
     qualityAlert(s, info, ts, v, q, rules, holds, out);
-    if (q.suspect === 'baseline-shift') withdrawWarning(s, info, ts, v, out);
+    if (q.suspect === 'baseline-shift' || q.suspect === 'parked-vehicle') withdrawWarning(s, info, ts, v, out);
     if (!q.suspect) {
       if (info.kind === 'ponding') evaluatePonding(state, s, info, ts, v, rules, holds, out, evidence);
       else evaluateWaterLevel(s, info, ts, v, rules, holds, out);
@@ -608,7 +606,8 @@ function evidenceParams(e: Evidence): Why['params'] {
 
 /**
  * A suspect sensor's readings warn of nothing: a warning it raised is withdrawn (issue 22: a
- * stuck sensor warned for 17 hours). A closure stays: a road is not reopened on a suspicion — the
+ * stuck sensor warned for 17 hours; a car parked in the rain warns until it is seen to be a roof,
+ * two readings later). A closure stays: a road is not reopened on a suspicion — the
  * duty officers see the data-quality alert beside it and decide.
  */
 function withdrawWarning(s: SensorState, info: SensorInfo, ts: number, v: number, out: Out): void {

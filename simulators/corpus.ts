@@ -14,6 +14,7 @@
  *   object          an object under the sensor: 122.2, 122.7, 122.7 … for an hour
  *   baseline-shift  no rain, the reading's baseline moved to 15–18 cm and wandering, for 17 h
  *   dry             a dry road, the sensor's noise only
+ *   vehicle-in-rain a car parked under the sensor for 30–60 min while it rains and the road is wet (3 cm)
  */
 import type { Reading } from '../contracts/index.ts';
 import type { Registry } from '../config/registry.ts';
@@ -23,7 +24,9 @@ import { prng } from '../lib/prng.ts';
 import { isoWithOffset } from '../lib/time.ts';
 import { metresBetween } from '../lib/geo.ts';
 
-export const CORPUS_CLASSES = ['storm', 'fast-rise', 'short-peak', 'one-step', 'sparse', 'parked-vehicle', 'object', 'baseline-shift', 'dry'] as const;
+// New classes go last: each class's traces draw from one random sequence in this order, and the
+// traces of the classes before stay the readings "before" was measured on.
+export const CORPUS_CLASSES = ['storm', 'fast-rise', 'short-peak', 'one-step', 'sparse', 'parked-vehicle', 'object', 'baseline-shift', 'dry', 'vehicle-in-rain'] as const;
 export type CorpusClass = (typeof CORPUS_CLASSES)[number];
 const FLOODS: ReadonlySet<CorpusClass> = new Set(['storm', 'fast-rise', 'short-peak', 'one-step', 'sparse']);
 
@@ -118,6 +121,13 @@ function truthOf(cls: CorpusClass, rand: () => number, rainRand: () => number): 
     }
     case 'dry':
       return { minutes: 180, cadenceMin: 1, depth: () => 1, noiseCm: 0.3, rain: DRY };
+    case 'vehicle-in-rain': {
+      const at = Math.round(r(30, 60));
+      const height = r(30, 70);
+      const until = at + Math.round(r(30, 60));
+      // Rain all along, the road wet but far from ponding; the sensor sees the car's roof.
+      return { minutes: 180, cadenceMin: 1, depth: () => 3, noiseCm: 0.3, seen: (m) => (m >= at && m < until ? height : undefined), rain: rainBetween(0, 180, 0, rr(15, 40)) };
+    }
   }
 }
 
