@@ -7,7 +7,7 @@
  * [MQTT-3.1.4-2]; a delivery already on its way finishes, and carries the old epoch, which a
  * police receiver that has seen the new one refuses.
  */
-import { parseReadingPayload, parseSensorTopic, topics } from '../contracts/index.ts';
+import { parseReadingPayload, parseSensorTopic, topics, type SensorTrust } from '../contracts/index.ts';
 import { endClient, groupCommitAcks, type MqttClient } from '../lib/mqtt.ts';
 import { guardedClients, type GuardedClients } from '../lib/guarded-clients.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -22,6 +22,8 @@ export interface ActiveAlerts {
   outbox: Outbox;
   /** The alert events' connection is up (the health check's `mqtt`). */
   mqttUp(): boolean;
+  /** Send an officer's override to the rules (retained, QoS 1: resolves once the broker has it). */
+  publishOverride(o: SensorTrust): Promise<void>;
   close(): Promise<void>;
   abort(): void;
 }
@@ -97,6 +99,9 @@ export async function startActiveAlerts(d: ActiveAlertsDeps): Promise<ActiveAler
     return {
       outbox,
       mqttUp: () => state.up,
+      publishOverride: async (o) => {
+        await events.publishAsync(topics.override(o.sensorId), JSON.stringify(o), { qos: 1, retain: true });
+      },
       abort,
       async close() {
         schedules?.stop();

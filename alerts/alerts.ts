@@ -151,11 +151,11 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
     authenticate: (token) => authenticate(token, users, config.apiToken),
     live,
     resolveManually: async (alertId, by, reason) => {
-      if (!(await resolveManually(store, to, deps.clock, alertId, by, reason))) return false;
-      active()?.outbox.wake();
-      alertChanged(alertId);
-      return true;
+      const done = await resolveManually(store, to, deps.clock, alertId, by, reason);
+      if (done) wakeAfterResolve(active(), alertChanged, alertId);
+      return done;
     },
+    trustReadings: (alert, by, note) => sendTrust(active(), deps.clock, alert, by, note),
     city: () => cityView(current.registry),
     districtsGeoJson: () => districtsGeoJson,
     ...(config.mapTiles ? { mapTiles: config.mapTiles } : {}),
@@ -203,6 +203,19 @@ export async function createAlerts(config: AlertsConfig, deps: AlertsDeps): Prom
       log.info('alerts closed');
     },
   };
+}
+
+/** A hand-resolved alert: its notices leave at once, and the consoles see it. */
+function wakeAfterResolve(active: ActiveAlerts | undefined, alertChanged: (id: string) => void, alertId: string): void {
+  active?.outbox.wake();
+  alertChanged(alertId);
+}
+
+/** An officer trusts a suspect sensor's readings: the override goes to the rules from the active instance only. */
+async function sendTrust(active: ActiveAlerts | undefined, clock: TimerClock, alert: { alertId: string; sensorId: string }, by: string, note: string): Promise<true | 'standby'> {
+  if (!active) return 'standby';
+  await active.publishOverride({ sensorId: alert.sensorId, alertId: alert.alertId, by, note, at: isoWithOffset(clock.now()) });
+  return true;
 }
 
 /** An officer resolves by hand (a stuck sensor, a road inspected): the same notices as a rule's resolve. False: not firing. */

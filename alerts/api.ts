@@ -31,6 +31,8 @@ export interface ApiDeps {
   authenticate(token: string | undefined): Principal | null;
   /** Resolve a firing alert by hand (with its notices); false when it is not firing. */
   resolveManually?(alertId: string, by: string, reason: string): Promise<boolean>;
+  /** Send an officer's trust in a suspect sensor's readings to the rules; 'standby' on an instance that is not the active one. */
+  trustReadings?(alert: { alertId: string; sensorId: string }, by: string, note: string): Promise<true | 'standby'>;
   /** The console's live stream. */
   live: Live;
   /** Sensors with their latest value, last seen and sparkline (the console's sensor board). */
@@ -312,6 +314,21 @@ function alertRoutes(ctx: RouteContext) {
       if (resolved === 'standby') return apiError(reply, 503, 'NOT_ACTIVE', 'this alerts instance is a standby: resolve through the load balancer (the active instance)');
       if (!resolved) return apiError(reply, 409, 'NOT_FIRING', `alert ${id} is ${a.state}`);
       return { alert: (await deps.store.getAlert(id)), audit: (await deps.store.auditOf(id)) };
+    });
+
+    // Trust a suspect sensor's readings: the rules apply it and resolve the alert (issue 22).
+    secured.post(R.trust.path, { preHandler: need('officer'), schema: routeSchema(R.trust) }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const a = await deps.store.getAlert(id);
+      if (!a) return apiError(reply, 404, 'NOT_FOUND', `no alert ${id}`);
+      const kind = deps.city().sensors.find((x) => x.id === a.sensorId)?.kind;
+      if (a.ruleId !== 'sensor-data-quality' || a.state !== 'firing' || kind !== 'ponding') return apiError(reply, 409, 'NOT_SUSPECT', `alert ${id} is not a firing data-quality alert of a ponding sensor`);
+      const note = (req.body as { note: string }).note;
+      const sent = await deps.trustReadings?.({ alertId: id, sensorId: a.sensorId }, req.principal!.name, note);
+      if (sent !== true) return apiError(reply, 503, 'NOT_ACTIVE', 'this alerts instance is a standby: send it through the load balancer (the active instance)');
+      await deps.store.addNote(id, isoWithOffset(deps.clock.now()), req.principal!.name, `readings trusted: ${note}`);
+      changed({ alerts: [id] });
+      return reply.code(202).send({ audit: await deps.store.auditOf(id) });
     });
 
     // One notice to one recipient, with its delivery history (attempt, time, status, latency).

@@ -27,6 +27,7 @@ export const AckBody = z.strictObject({ by: Text(100).optional(), note: z.string
 export const BulkAckBody = z.strictObject({ ids: z.array(Id).min(1).max(5000), note: z.string().max(1000).optional() }).meta({ examples: [{ ids: ['sensor-offline:PD-001:1796593920000', 'sensor-offline:PD-002:1796593920000'], note: '通信中断，已报修' }] });
 export const NoteBody = z.strictObject({ note: Text(1000) }).meta({ examples: [{ note: '现场积水已抽排 pumps running' }] });
 export const ResolveBody = z.strictObject({ reason: Text(1000) }).meta({ examples: [{ reason: '现场确认无积水，传感器故障 sensor fault, road inspected dry' }] });
+export const TrustBody = z.strictObject({ note: Text(500) }).meta({ examples: [{ note: '现场确认积水 16 cm，水管爆裂 burst main, water is real' }] });
 export const SilenceBody = z
   .strictObject({
     ruleId: Text(64).optional(),
@@ -94,6 +95,7 @@ export const API_ROUTES = {
   ack: { method: 'POST', path: '/api/alerts/:id/ack', summary: 'Acknowledge as the logged-in user, with a note (idempotent)', role: 'officer', params: AlertIdParams, body: AckBody },
   note: { method: 'POST', path: '/api/alerts/:id/notes', summary: 'Add a note to the audit trail', role: 'officer', params: AlertIdParams, body: NoteBody },
   resolve: { method: 'POST', path: '/api/alerts/:id/resolve', summary: 'Resolve by hand with a reason (a closure sends its reopen)', role: 'officer', params: AlertIdParams, body: ResolveBody, answers: { 409: 'NOT_FIRING: the alert is not firing', 503: 'NOT_ACTIVE: this alerts instance is a standby; the active one resolves' } },
+  trust: { method: 'POST', path: '/api/alerts/:id/trust', summary: "Trust a suspect sensor's readings (a firing sensor-data-quality alert of a ponding sensor): the rules take them for water — no vehicle, object or baseline shift — until it reads dry again; the alert resolves when the rules have it", role: 'officer', params: AlertIdParams, body: TrustBody, answers: { 202: 'the override, sent to the rules (the alert resolves when they have applied it)', 409: 'NOT_SUSPECT: not a firing data-quality alert of a ponding sensor', 503: 'NOT_ACTIVE: this alerts instance is a standby; the active one sends it' } },
   silences: { method: 'GET', path: '/api/silences', summary: 'Silences in force and recent ones', role: 'viewer' },
   bulkSilence: { method: 'POST', path: '/api/silences/bulk', summary: 'Silence a group at once: several scopes, one transaction, all or none', role: 'officer', body: BulkSilenceBody, answers: { 201: 'the silences, created', 409: 'NOT_FIRING: an alertId names an alert that is not firing (none is created)' } },
   silence: { method: 'POST', path: '/api/silences', summary: 'Silence a sensor, site or district (optionally one rule) for some minutes', role: 'officer', body: SilenceBody, answers: { 201: 'the silence, created', 409: 'NOT_FIRING: alertId names an alert that is not firing' } },

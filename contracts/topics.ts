@@ -23,10 +23,13 @@ export const topics = {
   ingestSpool: 'floodgate/ingest/spool',
   alert: (ruleId: string, subjectId: string) =>
     `floodgate/alerts/${level(ruleId, 'rule id')}/${level(subjectId, 'subject id')}`,
+  /** An officer trusts a suspect sensor's readings (retained; contracts/overrides.ts). */
+  override: (sensorId: string) => `floodgate/overrides/${level(sensorId, 'sensor id')}`,
   /** Subscriptions used by services. */
   allReadings: 'sensors/+/+/reading',
   allStatus: 'sensors/+/+/status',
   allAlerts: 'floodgate/alerts/+/+',
+  allOverrides: 'floodgate/overrides/+',
   readingsOf: (kind: SensorKind) => `sensors/${kind}/+/reading`,
   alertsOf: (ruleId: string) => `floodgate/alerts/${level(ruleId, 'rule id')}/+`,
 } as const;
@@ -72,4 +75,10 @@ export function parseAlertTopic(topic: string): { ruleId: string; subjectId: str
   const [, , ruleId, subjectId] = parts as [string, string, string, string];
   if (!ID_PATTERN.test(ruleId) || !ID_PATTERN.test(subjectId)) return null;
   return { ruleId, subjectId };
+}
+
+/** Parse `floodgate/overrides/{sensorId}`: the sensor id, or null. */
+export function parseOverrideTopic(topic: string): string | null {
+  const parts = topic.split('/');
+  return parts.length === 3 && parts[0] === 'floodgate' && parts[1] === 'overrides' && ID_PATTERN.test(parts[2]!) ? parts[2]! : null;
 }

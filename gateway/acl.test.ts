@@ -29,9 +29,12 @@ describe('canPublish', () => {
     // rules: alert events
     [rules, 'floodgate/alerts/underpass-closure/UP-001', true],
     [rules, 'floodgate/rejects/ponding/PD-001', false],
+    [rules, 'floodgate/overrides/PD-001', false],
+    [dev, 'floodgate/overrides/PD-001', false],
     // alerts
     [alerts, 'floodgate/alerts/notice-delivery/UP-001', true],
     [alerts, 'floodgate/notices/UP-001', true],
+    [alerts, 'floodgate/overrides/PD-001', true],
     [alerts, 'sensors/ponding/PD-001/config', false],
     // simulator-admin speaks for devices
     [sim, 'sensors/ponding/PD-001/reading', true],
@@ -72,6 +75,8 @@ describe('canSubscribe', () => {
     [ingest, 'floodgate/alerts/+/+', false],
     [ingest, '$SYS/#', true],
     [rules, 'floodgate/alerts/underpass-closure/+', true],
+    [rules, 'floodgate/overrides/+', true],
+    [ingest, 'floodgate/overrides/+', false],
     [rules, 'sensors/ponding/+/reading', true],
     [rules, 'floodgate/rejects/#', false],
     [alerts, 'floodgate/alerts/+/+', true],

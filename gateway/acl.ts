@@ -12,10 +12,11 @@ export const SERVICE_ROLES = {
   },
   rules: {
     publish: ['floodgate/alerts/#'],
-    subscribe: ['sensors/+/+/reading', 'sensors/+/+/status', 'floodgate/alerts/#', '$SYS/#'],
+    // Overrides: an officer trusts a suspect sensor's readings (contracts/overrides.ts).
+    subscribe: ['sensors/+/+/reading', 'sensors/+/+/status', 'floodgate/alerts/#', 'floodgate/overrides/#', '$SYS/#'],
   },
   alerts: {
-    publish: ['floodgate/alerts/#', 'floodgate/notices/#'],
+    publish: ['floodgate/alerts/#', 'floodgate/notices/#', 'floodgate/overrides/#'],
     // Readings too: the console shows each sensor's latest value and a 6-hour sparkline.
     subscribe: ['floodgate/alerts/#', 'floodgate/ingest/#', 'sensors/+/+/reading', 'sensors/+/+/status', '$SYS/#'],
   },

@@ -41,6 +41,7 @@ export const ERROR_CATALOGUE = {
   NOT_FOUND: { where: 'api', status: 404, meaning: 'no such route, alert, notice, sensor or silence', action: 'check the id' },
   METHOD_NOT_ALLOWED: { where: 'api', status: 405, meaning: 'the route exists but not with this method (Allow lists those it has)', action: 'use a method from Allow' },
   NOT_FIRING: { where: 'api', status: 409, meaning: 'the alert is not firing (resolve, or a silence until it resolves)', action: 'reload the alert: someone resolved it, or it resolved by itself' },
+  NOT_SUSPECT: { where: 'api', status: 409, meaning: 'trust was asked for an alert that is not a firing data-quality alert of a ponding sensor', action: 'reload the alert: its suspicion may have ended by itself, or it is another kind of alert' },
   NOT_FAILED: { where: 'api', status: 409, meaning: 'only a notice that failed for good can be resent', action: 'reload the notice: it was delivered or is still being tried' },
   PAYLOAD_TOO_LARGE: { where: 'api', status: 413, meaning: 'the body is over 64 KiB', action: 'send less (bulk acknowledgements take up to 1,000 ids)' },
   UNSUPPORTED_MEDIA_TYPE: { where: 'api', status: 415, meaning: 'the body is not application/json', action: 'send Content-Type: application/json' },

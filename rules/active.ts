@@ -12,14 +12,14 @@
  * broker and the engine state they produced is saved (rules/state-store.ts). A crash anywhere in
  * between redelivers the readings, which yield the same events with the same alert ids.
  */
-import { AlertEvent, checkTimestamp, parseAlertTopic, parseReadingPayload, parseSensorTopic, topics } from '../contracts/index.ts';
+import { AlertEvent, checkTimestamp, parseAlertTopic, parseOverrideTopic, parseReadingPayload, parseSensorTopic, SensorTrust, topics } from '../contracts/index.ts';
 import { endClient, groupCommitAcks } from '../lib/mqtt.ts';
 import { guardedClients } from '../lib/guarded-clients.ts';
 import { counter, gauge, type Registry as Metrics } from '../lib/metrics.ts';
 import type { Logger } from '../lib/logger.ts';
 import { repeat, type TimerClock } from '../lib/clock.ts';
 import { isoWithOffset } from '../lib/time.ts';
-import { evaluate, newSensorState, RULE_IDS, tick, type EngineContext, type EngineState, type SensorState, type Transition } from './engine.ts';
+import { evaluate, newSensorState, RULE_IDS, tick, trustReadings, type EngineContext, type EngineState, type SensorState, type Transition } from './engine.ts';
 import { serializeDistrict, serializeSensor, type StateStore } from './state-store.ts';
 import { toAlertEvent } from './context.ts';
 import { createCommitChain, type Evaluated } from './commits.ts';
@@ -90,6 +90,19 @@ function restoreFromRetained(state: EngineState, now: number, payload: Buffer, l
   state.sensors.set(ev.data.sensorId, s);
   log.info({ sensorId: ev.data.sensorId, state: ev.data.state }, 'restored closure state from the retained alert');
   return { sensor: ev.data.sensorId, published: Promise.resolve(), sensorJson: serializeSensor(s) };
+}
+
+/** An officer's override (retained on floodgate/overrides/{sensorId}): saved with its group, like a reading. */
+function applyOverride(state: EngineState, now: number, sensorId: string, payload: Buffer, log: Logger, publish: (t: Transition[]) => Promise<void>): Evaluated | null {
+  const o = SensorTrust.safeParse(safeJson(payload));
+  if (!o.success || o.data.sensorId !== sensorId) {
+    if (payload.length > 0) log.warn({ sensorId }, 'an override that is not one was ignored');
+    return null;
+  }
+  const out = trustReadings(state, o.data, now);
+  if (out.transitions.length === 0) return null; // an older alert's override, read again: done long ago
+  log.info({ sensorId, alertId: o.data.alertId, by: o.data.by }, 'readings trusted by an officer');
+  return { sensor: sensorId, published: publish(out.transitions), sensorJson: serializeSensor(state.sensors.get(sensorId)!) };
 }
 
 export interface ActiveRules {
@@ -168,6 +181,8 @@ export async function startActive(d: ActiveDeps): Promise<ActiveRules> {
           if (chain.tainted()) throw new Error('engine state is being restored after a failed commit');
           // A closure alert: only the retained copy (live copies of our own events carry retain=0 [MQTT-3.3.1-9]).
           if (parseAlertTopic(topic)) return packet.retain ? restoreFromRetained(state, d.clock.now(), payload, log) : null;
+          const overridden = parseOverrideTopic(topic);
+          if (overridden) return applyOverride(state, d.clock.now(), overridden, payload, log, publish);
           return evaluateMessage({ state, ctx: d.ctx(), now: d.clock.now(), m, log, publish }, topic, payload);
         };
         const restoring = chain.restoring();
@@ -179,7 +194,7 @@ export async function startActive(d: ActiveDeps): Promise<ActiveRules> {
     ticker = repeat(d.clock, d.tickMs, () => offlineTick(state, d, chain, publish));
 
     await conns.connected(sub);
-    await sub.subscribeAsync([topics.alertsOf(RULE_IDS.underpassClosure), topics.allReadings], { qos: 1 });
+    await sub.subscribeAsync([topics.alertsOf(RULE_IDS.underpassClosure), topics.allReadings, topics.allOverrides], { qos: 1 });
     log.info({ clientId: d.clientId }, 'rules running');
     return {
       state,

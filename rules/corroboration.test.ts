@@ -86,7 +86,7 @@ describe('baseline shift', () => {
     const g = gauge(tm + 60);
     let run = trackBaseline(undefined, T, 16, H, dry, () => g);
     run = trackBaseline(run, T + 29 * MIN, 16, H, dry, () => g);
-    expect(run).toEqual({ since: T, checkedAt: -Infinity });
+    expect(run).toEqual({ since: T, checkedAt: 0 });
     run = trackBaseline(run, T + 30 * MIN, 16, H, dry, () => g);
     expect(run).toEqual({ since: T, checkedAt: T + 30 * MIN, shifted: { mm: 0 } });
     g.buckets[(tm + 31) % 1440] = 3;

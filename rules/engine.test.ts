@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAIN_FIELD, type Reading } from '../contracts/index.ts';
 import type { Site } from '../config/registry.ts';
-import { addRain, cadenceMs, noiseOf, readingsInCadence, districtLevel, rainTotals, evaluate, newEngineState, newRainState, nextShownLevel, rainLevel, tick, windLevel, type EngineContext, type EngineState, type SensorInfo, type Transition } from './engine.ts';
+import { addRain, cadenceMs, noiseOf, readingsInCadence, districtLevel, rainTotals, evaluate, newEngineState, newRainState, nextShownLevel, rainLevel, tick, trustReadings, windLevel, type EngineContext, type EngineState, type SensorInfo, type Transition } from './engine.ts';
 import { compileRules, RulesFile } from './spec.ts';
 import { NOBODY, type Near } from './corroboration.ts';
 
@@ -418,6 +418,21 @@ describe('corroboration (issue 22): the rain near a site and its neighbours', ()
     const shift = Array.from({ length: 90 }, (_, m): [number, number] => [m, m < 10 ? 1 : 16 + Math.sin(m / 9)]);
     const r = run(withRain(rain, pd(shift.map(([m, v]) => [m, Math.round(v * 10) / 10]))), context({ version: 1, defaults: { health: { range: { rainMmPerMin: 60 } } } }, NEAR), newEngineState());
     expect(r.all.filter((t) => t.why?.key === 'quality.baseline-shift')).toEqual([]);
+  });
+
+  it('an officer trusts the readings: the alert resolves, they close the road, and the trust ends when it reads dry', () => {
+    const shift = Array.from({ length: 45 }, (_, m): [number, number] => [m, m < 10 ? 1 : Math.round((16 + Math.sin(m / 9)) * 10) / 10]);
+    const ctx = context(undefined, NEAR);
+    const r = run(withRain(dryGauge(45), pd(shift)), ctx, newEngineState());
+    const alertId = r.all.find((t) => t.why?.key === 'quality.baseline-shift')!.alertId;
+    // An older alert's override (read again from the retained topic after a restart) changes nothing.
+    expect(trustReadings(r.state, { sensorId: 'PD-1', alertId: 'sensor-data-quality:PD-1:1', by: 'li', note: 'old' }, T0).transitions).toEqual([]);
+    const t = trustReadings(r.state, { sensorId: 'PD-1', alertId, by: 'wang', note: 'burst main' }, T0 + 50 * MIN);
+    expect(t.transitions.map((x) => `${x.state} ${x.alertId} ${x.reason}`)).toEqual([`resolved ${alertId} readings trusted by wang: burst main`]);
+    expect(trustReadings(r.state, { sensorId: 'PD-1', alertId, by: 'wang', note: 'twice' }, T0 + 50 * MIN).transitions).toEqual([]);
+    const after = run(withRain(dryGauge(60).filter(([, m]) => m > 45), pd([[45, 26], [46, 27], [47, 28], [48, 29], [49, 3], [50, 2]])), ctx, r.state);
+    expect(after.all.filter((x) => x.ruleId === 'underpass-closure').map((x) => `${x.state}@${(x.ts - T0) / MIN}`)).toEqual(['firing@47']);
+    expect(after.state.sensors.get('PD-1')!.trusted).toBeUndefined();
   });
 
   it('a sensor judged shifted warns again once the rain comes', () => {

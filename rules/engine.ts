@@ -96,6 +96,8 @@ export interface SensorState {
   baseline?: BaselineTrack;
   /** Ponding: the first of the readings in a row above closeCm, suspect ones included (the closure's episode id). */
   aboveSince?: number;
+  /** An officer trusts its readings (trustReadings): no vehicle, object or baseline shift until it reads dry again. */
+  trusted?: { alertId: string; by: string };
   quality: Fsm;
   qualityReason?: SuspectReason;
   battery: Fsm;
@@ -521,9 +523,10 @@ export function evaluate(state: EngineState, reading: Reading, now: number, ctx:
     const q = assessQuality(s, info.kind, ts, v, rules.health, () => skyOf(evidence(), rules.corroboration));
     s.step = q.step;
     if (info.kind === 'ponding') s.aboveSince = v > rules.underpass.closeCm ? (s.aboveSince ?? ts) : undefined;
+    if (info.kind === 'ponding' && s.trusted) trusting(s, q, v, rules.health);
     // A baseline shift begins as a jump from a dry road, which the step check takes for a vehicle
     // until the value wanders: the run counts from the jump, and after baselineShiftS it is judged.
-    if (info.kind === 'ponding' && (!q.suspect || q.suspect === 'parked-vehicle')) {
+    if (info.kind === 'ponding' && !s.trusted && (!q.suspect || q.suspect === 'parked-vehicle')) {
       s.baseline = trackBaseline(s.baseline, ts, v, rules.health, ctx.near?.(info.siteId) ?? NOBODY, (id) => state.sensors.get(id)?.rain);
       if (s.baseline?.shifted) q.suspect = 'baseline-shift';
     }
@@ -581,6 +584,41 @@ function qualityAlert(s: SensorState, info: SensorInfo, ts: number, v: number, q
   });
   if (step.change === 'fired') s.qualityReason = bad;
   s.quality = step.fsm;
+}
+
+/** A trusted sensor's reading: water, not a vehicle; dry again (below baselineShiftCm), the trust has done its work. */
+function trusting(s: SensorState, q: Quality, v: number, h: SiteRules['health']): void {
+  if (v < h.baselineShiftCm) {
+    s.trusted = undefined;
+    return;
+  }
+  s.baseline = undefined;
+  if (q.suspect === 'parked-vehicle') {
+    q.suspect = undefined;
+    q.step = undefined;
+    s.step = undefined;
+  }
+}
+
+/**
+ * An officer trusts a suspect sensor's readings (contracts/overrides.ts; issue 22: "officers can
+ * override"). When `o.alertId` is the sensor's firing data-quality alert, the suspicion ends: the
+ * alert resolves ("readings trusted by …") and the sensor's readings count as water — no vehicle,
+ * object or baseline shift — until it reads below health.baselineShiftCm again. Any other
+ * override (an older alert's, read again from the retained topic after a restart) changes nothing.
+ */
+export function trustReadings(state: EngineState, o: { sensorId: string; alertId: string; by: string; note: string }, now: number): Out {
+  const out: Out = { transitions: [], flags: [] };
+  const s = state.sensors.get(o.sensorId);
+  if (!s || !isActive(s.quality) || s.quality.alertId !== o.alertId) return out;
+  s.trusted = { alertId: o.alertId, by: o.by };
+  s.step = undefined;
+  s.baseline = undefined;
+  const v = s.recentV[s.recentV.length - 1] ?? 0;
+  out.transitions.push({ ruleId: RULE_IDS.sensorDataQuality, subjectId: o.sensorId, sensorId: o.sensorId, alertId: o.alertId, state: 'resolved', severity: 'warning', value: v, threshold: 0, unit: 'cm', ts: s.lastTs ?? now, ...because('quality.trusted', { by: o.by, note: o.note }) });
+  s.quality = NORMAL;
+  s.qualityReason = undefined;
+  return out;
 }
 
 /** What the rain gauges and neighbours of a site say at sensor time `ts` (rules/corroboration.ts). */

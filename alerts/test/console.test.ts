@@ -188,12 +188,39 @@ describe('console in Chromium, whole city', { timeout: 180_000 }, () => {
     await page.context().close();
   });
 
+  it('an officer trusts a suspect ponding sensor\'s readings: the override goes to the rules, retained', async () => {
+    // The rules' side of the broker: what the alerts service sends on floodgate/overrides/+.
+    const overrides: Array<{ topic: string; retain: boolean; body: Record<string, unknown> }> = [];
+    rules.on('message', (topic, payload, packet) => {
+      if (topic.startsWith('floodgate/overrides/')) overrides.push({ topic, retain: packet.retain, body: JSON.parse(payload.toString()) as Record<string, unknown> });
+    });
+    await rules.subscribeAsync('floodgate/overrides/+', { qos: 1 });
+    const alertId = 'sensor-data-quality:PD-020:1';
+    await fire(event({ alertId, ruleId: 'sensor-data-quality', subjectId: 'PD-020', sensorId: 'PD-020', severity: 'warning', value: 16.2, threshold: 0, why: { key: 'quality.baseline-shift', params: { v: 16.2, min: 30, mm: 0, dryH: 6 } } }));
+    await expect.poll(async () => (await stack.alerts.store.getAlert(alertId))?.state, { timeout: 30_000 }).toBe('firing');
+    const page = await login('wang');
+    await page.fill('input[name=q]', 'PD-020');
+    await page.locator(`li.alert-row[data-alert-id="${alertId}"]`).click();
+    await page.locator('.panel .actions button.act-trust').click();
+    const note = '现场确认水管爆裂，积水属实 burst main';
+    await page.locator('dialog textarea[name=note]').fill(note);
+    await page.click('dialog button[type=submit]');
+    await expect.poll(() => overrides.length, { timeout: 30_000 }).toBe(1);
+    expect(overrides[0]).toMatchObject({ topic: 'floodgate/overrides/PD-020', body: { sensorId: 'PD-020', alertId, by: 'wang', note } });
+    await expect.poll(async () => (await stack.alerts.store.auditOf(alertId)).some((e) => e.note === `readings trusted: ${note}`)).toBe(true);
+    // A closure is no suspicion to override: no such button on it.
+    await page.locator(`.board-row[data-alert-id="underpass-closure:${closed[2]!.id}:1"]`).click();
+    await expect.poll(() => page.locator('.panel .actions button.act-trust').count()).toBe(0);
+    expect(await page.locator('.panel .actions button').count()).toBeGreaterThan(0);
+    await page.context().close();
+  });
+
   it('a viewer sees everything and can act on nothing', async () => {
     const page = await login('li');
     await expect.poll(async () => page.locator('.board-row').count()).toBe(123);
     // Rows are filled over a few frames: wait until the list's rows are drawn, then look for buttons.
     await expect.poll(async () => page.locator('li.alert-row.group').count()).toBeGreaterThan(0);
-    expect(await page.locator('.act-ack, .act-ack-all, .act-silence, .act-resolve').count()).toBe(0);
+    expect(await page.locator('.act-ack, .act-ack-all, .act-silence, .act-resolve, .act-trust').count()).toBe(0);
     const status = await page.evaluate(async () => (await fetch('/api/alerts/ack', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ids: ['x'] }) })).status);
     expect(status).toBe(403);
     await page.context().close();

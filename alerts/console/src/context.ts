@@ -18,6 +18,8 @@ export interface Ctx {
   ack(alerts: Alert[]): void;
   silence(alerts: Alert[]): void;
   resolve(alert: Alert): void;
+  /** An officer trusts a suspect ponding sensor's readings (issue 22): the rules take them for water. */
+  trust(alert: Alert): void;
 }
 
 /** The place of an alert for people: the site's name, else the subject id. */

@@ -72,6 +72,14 @@ export function createDialogs(dialog: HTMLDialogElement, ctx: Ctx, toast: (msg: 
       await run(() => api('POST', '/api/silences/bulk', { silences: scopes.map((s) => ({ ...s, minutes, reason: why, ...(untilResolved ? { alertId: alerts[0]!.alertId } : {}) })) }));
     },
 
+    async trust(alert: Alert): Promise<void> {
+      const { i18n } = ctx;
+      const note = h('textarea', { name: 'note', required: true, maxLength: 500, rows: 3, placeholder: i18n.t('trustNote') });
+      const form = await ask(i18n.t('trustTitle'), [h('label', {}, i18n.t('trustNote'), note)], i18n.t('trust'));
+      if (!form) return;
+      await run(() => api('POST', `/api/alerts/${encodeURIComponent(alert.alertId)}/trust`, { note: String(form.get('note')).trim() }));
+    },
+
     async resolve(alert: Alert): Promise<void> {
       const { i18n } = ctx;
       const reason = h('textarea', { name: 'reason', required: true, maxLength: 1000, rows: 3, placeholder: i18n.t('resolveReason') });

@@ -59,6 +59,7 @@ async function start(): Promise<void> {
     ack: (a) => void dialogs.ack(a),
     silence: (a) => void dialogs.silence(a),
     resolve: (a) => void dialogs.resolve(a),
+    trust: (a) => void dialogs.trust(a),
   };
   const board = createBoard($('board'), ctx);
   const list = createList($('list'), ctx);

@@ -105,6 +105,8 @@ export function createPanel(root: HTMLElement, ctx: Ctx) {
             !a.ackedAt ? h('button', { type: 'button', class: 'primary', onclick: () => ctx.ack([a]) }, i18n.t('ack')) : null,
             h('button', { type: 'button', onclick: () => ctx.silence([a]) }, i18n.t('silence')),
             h('button', { type: 'button', onclick: () => ctx.resolve(a) }, i18n.t('resolve')),
+            // A suspect ponding sensor: an officer who knows the water is real overrides the suspicion.
+            a.ruleId === 'sensor-data-quality' && ctx.city.sensors.some((s) => s.id === a.sensorId && s.kind === 'ponding') ? h('button', { type: 'button', class: 'act-trust', onclick: () => ctx.trust(a) }, i18n.t('trust')) : null,
           )
         : null,
       ),
