@@ -22,6 +22,7 @@ import { DEFAULT_RULES_PATH, loadRules } from '../rules/load.ts';
 import { tempDir } from '../test/helpers/servers.ts';
 
 const N = Number(process.env['BENCH_BACKTEST_READINGS'] ?? 500_000);
+const ROUNDS = Number(process.env['BENCH_BACKTEST_ROUNDS'] ?? 5);
 const BIN = fileURLToPath(new URL('../bin/floodgate.js', import.meta.url));
 const log = (s: string) => process.stdout.write(s + '\n');
 const perS = (n: number, ms: number) => Math.round(n / (ms / 1000)).toLocaleString('en-US');
@@ -52,22 +53,29 @@ try {
     execFileSync(process.execPath, [BIN, 'backtest', '--input', join(dir.path, file), '--labels', join(dir.path, 'labels.yaml'), ...extra], { stdio: ['ignore', 'ignore', 'inherit'], maxBuffer: 1 << 30 });
     return performance.now() - t;
   };
-  const csvMs = cli('rec.csv', ['--tz', 'Asia/Shanghai']);
-  const ndjsonMs = cli('rec.ndjson', []);
-
   // Peers, in this process: the engine alone on the parsed readings, and JSON.parse of the lines.
   const kinds = new Map(city.sensors.map((s) => [s.id, s.kind]));
   const { readings } = parseRecording(ndjson.join('\n'), 'ndjson', (id) => kinds.get(id));
   const ctx = engineContext(city, loadRules(DEFAULT_RULES_PATH, city.sites));
-  let t = performance.now();
-  replay(readings, ctx);
-  const engineMs = performance.now() - t;
-  t = performance.now();
-  for (const line of ndjson) JSON.parse(line);
-  const jsonMs = performance.now() - t;
+  const timed = (f: () => void) => {
+    const t = performance.now();
+    f();
+    return performance.now() - t;
+  };
+  // Each measured ROUNDS times, in turns, and the median taken: a shared machine's speed wanders
+  // by a third from one second to the next, and a single run says more about it than about us.
+  const runs = { csv: [] as number[], ndjson: [] as number[], engine: [] as number[], json: [] as number[] };
+  for (let round = 0; round < ROUNDS; round++) {
+    runs.csv.push(cli('rec.csv', ['--tz', 'Asia/Shanghai']));
+    runs.ndjson.push(cli('rec.ndjson', []));
+    runs.engine.push(timed(() => replay(readings, ctx)));
+    runs.json.push(timed(() => ndjson.forEach((line) => JSON.parse(line))));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const [csvMs, ndjsonMs, engineMs, jsonMs] = [runs.csv, runs.ndjson, runs.engine, runs.json].map(median) as [number, number, number, number];
 
   const text = [
-    `| ${N.toLocaleString('en-US')} readings (${ponding.length} ponding sensors, one a minute) | readings/s |`,
+    `| ${N.toLocaleString('en-US')} readings (${ponding.length} ponding sensors, one a minute), median of ${ROUNDS} | readings/s |`,
     '|---|---|',
     `| \`floodgate backtest\` end to end, CSV with local times (--tz Asia/Shanghai), labels | ${perS(N, csvMs)} |`,
     `| \`floodgate backtest\` end to end, NDJSON with epoch ms, labels | ${perS(N, ndjsonMs)} |`,

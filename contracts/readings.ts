@@ -137,7 +137,7 @@ export interface FieldRule {
 }
 
 /** epoch ms before 2000-01-01 is refused by `Timestamp` (seconds sent for ms). */
-const MIN_EPOCH_MS = 946_684_800_000;
+export const MIN_EPOCH_MS = 946_684_800_000;
 
 export function fieldRules(schema: z.ZodObject): FieldRule[] | null {
   const rules: FieldRule[] = [];
@@ -158,7 +158,8 @@ export function fieldRules(schema: z.ZodObject): FieldRule[] | null {
 
 export const FAST_RULES = Object.fromEntries(Object.entries(READING_SCHEMAS).map(([kind, schema]) => [kind, fieldRules(schema)])) as Record<SensorKind, FieldRule[] | null>;
 
-export function fastReading(rules: FieldRule[] | null, kind: SensorKind, sensorId: string, item: unknown): Reading | undefined {
+/** `ignore`: a key of `item` that is not the reading's (a recording's `sensor`), neither read nor counted. */
+export function fastReading(rules: FieldRule[] | null, kind: SensorKind, sensorId: string, item: unknown, ignore?: string): Reading | undefined {
   if (rules === null || typeof item !== 'object' || item === null || Array.isArray(item)) return undefined;
   const o = item as Record<string, unknown>;
   const ts = o['ts'];
@@ -178,7 +179,7 @@ export function fastReading(rules: FieldRule[] | null, kind: SensorKind, sensorI
     else fields[r.key] = v;
   }
   let keys = 0;
-  for (const k in o) if (Object.hasOwn(o, k)) keys++;
+  for (const k in o) if (k !== ignore && Object.hasOwn(o, k)) keys++;
   if (keys !== known) return undefined; // unknown keys: zod strips them, and says nothing; let it
   return { kind, sensorId, ts, seq, fields };
 }

@@ -13,7 +13,7 @@ import { parse } from 'csv-parse/sync';
 import { FloodgateError } from '../lib/errors.ts';
 import { parseTimestamp, type Zone } from '../lib/zone.ts';
 import type { SensorKind } from './kinds.ts';
-import { MAIN_FIELD, parseReadingValue, type Reading } from './readings.ts';
+import { FAST_RULES, fastReading, MAIN_FIELD, MIN_EPOCH_MS, parseReadingValue, type FieldRule, type Reading } from './readings.ts';
 import { parseSensorTopic } from './topics.ts';
 
 /** What was wrong with a line, as the summary groups them. */
@@ -45,20 +45,22 @@ export function parseRecording(text: string, format: RecordingFormat, kindOf: (s
   const readings: Reading[] = [];
   const problems: InputProblem[] = [];
   const problem = (line: number, kind: ProblemKind, message: string) => void problems.push({ line, kind, message });
-  const add = (line: number, sensorId: string, raw: unknown) => {
-    const kind = kindOf(sensorId);
+  // `payload` is this parse's own object (JSON.parse's, or built from a CSV line): its time is
+  // replaced in place, no copy per reading.
+  const add = (line: number, sensorId: string, kind: SensorKind | undefined, payload: Record<string, unknown>, ignore?: string) => {
     if (!kind) return problem(line, 'unknown-sensor', `sensor ${sensorId} is not in the registry`);
-    const payload = { ...(raw as Record<string, unknown>) };
     const time = recordedTime(payload['ts'], opts.zone);
     if ('error' in time) return problem(line, 'time', time.error);
     payload['ts'] = time.ms;
+    const fast = fastReading(FAST_RULES[kind], kind, sensorId, payload, ignore);
+    if (fast) return void readings.push(fast);
     const r = parseReadingValue(kind, sensorId, payload);
     if (r.fatal) return problem(line, 'invalid', r.fatal.message);
     for (const e of r.errors) problem(line, 'invalid', `${e.path ? e.path + ': ' : ''}${e.message}`);
-    readings.push(...r.readings);
+    for (const x of r.readings) readings.push(x);
   };
   if (format === 'ndjson') {
-    text.split(/\r?\n/).forEach((raw, i) => {
+    text.split('\n').forEach((raw, i) => {
       if (!raw.trim()) return;
       let obj: Record<string, unknown>;
       try {
@@ -71,27 +73,95 @@ export function parseRecording(text: string, format: RecordingFormat, kindOf: (s
         const t = parseSensorTopic(obj['topic']);
         if (!t || t.leaf !== 'reading') return problem(i + 1, 'not-a-reading', `not a reading topic: ${obj['topic']}`);
         if (typeof obj['payload'] !== 'object' || obj['payload'] === null) return problem(i + 1, 'not-a-reading', 'no "payload" object');
-        return add(i + 1, t.sensorId, obj['payload']);
+        if (Array.isArray(obj['payload'])) return void (obj['payload'] as unknown[]).forEach((p) => add(i + 1, t.sensorId, kindOf(t.sensorId), { ...(p as Record<string, unknown>) }));
+        return add(i + 1, t.sensorId, kindOf(t.sensorId), obj['payload'] as Record<string, unknown>);
       }
-      const { sensor, ...payload } = obj;
+      const sensor = obj['sensor'];
       if (typeof sensor !== 'string') return problem(i + 1, 'no-sensor', 'no "sensor" (or "topic") field');
-      return add(i + 1, sensor, payload);
+      // `sensor` stays in the object (deleting a key makes V8 slow on it): the fast check skips it, zod strips it.
+      return add(i + 1, sensor, kindOf(sensor), obj, 'sensor');
     });
     return { readings, problems };
   }
-  for (const { record: row, line } of csvRecords(text, problem)) {
-    const sensor = row['sensor'] ?? '';
+  csvRecords(text, problem, (names, cells, line) => {
+    let sensor = '';
+    let ts = '';
+    for (let c = 0; c < names.length && c < cells.length; c++) {
+      if (names[c] === 'sensor') sensor = cells[c]!.trim();
+      else if (names[c] === 'ts') ts = cells[c]!.trim();
+    }
     const kind = kindOf(sensor);
-    const payload: Record<string, unknown> = { ts: row['ts'] ?? '' };
-    for (const h in row) {
-      const v = row[h];
-      if (h === 'sensor' || h === 'ts' || v === '' || v === undefined) continue;
-      payload[h === 'value' && kind ? MAIN_FIELD[kind].field : h] = Number(v);
+    const direct = kind && directReading(kind, sensor, ts, names, cells, opts.zone);
+    if (direct) return void readings.push(direct);
+    const payload: Record<string, unknown> = { ts };
+    for (let c = 0; c < names.length && c < cells.length; c++) {
+      const h = names[c]!;
+      if (h === 'sensor' || h === 'ts') continue;
+      const v = cells[c]!.trim();
+      if (v !== '') payload[h === 'value' && kind ? MAIN_FIELD[kind].field : h] = Number(v);
     }
     if (kind === 'rain' && payload['interval_s'] === undefined) payload['interval_s'] = 60;
-    add(line, sensor, payload);
-  }
+    add(line, sensor, kind, payload);
+  });
   return { readings, problems };
+}
+
+/** Per column of a CSV header, for a kind: its field's bounds, or null for sensor and ts; undefined when a column is no field of the kind. */
+type ColumnPlan = Array<(FieldRule & { field: string }) | null> | undefined;
+const plans = new WeakMap<string[], Map<SensorKind, ColumnPlan>>();
+function planOf(kind: SensorKind, names: string[]): ColumnPlan {
+  let byKind = plans.get(names);
+  if (!byKind) plans.set(names, (byKind = new Map()));
+  if (byKind.has(kind)) return byKind.get(kind);
+  const rules = FAST_RULES[kind];
+  let plan: ColumnPlan = [];
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (name === 'sensor' || name === 'ts') {
+      plan.push(null);
+      continue;
+    }
+    const field = name === 'value' ? MAIN_FIELD[kind].field : name;
+    const rule = rules?.find((r) => r.key === field);
+    // seq, a field twice, or one the kind does not have: the general way, which says what is wrong.
+    if (!rule || field === 'seq' || seen.has(field)) {
+      plan = undefined;
+      break;
+    }
+    seen.add(field);
+    plan.push({ ...rule, field });
+  }
+  // Rain needs its interval_s default; every required field must have its column.
+  if (kind === 'rain' || rules === null || (plan && rules.some((r) => !r.optional && !seen.has(r.key)))) plan = undefined;
+  byKind.set(kind, plan);
+  return plan;
+}
+
+/**
+ * A CSV line straight to a reading, without a payload object in between, when every value column
+ * is one of the kind's numeric fields and within its bounds, and the time parses (what recorders
+ * write: the speed of `floodgate backtest` on a city's year). Anything else: undefined, and the
+ * line goes the general way, which validates it as a device payload and says what is wrong.
+ */
+function directReading(kind: SensorKind, sensorId: string, ts: string, names: string[], cells: string[], zone: Zone | undefined): Reading | undefined {
+  const plan = planOf(kind, names);
+  if (!plan || cells.length < names.length) return undefined;
+  const time = parseTimestamp(ts, zone);
+  if ('error' in time || time.ms < MIN_EPOCH_MS) return undefined;
+  const fields: Record<string, number> = {};
+  for (let c = 0; c < plan.length; c++) {
+    const rule = plan[c];
+    if (!rule) continue;
+    const text = cells[c]!.trim();
+    if (text === '') {
+      if (rule.optional) continue;
+      return undefined;
+    }
+    const v = Number(text);
+    if (!Number.isFinite(v) || v < rule.min || v > rule.max || (rule.int && !Number.isSafeInteger(v))) return undefined;
+    fields[rule.field] = v;
+  }
+  return { kind, sensorId, ts: time.ms, seq: undefined, fields };
 }
 
 const headerOf = (header: string[]): string[] => {
@@ -107,27 +177,22 @@ const headerOf = (header: string[]): string[] => {
  * of backtest's time on CSV). A text with quotes goes to csv-parse (RFC 4180: quoted fields,
  * commas and newlines inside quotes, "" escapes); a record it cannot parse is reported and skipped.
  */
-function csvRecords(text: string, problem: (line: number, kind: ProblemKind, message: string) => void): Array<{ record: Record<string, string>; line: number }> {
+function csvRecords(text: string, problem: (line: number, kind: ProblemKind, message: string) => void, each: (names: string[], cells: string[], line: number) => void): void {
   if (!text.includes('"')) {
     const lines = text.split('\n');
     let names: string[] | undefined;
-    const out: Array<{ record: Record<string, string>; line: number }> = [];
     for (let i = 0; i < lines.length; i++) {
       const raw = lines[i]!;
       if (raw.trim() === '') continue;
       const cells = raw.split(',');
-      if (!names) {
-        names = headerOf(cells);
-        continue;
-      }
-      const record: Record<string, string> = {};
-      for (let c = 0; c < names.length && c < cells.length; c++) record[names[c]!] = cells[c]!.trim();
-      out.push({ record, line: i + 1 });
+      if (!names) names = headerOf(cells);
+      else each(names, cells, i + 1);
     }
-    return out;
+    return;
   }
+  let names: string[] = [];
   const records = parse(text, {
-    columns: headerOf,
+    columns: (header: string[]) => (names = headerOf(header)),
     skip_empty_lines: true,
     trim: true,
     relax_column_count: true,
@@ -135,7 +200,7 @@ function csvRecords(text: string, problem: (line: number, kind: ProblemKind, mes
     skip_records_with_error: true,
     on_skip: (err) => void (err && problem((err as { lines?: number }).lines ?? 0, 'csv', err.message)),
   }) as Array<{ record: Record<string, string>; info: { lines: number } }>;
-  return records.map((r) => ({ record: r.record, line: r.info.lines }));
+  for (const r of records) each(names, names.map((n) => r.record[n] ?? ''), r.info.lines);
 }
 
 /** Problems by kind, most frequent first: how many, and the first line of each. */

@@ -72,26 +72,64 @@ export type TimestampResult = { ms: number } | { error: string };
  * epoch milliseconds.
  */
 export function parseTimestamp(text: string, zone: Zone | undefined): TimestampResult {
+  // A recording of many sensors repeats each time once per sensor: the last answer, again.
+  if (text === last.text && zone === last.zone) return last.result;
+  const result = parseStamp(text, zone);
+  last.text = text;
+  last.zone = zone;
+  last.result = result;
+  return result;
+}
+const last: { text: string; zone: Zone | undefined; result: TimestampResult } = { text: '', zone: undefined, result: { error: '' } };
+
+function parseStamp(text: string, zone: Zone | undefined): TimestampResult {
   const t = text.trim();
-  if (/^\d{9,11}(\.\d+)?$/.test(t)) return { ms: Math.round(Number(t) * 1000) };
-  if (/^\d{12,13}$/.test(t)) return { ms: Number(t) };
+  if (t.charCodeAt(4) !== 45 /* '-' */) {
+    if (/^\d{9,11}(\.\d+)?$/.test(t)) return { ms: Math.round(Number(t) * 1000) };
+    if (/^\d{12,13}$/.test(t)) return { ms: Number(t) };
+  }
   const m = STAMP.exec(t);
   if (!m) return { error: `time "${t}" is not a date and time (e.g. 2023-06-14 14:34:48+00:00) or epoch seconds or milliseconds` };
-  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0)) as [number, number, number, number, number, number];
-  const fraction = Math.floor(Number(`0.${m[7] ?? '0'}`) * 1000);
-  const wall = Date.UTC(y, mo - 1, d, h, mi, s, fraction);
-  // Date.UTC rolls 2023-02-31 over into March: a date that does not exist is refused.
-  const back = new Date(wall);
-  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) return { error: `time "${t}" is not a real date and time` };
+  const day = dayOf(m[1]!, m[2]!, m[3]!);
+  const h = Number(m[4]);
+  const mi = Number(m[5]);
+  const s = m[6] === undefined ? 0 : Number(m[6]);
+  if (day === undefined || h > 23 || mi > 59 || s > 59) return { error: `time "${t}" is not a real date and time` };
+  const f = m[7];
+  const fraction = f === undefined ? 0 : Number(f.length >= 3 ? f.slice(0, 3) : f.padEnd(3, '0'));
+  const wall = day + h * 3_600_000 + mi * 60_000 + s * 1000 + fraction;
   const offset = m[8];
   if (offset) {
-    const z = parseZone(offset);
-    if (!z) return { error: `time "${t}" has an offset that is not one` };
-    return { ms: wall - z.offsetAt(wall) * 60_000 };
+    const minutes = offsetMinutes(offset);
+    if (minutes === undefined) return { error: `time "${t}" has an offset that is not one` };
+    return { ms: wall - minutes * 60_000 };
   }
   if (!zone) return { error: `time "${t}" has no UTC offset: give the recording's zone (--tz +08:00, --tz UTC or --tz Asia/Shanghai)` };
   return { ms: wallTimeToUtc(wall, zone) };
 }
+
+/** Midnight UTC of a date, or undefined for one that does not exist (Date.UTC rolls 2023-02-31 over into March). Cached: a recording spans few days. */
+function dayOf(y: string, mo: string, d: string): number | undefined {
+  const key = `${y}-${mo}-${d}`;
+  if (days.has(key)) return days.get(key);
+  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d));
+  const back = new Date(ms);
+  const day = back.getUTCFullYear() === Number(y) && back.getUTCMonth() === Number(mo) - 1 && back.getUTCDate() === Number(d) ? ms : undefined;
+  if (days.size > 10_000) days.clear();
+  days.set(key, day);
+  return day;
+}
+const days = new Map<string, number | undefined>();
+
+/** Minutes east of UTC of a timestamp's own offset (`Z`, `+08:00`, `-0300`), cached by its text. */
+function offsetMinutes(text: string): number | undefined {
+  if (offsets.has(text)) return offsets.get(text);
+  const minutes = parseZone(text)?.offsetAt(0);
+  if (offsets.size > 1000) offsets.clear();
+  offsets.set(text, minutes);
+  return minutes;
+}
+const offsets = new Map<string, number | undefined>();
 
 /** ISO-8601 in `zone`, with its offset at that instant. */
 export function isoInZone(ms: number, zone: Zone): string {

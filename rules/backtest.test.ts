@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import type { SensorKind } from '../contracts/index.ts';
 import { autoRegister, detectFormat, labelProblems, parseLabels, parseRecording, score, summariseProblems } from './backtest.ts';
 import { parseZone } from '../lib/zone.ts';
@@ -25,6 +26,36 @@ describe('parseRecording', () => {
     expect(r.readings).toHaveLength(n);
     expect(r.problems).toHaveLength(problems.length);
     problems.forEach((p, i) => expect(`${r.problems[i]!.line}: ${r.problems[i]!.message}`).toContain(p));
+  });
+
+  it('a CSV line gives what the same line as NDJSON gives: the same readings, problems on the same lines (the fast path changes nothing)', () => {
+    const header = fc.constantFrom(['value'], ['depth_cm', 'battery_v'], ['value', 'battery_v'], ['value', 'seq']);
+    // Around every bound (depth 0–500 cm, level −20–30 m, battery 0–60 V), and what is no number.
+    const cell = fc.oneof(fc.integer({ min: -300, max: 6000 }).map((v) => String(v / 10)), fc.constantFrom('-0.1', '0', '30', '30.1', '-20.1', '60', '60.5', '500', '500.1', '3.5', '1e3', '', 'abc', ' 7 ', '2.5'));
+    const ts = fc.constantFrom(String(T), '2026-07-01T18:01:00+08:00', '2026-07-01 18:02:00.500000+00:00', '2026-07-01 18:03:00', '2023-02-31 10:00:00+08:00', 'soon', '1782900000');
+    const row = fc.tuple(fc.constantFrom('PD-001', 'WL-001', 'RG-001', 'XX-1'), ts, fc.array(cell, { minLength: 0, maxLength: 3 }));
+    fc.assert(
+      fc.property(header, fc.array(row, { minLength: 1, maxLength: 8 }), (cols, rows) => {
+        const csv = [['sensor', 'ts', ...cols].join(','), ...rows.map(([sensor, t, cells]) => [sensor, t, ...cells].join(','))].join('\n');
+        const ndjson = rows
+          .map(([sensor, t, cells]) => {
+            const o: Record<string, unknown> = { sensor, ts: /^\d+$/.test(t) ? Number(t) : t };
+            cols.forEach((c, i) => {
+              const v = cells[i];
+              if (v === undefined || v === '') return;
+              o[c === 'value' ? ({ 'PD-001': 'depth_cm', 'WL-001': 'level_m', 'RG-001': 'rain_mm' } as Record<string, string>)[sensor] ?? 'value' : c] = Number.isFinite(Number(v)) ? Number(v) : v;
+            });
+            if (sensor === 'RG-001' && o['interval_s'] === undefined) o['interval_s'] = 60;
+            return JSON.stringify(o);
+          })
+          .join('\n');
+        const a = parseRecording(csv, 'csv', kindOf);
+        const b = parseRecording(ndjson, 'ndjson', kindOf);
+        expect(a.readings).toEqual(b.readings);
+        expect([...new Set(a.problems.map((p) => p.line - 1))]).toEqual([...new Set(b.problems.map((p) => p.line))]);
+      }),
+      { numRuns: 300, seed: 22 },
+    );
   });
 
   it('reads times as other recordings write them, placing local times in the given zone', () => {

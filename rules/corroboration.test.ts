@@ -77,21 +77,21 @@ describe('baseline shift', () => {
     ['the gauge silent all along: no judgement', {}, tm - 400, false],
   ])('%s', (_n, mm, head, shifted) => {
     const g = gauge(head ?? tm + 30, mm);
-    let run = trackBaseline(undefined, T, 16, H, dry, () => g);
-    for (let m = 1; m <= 30; m++) run = trackBaseline(run, T + m * MIN, 16 + (m % 3) * 0.4, H, dry, () => g);
+    let run = trackBaseline(undefined, T, 16, H, () => dry, () => g);
+    for (let m = 1; m <= 30; m++) run = trackBaseline(run, T + m * MIN, 16 + (m % 3) * 0.4, H, () => dry, () => g);
     expect(run?.shifted !== undefined).toBe(shifted);
   });
 
   it('judged only after baselineShiftS, again every 5 min, and a reading below baselineShiftCm ends the run', () => {
     const g = gauge(tm + 60);
-    let run = trackBaseline(undefined, T, 16, H, dry, () => g);
-    run = trackBaseline(run, T + 29 * MIN, 16, H, dry, () => g);
+    let run = trackBaseline(undefined, T, 16, H, () => dry, () => g);
+    run = trackBaseline(run, T + 29 * MIN, 16, H, () => dry, () => g);
     expect(run).toEqual({ since: T, checkedAt: 0 });
-    run = trackBaseline(run, T + 30 * MIN, 16, H, dry, () => g);
+    run = trackBaseline(run, T + 30 * MIN, 16, H, () => dry, () => g);
     expect(run).toEqual({ since: T, checkedAt: T + 30 * MIN, shifted: { mm: 0 } });
     g.buckets[(tm + 31) % 1440] = 3;
-    expect(trackBaseline(run, T + 33 * MIN, 16, H, dry, () => g)?.shifted).toEqual({ mm: 0 }); // not re-judged yet
-    expect(trackBaseline(run, T + 35 * MIN, 16, H, dry, () => g)?.shifted).toBeUndefined();
-    expect(trackBaseline(run, T + 36 * MIN, 2, H, dry, () => g)).toBeUndefined();
+    expect(trackBaseline(run, T + 33 * MIN, 16, H, () => dry, () => g)?.shifted).toEqual({ mm: 0 }); // not re-judged yet
+    expect(trackBaseline(run, T + 35 * MIN, 16, H, () => dry, () => g)?.shifted).toBeUndefined();
+    expect(trackBaseline(run, T + 36 * MIN, 2, H, () => dry, () => g)).toBeUndefined();
   });
 });

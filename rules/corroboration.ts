@@ -145,12 +145,12 @@ const REJUDGE_MS = 5 * 60_000;
  * judgement at the next re-judging; a reading below baselineShiftCm ends the run. Returns the run to
  * keep (undefined: none).
  */
-export function trackBaseline(t: BaselineTrack | undefined, ts: number, v: number, h: Pick<HealthRule, 'baselineShiftCm' | 'baselineShiftS' | 'baselineDryS' | 'baselineRainMm'>, near: Near, gauge: (id: string) => Gauge | undefined): BaselineTrack | undefined {
+export function trackBaseline(t: BaselineTrack | undefined, ts: number, v: number, h: Pick<HealthRule, 'baselineShiftCm' | 'baselineShiftS' | 'baselineDryS' | 'baselineRainMm'>, near: () => Near, gauge: (id: string) => Gauge | undefined): BaselineTrack | undefined {
   if (v < h.baselineShiftCm) return undefined;
   const run = t ?? { since: ts, checkedAt: 0 }; // 0, not -Infinity: the state is saved as JSON
   if (ts - run.since < h.baselineShiftS * 1000 || ts - run.checkedAt < REJUDGE_MS) return run;
   run.checkedAt = ts;
-  const rain = rainNear(near, gauge, ts, (ts - run.since) / 1000 + h.baselineDryS);
+  const rain = rainNear(near(), gauge, ts, (ts - run.since) / 1000 + h.baselineDryS);
   run.shifted = rain !== undefined && rain.mm < h.baselineRainMm ? { mm: Math.round(rain.mm * 10) / 10 } : undefined;
   return run;
 }

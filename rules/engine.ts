@@ -364,16 +364,20 @@ function holdsOf(r: SiteRules): Holds {
 
 /** The sensor's own reporting interval: the median of its last (up to 8) gaps; undefined before its second reading. */
 export function cadenceMs(recentTs: readonly number[], ts: number): number | undefined {
-  const gaps: number[] = [];
+  // Eight numbers, insertion-sorted in a reused array: this runs for most ponding readings.
+  const gaps = GAPS;
+  let n = 0;
   let next = ts;
-  for (let i = recentTs.length - 1; i >= 0 && gaps.length < 8; i--) {
-    gaps.push(next - recentTs[i]!);
+  for (let i = recentTs.length - 1; i >= 0 && n < 8; i--, n++) {
+    const g = next - recentTs[i]!;
     next = recentTs[i]!;
+    let j = n;
+    for (; j > 0 && gaps[j - 1]! > g; j--) gaps[j] = gaps[j - 1]!;
+    gaps[j] = g;
   }
-  if (gaps.length === 0) return undefined;
-  gaps.sort((a, b) => a - b);
-  return gaps[gaps.length >> 1];
+  return n === 0 ? undefined : gaps[n >> 1];
 }
+const GAPS = new Float64Array(8);
 
 /**
  * How many readings a hold needs, in the sensor's own cadence: "held `forS` over at least
@@ -517,17 +521,15 @@ export function evaluate(state: EngineState, reading: Reading, now: number, ctx:
     evaluateRain(state, s, info, reading, rules, ctx, late, out);
   } else {
     const v = reading.fields[MAIN_FIELD[info.kind].field] ?? 0;
-    // What the sensors around the site say, worked out once and only when a check asks.
-    let ev: Evidence | undefined;
-    const evidence = (): Evidence => (ev ??= evidenceAt(state, ctx, info.siteId, ts, rules.corroboration));
-    const q = assessQuality(s, info.kind, ts, v, rules.health, () => skyOf(evidence(), rules.corroboration));
+    judging(state, ctx, info.siteId, ts, rules.corroboration);
+    const q = assessQuality(s, info.kind, ts, v, rules.health, skyNow);
     s.step = q.step;
     if (info.kind === 'ponding') s.aboveSince = v > rules.underpass.closeCm ? (s.aboveSince ?? ts) : undefined;
     if (info.kind === 'ponding' && s.trusted) trusting(s, q, v, rules.health);
     // A baseline shift begins as a jump from a dry road, which the step check takes for a vehicle
     // until the value wanders: the run counts from the jump, and after baselineShiftS it is judged.
     if (info.kind === 'ponding' && !s.trusted && (!q.suspect || q.suspect === 'parked-vehicle')) {
-      s.baseline = trackBaseline(s.baseline, ts, v, rules.health, ctx.near?.(info.siteId) ?? NOBODY, (id) => state.sensors.get(id)?.rain);
+      s.baseline = v < rules.health.baselineShiftCm ? undefined : trackBaseline(s.baseline, ts, v, rules.health, nearNow, gaugeNow);
       if (s.baseline?.shifted) q.suspect = 'baseline-shift';
     }
     if (q.spikeAt !== undefined) out.flags.push({ sensorId: info.id, ts: q.spikeAt, reason: 'spike' });
@@ -539,7 +541,7 @@ export function evaluate(state: EngineState, reading: Reading, now: number, ctx:
     qualityAlert(s, info, ts, v, q, rules, holds, out);
     if (q.suspect === 'baseline-shift' || q.suspect === 'parked-vehicle') withdrawWarning(s, info, ts, v, out);
     if (!q.suspect) {
-      if (info.kind === 'ponding') evaluatePonding(state, s, info, ts, v, rules, holds, out, evidence);
+      if (info.kind === 'ponding') evaluatePonding(state, s, info, ts, v, rules, holds, out, evidenceNow);
       else evaluateWaterLevel(s, info, ts, v, rules, holds, out);
       // A reading found to be a spike leaves the history: it must not be the baseline of the next
       // check. The history is owned by this state and updated in place (linear use).
@@ -621,6 +623,26 @@ export function trustReadings(state: EngineState, o: { sensorId: string; alertId
   return out;
 }
 
+/**
+ * The reading being evaluated, for the checks that ask what the sensors around its site say: the
+ * evidence is worked out at most once per reading, and only when a check asks (few do). Module
+ * scratch rather than closures per reading (they cost the engine a third of its speed): evaluate
+ * is synchronous and never re-entered.
+ */
+const judged: { state?: EngineState; ctx?: EngineContext; siteId: string; ts: number; rule?: SiteRules['corroboration']; ev?: Evidence } = { siteId: '', ts: 0 };
+function judging(state: EngineState, ctx: EngineContext, siteId: string, ts: number, rule: SiteRules['corroboration']): void {
+  judged.state = state;
+  judged.ctx = ctx;
+  judged.siteId = siteId;
+  judged.ts = ts;
+  judged.rule = rule;
+  judged.ev = undefined;
+}
+const evidenceNow = (): Evidence => (judged.ev ??= evidenceAt(judged.state!, judged.ctx!, judged.siteId, judged.ts, judged.rule!));
+const skyNow = (): Sky => skyOf(evidenceNow(), judged.rule!);
+const gaugeNow = (id: string) => judged.state!.sensors.get(id)?.rain;
+const nearNow = (): Near => judged.ctx!.near?.(judged.siteId) ?? NOBODY;
+
 /** What the rain gauges and neighbours of a site say at sensor time `ts` (rules/corroboration.ts). */
 function evidenceAt(state: EngineState, ctx: EngineContext, siteId: string, ts: number, r: SiteRules['corroboration']): Evidence {
   const near = ctx.near?.(siteId) ?? NOBODY;
@@ -690,7 +712,11 @@ function evaluatePonding(state: EngineState, s: SensorState, info: SensorInfo, t
   // The episode is named by the first reading above closeCm, whatever was made of it then: a jump
   // taken for a vehicle while the rain's readings were still on their way is water once they are
   // in, and the closure it leads to is the same episode whichever came first (a failover's replay).
-  const c = stepFsm(closure, { on: v > u.closeCm, off: v < u.reopenCm, force: early || forecast !== undefined || confirmed, ...(s.aboveSince !== undefined ? { began: s.aboveSince } : {}) }, ts, closureHold(holds.closure, s, ts), RULE_IDS.underpassClosure, site);
+  const on = v > u.closeCm;
+  const force = early || forecast !== undefined || confirmed;
+  // The hold in the sensor's cadence, only where a step uses it (a dry normal road's does not).
+  const hold = closure.phase === 'normal' && !on && !force ? holds.closure : closureHold(holds.closure, s, ts);
+  const c = stepFsm(closure, { on, off: v < u.reopenCm, force, began: s.aboveSince }, ts, hold, RULE_IDS.underpassClosure, site);
   if (c.fsm !== closure) {
     emit(out, c, closure, () => {
       if (c.change === 'fired') {

@@ -37,7 +37,7 @@ export type FsmStep = { fsm: Fsm; change?: 'fired' | 'resolved' };
  * `began` is the first reading of the run that fired it, or the rule's own idea of when its
  * condition began (`c.began`).
  */
-export function stepFsm(fsm: Fsm, c: { on: boolean; off: boolean; force?: boolean; began?: number }, ts: number, hold: Hold, ruleId: string, subjectId: string): FsmStep {
+export function stepFsm(fsm: Fsm, c: { on: boolean; off: boolean; force?: boolean; began?: number | undefined }, ts: number, hold: Hold, ruleId: string, subjectId: string): FsmStep {
   switch (fsm.phase) {
     case 'normal':
     case 'pending': {
