@@ -239,3 +239,22 @@ export function corpusTable(rows: CorpusRow[]): string {
   const total = Object.fromEntries((['underpasses', 'floods', 'hits', 'misses', 'falseAlarms', 'dataQuality', 'baselineShift', 'baselineShiftWithinHour'] as const).map((k) => [k, sum(k)])) as Pick<CorpusRow, Counted>;
   return [...head, ...rows.map((r) => line({ ...r, name: r.cls, lead: r.leadS })), line({ ...total, name: '**all**', lead: all })].join('\n');
 }
+
+/** One run of the corpus under a variant of the rules: what it turns off, and how. */
+export interface OptionRun {
+  option: string;
+  setting: string;
+  rows: CorpusRow[];
+}
+
+/** The corpus's totals under each rule option (docs/rules-corpus.md): what each new option buys, and costs. */
+export function optionsTable(runs: OptionRun[]): string {
+  const head = ['| rules | setting | hits | misses | false alarms | lead p10 / median / p90 (min) | baseline shifts alerted within 1 h |', '|---|---|---|---|---|---|---|'];
+  const line = (r: OptionRun) => {
+    const sum = (k: 'hits' | 'misses' | 'falseAlarms' | 'baselineShiftWithinHour') => r.rows.reduce((n, x) => n + x[k], 0);
+    const lead = r.rows.flatMap((x) => x.leadS).sort((a, b) => a - b);
+    const shifts = r.rows.find((x) => x.cls === 'baseline-shift')?.underpasses ?? 0;
+    return `| ${r.option} | ${r.setting} | ${sum('hits')} | ${sum('misses')} | ${sum('falseAlarms')} | ${minutes(pct(lead, 10))} / ${minutes(pct(lead, 50))} / ${minutes(pct(lead, 90))} | ${sum('baselineShiftWithinHour')} of ${shifts} |`;
+  };
+  return [...head, ...runs.map(line)].join('\n');
+}
