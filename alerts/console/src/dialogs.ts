@@ -1,12 +1,14 @@
 /**
  * The officer's actions as modal dialogs (<dialog>: focus stays inside, Esc cancels): acknowledge
- * one alert or a group with one note, silence with presets, resolve with a required reason.
+ * one alert or a group with one note, silence with presets, resolve with a required reason, trust
+ * a suspect sensor's readings with a required note.
  * Nothing in a dialog is touched by live updates: what is typed is what is saved.
  */
 import { h } from './dom.ts';
 import { api } from './api.ts';
 import type { Ctx } from './context.ts';
 import type { Alert } from './model.ts';
+import type { UiKey } from './i18n.ts';
 
 export function createDialogs(dialog: HTMLDialogElement, ctx: Ctx, toast: (msg: string) => void) {
   /** Show a form; resolves with its fields on submit, undefined on cancel. */
@@ -36,6 +38,15 @@ export function createDialogs(dialog: HTMLDialogElement, ctx: Ctx, toast: (msg: 
     } catch (err) {
       toast(ctx.i18n.t('error', { msg: (err as Error).message }));
     }
+  }
+
+  /** One required text in a dialog, then `POST /api/alerts/:id/<action>` with it. */
+  async function requiredText(alert: Alert, o: { field: 'note' | 'reason'; max: number; title: UiKey; label: UiKey; submit: UiKey; action: 'trust' | 'resolve' }): Promise<void> {
+    const { i18n } = ctx;
+    const box = h('textarea', { name: o.field, required: true, maxLength: o.max, rows: 3, placeholder: i18n.t(o.label) });
+    const form = await ask(i18n.t(o.title), [h('label', {}, i18n.t(o.label), box)], i18n.t(o.submit));
+    if (!form) return;
+    await run(() => api('POST', `/api/alerts/${encodeURIComponent(alert.alertId)}/${o.action}`, { [o.field]: String(form.get(o.field)).trim() }));
   }
 
   return {
@@ -72,20 +83,10 @@ export function createDialogs(dialog: HTMLDialogElement, ctx: Ctx, toast: (msg: 
       await run(() => api('POST', '/api/silences/bulk', { silences: scopes.map((s) => ({ ...s, minutes, reason: why, ...(untilResolved ? { alertId: alerts[0]!.alertId } : {}) })) }));
     },
 
-    async trust(alert: Alert): Promise<void> {
-      const { i18n } = ctx;
-      const note = h('textarea', { name: 'note', required: true, maxLength: 500, rows: 3, placeholder: i18n.t('trustNote') });
-      const form = await ask(i18n.t('trustTitle'), [h('label', {}, i18n.t('trustNote'), note)], i18n.t('trust'));
-      if (!form) return;
-      await run(() => api('POST', `/api/alerts/${encodeURIComponent(alert.alertId)}/trust`, { note: String(form.get('note')).trim() }));
-    },
+    /** Trust a suspect sensor's readings, saying why (required). */
+    trust: (alert: Alert) => requiredText(alert, { field: 'note', max: 500, title: 'trustTitle', label: 'trustNote', submit: 'trust', action: 'trust' }),
 
-    async resolve(alert: Alert): Promise<void> {
-      const { i18n } = ctx;
-      const reason = h('textarea', { name: 'reason', required: true, maxLength: 1000, rows: 3, placeholder: i18n.t('resolveReason') });
-      const form = await ask(i18n.t('resolveTitle'), [h('label', {}, i18n.t('resolveReason'), reason)], i18n.t('resolve'));
-      if (!form) return;
-      await run(() => api('POST', `/api/alerts/${encodeURIComponent(alert.alertId)}/resolve`, { reason: String(form.get('reason')).trim() }));
-    },
+    /** Resolve by hand, saying why (required). */
+    resolve: (alert: Alert) => requiredText(alert, { field: 'reason', max: 1000, title: 'resolveTitle', label: 'resolveReason', submit: 'resolve', action: 'resolve' }),
   };
 }
