@@ -6,7 +6,10 @@
  *
  * `now` is the arrival time (the service's clock; in a backtest, the reading's own time): it only
  * decides "offline". Every other decision uses the readings' timestamps, so a replay or a late
- * batch gives the same answer as live traffic.
+ * batch gives the same answer as live traffic. Corroboration (rules/corroboration.ts) reads other
+ * sensors' readings at or before the judged reading's time, as far as they have arrived: when the
+ * rain's come after the underpass's (a failover's replay), a closure may come a reading later, and
+ * is the same episode with the same id (named by its first reading above closeCm).
  *
  * State is owned by the engine and updated in place (the benchmark's 500,000 readings/s per core
  * leave no room for a copy per reading): a sensor's record, its recent history and a rain gauge's
@@ -435,8 +438,8 @@ function riseWithin(s: SensorState, ts: number, v: number, windowMs: number): { 
  * horizon — or before its next reading is due, whichever is later (a 30-minute reporter is not left
  * to report the water already over the road). A least-squares slope of its readings over the
  * window, from at least 3 readings, each higher than the one before by less than a spike's jump
- * (water climbs; a vehicle jumps). Only the sensor's own history: a closure never depends on what
- * other sensors reported, or on the order their readings arrived in.
+ * (water climbs; a vehicle jumps). Only the sensor's own history: the forecast never depends on
+ * what other sensors reported (the rain near the site only shows in its reason).
  */
 export function forecastCrossing(s: Pick<SensorState, 'recentTs' | 'recentV'>, ts: number, v: number, u: { closeCm: number; forecastHorizonS: number; forecastWindowS: number; forecastMinRateCmPerMin: number }, jumpCm: number): { inMin: number; rate: number } | undefined {
   const last = s.recentV.length - 1;
