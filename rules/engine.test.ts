@@ -398,6 +398,11 @@ describe('corroboration (issue 22): the rain near a site and its neighbours', ()
     expect(close.reason).toBe('ponding above 25 cm, now 27 cm, confirmed; rain 60 mm/h in d1 (RG-1); neighbour PD-2 at 18 cm');
   });
 
+  it('a closure under a dry sky says so: doubt the duty officer should see', () => {
+    const r = run(withRain(dryGauge(6), pd([[0, 26], [1, 27], [2, 28], [3, 29]])), context(undefined, NEAR), newEngineState());
+    expect(r.all.find((t) => t.ruleId === 'underpass-closure')!.reason).toBe('ponding above 25 cm for 120 s (3 readings), now 28 cm; no rain at RG-1 in 30 min');
+  });
+
   it('a baseline shift with no rain near: alerted within the hour, its warning withdrawn, no closure', () => {
     const shift = Array.from({ length: 90 }, (_, m): [number, number] => [m, m < 10 ? 1 : 16 + Math.sin(m / 9)]);
     const r = run(withRain(dryGauge(90), pd(shift.map(([m, v]) => [m, Math.round(v * 10) / 10]))), context(undefined, NEAR), newEngineState());

@@ -659,10 +659,15 @@ function evidenceAt(state: EngineState, ctx: EngineContext, siteId: string, ts: 
   return e;
 }
 
-/** The evidence as a closure reason's tail: the rain (when there is any) and the neighbour. */
-function evidenceParams(e: Evidence): Why['params'] {
+/**
+ * The evidence as a closure reason's tail: the rain near, or that the gauges near measured none
+ * (doubt the duty officer should see: a closure under a dry sky may be a sensor's fault), and the
+ * neighbour.
+ */
+function evidenceParams(e: Evidence, windowS: number): Why['params'] {
   return {
     ...(e.rain && e.rain.mm > 0 ? { rain: e.rain.mmPerH, district: e.rain.district, gauge: e.rain.gaugeId } : {}),
+    ...(e.rain && e.rain.mm === 0 ? { dry: e.rain.gaugeId, dryMin: Math.round(windowS / 60) } : {}),
     ...(e.neighbour ? { neighbour: e.neighbour.sensorId, nv: e.neighbour.cm } : {}),
   };
 }
@@ -724,7 +729,7 @@ function evaluatePonding(state: EngineState, s: SensorState, info: SensorInfo, t
     emit(out, c, closure, () => {
       if (c.change === 'fired') {
         const heldS = Math.round((ts - (closure.phase === 'pending' ? closure.since : ts)) / 1000);
-        const tail = evidenceParams(evidence());
+        const tail = evidenceParams(evidence(), rules.corroboration.rainWindowS);
         const why = forecast
           ? because('closure.forecast', { closeCm: u.closeCm, inMin: round(forecast.inMin, 1), rate: round(forecast.rate, 1), v, ...tail })
           : early
