@@ -407,12 +407,16 @@ function closureHold(base: Hold, s: SensorState, ts: number): Hold {
  * May one reading above closeCm close, once rain or a neighbour confirms it? When it climbed there
  * (less than a spike's jump above the reading before) — a vehicle passing in the rain jumps, and is
  * gone by the next reading (issue 22: "a sudden jump confirmed by the next reading") — and, right
- * after a jump, moved as water does: a car's roof reads the same again.
+ * after a jump, moved as water does: a car's roof reads the same again. Over water already above
+ * the warning depth, a jump of less than surgeMaxCm is a surge of water: a vehicle's roof stands a
+ * metre above the water, not 10 cm (a short peak of issue 22 went 19.7 → 30.1 → 20.1 cm; the
+ * sensor-faults scenario's lorries through 16 cm of water read 45 cm more, and stay spikes).
  */
-function settled(s: SensorState, v: number, jumpCm: number): boolean {
+function settled(s: SensorState, v: number, jumpCm: number, u: SiteRules['underpass'], surgeMaxCm: number): boolean {
   const n = s.recentV.length;
   const prev = s.recentV[n - 1];
-  if (prev === undefined || v - prev >= jumpCm) return false;
+  if (prev === undefined) return false;
+  if (v - prev >= jumpCm) return prev >= u.warnCm && v - prev < surgeMaxCm;
   const before = s.recentV[n - 2];
   return !(v === prev && before !== undefined && prev - before >= jumpCm);
 }
@@ -716,7 +720,7 @@ function evaluatePonding(state: EngineState, s: SensorState, info: SensorInfo, t
     early = steady && rate >= u.earlyRiseCmPerMin;
   }
   const forecast = !isActive(closure) && v >= (u.forecastFromCm ?? u.warnCm) ? forecastCrossing(s, ts, v, u, rules.health.spike.ponding) : undefined;
-  const confirmed = !early && !forecast && !isActive(closure) && v > u.closeCm && settled(s, v, rules.health.spike.ponding) && confirms(evidence(), rules.corroboration);
+  const confirmed = !early && !forecast && !isActive(closure) && v > u.closeCm && settled(s, v, rules.health.spike.ponding, u, rules.corroboration.surgeMaxCm) && confirms(evidence(), rules.corroboration);
   // The episode is named by the first reading above closeCm, whatever was made of it then: a jump
   // taken for a vehicle while the rain's readings were still on their way is water once they are
   // in, and the closure it leads to is the same episode whichever came first (a failover's replay).

@@ -167,6 +167,8 @@ export const CorroborationRule = z.strictObject({
   /** … and one of them reading at least this depth within neighbourWindowS confirms a rise (0 turns it off). */
   neighbourCm: z.number().min(0).default(15),
   neighbourWindowS: seconds.default(900),
+  /** Over water above the warning depth, in confirmed rain, a jump up to this is a surge of water, not a vehicle (0 turns it off). */
+  surgeMaxCm: z.number().min(0).default(20),
 });
 
 export const AdvisoryRule = z.strictObject({
