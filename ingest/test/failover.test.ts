@@ -58,6 +58,12 @@ describe('ingest failover by lease', { timeout: 240_000 }, () => {
     gw.broker.on('client', (cl) => {
       if (cl.id === 'floodgate-ingest') sessionConnects.push(cl.id);
     });
+    // PUBACKs of PD-001's readings the broker has from the session, its copy cleared: those it
+    // will never deliver again ('ack' is emitted once the persistence forgot the message).
+    let acked = 0;
+    gw.broker.on('ack', (packet, cl) => {
+      if (cl?.id === 'floodgate-ingest' && packet && 'topic' in packet && packet.topic === topics.reading('ponding', 'PD-001')) acked++;
+    });
     const start = async (name: string) => {
       const metricsPort = await freePort();
       const p = startProcess(
@@ -100,6 +106,10 @@ describe('ingest failover by lease', { timeout: 240_000 }, () => {
     await vm.pause();
     await send(10, 20);
     await eventually(async () => (await metric('floodgate_ingest_spool_rows', 'a')) === 10, "minutes 10-19 in a's spool", 60_000);
+    // … and acknowledged: a's PUBACKs leave right after its spool commit, but on a busy machine the
+    // broker may not have processed the last ones yet, and would deliver those readings again to b
+    // (at least once: both would store them). The test kills a once the broker has all twenty.
+    await eventually(() => acked === 20, 'the broker has the PUBACKs of minutes 0-19', 60_000);
     const killedAt = Date.now();
     procs.get('a')!.proc.kill('SIGKILL');
     await new Promise((r) => procs.get('a')!.proc.once('exit', r));
