@@ -147,24 +147,30 @@ async function latency() {
       probeClients.map(async (c, k) => {
         const id = probes[k]!;
         const t = base + cycle * 20 * 60_000;
-        // close on the 3rd reading above 25 cm (120 s, 3 readings); reopen after 600 s below 15 cm
+        // Close by the 3rd reading above 25 cm (120 s, 3 readings) — or on the first, when a
+        // neighbouring probe already stands in water (issue 22's corroboration: the probes run
+        // their cycles at the same sensor times) — and reopen after 600 s below 15 cm. The latency
+        // is taken from the publish of the reading the event names (its observedAt).
         const seq: Array<[number, number, 'firing' | 'resolved' | null]> = [
           [0, 30, null], [1, 31, null], [2, 30.5, 'firing'],
           [3, 5, null], [8, 5.5, null], [13, 5, 'resolved'],
         ];
+        const sentAt = new Map<number, { at: number; payload: string }>();
         for (const [min, depth, expect] of seq) {
           const ts = t + min * 60_000;
           const payload = JSON.stringify({ ts, seq: cycle * 100 + min, depth_cm: depth });
-          const at = performance.now();
+          sentAt.set(ts, { at: performance.now(), payload });
           await c.publishAsync(`sensors/ponding/${id}/reading`, payload, { qos: 1 });
           if (!expect) continue;
-          const key = `${siteOf.get(id)}:${expect}:${ts}`;
+          const found = () => [...sentAt.keys()].map((x) => `${siteOf.get(id)}:${expect}:${x}`).find((k) => events.has(k));
           const deadline = performance.now() + 10_000;
-          while (!events.has(key) && performance.now() < deadline) await sleep(1);
-          if (!events.has(key)) throw new Error(`no ${expect} event for ${id} within 10 s`);
-          lat.push(events.get(key)! - at);
-          const d = delivered.get(payload);
-          if (d !== undefined) floor.push(d - at);
+          while (!found() && performance.now() < deadline) await sleep(1);
+          const key = found();
+          if (!key) throw new Error(`no ${expect} event for ${id} within 10 s`);
+          const sent = sentAt.get(Number(key.split(':').pop()))!;
+          lat.push(events.get(key)! - sent.at);
+          const d = delivered.get(sent.payload);
+          if (d !== undefined) floor.push(d - sent.at);
         }
       }),
     );
