@@ -531,13 +531,15 @@ export function evaluate(state: EngineState, reading: Reading, now: number, ctx:
     judging(state, ctx, info.siteId, ts, rules.corroboration);
     const q = assessQuality(s, info.kind, ts, v, rules.health, skyNow);
     s.step = q.step;
-    if (info.kind === 'ponding') s.aboveSince = v > rules.underpass.closeCm ? (s.aboveSince ?? ts) : undefined;
-    if (info.kind === 'ponding' && s.trusted) trusting(s, q, v, rules.health);
-    // A baseline shift begins as a jump from a dry road, which the step check takes for a vehicle
-    // until the value wanders: the run counts from the jump, and after baselineShiftS it is judged.
-    if (info.kind === 'ponding' && !s.trusted && (!q.suspect || q.suspect === 'parked-vehicle')) {
-      s.baseline = v < rules.health.baselineShiftCm ? undefined : trackBaseline(s.baseline, ts, v, rules.health, nearNow, gaugeNow);
-      if (s.baseline?.shifted) q.suspect = 'baseline-shift';
+    if (info.kind === 'ponding') {
+      s.aboveSince = v > rules.underpass.closeCm ? (s.aboveSince ?? ts) : undefined;
+      if (s.trusted) trusting(s, q, v, rules.health);
+      // A baseline shift begins as a jump from a dry road, which the step check takes for a vehicle
+      // until the value wanders: the run counts from the jump, and after baselineShiftS it is judged.
+      else if (!q.suspect || q.suspect === 'parked-vehicle') {
+        s.baseline = trackBaseline(s.baseline, ts, v, rules.health, nearNow, gaugeNow);
+        if (s.baseline?.shifted) q.suspect = 'baseline-shift';
+      }
     }
     if (q.spikeAt !== undefined) out.flags.push({ sensorId: info.id, ts: q.spikeAt, reason: 'spike' });
     if (q.spikeAt !== undefined || (s.spikes.length > 0 && ts - s.spikes[0]! >= HOUR)) {
@@ -601,7 +603,6 @@ function trusting(s: SensorState, q: Quality, v: number, h: SiteRules['health'])
     s.trusted = undefined;
     return;
   }
-  s.baseline = undefined;
   if (q.suspect === 'parked-vehicle') {
     q.suspect = undefined;
     q.step = undefined;
@@ -645,20 +646,22 @@ function judging(state: EngineState, ctx: EngineContext, siteId: string, ts: num
   judged.rule = rule;
   judged.ev = undefined;
 }
-const evidenceNow = (): Evidence => (judged.ev ??= evidenceAt(judged.state!, judged.ctx!, judged.siteId, judged.ts, judged.rule!));
+const evidenceNow = (): Evidence => (judged.ev ??= evidenceAt(judged.ts, judged.rule!));
 const skyNow = (): Sky => skyOf(evidenceNow(), judged.rule!);
 const gaugeNow = (id: string) => judged.state!.sensors.get(id)?.rain;
 const nearNow = (): Near => judged.ctx!.near?.(judged.siteId) ?? NOBODY;
 
-/** What the rain gauges and neighbours of a site say at sensor time `ts` (rules/corroboration.ts). */
-function evidenceAt(state: EngineState, ctx: EngineContext, siteId: string, ts: number, r: SiteRules['corroboration']): Evidence {
-  const near = ctx.near?.(siteId) ?? NOBODY;
+const historyNow = (id: string) => judged.state!.sensors.get(id);
+
+/** What the rain gauges and neighbours of the judged reading's site say at its sensor time `ts` (rules/corroboration.ts). */
+function evidenceAt(ts: number, r: SiteRules['corroboration']): Evidence {
+  const near = nearNow();
   const e: Evidence = {};
   if (near.gauges.length > 0) {
-    const rain = rainNear(near, (id) => state.sensors.get(id)?.rain, ts, r.rainWindowS);
-    if (rain) e.rain = { ...rain, district: ctx.sensor(rain.gaugeId)?.district ?? '' };
+    const rain = rainNear(near, gaugeNow, ts, r.rainWindowS);
+    if (rain) e.rain = { ...rain, district: judged.ctx!.sensor(rain.gaugeId)?.district ?? '' };
   }
-  const neighbour = near.neighbours.length > 0 ? neighbourAbove(near, (id) => state.sensors.get(id), ts, r.neighbourWindowS, r.neighbourCm) : undefined;
+  const neighbour = near.neighbours.length > 0 ? neighbourAbove(near, historyNow, ts, r.neighbourWindowS, r.neighbourCm) : undefined;
   if (neighbour) e.neighbour = neighbour;
   return e;
 }
