@@ -72,7 +72,8 @@ async function rig(persistence: 'memory' | 'level' = 'level'): Promise<Rig> {
     async startIngest() {
       const { proc, logs } = startProcess(process.execPath, [BIN, 'ingest'], {
         ...process.env,
-        FLOODGATE_LOG_LEVEL: process.env['FLOODGATE_TEST_LOG'] ?? 'error',
+        // warn: a duplicate's story (a store write retried) is in the failure message.
+        FLOODGATE_LOG_LEVEL: process.env['FLOODGATE_TEST_LOG'] || 'warn',
         FLOODGATE_MQTT_URL: `mqtt://127.0.0.1:${gwPort}`,
         FLOODGATE_REGISTRY: registryPath,
         FLOODGATE_SERVICE_SECRET: city.provisioning.serviceSecret,
@@ -168,16 +169,23 @@ async function expectExactlyOnce(r: Rig, expected: Map<string, { ts: number[]; s
     throw new Error(`${err.message} (last count ${lastDistinct}; VM rows inserted ${inserted}, invalid ${invalid}; ${missing.join('; ')}); ingest said:\n${r.ingestLogs().slice(-2000)}`);
   });
   let duplicates = 0;
+  const twice: string[] = [];
   for (const id of SENSORS) {
     const s = series.find((x) => x.metric['sensor'] === id)!;
     const byTs = new Map<number, number>();
-    s.timestamps.forEach((ts, i) => byTs.set(ts, s.values[i]!));
+    s.timestamps.forEach((ts, i) => {
+      if (byTs.has(ts)) twice.push(`${id}@${(ts - T0) / 1000}`);
+      byTs.set(ts, s.values[i]!);
+    });
     duplicates += s.timestamps.length - byTs.size;
     const e = expected.get(id)!;
     expect([...byTs.keys()].sort((a, b) => a - b)).toEqual([...e.ts].sort((a, b) => a - b));
     expect([...byTs.values()].reduce((a, v) => a + v, 0)).toBeCloseTo(e.sum, 6);
   }
-  return duplicates;
+  // What a duplicate's cause needs (seen once in CI, 34 samples in the store-down test, not
+  // reproduced since): which readings, and what ingest said about its writes.
+  const story = duplicates ? `stored twice: ${twice.slice(0, 40).join(' ')}${twice.length > 40 ? ' …' : ''}; ingest said:\n${r.ingestLogs().slice(-4000)}` : '';
+  return { duplicates, story };
 }
 
 describe('ingest under faults', { timeout: 180_000 }, () => {
@@ -203,9 +211,9 @@ describe('ingest under faults', { timeout: 180_000 }, () => {
       ],
       [0.55, async () => void (await r!.startIngest())],
     ]);
-    const duplicates = await expectExactlyOnce(r, expected);
+    const { duplicates, story } = await expectExactlyOnce(r, expected);
     // A kill between a store write and its spool removal can repeat at most that one batch.
-    expect(duplicates).toBeLessThanOrEqual(500);
+    expect(duplicates, story).toBeLessThanOrEqual(500);
   });
 
   it('the store down under load: ingest keeps accepting, then drains everything in order', async () => {
@@ -215,7 +223,8 @@ describe('ingest under faults', { timeout: 180_000 }, () => {
       [0.3, () => r!.vm.pause()],
       [0.8, () => r!.vm.start()],
     ]);
-    expect(await expectExactlyOnce(r, expected)).toBe(0);
+    const { duplicates, story } = await expectExactlyOnce(r, expected);
+    expect(duplicates, story).toBe(0);
   });
 
   it('gateway restart with durable persistence: nothing queued is lost', async () => {
@@ -230,6 +239,7 @@ describe('ingest under faults', { timeout: 180_000 }, () => {
         },
       ],
     ]);
-    expect(await expectExactlyOnce(r, expected)).toBe(0);
+    const { duplicates, story } = await expectExactlyOnce(r, expected);
+    expect(duplicates, story).toBe(0);
   });
 });
